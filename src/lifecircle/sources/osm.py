@@ -1,0 +1,406 @@
+"""Read OpenStreetMap data: local ``.osm`` / ``.osm.xml`` / ``.osm.bz2`` / ``.osm.pbf`` files through
+libosmium (pyosmium), or online through osmnx's Overpass machinery (with osmnx's cache).
+
+One pass gives everything the analysis needs: the walkable ways (with node coordinates), the
+features that may be facilities, residential buildings and administrative boundaries. Extracts that
+are clipped at their edges (ways referencing nodes absent from the file) are tolerated: the missing
+nodes are dropped, ways are split at the gaps, and the counts are reported.
+"""
+
+from __future__ import annotations
+
+import bz2
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import quoteattr
+
+import numpy as np
+import osmium
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from lifecircle.categories import Taxonomy
+from lifecircle.config import WalkFilter
+from lifecircle.errors import InputError, InputFileError
+
+log = logging.getLogger(__name__)
+
+OSM_SUFFIXES = (".osm", ".osm.xml", ".xml", ".osm.bz2", ".osm.pbf", ".pbf")
+RESIDENTIAL_BUILDINGS = frozenset(
+    {
+        "residential", "apartments", "house", "detached", "semidetached_house", "terrace",
+        "dormitory", "bungalow", "farm", "cabin", "houseboat", "static_caravan",
+    }
+)  # fmt: skip
+# building=yes counts as residential when it stands on landuse=residential
+
+
+@dataclass
+class WalkWay:
+    """A walkable way, or a contiguous piece of one that survived clipping."""
+
+    way_id: int
+    node_ids: np.ndarray  # int64
+    lonlat: np.ndarray  # (n, 2) float64
+    highway: str
+    name: str
+
+
+@dataclass
+class Feature:
+    """A tagged OSM feature that may be a facility, a residential building or a boundary."""
+
+    osm_type: str  # node / way / relation
+    osm_id: int
+    tags: dict[str, str]
+    geometry: BaseGeometry  # WGS 84
+
+
+@dataclass
+class OSMData:
+    """What one pass over an OSM source yields."""
+
+    source: str
+    ways: list[WalkWay] = field(default_factory=list)
+    features: list[Feature] = field(default_factory=list)
+    buildings: list[Feature] = field(default_factory=list)
+    residential_landuse: list[BaseGeometry] = field(default_factory=list)
+    boundaries: list[Feature] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    timestamp: str | None = None
+    bounds: tuple[float, float, float, float] | None = None  # lon/lat of all nodes read
+
+
+def _file_format(path: Path) -> str:
+    name = path.name.lower()
+    if name.endswith(".pbf"):
+        return "pbf"
+    if name.endswith(".bz2"):
+        return "osm.bz2"
+    if name.endswith((".osm", ".xml")):
+        return "osm"
+    raise InputError(
+        f"--osm {path}: unknown file type; give an OpenStreetMap file ending in "
+        f"{', '.join(OSM_SUFFIXES)}"
+    )
+
+
+_TS_RE = re.compile(rb'(?:osm_base|timestamp|osmosis_replication_timestamp)="([^"]+)"')
+
+
+def _data_timestamp(path: Path, fmt: str) -> str | None:
+    """The data timestamp the file states (Overpass ``osm_base`` or the PBF header), if any."""
+    try:
+        if fmt == "pbf":
+            reader = osmium.io.Reader(str(path), osmium.osm.osm_entity_bits.NOTHING)
+            header = reader.header()
+            reader.close()
+            for key in ("osmosis_replication_timestamp", "timestamp"):
+                value = header.get(key)
+                if value:
+                    return str(value)
+            return None
+        opener: Any = bz2.open if fmt == "osm.bz2" else open
+        with opener(path, "rb") as fh:
+            head = fh.read(4096)
+        m = _TS_RE.search(head)
+        return m.group(1).decode() if m else None
+    except Exception:  # a timestamp is provenance only; never fail the load for it
+        return None
+
+
+def _interesting(tags: dict[str, str], tag_keys: frozenset[str]) -> bool:
+    return any(k in tag_keys for k in tags)
+
+
+def read_osm(path: str | Path, *, walk_filter: WalkFilter, taxonomy: Taxonomy) -> OSMData:
+    """Read a local OpenStreetMap file.
+
+    Parameters
+    ----------
+    path
+        ``.osm``, ``.osm.xml``, ``.osm.bz2`` or ``.osm.pbf``.
+    walk_filter
+        Which ways are walkable.
+    taxonomy
+        Which features may be facilities (only those are kept).
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise InputFileError(f"--osm {p}: no such file; check the path")
+    fmt = _file_format(p)
+    try:
+        with open(p, "rb") as fh:
+            fh.read(1)
+    except OSError as exc:
+        raise InputFileError(f"--osm {p}: cannot be read ({exc.strerror}); check permissions") from exc
+
+    data = OSMData(source=str(p), timestamp=_data_timestamp(p, fmt))
+    tag_keys = taxonomy.tag_keys | {"name"}
+    counts = {
+        "ways_walkable": 0, "ways_excluded_by_filter": 0, "ways_elevated_excluded": 0,
+        "ways_clipped": 0, "node_refs_missing": 0, "ways_dropped_clipped": 0,
+        "features_incomplete": 0, "nodes_read": 0,
+    }  # fmt: skip
+    admin = _admin_relations(p, fmt)
+    admin_ways: dict[int, list[tuple[float, float]]] = {}
+    wanted = {ref for _, _, members in admin for ref, _ in members}
+    wkb = osmium.geom.WKBFactory()
+    minx = miny = np.inf
+    maxx = maxy = -np.inf
+    try:
+        processor = (
+            osmium.FileProcessor(osmium.io.File(str(p), fmt))
+            .with_locations()
+            .with_areas()
+        )
+        for obj in processor:
+            if obj.is_node():
+                counts["nodes_read"] += 1
+                loc = obj.location
+                if loc.valid():
+                    lon, lat = loc.lon, loc.lat
+                    minx, maxx = min(minx, lon), max(maxx, lon)
+                    miny, maxy = min(miny, lat), max(maxy, lat)
+                    if len(obj.tags) and _interesting(tags := dict(obj.tags), tag_keys):
+                        data.features.append(
+                            Feature("node", obj.id, tags, shapely.Point(lon, lat))
+                        )
+            elif obj.is_way():
+                if obj.id in wanted:
+                    admin_ways[obj.id] = [
+                        (n.lon, n.lat) for n in obj.nodes if n.location.valid()
+                    ]
+                tags = dict(obj.tags)
+                if "highway" in tags:
+                    kind = walk_filter.classify(tags)
+                    if kind == "walk":
+                        counts["ways_walkable"] += 1
+                        _add_walk_way(obj, tags, data, counts)
+                    elif kind == "excluded":
+                        counts["ways_excluded_by_filter"] += 1
+                    elif kind == "elevated":
+                        counts["ways_elevated_excluded"] += 1
+                # open ways that are facilities (closed ones come back as areas)
+                if not obj.is_closed() and _interesting(tags, tag_keys) and "highway" not in tags:
+                    coords = [(n.lon, n.lat) for n in obj.nodes if n.location.valid()]
+                    if len(coords) >= 2:
+                        data.features.append(
+                            Feature("way", obj.id, tags, shapely.LineString(coords))
+                        )
+            elif obj.is_area():
+                tags = dict(obj.tags)
+                try:
+                    geom = shapely.from_wkb(wkb.create_multipolygon(obj))
+                except Exception:
+                    counts["features_incomplete"] += 1
+                    continue
+                if geom.is_empty:
+                    continue
+                otype = "way" if obj.from_way() else "relation"
+                oid = obj.orig_id()
+                feature = Feature(otype, oid, tags, geom)
+                b = tags.get("building")
+                if b is not None and b != "no":
+                    data.buildings.append(feature)
+                if tags.get("landuse") == "residential":
+                    data.residential_landuse.append(geom)
+                if (
+                    tags.get("boundary") == "administrative"
+                    and "admin_level" in tags
+                    and obj.from_way()
+                ):
+                    data.boundaries.append(feature)
+                if _interesting(tags, tag_keys) and "highway" not in tags:
+                    data.features.append(feature)
+    except RuntimeError as exc:
+        raise InputError(
+            f"--osm {p}: not a readable OpenStreetMap {fmt} file ({exc}); "
+            "check that the file is complete and of the type its name says"
+        ) from exc
+    for rel_id, tags, members in admin:
+        geom = _assemble(members, admin_ways)
+        if geom is None:
+            counts["boundaries_incomplete"] = counts.get("boundaries_incomplete", 0) + 1
+            continue
+        data.boundaries.append(Feature("relation", rel_id, tags, geom))
+    data.counts = counts
+    if np.isfinite(minx):
+        data.bounds = (float(minx), float(miny), float(maxx), float(maxy))
+    if counts["node_refs_missing"]:
+        log.warning(
+            "%s is clipped: %d walkable way(s) reference %d node(s) absent from the file; "
+            "those nodes were dropped, %d way(s) split at the gaps and %d left with < 2 nodes "
+            "were dropped",
+            p.name, counts["ways_clipped"], counts["node_refs_missing"],
+            counts["ways_clipped"] - counts["ways_dropped_clipped"], counts["ways_dropped_clipped"],
+        )  # fmt: skip
+    log.info(
+        "read %s: %d walkable ways (%d excluded by the walk filter, %d elevated expressways), "
+        "%d candidate features, %d buildings, %d boundaries",
+        p.name, counts["ways_walkable"], counts["ways_excluded_by_filter"],
+        counts["ways_elevated_excluded"], len(data.features), len(data.buildings),
+        len(data.boundaries),
+    )  # fmt: skip
+    return data
+
+
+def _admin_relations(
+    path: Path, fmt: str
+) -> list[tuple[int, dict[str, str], list[tuple[int, str]]]]:
+    """Administrative boundary relations: (id, tags, [(way id, role)]). A cheap first pass."""
+    out = []
+    for rel in osmium.FileProcessor(osmium.io.File(str(path), fmt), osmium.osm.RELATION):
+        tags = dict(rel.tags)
+        if tags.get("boundary") == "administrative" and "admin_level" in tags:
+            members = [(m.ref, m.role) for m in rel.members if m.type == "w"]
+            out.append((rel.id, tags, members))
+    return out
+
+
+def _assemble(
+    members: list[tuple[int, str]], coords: dict[int, list[tuple[float, float]]]
+) -> BaseGeometry | None:
+    """Polygons from a relation's member ways; ``None`` when the rings do not close."""
+    outer = [
+        shapely.LineString(coords[r])
+        for r, role in members
+        if role in ("outer", "") and len(coords.get(r, [])) >= 2
+    ]
+    inner = [
+        shapely.LineString(coords[r])
+        for r, role in members
+        if role == "inner" and len(coords.get(r, [])) >= 2
+    ]
+    if not outer:
+        return None
+    polys = shapely.get_parts(shapely.polygonize(outer))
+    if len(polys) == 0:
+        return None
+    geom = shapely.union_all(polys)
+    if inner:
+        holes = shapely.get_parts(shapely.polygonize(inner))
+        if len(holes):
+            geom = geom.difference(shapely.union_all(holes))
+    return shapely.make_valid(geom) if not geom.is_valid else geom
+
+
+def _add_walk_way(way: Any, tags: dict[str, str], data: OSMData, counts: dict[str, int]) -> None:
+    ids: list[int] = []
+    coords: list[tuple[float, float]] = []
+    pieces: list[tuple[list[int], list[tuple[float, float]]]] = []
+    missing = 0
+    for n in way.nodes:
+        loc = n.location
+        if loc.valid():
+            ids.append(n.ref)
+            coords.append((loc.lon, loc.lat))
+        else:
+            missing += 1
+            if ids:
+                pieces.append((ids, coords))
+            ids, coords = [], []
+    if ids:
+        pieces.append((ids, coords))
+    if missing:
+        counts["ways_clipped"] += 1
+        counts["node_refs_missing"] += missing
+    kept = 0
+    for pid, pco in pieces:
+        if len(pid) >= 2:
+            kept += 1
+            data.ways.append(
+                WalkWay(
+                    way_id=way.id,
+                    node_ids=np.asarray(pid, dtype=np.int64),
+                    lonlat=np.asarray(pco, dtype=np.float64),
+                    highway=tags.get("highway", ""),
+                    name=tags.get("name", ""),
+                )
+            )
+    if missing and not kept:
+        counts["ways_dropped_clipped"] += 1
+
+
+# --------------------------------------------------------------------------- online (Overpass)
+
+
+def overpass_json_to_osm_xml(response: dict[str, Any], dest: Path) -> Path:
+    """Write an Overpass ``[out:json]`` response as an ``.osm`` XML file the reader understands."""
+    elements = response.get("elements", [])
+    base = response.get("osm3s", {}).get("timestamp_osm_base", "")
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6" generator="lifecircle">']
+    if base:
+        lines.append(f"<meta osm_base={quoteattr(base)}/>")
+
+    def tag_lines(el: dict[str, Any]) -> list[str]:
+        return [
+            f"<tag k={quoteattr(str(k))} v={quoteattr(str(v))}/>"
+            for k, v in el.get("tags", {}).items()
+        ]
+
+    order = {"node": 0, "way": 1, "relation": 2}
+    for el in sorted(elements, key=lambda e: (order.get(e.get("type", ""), 3), e.get("id", 0))):
+        t, i = el.get("type"), int(el.get("id", 0))
+        if t == "node":
+            tl = tag_lines(el)
+            attrs = f'id="{i}" lat="{float(el["lat"])}" lon="{float(el["lon"])}" version="1"'
+            lines.append(f"<node {attrs}" + (">" + "".join(tl) + "</node>" if tl else "/>"))
+        elif t == "way":
+            nds = "".join(f'<nd ref="{int(r)}"/>' for r in el.get("nodes", []))
+            lines.append(f'<way id="{i}" version="1">{nds}{"".join(tag_lines(el))}</way>')
+        elif t == "relation":
+            mem = "".join(
+                f"<member type={quoteattr(m['type'])} ref=\"{int(m['ref'])}\" "
+                f"role={quoteattr(m.get('role', ''))}/>"
+                for m in el.get("members", [])
+            )
+            lines.append(f'<relation id="{i}" version="1">{mem}{"".join(tag_lines(el))}</relation>')
+    lines.append("</osm>")
+    dest.write_text("\n".join(lines), encoding="utf-8")
+    return dest
+
+
+def overpass_query(polygon: BaseGeometry, timeout_s: int = 180) -> str:
+    """Everything inside a WGS 84 polygon, with the nodes of the ways and relations."""
+    poly = polygon.convex_hull if polygon.geom_type != "Polygon" else polygon
+    coords = " ".join(f"{lat:.7f} {lon:.7f}" for lon, lat in poly.exterior.coords)
+    return (
+        f'[out:json][timeout:{timeout_s}];(nwr(poly:"{coords}"););(._;>;);out body;'
+    )
+
+
+def download_osm(
+    place: str | BaseGeometry, dest_dir: Path, *, reach_m: float = 0.0
+) -> tuple[Path, BaseGeometry]:
+    """Fetch OSM data for a place name or a WGS 84 polygon through osmnx's Overpass machinery.
+
+    osmnx geocodes the place (Nominatim) and sends the query (Overpass), with its cache and rate
+    limiting. The response is written as ``.osm`` XML into ``dest_dir`` and read like a local file.
+    Returns the file and the area polygon.
+    """
+    import osmnx as ox
+    from osmnx import _overpass  # the request function osmnx itself uses for every query
+
+    if isinstance(place, str):
+        gdf = ox.geocode_to_gdf(place)
+        area = gdf.geometry.union_all()
+    else:
+        area = place
+    fetch = area
+    if reach_m > 0:
+        # buffer in degrees at the area's latitude: about reach_m metres
+        lat = area.centroid.y
+        fetch = area.buffer(reach_m / (111_320.0 * max(np.cos(np.radians(lat)), 0.1)))
+    response = _overpass._overpass_request({"data": overpass_query(fetch)})
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    target = dest_dir / "overpass.osm"
+    overpass_json_to_osm_xml(response, target)
+    (dest_dir / "overpass_area.geojson").write_text(
+        json.dumps(shapely.geometry.mapping(area)), encoding="utf-8"
+    )
+    return target, area
