@@ -75,7 +75,8 @@ def snap_points(points: np.ndarray, net: Network, *, max_snap_m: float) -> Snapp
     offset = np.full(len(points), np.nan)
     on = edge >= 0
     if on.any():
-        offset[on] = shapely.line_locate_point(net.edge_geom[edge[on]], points[on])
+        t = shapely.line_locate_point(net.edge_geom[edge[on]], points[on])
+        offset[on] = np.clip(t, 0.0, net.edge_len[edge[on]])  # guard against rounding
     near_dropped = np.zeros(len(points), dtype=bool)
     dropped_idx = np.flatnonzero(~net.edge_kept)
     if len(dropped_idx):

@@ -1,0 +1,68 @@
+"""The ``lifecircle`` command. Logging is configured here and only here (``-v`` / ``-q``).
+
+Exit codes: 0 done, 1 analysis failed, 2 bad usage or input.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+
+from lifecircle.errors import AnalysisError, InputError, LifecircleError
+
+app = typer.Typer(
+    help="Measure 15-minute community life circles (15分钟社区生活圈) on OpenStreetMap walking "
+    "networks: per-community coverage, maps and tables.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv for debug).")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")] = False,
+) -> None:
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
+    logging.basicConfig(
+        level=level, format="%(message)s", datefmt="[%X]",
+        handlers=[RichHandler(console=err, show_path=False, markup=False)], force=True,
+    )  # fmt: skip
+    if verbose < 2:
+        for noisy in ("fiona", "pyogrio", "rasterio", "urllib3", "matplotlib"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+    ctx.obj = {"quiet": quiet}
+
+
+def _fail(exc: BaseException, code: int) -> typer.Exit:
+    label = "input error" if code == 2 else "analysis failed"
+    err.print(f"[bold red]lifecircle: {label}:[/] ", end="")
+    err.print(str(exc), markup=False, highlight=False)
+    return typer.Exit(code)
+
+
+def run_guarded(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+    """Turn library errors into messages and exit codes."""
+    try:
+        return fn(*args, **kwargs)
+    except InputError as exc:
+        raise _fail(exc, 2) from None
+    except (AnalysisError, LifecircleError) as exc:
+        raise _fail(exc, 1) from None
+    except MemoryError as exc:
+        raise _fail(AnalysisError(f"out of memory ({exc}); analyse a smaller area"), 1) from None
+
+
+from lifecircle.cli import analyze as _analyze  # noqa: E402,F401  (registers the commands)
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

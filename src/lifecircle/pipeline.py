@@ -1,0 +1,410 @@
+"""Run one area end to end: inputs -> walk graph -> snapping -> routing -> coverage -> layers.
+
+Pure orchestration: no CLI concerns, no file writing (see :mod:`lifecircle.outputs`).
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from lifecircle.categories import Taxonomy, load_taxonomy
+from lifecircle.config import Settings, load_walk_filter
+from lifecircle.coverage import area_totals, coverage_table, covered_mask
+from lifecircle.crs import metric_crs
+from lifecircle.errors import InputError
+from lifecircle.isochrones import EdgeSamples, service_area
+from lifecircle.naming import ALL, dist_col, limit_m, time_col
+from lifecircle.network import Network, build_network
+from lifecircle.routing import nearest_facility
+from lifecircle.snapping import Snapped, snap_points
+from lifecircle.sources import boundaries, facilities, population
+from lifecircle.sources._files import check_file, parse_crs
+from lifecircle.sources.osm import OSMData, download_osm, read_osm
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Where the data comes from. Paths are checked before any heavy work starts."""
+
+    osm: Path | None = None
+    place: str | None = None
+    communities: Path | None = None
+    communities_crs: str | None = None
+    id_column: str = "id"
+    name_column: str = "name"
+    population: Path | None = None
+    population_crs: str | None = None
+    facilities: tuple[Path, ...] = ()
+    facilities_crs: str | None = None
+    osm_facilities: bool = True
+    categories: Path | None = None
+    walk_filter: Path | None = None
+
+
+@dataclass
+class Result:
+    """Everything an analysis produced, ready to be written or inspected."""
+
+    crs: CRS
+    communities: gpd.GeoDataFrame
+    facilities: gpd.GeoDataFrame
+    residents: gpd.GeoDataFrame
+    coverage: pd.DataFrame
+    area_coverage: pd.DataFrame
+    service_areas: gpd.GeoDataFrame
+    gaps: gpd.GeoDataFrame
+    summary: dict[str, Any]
+    network: Network = field(repr=False)
+    taxonomy: Taxonomy = field(repr=False)
+    categories: list[str] = field(default_factory=list)
+
+
+def _validate_paths(inputs: Inputs) -> None:
+    if (inputs.osm is None) == (inputs.place is None):
+        raise InputError("give exactly one of --osm PATH or --place NAME")
+    if inputs.osm is not None:
+        check_file(inputs.osm, "--osm")
+    if inputs.communities is not None:
+        check_file(inputs.communities, "--communities")
+    if inputs.population is not None:
+        check_file(inputs.population, "--population")
+    for f in inputs.facilities:
+        check_file(f, "--facilities")
+
+
+def _load_osm(inputs: Inputs, settings: Settings, taxonomy: Taxonomy, workdir: Path) -> tuple[OSMData, Any]:
+    wf = load_walk_filter(inputs.walk_filter)
+    if inputs.osm is not None:
+        return read_osm(inputs.osm, walk_filter=wf, taxonomy=taxonomy), None
+    assert inputs.place is not None
+    path, area = download_osm(inputs.place, workdir, reach_m=settings.max_reach_m)
+    return read_osm(path, walk_filter=wf, taxonomy=taxonomy), area
+
+
+def _uniform_residents(area_m: shapely.Geometry, crs: CRS, spacing_m: float = 50.0) -> gpd.GeoDataFrame:
+    minx, miny, maxx, maxy = area_m.bounds
+    xs, ys = np.meshgrid(np.arange(minx + spacing_m / 2, maxx, spacing_m),
+                         np.arange(miny + spacing_m / 2, maxy, spacing_m))  # fmt: skip
+    pts = shapely.points(xs.ravel(), ys.ravel())
+    pts = pts[shapely.contains(area_m, pts)]
+    return gpd.GeoDataFrame({"weight": np.ones(len(pts))}, geometry=pts, crs=crs).to_crs(4326)
+
+
+def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = None) -> Result:
+    """Analyse one area end to end.
+
+    Parameters
+    ----------
+    inputs
+        The data sources.
+    settings
+        Preset, target and engine options.
+    progress
+        Called with a short description at the start of each stage.
+    """
+    say = progress or (lambda _msg: None)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal t0
+        now = time.perf_counter()
+        timings[name] = round(now - t0, 4)
+        t0 = now
+
+    _validate_paths(inputs)
+    taxonomy = load_taxonomy(inputs.categories)
+    preset = settings.preset
+    unknown_basket = [c for c in preset.basket if c not in taxonomy and not inputs.facilities]
+    if unknown_basket:
+        raise InputError(
+            f"preset {preset.name}: basket names categories the taxonomy does not have: "
+            f"{unknown_basket}; fix the preset or the categories file"
+        )
+    notes: list[str] = []
+    counts: dict[str, Any] = {}
+
+    # ---- user layers first: cheap, and their errors should come before a long OSM parse
+    say("reading user files")
+    comm_src = None
+    communities = None
+    if inputs.communities is not None:
+        communities, rep = boundaries.read_communities(
+            inputs.communities, id_column=inputs.id_column, name_column=inputs.name_column,
+            crs=parse_crs(inputs.communities_crs, "--communities-crs"),
+        )  # fmt: skip
+        counts.update(rep)
+        comm_src = f"file:{Path(inputs.communities).name}"
+    fac_crs = parse_crs(inputs.facilities_crs, "--facilities-crs")
+    user_fac = [facilities.read_facilities_file(f, crs=fac_crs) for f in inputs.facilities]
+    lap("load_user_files")
+
+    say("reading OpenStreetMap")
+    with tempfile.TemporaryDirectory(prefix="lifecircle-") as tmp:
+        osm, place_area = _load_osm(inputs, settings, taxonomy, Path(tmp))
+    counts["osm"] = dict(osm.counts)
+    lap("load_osm")
+
+    # ---- the area
+    if communities is not None:
+        area = shapely.union_all(communities.geometry.to_numpy())
+    elif place_area is not None:
+        area = place_area
+    elif osm.ways:
+        # the extent of the walkable network (an extract's stray far-away nodes do not count)
+        ll = np.concatenate([w.lonlat for w in osm.ways])
+        area = shapely.box(*ll.min(axis=0), *ll.max(axis=0))
+    else:
+        raise InputError(f"--osm {inputs.osm}: the file holds no walkable ways")
+    crs = metric_crs(area.centroid.x, area.centroid.y)
+    to_m = gpd.GeoSeries([area], crs=4326).to_crs(crs)
+    area_m = to_m.iloc[0]
+    reach = settings.max_reach_m
+    buffer_m = area_m.buffer(reach)
+
+    if communities is None:
+        osm_comm, level = boundaries.communities_from_osm(osm.boundaries, settings.admin_level)
+        if osm_comm is not None:
+            communities = osm_comm
+            comm_src = f"osm_admin_level_{level}"
+            area = shapely.union_all(communities.geometry.to_numpy())
+            area_m = gpd.GeoSeries([area], crs=4326).to_crs(crs).iloc[0]
+            buffer_m = area_m.buffer(reach)
+        else:
+            communities = boundaries.grid_communities(area_m, crs, settings.grid_cell_m)
+            comm_src = f"grid_{settings.grid_cell_m:g}m"
+            notes.append(
+                f"No community boundaries were given or found in the OSM input: the area is cut "
+                f"into a {settings.grid_cell_m:g} m grid."
+            )
+    if osm.bounds is not None:
+        data_box = gpd.GeoSeries([shapely.box(*osm.bounds)], crs=4326).to_crs(crs).iloc[0]
+        outside = buffer_m.difference(data_box).area / buffer_m.area
+        counts["analysis_buffer_outside_osm_extent_share"] = round(float(outside), 4)
+        if outside > 0.01:
+            notes.append(
+                f"{outside:.0%} of the area buffered by the {reach:.0f} m walking reach lies "
+                "outside the OSM extract: facilities there are unknown, so coverage near the edge "
+                "may be understated."
+            )
+    lap("area")
+
+    say("building the walk graph")
+    net = build_network(osm.ways, crs, clip=buffer_m, min_component_m=settings.min_component_m)
+    lap("graph")
+
+    # ---- facilities
+    say("finding facilities")
+    frames = []
+    if inputs.osm_facilities:
+        frames.append(facilities.facilities_from_osm(osm.features, taxonomy))
+    frames.extend(user_fac)
+    fac = gpd.GeoDataFrame(
+        pd.concat(frames, ignore_index=True) if frames else None,
+        columns=facilities.FACILITY_COLUMNS, geometry="geometry", crs="EPSG:4326",
+    )  # fmt: skip
+    fac_m = fac.to_crs(crs)
+    in_buf = fac_m.intersects(buffer_m).to_numpy() if len(fac) else np.zeros(0, dtype=bool)
+    counts["facilities_outside_buffer"] = int((~in_buf).sum())
+    fac = fac[in_buf].reset_index(drop=True)
+    user_cats = sorted({c for f in user_fac for c in f["category"].unique()})
+    categories = [c for c in taxonomy.keys if inputs.osm_facilities or c in user_cats or c in preset.basket]
+    categories += [c for c in user_cats if c not in categories]
+    basket = [c for c in preset.basket if c in categories]
+    rows, pts = facilities.access_points(fac, crs, step_m=settings.outline_step_m)
+    fsnap = snap_points(pts, net, max_snap_m=settings.max_snap_m)
+    on_per_fac = np.bincount(rows[fsnap.on_network], minlength=len(fac)) > 0
+    fac["on_network"] = on_per_fac
+    fac["access_points"] = np.bincount(rows, minlength=len(fac))
+    fac["in_area"] = fac.to_crs(crs).intersects(area_m).to_numpy() if len(fac) else []
+    lap("facilities")
+
+    # ---- residents
+    say("placing residents")
+    if inputs.population is not None:
+        if Path(inputs.population).suffix.lower() in (".tif", ".tiff", ".vrt", ".img"):
+            res = population.residents_from_raster(inputs.population, area)
+            denominator = f"population_raster:{Path(inputs.population).name}"
+        else:
+            res = population.residents_from_points(inputs.population, parse_crs(inputs.population_crs, "--population-crs"))
+            denominator = f"population_points:{Path(inputs.population).name}"
+    else:
+        res = population.residents_from_buildings(
+            osm.buildings, osm.residential_landuse, crs,
+            default_levels=settings.default_levels,
+            floor_area_per_person_m2=settings.floor_area_per_person_m2,
+        )  # fmt: skip
+        denominator = "osm_residential_buildings_floor_area_estimate"
+        res_m = res.to_crs(crs)
+        if len(res) == 0 or not res_m.intersects(area_m).any():
+            res = _uniform_residents(area_m, crs)
+            denominator = "uniform_area_no_population_data"
+            notes.append(
+                "No population input and no residential buildings in the OSM data: residents are "
+                "spread evenly over the area (one point per 50 m), so coverage is a share of area."
+            )
+    res_m = res.to_crs(crs)
+    inside = res_m.within(area_m).to_numpy()
+    counts["resident_points_outside_area"] = int((~inside).sum())
+    res, res_m = res[inside].reset_index(drop=True), res_m[inside].reset_index(drop=True)
+    if len(res) == 0:
+        raise InputError("no residents fall inside the analysis area; check the population input and the area")
+    joined = gpd.sjoin(res_m[["geometry"]], communities.to_crs(crs)[["community_id", "geometry"]],
+                       how="left", predicate="within")  # fmt: skip
+    joined = joined[~joined.index.duplicated(keep="first")]
+    res["community_id"] = joined["community_id"].reindex(res.index).fillna("").astype(str).to_numpy()
+    rsnap = snap_points(res_m.geometry.to_numpy(), net, max_snap_m=settings.max_snap_m)
+    res["snap_m"] = rsnap.leg_m
+    res["on_network"] = rsnap.on_network
+    lap("snapping")
+
+    # ---- routing
+    say("routing")
+    search_limit = 2.0 * reach
+    samples = EdgeSamples(net, settings.service_area_cell_m / 2)
+    sa_rows = []
+    empty_categories = []
+    fac_reached = np.zeros(len(fac))
+    for cat in categories:
+        sel = (fac["category"].to_numpy() == cat)[rows] if len(fac) else np.zeros(0, dtype=bool)
+        cat_snap = Snapped(
+            edge=np.where(sel, fsnap.edge, -1), offset_m=fsnap.offset_m, leg_m=fsnap.leg_m,
+            near_dropped=fsnap.near_dropped,
+        )  # fmt: skip
+        if not sel.any():
+            empty_categories.append(cat)
+        reach_cat = nearest_facility(net, cat_snap, rsnap, limit_m=search_limit)
+        res[dist_col(cat)] = reach_cat.origin_m
+        nearest = np.where(reach_cat.origin_facility >= 0, rows[np.maximum(reach_cat.origin_facility, 0)], -1)
+        res[f"nearest_{cat}"] = [fac["facility_id"].iat[i] if i >= 0 else "" for i in nearest]
+        for profile, speed in preset.speeds_m_s.items():
+            res[time_col(cat, profile)] = reach_cat.origin_m / speed / 60.0
+        first_speed = next(iter(preset.speeds_m_s.values()))
+        hit = reach_cat.origin_m <= limit_m(max(preset.minutes), first_speed)
+        np.add.at(fac_reached, nearest[hit & (nearest >= 0)], res["weight"].to_numpy()[hit & (nearest >= 0)])
+        if sel.any():
+            d = samples.distance(reach_cat.node_m, cat_snap)
+            for profile, speed in preset.speeds_m_s.items():
+                for minutes in preset.minutes:
+                    geom = service_area(
+                        samples, d, limit_m(minutes, speed),
+                        cell_m=settings.service_area_cell_m, buffer_m=settings.service_area_buffer_m,
+                        bounds=buffer_m.bounds,
+                    )  # fmt: skip
+                    sa_rows.append({"category": cat, "profile": profile, "minutes": minutes,
+                                    "geometry": geom})  # fmt: skip
+    fac["residents_within_max_minutes"] = fac_reached
+    lap("routing_and_service_areas")
+
+    # ---- coverage
+    say("computing coverage")
+    cov = coverage_table(res, communities, categories, preset, settings.target, basket)
+    area_cov = area_totals(cov, settings.target)
+    profile0, speed0 = next(iter(preset.speeds_m_s.items()))
+    full = covered_mask(res, ALL, speed0, max(preset.minutes), preset, basket)
+    missing = []
+    for i in np.flatnonzero(~full):
+        miss = [c for c in basket
+                if not res[dist_col(c)].iat[i] <= limit_m(min(max(preset.minutes), preset.threshold_min(c)), speed0)]  # fmt: skip
+        missing.append(", ".join(miss))
+    gaps = gpd.GeoDataFrame(
+        {"community_id": res["community_id"].to_numpy()[~full], "weight": res["weight"].to_numpy()[~full],
+         "missing_categories": missing, "on_network": res["on_network"].to_numpy()[~full]},
+        geometry=res.geometry.to_numpy()[~full], crs="EPSG:4326",
+    )  # fmt: skip
+    wide = cov.pivot_table(index="community_id", columns=["category", "profile", "minutes"], values="coverage", dropna=False)
+    wide.columns = [f"cov_{c}_{p}_{m}min" for c, p, m in wide.columns]
+    comm_out = communities.merge(wide, left_on="community_id", right_index=True, how="left")
+    tot = cov.drop_duplicates("community_id").set_index("community_id")["residents"]
+    comm_out.insert(2, "residents", comm_out["community_id"].map(tot).to_numpy())
+    sa = gpd.GeoDataFrame(sa_rows, columns=["category", "profile", "minutes", "geometry"], geometry="geometry", crs=crs).to_crs(4326)
+    lap("coverage")
+
+    # ---- summary
+    w = res["weight"].to_numpy()
+    off = ~rsnap.on_network
+    fac_counts = {c: int((fac["category"] == c).sum()) for c in categories}
+    for c in empty_categories:
+        notes.append(f"Category '{c}' has no facility in the area or its buffer: coverage is 0.")
+    maxm = max(preset.minutes)
+    top = area_cov[(area_cov["category"] == ALL) & (area_cov["profile"] == profile0)
+                   & (area_cov["minutes"] == maxm)]  # fmt: skip
+    clc = {
+        "profile": profile0, "minutes": maxm, "basket": basket,
+        "coverage": float(top["coverage"].iloc[0]), "target": settings.target,
+        "meets_target": bool(top["meets_target"].iloc[0]),
+    }  # fmt: skip
+    ctop = cov[(cov["category"] == ALL) & (cov["profile"] == profile0) & (cov["minutes"] == maxm)]
+    populated = ctop[ctop["residents"] > 0]
+    meeting = {
+        "denominator": "communities with residents",
+        "count": int(populated["meets_target"].sum()),
+        "of": len(populated),
+        "share": float(populated["meets_target"].mean()) if len(populated) else None,
+        "communities_without_residents": int((ctop["residents"] <= 0).sum()),
+    }
+    summary: dict[str, Any] = {
+        "area": {
+            "communities": len(communities),
+            "communities_source": comm_src,
+            "crs": crs.to_string(),
+            "crs_name": crs.name,
+            "area_km2": round(area_m.area / 1e6, 4),
+            "analysis_buffer_m": reach,
+        },
+        "denominator": denominator,
+        "residents": {
+            "points": len(res),
+            "total": float(w.sum()),
+            "off_network_points": int(off.sum()),
+            "off_network_share": float(w[off].sum() / w.sum()) if w.sum() else 0.0,
+            "near_dropped_piece_points": int(rsnap.near_dropped.sum()),
+            "near_dropped_piece_share": float(w[rsnap.near_dropped].sum() / w.sum()) if w.sum() else 0.0,
+            "outside_communities_points": int((res["community_id"] == "").sum()),
+        },
+        "network": net.stats | {"osm": counts["osm"]},
+        "facilities": {
+            "per_category": fac_counts,
+            "off_network": int((~fac["on_network"]).sum()) if len(fac) else 0,
+            "near_dropped_piece": int(np.bincount(rows[fsnap.near_dropped], minlength=len(fac)).astype(bool).sum()) if len(fac) else 0,
+            "outside_buffer_dropped": counts["facilities_outside_buffer"],
+            "empty_categories": empty_categories,
+        },
+        "dropped_pieces_treatment": (
+            f"pieces of network shorter than {settings.min_component_m:g} m in total are not routed on; "
+            f"points nearest to them are attached to the nearest kept edge within {settings.max_snap_m:g} m, "
+            "or reported off-network"
+        ),
+        "categories": {c: {"name_zh": taxonomy[c].name_zh if c in taxonomy else c,
+                           "name_en": taxonomy[c].name_en if c in taxonomy else c,
+                           "threshold_min": preset.threshold_min(c),
+                           "in_basket": c in basket} for c in categories},  # fmt: skip
+        "area_coverage": area_cov.drop(columns=["community_id", "community_name"]).to_dict("records"),
+        "complete_life_circle": clc,
+        "communities_meeting_target": meeting,
+        "notes": notes,
+        "timings_s": timings,
+        "counts": {k: v for k, v in counts.items() if k != "osm"},
+        "osm_timestamp": osm.timestamp,
+    }
+    log.info("analysed %d communities, %d resident points, %d categories", len(communities), len(res), len(categories))
+    return Result(
+        crs=crs, communities=comm_out, facilities=fac, residents=res, coverage=cov,
+        area_coverage=area_cov, service_areas=sa, gaps=gaps, summary=summary, network=net,
+        taxonomy=taxonomy, categories=categories,
+    )  # fmt: skip

@@ -1,0 +1,186 @@
+"""The folium map: communities coloured by complete-life-circle coverage against the target, a
+layer per category (facility markers and service area), a gaps layer, legend and layer control."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import folium
+import geopandas as gpd
+import numpy as np
+from branca.element import MacroElement, Template
+from folium.plugins import FastMarkerCluster
+
+from lifecircle.naming import ALL
+from lifecircle.render.escape import safe_text
+
+if TYPE_CHECKING:
+    from lifecircle.pipeline import Result
+
+CLASS_COLOURS = {  # well below / below / meets / well above / no residents
+    "well_below": "#d7191c",
+    "below": "#fdae61",
+    "meets": "#a6d96a",
+    "well_above": "#1a9641",
+    "none": "#bdbdbd",
+}
+CATEGORY_COLOURS = [
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+    "#bcbd22", "#17becf", "#393b79", "#637939",
+]  # fmt: skip
+MAX_MARKERS = 1500  # beyond this a layer is clustered
+MAX_GAP_POINTS = 2000  # beyond this gaps are aggregated to cells
+
+
+def coverage_class(share: float, target: float) -> str:
+    """well_below (< target − 15 points), below, meets, well_above (≥ halfway to 100 %)."""
+    if share is None or not np.isfinite(share):
+        return "none"
+    if share < target - 0.15:
+        return "well_below"
+    if share < target:
+        return "below"
+    if share >= target + (1 - target) / 2:
+        return "well_above"
+    return "meets"
+
+
+def _simplify(gdf: gpd.GeoDataFrame, crs: Any, tol_m: float) -> gpd.GeoDataFrame:
+    g = gdf.to_crs(crs)
+    g["geometry"] = g.geometry.simplify(tol_m, preserve_topology=True)
+    g = g.to_crs(4326)
+    g["geometry"] = g.geometry.set_precision(1e-6)
+    return g
+
+
+def _legend(target: float, denominator: str, profile: str, minutes: int) -> MacroElement:
+    rows = "".join(
+        f'<div><span style="background:{CLASS_COLOURS[k]};width:14px;height:14px;'
+        f'display:inline-block;margin-right:6px;border:1px solid #555"></span>{label}</div>'
+        for k, label in [
+            ("well_below", f"well below target (&lt; {target - 0.15:.0%})"),
+            ("below", f"below target (&lt; {target:.0%})"),
+            ("meets", f"meets target (≥ {target:.0%})"),
+            ("well_above", f"well above (≥ {target + (1 - target) / 2:.0%})"),
+            ("none", "no residents"),
+        ]
+    )
+    html = f"""
+    {{% macro html(this, kwargs) %}}
+    <div style="position:fixed;bottom:24px;left:12px;z-index:9999;background:white;
+         padding:8px 10px;border:1px solid #888;border-radius:4px;font:12px sans-serif;
+         max-width:280px">
+      <b>Complete life circle 完整生活圈</b><br>
+      share of residents reaching every basket category within its threshold
+      ({safe_text(profile)} walker, ≤ {minutes} min). Target {target:.0%}.<br>
+      <i>Denominator: {safe_text(denominator)}</i>
+      {rows}
+    </div>
+    {{% endmacro %}}"""
+    el = MacroElement()
+    el._template = Template(html)
+    return el
+
+
+def make_map(result: Result, path: Path, *, target: float) -> dict[str, Any]:
+    """Write ``map.html``; returns its size and the number of features per layer."""
+    crs = result.crs
+    summary = result.summary
+    clc = summary["complete_life_circle"]
+    profile, minutes = clc["profile"], clc["minutes"]
+    col = f"cov_{ALL}_{profile}_{minutes}min"
+    comm = _simplify(result.communities, crs, 2.0)
+    b = comm.total_bounds
+    m = folium.Map(tiles=None, control_scale=True, prefer_canvas=True)
+    folium.TileLayer(
+        "OpenStreetMap", name="OpenStreetMap", attr="© OpenStreetMap contributors"
+    ).add_to(m)
+    m.fit_bounds([[b[1], b[0]], [b[3], b[2]]])
+    counts: dict[str, int] = {}
+
+    share = comm[col].to_numpy(dtype=float) if col in comm else np.full(len(comm), np.nan)
+    props = gpd.GeoDataFrame(
+        {
+            "name": [safe_text(n) for n in comm["community_name"]],
+            "id": [safe_text(i) for i in comm["community_id"]],
+            "residents": [f"{r:,.0f}" for r in comm["residents"].fillna(0)],
+            "coverage": [f"{s:.1%}" if np.isfinite(s) else "–" for s in share],
+            "cls": [coverage_class(s, target) for s in share],
+        },
+        geometry=comm.geometry.values,
+        crs=4326,
+    )
+    folium.GeoJson(
+        props.to_json(),
+        name="Communities 社区 (complete life circle)",
+        style_function=lambda f: {
+            "fillColor": CLASS_COLOURS[f["properties"]["cls"]],
+            "color": "#333", "weight": 1, "fillOpacity": 0.55,
+        },  # fmt: skip
+        tooltip=folium.GeoJsonTooltip(
+            fields=["name", "id", "residents", "coverage"],
+            aliases=["Community 社区", "ID", "Residents 居民", "Complete life circle"],
+        ),
+    ).add_to(m)
+    counts["communities"] = len(props)
+
+    fac = result.facilities
+    sa = result.service_areas
+    for k, cat in enumerate(result.categories):
+        colour = CATEGORY_COLOURS[k % len(CATEGORY_COLOURS)]
+        label = cat
+        if cat in result.taxonomy:
+            c = result.taxonomy[cat]
+            label = f"{c.name_en} {c.name_zh}"
+        n_fac = int((fac["category"] == cat).sum()) if len(fac) else 0
+        fg = folium.FeatureGroup(name=f"{safe_text(label)} ({n_fac})", show=False)
+        sel = sa[(sa["category"] == cat) & (sa["profile"] == profile) & (sa["minutes"] == minutes)]
+        if len(sel) and not sel.geometry.iloc[0].is_empty:
+            area = _simplify(sel[["geometry"]], crs, 5.0)
+            folium.GeoJson(
+                area.to_json(),
+                style_function=lambda f, c=colour: {"fillColor": c, "color": c, "weight": 1, "fillOpacity": 0.15},
+                tooltip=safe_text(f"{label}: {minutes}-minute service area"),
+            ).add_to(fg)
+        pts = fac[fac["category"] == cat] if len(fac) else fac
+        if len(pts):
+            rp = pts.to_crs(crs).geometry.representative_point().to_crs(4326)
+            if len(pts) > MAX_MARKERS:
+                FastMarkerCluster([[p.y, p.x] for p in rp]).add_to(fg)
+            else:
+                for p, name, reached in zip(rp, pts["name"], pts["residents_within_max_minutes"], strict=True):
+                    folium.CircleMarker(
+                        [p.y, p.x], radius=5, color=colour, fill=True, fill_opacity=0.9,
+                        tooltip=f"{safe_text(name) or '(unnamed)'} · {safe_text(label)} · "
+                        f"{reached:,.0f} residents ≤ {minutes} min",
+                    ).add_to(fg)
+        counts[f"category:{cat}"] = n_fac
+        fg.add_to(m)
+
+    gaps = result.gaps
+    gfg = folium.FeatureGroup(name=f"Gaps 缺口: residents missing the complete life circle ({len(gaps)})", show=True)
+    if len(gaps) > MAX_GAP_POINTS:
+        gm = gaps.to_crs(crs)
+        cell = 100.0
+        key = (np.floor(gm.geometry.x / cell).astype(int).astype(str) + "_" +
+               np.floor(gm.geometry.y / cell).astype(int).astype(str))  # fmt: skip
+        agg = gm.assign(key=key.values, x=gm.geometry.x, y=gm.geometry.y).groupby("key").agg(
+            weight=("weight", "sum"), x=("x", "mean"), y=("y", "mean"))
+        agg_g = gpd.GeoDataFrame(agg, geometry=gpd.points_from_xy(agg["x"], agg["y"]), crs=crs).to_crs(4326)
+        top = agg_g["weight"].max() or 1
+        for p, w in zip(agg_g.geometry, agg_g["weight"], strict=True):
+            folium.CircleMarker([p.y, p.x], radius=3 + 9 * float(np.sqrt(w / top)), color="#b2182b",
+                                fill=True, fill_opacity=0.6, weight=0,
+                                tooltip=f"{w:,.0f} residents without the complete life circle").add_to(gfg)  # fmt: skip
+        counts["gaps"] = len(agg_g)
+    else:
+        for p, w, miss in zip(gaps.geometry, gaps["weight"], gaps["missing_categories"], strict=True):
+            folium.CircleMarker([p.y, p.x], radius=3, color="#b2182b", fill=True, fill_opacity=0.7,
+                                weight=0, tooltip=f"{w:,.0f} residents · missing: {safe_text(miss)}").add_to(gfg)  # fmt: skip
+        counts["gaps"] = len(gaps)
+    gfg.add_to(m)
+    _legend(target, summary["denominator"], profile, minutes).add_to(m)
+    folium.LayerControl(collapsed=False).add_to(m)
+    m.save(str(path))
+    return {"bytes": path.stat().st_size, "features_per_layer": counts}

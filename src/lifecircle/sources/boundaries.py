@@ -1,0 +1,119 @@
+"""Communities: from a boundary file, from OSM administrative boundaries, or a regular grid."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from pyproj import CRS
+from shapely.geometry.base import BaseGeometry
+
+from lifecircle.errors import InputError
+from lifecircle.sources._files import check_file, read_vector
+from lifecircle.sources.osm import Feature
+
+log = logging.getLogger(__name__)
+
+
+def read_communities(
+    path: str | Path,
+    *,
+    id_column: str = "id",
+    name_column: str = "name",
+    crs: CRS | None = None,
+) -> tuple[gpd.GeoDataFrame, dict[str, int]]:
+    """Community polygons with text ``community_id`` and ``community_name`` (WGS 84).
+
+    Invalid polygons are repaired (``make_valid``) and counted; duplicate ids are an error.
+    """
+    option = "--communities"
+    p = check_file(path, option)
+    gdf = read_vector(p, option, crs)
+    missing = [c for c in (id_column, name_column) if c not in gdf.columns]
+    if missing:
+        raise InputError(
+            f"{option} {p}: no column(s) {', '.join(repr(m) for m in missing)}; the file has "
+            f"{', '.join(c for c in gdf.columns if c != 'geometry')}. Name the right ones with "
+            "--id-column / --name-column"
+        )
+    ids = gdf[id_column].astype(str).str.strip()
+    dup = ids[ids.duplicated(keep=False)]
+    if len(dup):
+        raise InputError(
+            f"{option} {p}: duplicate community ids {sorted(set(dup))[:10]}; every community "
+            "needs its own id"
+        )
+    types = set(gdf.geometry.geom_type)
+    if not types <= {"Polygon", "MultiPolygon"}:
+        raise InputError(f"{option} {p}: geometries must be polygons, found {sorted(types)}")
+    invalid = ~gdf.geometry.is_valid
+    geoms = gdf.geometry.to_numpy().copy()
+    repaired = []
+    if invalid.any():
+        for i in np.flatnonzero(invalid.to_numpy()):
+            fixed = shapely.make_valid(geoms[i])
+            polys = [g for g in shapely.get_parts(fixed) if g.geom_type in ("Polygon", "MultiPolygon")]
+            geoms[i] = shapely.union_all(polys) if polys else fixed
+            repaired.append(ids.iloc[i])
+        log.warning("%d invalid community polygon(s) repaired: %s", len(repaired), repaired[:10])
+    out = gpd.GeoDataFrame(
+        {"community_id": ids.to_numpy(), "community_name": gdf[name_column].astype(str).to_numpy()},
+        geometry=geoms,
+        crs=gdf.crs,
+    ).to_crs(4326)
+    return out, {"communities_repaired": len(repaired), "repaired_ids": repaired}  # type: ignore[dict-item]
+
+
+def communities_from_osm(
+    boundaries: list[Feature], admin_level: str | None
+) -> tuple[gpd.GeoDataFrame | None, str | None]:
+    """Administrative boundaries of one level as communities: the chosen level, or the finest
+    level that has at least one polygon."""
+    polys = [b for b in boundaries if b.geometry.geom_type in ("Polygon", "MultiPolygon")]
+    if not polys:
+        return None, None
+    levels = Counter(b.tags.get("admin_level", "") for b in polys)
+    if admin_level is None:
+        numeric = [lv for lv in levels if lv.isdigit()]
+        if not numeric:
+            return None, None
+        admin_level = max(numeric, key=int)
+    chosen = [b for b in polys if b.tags.get("admin_level") == admin_level]
+    if not chosen:
+        raise InputError(
+            f"--admin-level {admin_level}: no boundary of that level in the OSM input; levels "
+            f"present: {', '.join(sorted(levels))}"
+        )
+    gdf = gpd.GeoDataFrame(
+        {
+            "community_id": [f"osm:{b.osm_type}/{b.osm_id}" for b in chosen],
+            "community_name": [b.tags.get("name:zh") or b.tags.get("name", "") for b in chosen],
+        },
+        geometry=[b.geometry for b in chosen],
+        crs="EPSG:4326",
+    )
+    return gdf, admin_level
+
+
+def grid_communities(area: BaseGeometry, crs: CRS, cell_m: float) -> gpd.GeoDataFrame:
+    """A regular grid of ``cell_m`` squares over the area (metric CRS), clipped to it."""
+    minx, miny, maxx, maxy = area.bounds
+    xs = np.arange(np.floor(minx / cell_m) * cell_m, maxx, cell_m)
+    ys = np.arange(np.floor(miny / cell_m) * cell_m, maxy, cell_m)
+    cells, ids = [], []
+    for r, y in enumerate(ys):
+        for c, x in enumerate(xs):
+            cells.append(shapely.box(x, y, x + cell_m, y + cell_m))
+            ids.append(f"grid_r{r:03d}_c{c:03d}")
+    geoms = shapely.intersection(np.array(cells, dtype=object), area)
+    keep = ~shapely.is_empty(geoms) & (shapely.area(geoms) > 0)
+    gdf = gpd.GeoDataFrame(
+        {"community_id": np.array(ids)[keep], "community_name": np.array(ids)[keep]},
+        geometry=geoms[keep],
+        crs=crs,
+    )
+    return gdf.to_crs(4326)

@@ -1,0 +1,144 @@
+"""Facilities: from OSM features through the category taxonomy, and from user files (CSV,
+GeoJSON, GeoPackage) with a declared CRS. Polygons count by their outline."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from lifecircle.categories import Taxonomy
+from lifecircle.errors import InputError
+from lifecircle.sources._files import VECTOR_SUFFIXES, check_file, read_csv_text, read_vector
+from lifecircle.sources.osm import Feature
+
+log = logging.getLogger(__name__)
+
+FACILITY_COLUMNS = ["facility_id", "category", "name", "source", "geometry"]
+
+
+def facilities_from_osm(features: list[Feature], taxonomy: Taxonomy) -> gpd.GeoDataFrame:
+    """One row per (feature, category) it matches, WGS 84."""
+    rows = []
+    for f in features:
+        for cat in taxonomy.classify(f.tags):
+            rows.append(
+                {
+                    "facility_id": f"osm:{f.osm_type}/{f.osm_id}",
+                    "category": cat,
+                    "name": f.tags.get("name:zh") or f.tags.get("name") or "",
+                    "source": "osm",
+                    "geometry": f.geometry,
+                }
+            )
+    gdf = gpd.GeoDataFrame(rows, columns=FACILITY_COLUMNS, geometry="geometry", crs="EPSG:4326")
+    return gdf
+
+
+def _rows_to_points(df: pd.DataFrame, path: Path, option: str) -> gpd.GeoSeries:
+    """Parse lon/lat text columns; every bad row is listed in one error."""
+    problems: list[str] = []
+    lon = pd.to_numeric(df["lon"].str.strip(), errors="coerce")
+    lat = pd.to_numeric(df["lat"].str.strip(), errors="coerce")
+    for i in range(len(df)):
+        line = i + 2  # header is line 1
+        raw_lon, raw_lat = df["lon"].iloc[i], df["lat"].iloc[i]
+        x, y = lon.iloc[i], lat.iloc[i]
+        if str(raw_lon).strip() == "" or str(raw_lat).strip() == "":
+            problems.append(f"line {line}: missing lon or lat")
+        elif np.isnan(x) or np.isnan(y):
+            problems.append(f"line {line}: lon/lat not numbers ({raw_lon!r}, {raw_lat!r})")
+        elif abs(y) > 90 and abs(x) <= 90 and abs(y) <= 180:
+            problems.append(
+                f"line {line}: lat {y} is out of range and lon {x} would be a latitude: "
+                "the columns look swapped"
+            )
+        elif abs(x) > 180 or abs(y) > 90:
+            problems.append(f"line {line}: lon {x} / lat {y} out of range")
+    if problems:
+        shown = "\n".join(f"  - {p}" for p in problems[:30])
+        more = f"\n  - … and {len(problems) - 30} more" if len(problems) > 30 else ""
+        raise InputError(
+            f"{option} {path}: {len(problems)} row(s) rejected\n{shown}{more}\n"
+            "Fix or remove these rows (columns: id,category,name,lon,lat in the declared CRS)."
+        )
+    return gpd.GeoSeries(shapely.points(lon.to_numpy(), lat.to_numpy()))
+
+
+def read_facilities_file(
+    path: str | Path, *, crs: CRS | None, option: str = "--facilities"
+) -> gpd.GeoDataFrame:
+    """Read a user's facility list. CSV columns ``id,category,name,lon,lat``; vector layers need
+    ``category`` (``id`` and ``name`` optional). Returned in WGS 84."""
+    p = check_file(path, option)
+    if p.suffix.lower() in (".csv", ".txt"):
+        df = read_csv_text(p, option)
+        df.columns = [c.strip().lower() for c in df.columns]
+        missing = [c for c in ("category", "lon", "lat") if c not in df.columns]
+        if missing:
+            raise InputError(
+                f"{option} {p}: missing column(s) {', '.join(missing)}; a facility CSV needs "
+                "id,category,name,lon,lat"
+            )
+        src_crs = crs or CRS.from_epsg(4326)
+        geom = _rows_to_points(df, p, option)
+        gdf = gpd.GeoDataFrame(df, geometry=geom.values, crs=src_crs)
+    elif p.suffix.lower() in VECTOR_SUFFIXES:
+        gdf = read_vector(p, option, crs)
+        gdf.columns = [c if c == "geometry" else str(c).strip().lower() for c in gdf.columns]
+        gdf = gdf.set_geometry("geometry")
+        if "category" not in gdf.columns:
+            raise InputError(f"{option} {p}: needs a 'category' column")
+    else:
+        raise InputError(
+            f"{option} {p}: unknown file type {p.suffix!r}; give .csv, .geojson, .gpkg or .shp"
+        )
+    cats = gdf["category"].astype(str).str.strip()
+    empty = cats == ""
+    if empty.any():
+        lines = ", ".join(str(i + 2) for i in np.flatnonzero(empty.to_numpy())[:20])
+        raise InputError(f"{option} {p}: rows without a category (lines {lines}); fill them in")
+    ids = gdf["id"].astype(str) if "id" in gdf.columns else pd.Series(np.arange(len(gdf))).astype(str)
+    out = gpd.GeoDataFrame(
+        {
+            "facility_id": [f"{p.name}:{i}" for i in ids],
+            "category": cats.to_numpy(),
+            "name": gdf["name"].astype(str).to_numpy() if "name" in gdf.columns else "",
+            "source": p.name,
+        },
+        geometry=gdf.geometry.values,
+        crs=gdf.crs,
+    ).to_crs(4326)
+    log.info("read %d facilities from %s", len(out), p.name)
+    return out
+
+
+def access_points(
+    facilities: gpd.GeoDataFrame, crs: CRS, *, step_m: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Points where each facility can be reached, in the metric CRS.
+
+    A point is itself; a polygon or line is reached anywhere along its outline, sampled every
+    ``step_m`` metres (vertices included). Returns (facility row index, shapely Points).
+    """
+    geoms = facilities.to_crs(crs).geometry.to_numpy()
+    kinds = shapely.get_type_id(geoms)
+    rows, pts = [], []
+    point_rows = np.flatnonzero(kinds == 0)
+    rows.append(point_rows)
+    pts.append(geoms[point_rows])
+    for i in np.flatnonzero(kinds != 0):
+        g = geoms[i]
+        outline = g.boundary if g.geom_type in ("Polygon", "MultiPolygon") else g
+        dense = shapely.segmentize(outline, step_m)
+        coords = np.unique(shapely.get_coordinates(dense), axis=0)
+        if len(coords) == 0:
+            continue
+        rows.append(np.full(len(coords), i))
+        pts.append(shapely.points(coords))
+    return np.concatenate(rows).astype(np.int64), np.concatenate(pts)
