@@ -14,7 +14,7 @@ from lifecircle.errors import InputError
 from lifecircle.outputs import check_output_dir, write_outputs
 from lifecircle.pipeline import Inputs, analyze
 
-out_console = Console(stderr=True)
+out_console = Console(stderr=True, soft_wrap=True)
 
 OsmOpt = Annotated[Path | None, typer.Option("--osm", help="Local OpenStreetMap file: .osm, .osm.xml, .osm.bz2 or .osm.pbf.")]
 PlaceOpt = Annotated[str | None, typer.Option("--place", help="Place name to fetch online through osmnx (Nominatim + Overpass; needs the internet).")]

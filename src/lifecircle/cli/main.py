@@ -23,7 +23,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 @app.callback()
@@ -60,6 +60,11 @@ def run_guarded(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
         raise _fail(exc, 1) from None
     except MemoryError as exc:
         raise _fail(AnalysisError(f"out of memory ({exc}); analyse a smaller area"), 1) from None
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # a bug or an unforeseen input: say so, exit 1, traceback with -vv
+        logging.getLogger("lifecircle").debug("unexpected error", exc_info=True)
+        raise _fail(AnalysisError(f"unexpected {type(exc).__name__}: {exc} (run with -vv for the traceback)"), 1) from None
 
 
 from lifecircle.cli import analyze as _analyze  # noqa: E402,F401  (registers the commands)

@@ -146,7 +146,13 @@ def read_osm(path: str | Path, *, walk_filter: WalkFilter, taxonomy: Taxonomy) -
         "ways_clipped": 0, "node_refs_missing": 0, "ways_dropped_clipped": 0,
         "features_incomplete": 0, "nodes_read": 0,
     }  # fmt: skip
-    admin = _admin_relations(p, fmt)
+    try:
+        admin = _admin_relations(p, fmt)
+    except RuntimeError as exc:
+        raise InputError(
+            f"--osm {p}: not a readable OpenStreetMap {fmt} file ({exc}); "
+            "check that the file is complete and of the type its name says"
+        ) from exc
     admin_ways: dict[int, list[tuple[float, float]]] = {}
     wanted = {ref for _, _, members in admin for ref, _ in members}
     wkb = osmium.geom.WKBFactory()

@@ -43,10 +43,11 @@ def residents_from_raster(path: str | Path, area_wgs84: BaseGeometry) -> gpd.Geo
                 f"{src.crs.to_string()}) does not overlap the analysis area; give a raster that "
                 "covers it"
             )
-        win = rasterio.windows.from_bounds(min(xs), min(ys), max(xs), max(ys), src.transform)
-        win = win.round_offsets("floor").round_lengths("ceil").intersection(
-            rasterio.windows.Window(0, 0, src.width, src.height)
-        )
+        r0, c0 = src.index(min(xs), max(ys))
+        r1, c1 = src.index(max(xs), min(ys))
+        row0, row1 = max(min(r0, r1) - 1, 0), min(max(r0, r1) + 2, src.height)
+        col0, col1 = max(min(c0, c1) - 1, 0), min(max(c0, c1) + 2, src.width)
+        win = rasterio.windows.Window(col0, row0, col1 - col0, row1 - row0)
         band = src.read(1, window=win, masked=True).astype("float64")
         wtf = src.window_transform(win)
         values = np.ma.filled(band, 0.0)

@@ -1,0 +1,80 @@
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lifecircle.config import load_preset
+from lifecircle.coverage import COVERAGE_COLUMNS, area_totals, coverage_table
+
+PRESET = load_preset()
+
+
+def _communities():
+    return pd.DataFrame({"community_id": ["310101001001", "B", "EMPTY"], "community_name": ["甲", "乙", "空"]})
+
+
+def _residents():
+    # speeds 1.1 / 0.9 m/s: 5 min = 330 / 270 m; 10 min = 660 / 540 m; 15 min = 990 / 810 m
+    return pd.DataFrame(
+        {
+            "community_id": ["310101001001", "310101001001", "B", "B"],
+            "weight": [100.0, 300.0, 50.0, 50.0],
+            "dist_m_market": [300.0, 700.0, np.inf, 100.0],
+            "dist_m_park": [100.0, 100.0, 100.0, 1000.0],
+        }
+    )
+
+
+def test_known_answer():
+    cov = coverage_table(_residents(), _communities(), ["market", "park"], PRESET, 0.85, ["market", "park"])
+    assert list(cov.columns) == COVERAGE_COLUMNS
+    row = cov.set_index(["community_id", "category", "profile", "minutes"])
+    assert row.loc[("310101001001", "market", "standard", 5), "coverage"] == pytest.approx(0.25)
+    assert row.loc[("310101001001", "market", "standard", 15), "coverage"] == pytest.approx(1.0)
+    assert row.loc[("310101001001", "market", "elderly", 10), "coverage"] == pytest.approx(0.25)
+    assert row.loc[("B", "market", "standard", 15), "coverage"] == pytest.approx(0.5)
+    # complete life circle: market within min(15, 10) min and park within min(15, 10) min
+    # community A: resident 1 (300 m, 100 m) yes; resident 2 (700 m > 660 m) no -> 0.25
+    assert row.loc[("310101001001", "all", "standard", 15), "coverage"] == pytest.approx(0.25)
+    assert row.loc[("B", "all", "standard", 15), "coverage"] == pytest.approx(0.0)
+    assert row.loc[("310101001001", "all", "standard", 15), "meets_target"] is np.False_
+    # a community without residents has no share and does not meet the target
+    assert np.isnan(row.loc[("EMPTY", "market", "standard", 15), "coverage"])
+    assert not row.loc[("EMPTY", "market", "standard", 15), "meets_target"]
+    # codes stay text
+    assert cov["community_id"].iloc[0] == "310101001001"
+    tot = area_totals(cov, 0.85).set_index(["category", "profile", "minutes"])
+    assert tot.loc[("market", "standard", 15), "coverage"] == pytest.approx((400 + 50) / 500)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    d=st.lists(st.tuples(st.floats(0, 3000) | st.just(np.inf), st.floats(0, 3000), st.floats(0.1, 100)), min_size=1, max_size=30),
+    perm_seed=st.integers(0, 1000),
+)
+def test_properties(d, perm_seed):
+    res = pd.DataFrame(
+        {
+            "community_id": ["A" if i % 2 else "B" for i in range(len(d))],
+            "weight": [w for _, _, w in d],
+            "dist_m_market": [a for a, _, _ in d],
+            "dist_m_park": [b for _, b, _ in d],
+        }
+    )
+    comm = pd.DataFrame({"community_id": ["A", "B"], "community_name": ["A", "B"]})
+    cov = coverage_table(res, comm, ["market", "park"], PRESET, 0.85, ["market", "park"])
+    s = cov["coverage"].dropna()
+    assert ((s >= 0) & (s <= 1 + 1e-12)).all()
+    piv = cov.set_index(["community_id", "category", "profile", "minutes"])["coverage"]
+    for c in ("A", "B"):
+        for cat in ("market", "park", "all"):
+            for p in ("standard", "elderly"):
+                a5, a10, a15 = (piv.get((c, cat, p, m), np.nan) for m in (5, 10, 15))
+                if np.isfinite(a15):
+                    assert a5 <= a10 + 1e-12 <= a15 + 2e-12
+            if np.isfinite(piv.get((c, cat, "standard", 15), np.nan)):
+                assert piv[(c, cat, "elderly", 15)] <= piv[(c, cat, "standard", 15)] + 1e-12
+    shuffled = res.sample(frac=1.0, random_state=perm_seed)
+    cov2 = coverage_table(shuffled, comm, ["market", "park"], PRESET, 0.85, ["market", "park"])
+    pd.testing.assert_frame_equal(cov, cov2, check_exact=False, rtol=1e-12)
