@@ -58,39 +58,58 @@ class EdgeSamples:
         return d
 
 
-def service_area(
+def auto_cell_m(bounds: tuple[float, float, float, float], cell_m: float, max_cells: float = 4e6) -> float:
+    """The raster cell: ``cell_m``, coarsened so that the grid stays under ``max_cells``."""
+    w, h = bounds[2] - bounds[0], bounds[3] - bounds[1]
+    return float(max(cell_m, np.sqrt(max(w * h, 1.0) / max_cells)))
+
+
+def service_areas(
     samples: EdgeSamples,
     dist_m: np.ndarray,
-    reach_m: float,
+    reaches_m: dict[str, float],
     *,
     cell_m: float,
     buffer_m: float,
-    bounds: tuple[float, float, float, float],
-) -> shapely.Geometry:
-    """The (multi)polygon within ``reach_m`` of the nearest facility, in the metric CRS."""
-    minx, miny, maxx, maxy = bounds
+) -> dict[str, shapely.Geometry]:
+    """Service-area (multi)polygons, one per named reach, in the metric CRS.
+
+    Each cell takes the smallest distance of the samples in it; a minimum filter over a disk of
+    radius ``buffer_m`` spreads it to the neighbouring land; a reach's area is the cells at or
+    under it. One raster per category serves every reach, and larger reaches contain smaller ones.
+    """
+    out = {k: shapely.MultiPolygon() for k in reaches_m}
+    if not reaches_m:
+        return out
+    hit = dist_m <= max(reaches_m.values())
+    if not hit.any():
+        return out
+    xy = samples.xy[hit]
     pad = buffer_m + 2 * cell_m
-    minx, miny, maxx, maxy = minx - pad, miny - pad, maxx + pad, maxy + pad
+    minx, miny = xy.min(axis=0) - pad
+    maxx, maxy = xy.max(axis=0) + pad
     width = int(np.ceil((maxx - minx) / cell_m))
     height = int(np.ceil((maxy - miny) / cell_m))
-    hit = dist_m <= reach_m
-    if not hit.any():
-        return shapely.MultiPolygon()
-    cols = ((samples.xy[hit, 0] - minx) / cell_m).astype(np.int64)
-    rows = ((maxy - samples.xy[hit, 1]) / cell_m).astype(np.int64)
-    ok = (cols >= 0) & (cols < width) & (rows >= 0) & (rows < height)
-    grid = np.zeros((height, width), dtype=bool)
-    grid[rows[ok], cols[ok]] = True
+    cols = ((xy[:, 0] - minx) / cell_m).astype(np.int64)
+    rows = ((maxy - xy[:, 1]) / cell_m).astype(np.int64)
+    grid = np.full((height, width), np.inf, dtype=np.float64)
+    np.minimum.at(grid, (rows, cols), dist_m[hit])
     r = max(1, int(round(buffer_m / cell_m)))
     yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
     disk = (xx**2 + yy**2) <= r * r
-    grid = ndimage.binary_dilation(grid, structure=disk)
+    spread = ndimage.grey_erosion(grid, footprint=disk, mode="constant", cval=np.inf)
     transform = Affine(cell_m, 0, minx, 0, -cell_m, maxy)
-    polys = [
-        shapely.geometry.shape(geom)
-        for geom, val in rasterio.features.shapes(
-            grid.astype(np.uint8), mask=grid, transform=transform, connectivity=8
-        )
-        if val == 1
-    ]
-    return shapely.union_all(polys) if polys else shapely.MultiPolygon()
+    for key, reach in reaches_m.items():
+        mask = spread <= reach
+        if not mask.any():
+            continue
+        polys = [
+            shapely.geometry.shape(geom)
+            for geom, _ in rasterio.features.shapes(
+                mask.astype(np.uint8), mask=mask, transform=transform, connectivity=8
+            )
+        ]
+        # shapes() yields disjoint regions: no union needed; drop the raster staircase
+        geom = shapely.MultiPolygon(polys) if len(polys) > 1 else polys[0]
+        out[key] = shapely.simplify(geom, cell_m / 2, preserve_topology=True)
+    return out

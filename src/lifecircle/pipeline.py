@@ -24,7 +24,7 @@ from lifecircle.config import Settings, load_walk_filter
 from lifecircle.coverage import area_totals, coverage_table, covered_mask
 from lifecircle.crs import metric_crs
 from lifecircle.errors import InputError
-from lifecircle.isochrones import EdgeSamples, service_area
+from lifecircle.isochrones import EdgeSamples, auto_cell_m, service_areas
 from lifecircle.naming import ALL, dist_col, limit_m, time_col
 from lifecircle.network import Network, build_network
 from lifecircle.routing import nearest_facility
@@ -276,7 +276,8 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
     # ---- routing
     say("routing")
     search_limit = 2.0 * reach
-    samples = EdgeSamples(net, settings.service_area_cell_m / 2)
+    cell_m = auto_cell_m(buffer_m.bounds, settings.service_area_cell_m)
+    samples = EdgeSamples(net, cell_m / 2)
     sa_rows = []
     empty_categories = []
     fac_reached = np.zeros(len(fac))
@@ -291,7 +292,8 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
         reach_cat = nearest_facility(net, cat_snap, rsnap, limit_m=search_limit)
         res[dist_col(cat)] = reach_cat.origin_m
         nearest = np.where(reach_cat.origin_facility >= 0, rows[np.maximum(reach_cat.origin_facility, 0)], -1)
-        res[f"nearest_{cat}"] = [fac["facility_id"].iat[i] if i >= 0 else "" for i in nearest]
+        fac_ids = fac["facility_id"].to_numpy(dtype=object) if len(fac) else np.array([""], dtype=object)
+        res[f"nearest_{cat}"] = np.where(nearest >= 0, fac_ids[np.maximum(nearest, 0)], "")
         for profile, speed in preset.speeds_m_s.items():
             res[time_col(cat, profile)] = reach_cat.origin_m / speed / 60.0
         first_speed = next(iter(preset.speeds_m_s.values()))
@@ -299,15 +301,20 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
         np.add.at(fac_reached, nearest[hit & (nearest >= 0)], res["weight"].to_numpy()[hit & (nearest >= 0)])
         if sel.any():
             d = samples.distance(reach_cat.node_m, cat_snap)
-            for profile, speed in preset.speeds_m_s.items():
-                for minutes in preset.minutes:
-                    geom = service_area(
-                        samples, d, limit_m(minutes, speed),
-                        cell_m=settings.service_area_cell_m, buffer_m=settings.service_area_buffer_m,
-                        bounds=buffer_m.bounds,
-                    )  # fmt: skip
-                    sa_rows.append({"category": cat, "profile": profile, "minutes": minutes,
-                                    "geometry": geom})  # fmt: skip
+            # every tier for the first profile; the longest tier for the others
+            wanted = {
+                (profile, minutes): limit_m(minutes, speed)
+                for j, (profile, speed) in enumerate(preset.speeds_m_s.items())
+                for minutes in preset.minutes
+                if j == 0 or minutes == max(preset.minutes)
+            }
+            areas = service_areas(
+                samples, d, {f"{p}|{m}": v for (p, m), v in wanted.items()},
+                cell_m=cell_m, buffer_m=settings.service_area_buffer_m,
+            )  # fmt: skip
+            for (profile, minutes), _ in wanted.items():
+                sa_rows.append({"category": cat, "profile": profile, "minutes": minutes,
+                                "geometry": areas[f"{profile}|{minutes}"]})  # fmt: skip
     fac["residents_within_max_minutes"] = fac_reached
     lap("routing_and_service_areas")
 
@@ -317,11 +324,12 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
     area_cov = area_totals(cov, settings.target)
     profile0, speed0 = next(iter(preset.speeds_m_s.items()))
     full = covered_mask(res, ALL, speed0, max(preset.minutes), preset, basket)
-    missing = []
-    for i in np.flatnonzero(~full):
-        miss = [c for c in basket
-                if not res[dist_col(c)].iat[i] <= limit_m(min(max(preset.minutes), preset.threshold_min(c)), speed0)]  # fmt: skip
-        missing.append(", ".join(miss))
+    gap_idx = np.flatnonzero(~full)
+    miss_cols = []
+    for c in basket:
+        lim = limit_m(min(max(preset.minutes), preset.threshold_min(c)), speed0)
+        miss_cols.append(np.where(~(res[dist_col(c)].to_numpy()[gap_idx] <= lim), c, ""))
+    missing = [", ".join(x for x in row if x) for row in zip(*miss_cols, strict=True)] if miss_cols else [""] * len(gap_idx)
     gaps = gpd.GeoDataFrame(
         {"community_id": res["community_id"].to_numpy()[~full], "weight": res["weight"].to_numpy()[~full],
          "missing_categories": missing, "on_network": res["on_network"].to_numpy()[~full]},
@@ -366,6 +374,7 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
             "crs_name": crs.name,
             "area_km2": round(area_m.area / 1e6, 4),
             "analysis_buffer_m": reach,
+            "service_area_cell_m": cell_m,
         },
         "denominator": denominator,
         "residents": {

@@ -145,16 +145,27 @@ def make_map(result: Result, path: Path, *, target: float) -> dict[str, Any]:
             ).add_to(fg)
         pts = fac[fac["category"] == cat] if len(fac) else fac
         if len(pts):
-            rp = pts.to_crs(crs).geometry.representative_point().to_crs(4326)
+            rp = pts.to_crs(crs).geometry.representative_point().to_crs(4326).set_precision(1e-6)
             if len(pts) > MAX_MARKERS:
                 FastMarkerCluster([[p.y, p.x] for p in rp]).add_to(fg)
             else:
-                for p, name, reached in zip(rp, pts["name"], pts["residents_within_max_minutes"], strict=True):
-                    folium.CircleMarker(
-                        [p.y, p.x], radius=5, color=colour, fill=True, fill_opacity=0.9,
-                        tooltip=f"{safe_text(name) or '(unnamed)'} · {safe_text(label)} · "
-                        f"{reached:,.0f} residents ≤ {minutes} min",
-                    ).add_to(fg)
+                layer = gpd.GeoDataFrame(
+                    {
+                        "name": [safe_text(n) or "(unnamed)" for n in pts["name"]],
+                        "category": safe_text(label),
+                        "reached": [f"{v:,.0f}" for v in pts["residents_within_max_minutes"]],
+                    },
+                    geometry=rp.values, crs=4326,
+                )  # fmt: skip
+                folium.GeoJson(
+                    layer.to_json(),
+                    marker=folium.CircleMarker(radius=5, fill=True, fill_opacity=0.9, weight=1),
+                    style_function=lambda f, c=colour: {"color": "#222", "fillColor": c},
+                    tooltip=folium.GeoJsonTooltip(
+                        fields=["name", "category", "reached"],
+                        aliases=["Facility 设施", "Category 类别", f"Residents ≤ {minutes} min"],
+                    ),
+                ).add_to(fg)
         counts[f"category:{cat}"] = n_fac
         fg.add_to(m)
 
@@ -162,23 +173,34 @@ def make_map(result: Result, path: Path, *, target: float) -> dict[str, Any]:
     gfg = folium.FeatureGroup(name=f"Gaps 缺口: residents missing the complete life circle ({len(gaps)})", show=True)
     if len(gaps) > MAX_GAP_POINTS:
         gm = gaps.to_crs(crs)
-        cell = 100.0
+        x0, y0, x1, y1 = gm.total_bounds
+        cell = max(100.0, float(np.sqrt(max((x1 - x0) * (y1 - y0), 1.0) / MAX_GAP_POINTS)))
         key = (np.floor(gm.geometry.x / cell).astype(int).astype(str) + "_" +
                np.floor(gm.geometry.y / cell).astype(int).astype(str))  # fmt: skip
         agg = gm.assign(key=key.values, x=gm.geometry.x, y=gm.geometry.y).groupby("key").agg(
             weight=("weight", "sum"), x=("x", "mean"), y=("y", "mean"))
-        agg_g = gpd.GeoDataFrame(agg, geometry=gpd.points_from_xy(agg["x"], agg["y"]), crs=crs).to_crs(4326)
-        top = agg_g["weight"].max() or 1
-        for p, w in zip(agg_g.geometry, agg_g["weight"], strict=True):
-            folium.CircleMarker([p.y, p.x], radius=3 + 9 * float(np.sqrt(w / top)), color="#b2182b",
-                                fill=True, fill_opacity=0.6, weight=0,
-                                tooltip=f"{w:,.0f} residents without the complete life circle").add_to(gfg)  # fmt: skip
-        counts["gaps"] = len(agg_g)
+        pts_g = gpd.GeoDataFrame(
+            {"weight": agg["weight"].to_numpy(), "what": f"residents in this {cell:.0f} m cell"},
+            geometry=gpd.points_from_xy(agg["x"], agg["y"]), crs=crs,
+        ).to_crs(4326)  # fmt: skip
     else:
-        for p, w, miss in zip(gaps.geometry, gaps["weight"], gaps["missing_categories"], strict=True):
-            folium.CircleMarker([p.y, p.x], radius=3, color="#b2182b", fill=True, fill_opacity=0.7,
-                                weight=0, tooltip=f"{w:,.0f} residents · missing: {safe_text(miss)}").add_to(gfg)  # fmt: skip
-        counts["gaps"] = len(gaps)
+        pts_g = gpd.GeoDataFrame(
+            {"weight": gaps["weight"].to_numpy(),
+             "what": [f"missing: {safe_text(m)}" for m in gaps["missing_categories"]]},
+            geometry=gaps.geometry.values, crs=4326,
+        )  # fmt: skip
+    if len(pts_g):
+        top = float(pts_g["weight"].max()) or 1.0
+        pts_g["r"] = 3 + 7 * np.sqrt(pts_g["weight"].to_numpy() / top)
+        pts_g["residents"] = [f"{w:,.0f}" for w in pts_g["weight"]]
+        pts_g["geometry"] = pts_g.geometry.set_precision(1e-6)
+        folium.GeoJson(
+            pts_g[["residents", "what", "r", "geometry"]].to_json(),
+            marker=folium.CircleMarker(radius=4, fill=True, fill_opacity=0.65, weight=0),
+            style_function=lambda f: {"fillColor": "#b2182b", "color": "#b2182b", "radius": f["properties"]["r"]},
+            tooltip=folium.GeoJsonTooltip(fields=["residents", "what"], aliases=["Residents 居民", ""]),
+        ).add_to(gfg)
+    counts["gaps"] = len(pts_g)
     gfg.add_to(m)
     _legend(target, summary["denominator"], profile, minutes).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
