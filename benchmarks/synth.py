@@ -130,14 +130,15 @@ def write_residents(city: City, n: int, path: Path, seed: int = 1) -> Path:
     return path
 
 
-def write_communities(city: City, k: int, path: Path) -> Path:
-    """k × k square communities covering the inner 96 % of the grid, ids as 12-digit codes."""
+def write_communities(city: City, rows: int, path: Path, cols: int | None = None) -> Path:
+    """rows × cols rectangular communities covering the inner 96 % of the grid (12-digit ids)."""
+    cols = cols or rows
     lo0, lo1 = np.quantile(city.lon, [0.02, 0.98])
     la0, la1 = np.quantile(city.lat, [0.02, 0.98])
-    xs, ys = np.linspace(lo0, lo1, k + 1), np.linspace(la0, la1, k + 1)
+    xs, ys = np.linspace(lo0, lo1, cols + 1), np.linspace(la0, la1, rows + 1)
     feats = []
-    for r in range(k):
-        for c in range(k):
+    for r in range(rows):
+        for c in range(cols):
             ring = [[xs[c], ys[r]], [xs[c + 1], ys[r]], [xs[c + 1], ys[r + 1]], [xs[c], ys[r + 1]], [xs[c], ys[r]]]
             code = f"310101{r:03d}{c:03d}"
             feats.append({"type": "Feature", "properties": {"id": code, "name": f"社区{r}-{c}"},

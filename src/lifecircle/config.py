@@ -176,6 +176,7 @@ class Settings:
     outline_step_m: float = 25.0
     service_area_cell_m: float = 10.0
     service_area_buffer_m: float = 40.0
+    service_area_fill_holes_m2: float = 20_000.0
     grid_cell_m: float = 500.0
     floor_area_per_person_m2: float = 35.0
     default_levels: float = 3.0
@@ -205,6 +206,7 @@ class Settings:
             "outline_step_m": self.outline_step_m,
             "service_area_cell_m": self.service_area_cell_m,
             "service_area_buffer_m": self.service_area_buffer_m,
+            "service_area_fill_holes_m2": self.service_area_fill_holes_m2,
             "grid_cell_m": self.grid_cell_m,
             "floor_area_per_person_m2": self.floor_area_per_person_m2,
             "default_levels": self.default_levels,

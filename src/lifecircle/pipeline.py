@@ -281,6 +281,7 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
     sa_rows = []
     empty_categories = []
     fac_reached = np.zeros(len(fac))
+    stage = {"routing": 0.0, "service_areas": 0.0}
     for cat in categories:
         sel = (fac["category"].to_numpy() == cat)[rows] if len(fac) else np.zeros(0, dtype=bool)
         cat_snap = Snapped(
@@ -289,7 +290,9 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
         )  # fmt: skip
         if not sel.any():
             empty_categories.append(cat)
+        tr = time.perf_counter()
         reach_cat = nearest_facility(net, cat_snap, rsnap, limit_m=search_limit)
+        stage["routing"] += time.perf_counter() - tr
         res[dist_col(cat)] = reach_cat.origin_m
         nearest = np.where(reach_cat.origin_facility >= 0, rows[np.maximum(reach_cat.origin_facility, 0)], -1)
         fac_ids = fac["facility_id"].to_numpy(dtype=object) if len(fac) else np.array([""], dtype=object)
@@ -300,6 +303,7 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
         hit = reach_cat.origin_m <= limit_m(max(preset.minutes), first_speed)
         np.add.at(fac_reached, nearest[hit & (nearest >= 0)], res["weight"].to_numpy()[hit & (nearest >= 0)])
         if sel.any():
+            tr = time.perf_counter()
             d = samples.distance(reach_cat.node_m, cat_snap)
             # every tier for the first profile; the longest tier for the others
             wanted = {
@@ -311,12 +315,16 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
             areas = service_areas(
                 samples, d, {f"{p}|{m}": v for (p, m), v in wanted.items()},
                 cell_m=cell_m, buffer_m=settings.service_area_buffer_m,
+                fill_holes_m2=settings.service_area_fill_holes_m2,
             )  # fmt: skip
+            stage["service_areas"] += time.perf_counter() - tr
             for (profile, minutes), _ in wanted.items():
                 sa_rows.append({"category": cat, "profile": profile, "minutes": minutes,
                                 "geometry": areas[f"{profile}|{minutes}"]})  # fmt: skip
     fac["residents_within_max_minutes"] = fac_reached
     lap("routing_and_service_areas")
+    timings["of_which_routing"] = round(stage["routing"], 4)
+    timings["of_which_service_areas"] = round(stage["service_areas"], 4)
 
     # ---- coverage
     say("computing coverage")

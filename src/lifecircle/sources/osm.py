@@ -144,7 +144,7 @@ def read_osm(path: str | Path, *, walk_filter: WalkFilter, taxonomy: Taxonomy) -
     counts = {
         "ways_walkable": 0, "ways_excluded_by_filter": 0, "ways_elevated_excluded": 0,
         "ways_clipped": 0, "node_refs_missing": 0, "ways_dropped_clipped": 0,
-        "features_incomplete": 0, "nodes_read": 0,
+        "features_incomplete": 0, "tagged_nodes_read": 0,
     }  # fmt: skip
     try:
         admin = _admin_relations(p, fmt)
@@ -156,26 +156,20 @@ def read_osm(path: str | Path, *, walk_filter: WalkFilter, taxonomy: Taxonomy) -
     admin_ways: dict[int, list[tuple[float, float]]] = {}
     wanted = {ref for _, _, members in admin for ref, _ in members}
     wkb = osmium.geom.WKBFactory()
-    minx = miny = np.inf
-    maxx = maxy = -np.inf
     try:
         processor = (
             osmium.FileProcessor(osmium.io.File(str(p), fmt))
             .with_locations()
             .with_areas()
+            # untagged nodes only matter as way geometry, which the location cache keeps
+            .with_filter(osmium.filter.EmptyTagFilter().enable_for(osmium.osm.NODE))
         )
         for obj in processor:
             if obj.is_node():
-                counts["nodes_read"] += 1
+                counts["tagged_nodes_read"] += 1
                 loc = obj.location
-                if loc.valid():
-                    lon, lat = loc.lon, loc.lat
-                    minx, maxx = min(minx, lon), max(maxx, lon)
-                    miny, maxy = min(miny, lat), max(maxy, lat)
-                    if len(obj.tags) and _interesting(tags := dict(obj.tags), tag_keys):
-                        data.features.append(
-                            Feature("node", obj.id, tags, shapely.Point(lon, lat))
-                        )
+                if loc.valid() and _interesting(tags := dict(obj.tags), tag_keys):
+                    data.features.append(Feature("node", obj.id, tags, shapely.Point(loc.lon, loc.lat)))
             elif obj.is_way():
                 if obj.id in wanted:
                     admin_ways[obj.id] = [
@@ -235,8 +229,13 @@ def read_osm(path: str | Path, *, walk_filter: WalkFilter, taxonomy: Taxonomy) -
             continue
         data.boundaries.append(Feature("relation", rel_id, tags, geom))
     data.counts = counts
-    if np.isfinite(minx):
-        data.bounds = (float(minx), float(miny), float(maxx), float(maxy))
+    pts = [w.lonlat for w in data.ways] + [
+        shapely.get_coordinates(f.geometry) for f in data.features if f.osm_type == "node"
+    ]
+    if pts:
+        ll = np.concatenate(pts)
+        lo, hi = ll.min(axis=0), ll.max(axis=0)
+        data.bounds = (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]))
     if counts["node_refs_missing"]:
         log.warning(
             "%s is clipped: %d walkable way(s) reference %d node(s) absent from the file; "
@@ -296,6 +295,25 @@ def _assemble(
 
 
 def _add_walk_way(way: Any, tags: dict[str, str], data: OSMData, counts: dict[str, int]) -> None:
+    nodes = way.nodes
+    try:  # the common case: every node present
+        coords = [(n.lon, n.lat) for n in nodes]
+    except osmium.InvalidLocationError:
+        _add_clipped_way(way, tags, data, counts)
+        return
+    if len(coords) >= 2:
+        data.ways.append(
+            WalkWay(
+                way_id=way.id,
+                node_ids=np.fromiter((n.ref for n in nodes), dtype=np.int64, count=len(nodes)),
+                lonlat=np.asarray(coords, dtype=np.float64),
+                highway=tags.get("highway", ""),
+                name=tags.get("name", ""),
+            )
+        )
+
+
+def _add_clipped_way(way: Any, tags: dict[str, str], data: OSMData, counts: dict[str, int]) -> None:
     ids: list[int] = []
     coords: list[tuple[float, float]] = []
     pieces: list[tuple[list[int], list[tuple[float, float]]]] = []
