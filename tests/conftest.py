@@ -78,3 +78,15 @@ def cross_graph() -> Network:
         ]
     )
     return build_network(ways, LOCAL_CRS, min_component_m=150.0)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``network`` need the internet: skipped unless LIFECIRCLE_NETWORK_TESTS=1."""
+    import os
+
+    if os.environ.get("LIFECIRCLE_NETWORK_TESTS") == "1":
+        return
+    skip = pytest.mark.skip(reason="needs the internet; set LIFECIRCLE_NETWORK_TESTS=1 to run")
+    for item in items:
+        if "network" in item.keywords:
+            item.add_marker(skip)
