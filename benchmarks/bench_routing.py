@@ -19,13 +19,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synth import NODES_PER_FACILITY, make_city  # noqa: E402
+from synth import NODES_PER_FACILITY, make_city
 
-from lifecircle.crs import metric_crs  # noqa: E402
-from lifecircle.network import build_network  # noqa: E402
-from lifecircle.routing import nearest_facility  # noqa: E402
-from lifecircle.snapping import Snapped  # noqa: E402
-from lifecircle.sources.osm import WalkWay  # noqa: E402
+from lifecircle.crs import metric_crs
+from lifecircle.network import build_network
+from lifecircle.routing import nearest_facility
+from lifecircle.snapping import Snapped
+from lifecircle.sources.osm import WalkWay
 
 LIMIT_M = 990.0  # 15 minutes at 1.1 m/s
 
@@ -33,7 +33,9 @@ LIMIT_M = 990.0  # 15 minutes at 1.1 m/s
 def graph(n_nodes: int):
     city = make_city(n_nodes)
     ways = [
-        WalkWay(i, idx.astype(np.int64) + 1, np.column_stack([city.lon[idx], city.lat[idx]]), hw, "")
+        WalkWay(
+            i, idx.astype(np.int64) + 1, np.column_stack([city.lon[idx], city.lat[idx]]), hw, ""
+        )
         for i, (idx, hw) in enumerate(city.ways)
     ]
     crs = metric_crs(float(np.mean(city.lon)), float(np.mean(city.lat)))
@@ -73,7 +75,9 @@ def nx_graph(net):
 
     g = nx.Graph()
     k = np.flatnonzero(net.edge_kept)
-    for u, v, w in zip(net.edge_u[k].tolist(), net.edge_v[k].tolist(), net.edge_len[k].tolist(), strict=True):
+    for u, v, w in zip(
+        net.edge_u[k].tolist(), net.edge_v[k].tolist(), net.edge_len[k].tolist(), strict=True
+    ):
         if u != v and (not g.has_edge(u, v) or g[u][v]["weight"] > w):
             g.add_edge(u, v, weight=w)
     return g
@@ -115,13 +119,25 @@ def pandana_run(net, fac):
     k = np.flatnonzero(net.edge_kept)
     nodes = pd.DataFrame({"x": net.node_xy[:, 0], "y": net.node_xy[:, 1]})
     t0 = time.perf_counter()
-    pn = pandana.Network(nodes["x"], nodes["y"], pd.Series(net.edge_u[k]), pd.Series(net.edge_v[k]),
-                         pd.DataFrame({"w": net.edge_len[k]}), twoway=True)  # fmt: skip
+    pn = pandana.Network(
+        nodes["x"],
+        nodes["y"],
+        pd.Series(net.edge_u[k]),
+        pd.Series(net.edge_v[k]),
+        pd.DataFrame({"w": net.edge_len[k]}),
+        twoway=True,
+    )
     t_build = time.perf_counter() - t0
     out = {}
     t = time.perf_counter()
     for cat, ids in fac.items():
-        pn.set_pois(cat, LIMIT_M, 1, pd.Series(nodes["x"].to_numpy()[ids]), pd.Series(nodes["y"].to_numpy()[ids]))
+        pn.set_pois(
+            cat,
+            LIMIT_M,
+            1,
+            pd.Series(nodes["x"].to_numpy()[ids]),
+            pd.Series(nodes["y"].to_numpy()[ids]),
+        )
         r = pn.nearest_pois(LIMIT_M, cat, num_pois=1)
         a = r[1].reindex(range(net.n_nodes)).to_numpy(dtype=float, copy=True)
         a[a >= LIMIT_M] = np.inf
@@ -140,7 +156,11 @@ def compare(ref: dict[str, np.ndarray], other: dict[str, np.ndarray], rtol: floa
         both = fa & fb
         if both.any():
             worst = max(worst, float(np.max(np.abs(a[both] - b[both]) / np.maximum(a[both], 1e-9))))
-    return {"identical": mismatch == 0 and worst <= rtol, "reach_mismatches": mismatch, "max_rel_diff": worst}
+    return {
+        "identical": mismatch == 0 and worst <= rtol,
+        "reach_mismatches": mismatch,
+        "max_rel_diff": worst,
+    }
 
 
 def main() -> None:
@@ -152,8 +172,11 @@ def main() -> None:
     for n in args.sizes:
         net = graph(n)
         fac = facilities_at_nodes(net)
-        row: dict = {"nodes": net.n_nodes, "edges": int(net.edge_kept.sum()),
-                     "facilities": {c: len(v) for c, v in fac.items()}}  # fmt: skip
+        row: dict = {
+            "nodes": net.n_nodes,
+            "edges": int(net.edge_kept.sum()),
+            "facilities": {c: len(v) for c, v in fac.items()},
+        }
         ours_t, ref = ours(net, fac)
         ours_t2, _ = ours(net, fac)
         row["ours_s"] = min(ours_t, ours_t2)

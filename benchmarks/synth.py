@@ -26,9 +26,15 @@ CATEGORY_TAGS = {  # one OSM tag per benchmark category, matched by the shipped 
     "elder_care": ("amenity", "nursing_home"),
 }
 NODES_PER_FACILITY = {  # density: one facility per this many street nodes
-    "market": 60, "health": 150, "kindergarten": 120, "primary_school": 250, "park": 200,
-    "sports": 180, "community_centre": 300, "elder_care": 220,
-}  # fmt: skip
+    "market": 60,
+    "health": 150,
+    "kindergarten": 120,
+    "primary_school": 250,
+    "park": 200,
+    "sports": 180,
+    "community_centre": 300,
+    "elder_care": 220,
+}
 
 
 @dataclass
@@ -48,7 +54,7 @@ class City:
 def make_city(n_nodes: int, *, spacing_m: float = 80.0, gap: float = 0.08, seed: int = 0) -> City:
     """About ``n_nodes`` street nodes on a jittered square grid; ``gap`` of segments missing."""
     rng = np.random.default_rng(seed)
-    side = int(round(np.sqrt(n_nodes)))
+    side = round(np.sqrt(n_nodes))
     tf = Transformer.from_crs(METRIC, "EPSG:4326", always_xy=True)
     fwd = Transformer.from_crs("EPSG:4326", METRIC, always_xy=True)
     cx, cy = fwd.transform(*CENTRE)
@@ -84,13 +90,18 @@ def make_city(n_nodes: int, *, spacing_m: float = 80.0, gap: float = 0.08, seed:
 
 def write_osm_xml(city: City, path: Path) -> Path:
     with open(path, "w", encoding="utf-8") as fh:
-        fh.write('<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6" generator="lifecircle-bench">\n')
+        fh.write(
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<osm version="0.6" generator="lifecircle-bench">\n'
+        )
         for i, (a, b) in enumerate(zip(city.lon, city.lat, strict=True)):
             fh.write(f'<node id="{i + 1}" version="1" lat="{b:.7f}" lon="{a:.7f}"/>\n')
         base = len(city.lon) + 1
         for j, (lo, la, k, v, _) in enumerate(city.pois):
-            fh.write(f'<node id="{base + j}" version="1" lat="{la:.7f}" lon="{lo:.7f}">'
-                     f'<tag k="{k}" v="{v}"/><tag k="name" v="P{j}"/></node>\n')  # fmt: skip
+            fh.write(
+                f'<node id="{base + j}" version="1" lat="{la:.7f}" lon="{lo:.7f}">'
+                f'<tag k="{k}" v="{v}"/><tag k="name" v="P{j}"/></node>\n'
+            )
         for w, (idx, hw) in enumerate(city.ways):
             nds = "".join(f'<nd ref="{int(i) + 1}"/>' for i in idx)
             fh.write(f'<way id="{w + 1}" version="1">{nds}<tag k="highway" v="{hw}"/></way>\n')
@@ -108,11 +119,17 @@ def write_osm_pbf(city: City, path: Path) -> Path:
             w.add_node(osmium.osm.mutable.Node(id=i + 1, location=(float(a), float(b)), version=1))
         base = len(city.lon) + 1
         for j, (lo, la, k, v, _) in enumerate(city.pois):
-            w.add_node(osmium.osm.mutable.Node(id=base + j, location=(lo, la), version=1,
-                                               tags={k: v, "name": f"P{j}"}))  # fmt: skip
+            w.add_node(
+                osmium.osm.mutable.Node(
+                    id=base + j, location=(lo, la), version=1, tags={k: v, "name": f"P{j}"}
+                )
+            )
         for n, (idx, hw) in enumerate(city.ways):
-            w.add_way(osmium.osm.mutable.Way(id=n + 1, nodes=[int(i) + 1 for i in idx], version=1,
-                                             tags={"highway": hw}))  # fmt: skip
+            w.add_way(
+                osmium.osm.mutable.Way(
+                    id=n + 1, nodes=[int(i) + 1 for i in idx], version=1, tags={"highway": hw}
+                )
+            )
     return path
 
 
@@ -139,9 +156,20 @@ def write_communities(city: City, rows: int, path: Path, cols: int | None = None
     feats = []
     for r in range(rows):
         for c in range(cols):
-            ring = [[xs[c], ys[r]], [xs[c + 1], ys[r]], [xs[c + 1], ys[r + 1]], [xs[c], ys[r + 1]], [xs[c], ys[r]]]
+            ring = [
+                [xs[c], ys[r]],
+                [xs[c + 1], ys[r]],
+                [xs[c + 1], ys[r + 1]],
+                [xs[c], ys[r + 1]],
+                [xs[c], ys[r]],
+            ]
             code = f"310101{r:03d}{c:03d}"
-            feats.append({"type": "Feature", "properties": {"id": code, "name": f"社区{r}-{c}"},
-                          "geometry": {"type": "Polygon", "coordinates": [ring]}})  # fmt: skip
+            feats.append(
+                {
+                    "type": "Feature",
+                    "properties": {"id": code, "name": f"社区{r}-{c}"},
+                    "geometry": {"type": "Polygon", "coordinates": [ring]},
+                }
+            )
     path.write_text(json.dumps({"type": "FeatureCollection", "features": feats}), encoding="utf-8")
     return path

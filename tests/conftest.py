@@ -11,8 +11,8 @@ from pyproj import CRS, Transformer
 
 sys.path.insert(0, str(Path(__file__).parent))  # the oracle helper
 
-from lifecircle.network import Network, build_network  # noqa: E402
-from lifecircle.sources.osm import WalkWay  # noqa: E402
+from lifecircle.network import Network, build_network
+from lifecircle.sources.osm import WalkWay
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -41,7 +41,9 @@ def ways_from_metric(lines: list[list[tuple[int, float, float]]]) -> list[WalkWa
     for i, line in enumerate(lines):
         ids = np.array([n for n, _, _ in line], dtype=np.int64)
         xy = np.array([(x, y) for _, x, y in line], dtype=float)
-        out.append(WalkWay(way_id=i + 1, node_ids=ids, lonlat=to_lonlat(xy), highway="footway", name=""))
+        out.append(
+            WalkWay(way_id=i + 1, node_ids=ids, lonlat=to_lonlat(xy), highway="footway", name="")
+        )
     return out
 
 

@@ -3,6 +3,8 @@ nodes on their edges, then run networkx's multi-source Dijkstra. Used only by te
 
 from __future__ import annotations
 
+import itertools
+
 import networkx as nx
 import numpy as np
 
@@ -30,9 +32,12 @@ def brute_force(net: Network, fac: Snapped, origins: Snapped) -> np.ndarray:
     for e in np.flatnonzero(net.edge_kept):
         u, v, length = int(net.edge_u[e]), int(net.edge_v[e]), float(net.edge_len[e])
         pts = sorted(on_edge.get(int(e), []), key=lambda p: p[0])
-        chain = [(0.0, ("n", u)), *[(t, ("p", int(e), k)) for k, (t, _) in enumerate(pts)],
-                 (length, ("n", v))]  # fmt: skip
-        for (t0, a), (t1, b) in zip(chain[:-1], chain[1:], strict=True):
+        chain = [
+            (0.0, ("n", u)),
+            *[(t, ("p", int(e), k)) for k, (t, _) in enumerate(pts)],
+            (length, ("n", v)),
+        ]
+        for (t0, a), (t1, b) in itertools.pairwise(chain):
             add(a, b, max(0.0, t1 - t0))
         for k, (_, who) in enumerate(pts):
             add(("p", int(e), k), who, 0.0)

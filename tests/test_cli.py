@@ -1,4 +1,4 @@
-"""The command line: exit codes, files written, clear messages on bad input, nothing half-written."""
+"""The command line: exit codes, files written, clear messages on bad input, nothing half-done."""
 
 from __future__ import annotations
 
@@ -42,10 +42,13 @@ def comm_file(tmp_path_factory) -> Path:
         shapely.Polygon([(xm, ym), (x1, y1), (x1, ym), (xm, y1)]),  # self-intersecting
     ]
     gdf = gpd.GeoDataFrame(
-        {"id": ["310101001001", "310101001002", "310101001003", "310101001004"],
-         "name": ["南区", "East <b>", "北区", "=SUM(A1)"]},
-        geometry=polys, crs=4326,
-    )  # fmt: skip
+        {
+            "id": ["310101001001", "310101001002", "310101001003", "310101001004"],
+            "name": ["南区", "East <b>", "北区", "=SUM(A1)"],
+        },
+        geometry=polys,
+        crs=4326,
+    )
     p = d / "communities.geojson"
     gdf.to_file(p, driver="GeoJSON")
     return p
@@ -58,9 +61,19 @@ def invoke(*args: str):
 def test_help_explains_options():
     r = runner.invoke(app, ["analyze", "--help"], env={"COLUMNS": "250", "TERMINAL_WIDTH": "250"})
     assert r.exit_code == 0
-    for opt in ("--osm", "--place", "--communities", "--population", "--facilities",
-                "--facilities-crs", "--no-osm-facilities", "--preset", "--target", "--max-snap-m",
-                "--overwrite"):  # fmt: skip
+    for opt in (
+        "--osm",
+        "--place",
+        "--communities",
+        "--population",
+        "--facilities",
+        "--facilities-crs",
+        "--no-osm-facilities",
+        "--preset",
+        "--target",
+        "--max-snap-m",
+        "--overwrite",
+    ):
         assert opt in r.output
 
 
@@ -72,7 +85,9 @@ def test_end_to_end_with_communities_and_facilities(tmp_path, helsinki, comm_fil
         encoding="utf-8",
     )
     out = tmp_path / "out"
-    r = invoke("analyze", "--osm", helsinki, "--communities", comm_file, "--facilities", fac, "--out", out)
+    r = invoke(
+        "analyze", "--osm", helsinki, "--communities", comm_file, "--facilities", fac, "--out", out
+    )
     assert r.exit_code == 0, r.output
     for f in ("coverage.csv", "lifecircle.gpkg", "summary.json", "map.html"):
         assert (out / f).is_file()
@@ -80,7 +95,12 @@ def test_end_to_end_with_communities_and_facilities(tmp_path, helsinki, comm_fil
     assert raw.startswith(b"\xef\xbb\xbf")  # BOM for Excel
     cov = pd.read_csv(out / "coverage.csv", dtype={"community_id": str}, encoding="utf-8-sig")
     assert list(cov.columns) == COVERAGE_COLUMNS
-    assert set(cov["community_id"]) == {"310101001001", "310101001002", "310101001003", "310101001004"}
+    assert set(cov["community_id"]) == {
+        "310101001001",
+        "310101001002",
+        "310101001003",
+        "310101001004",
+    }
     assert {"my_new_kind", "canteen", "all"} <= set(cov["category"])
     n = 4 * (len(set(cov["category"]))) * 2 * 3
     assert len(cov) == n
@@ -99,8 +119,12 @@ def test_end_to_end_with_communities_and_facilities(tmp_path, helsinki, comm_fil
 
 def test_same_input_twice_gives_same_tables(tmp_path, helsinki, comm_file):
     a, b = tmp_path / "a", tmp_path / "b"
-    assert invoke("analyze", "--osm", helsinki, "--communities", comm_file, "--out", a).exit_code == 0
-    assert invoke("analyze", "--osm", helsinki, "--communities", comm_file, "--out", b).exit_code == 0
+    assert (
+        invoke("analyze", "--osm", helsinki, "--communities", comm_file, "--out", a).exit_code == 0
+    )
+    assert (
+        invoke("analyze", "--osm", helsinki, "--communities", comm_file, "--out", b).exit_code == 0
+    )
     assert (a / "coverage.csv").read_bytes() == (b / "coverage.csv").read_bytes()
     ra = gpd.read_file(a / "lifecircle.gpkg", layer="residents")
     rb = gpd.read_file(b / "lifecircle.gpkg", layer="residents")
@@ -116,11 +140,22 @@ def test_population_raster_in_another_crs(tmp_path, helsinki, comm_file):
     x1, y1 = tf.transform(BOX[2], BOX[3])
     w, h = int((x1 - x0) // 100) + 2, int((y1 - y0) // 100) + 2
     tif = tmp_path / "pop.tif"
-    with rasterio.open(tif, "w", driver="GTiff", width=w, height=h, count=1, dtype="float32",
-                       crs="EPSG:3067", transform=from_origin(x0 - 100, y1 + 100, 100, 100)) as dst:  # fmt: skip
+    with rasterio.open(
+        tif,
+        "w",
+        driver="GTiff",
+        width=w,
+        height=h,
+        count=1,
+        dtype="float32",
+        crs="EPSG:3067",
+        transform=from_origin(x0 - 100, y1 + 100, 100, 100),
+    ) as dst:
         dst.write(np.full((1, h, w), 10, dtype="float32"))
     out = tmp_path / "out"
-    r = invoke("analyze", "--osm", helsinki, "--communities", comm_file, "--population", tif, "--out", out)
+    r = invoke(
+        "analyze", "--osm", helsinki, "--communities", comm_file, "--population", tif, "--out", out
+    )
     assert r.exit_code == 0, r.output
     s = json.loads((out / "summary.json").read_text("utf-8"))
     assert s["denominator"] == "population_raster:pop.tif"
@@ -153,7 +188,10 @@ def test_refuses_non_empty_out_and_keeps_it(tmp_path, helsinki):
 
 def test_failed_run_leaves_previous_output_intact(tmp_path, helsinki, comm_file):
     out = tmp_path / "o"
-    assert invoke("analyze", "--osm", helsinki, "--communities", comm_file, "--out", out).exit_code == 0
+    assert (
+        invoke("analyze", "--osm", helsinki, "--communities", comm_file, "--out", out).exit_code
+        == 0
+    )
     before = (out / "coverage.csv").read_bytes()
     bad = tmp_path / "bad.csv"
     bad.write_text("id,category,name,lon,lat\n1,market,x,,60.1\n", encoding="utf-8")
@@ -167,8 +205,10 @@ def test_osm_without_walkable_ways(tmp_path):
     p = tmp_path / "empty.osm"
     p.write_text(
         '<?xml version="1.0"?><osm version="0.6">'
-        '<node id="1" lat="31.2" lon="121.4" version="1"/><node id="2" lat="31.21" lon="121.41" version="1"/>'
-        '<way id="3" version="1"><nd ref="1"/><nd ref="2"/><tag k="highway" v="motorway"/></way></osm>'
+        '<node id="1" lat="31.2" lon="121.4" version="1"/>'
+        '<node id="2" lat="31.21" lon="121.41" version="1"/>'
+        '<way id="3" version="1"><nd ref="1"/><nd ref="2"/>'
+        '<tag k="highway" v="motorway"/></way></osm>'
     )
     r = invoke("analyze", "--osm", p, "--out", tmp_path / "o")
     assert r.exit_code == 2 and "walkable" in r.output
@@ -200,8 +240,17 @@ def test_boundary_without_crs(tmp_path, helsinki):
     gdf.to_file(p, driver="GPKG")
     r = invoke("analyze", "--osm", helsinki, "--communities", p, "--out", tmp_path / "o")
     assert r.exit_code == 2 and "coordinate reference system" in r.output
-    r = invoke("analyze", "--osm", helsinki, "--communities", p, "--communities-crs", "EPSG:4326",
-               "--out", tmp_path / "o2")  # fmt: skip
+    r = invoke(
+        "analyze",
+        "--osm",
+        helsinki,
+        "--communities",
+        p,
+        "--communities-crs",
+        "EPSG:4326",
+        "--out",
+        tmp_path / "o2",
+    )
     assert r.exit_code == 0, r.output
 
 
@@ -210,17 +259,25 @@ def test_layers_in_another_crs_are_reprojected(tmp_path, helsinki, comm_file):
     p = tmp_path / "c3067.gpkg"
     g.to_file(p, driver="GPKG")
     a, b = tmp_path / "a", tmp_path / "b"
-    assert invoke("analyze", "--osm", helsinki, "--communities", comm_file, "--out", a).exit_code == 0
+    assert (
+        invoke("analyze", "--osm", helsinki, "--communities", comm_file, "--out", a).exit_code == 0
+    )
     assert invoke("analyze", "--osm", helsinki, "--communities", p, "--out", b).exit_code == 0
     ca = pd.read_csv(a / "coverage.csv", dtype={"community_id": str})
     cb = pd.read_csv(b / "coverage.csv", dtype={"community_id": str})
-    pd.testing.assert_frame_equal(ca[["community_id", "category", "residents"]],
-                                  cb[["community_id", "category", "residents"]], rtol=1e-3)  # fmt: skip
+    pd.testing.assert_frame_equal(
+        ca[["community_id", "category", "residents"]],
+        cb[["community_id", "category", "residents"]],
+        rtol=1e-3,
+    )
 
 
 def test_duplicate_community_ids(tmp_path, helsinki):
-    gdf = gpd.GeoDataFrame({"id": ["a", "a"], "name": ["x", "y"]},
-                           geometry=[shapely.box(*BOX), shapely.box(*BOX)], crs=4326)  # fmt: skip
+    gdf = gpd.GeoDataFrame(
+        {"id": ["a", "a"], "name": ["x", "y"]},
+        geometry=[shapely.box(*BOX), shapely.box(*BOX)],
+        crs=4326,
+    )
     p = tmp_path / "dup.geojson"
     gdf.to_file(p, driver="GeoJSON")
     r = invoke("analyze", "--osm", helsinki, "--communities", p, "--out", tmp_path / "o")
@@ -229,8 +286,17 @@ def test_duplicate_community_ids(tmp_path, helsinki):
 
 def test_raster_not_overlapping(tmp_path, helsinki):
     tif = tmp_path / "far.tif"
-    with rasterio.open(tif, "w", driver="GTiff", width=5, height=5, count=1, dtype="float32",
-                       crs="EPSG:4326", transform=from_origin(100, 10, 0.01, 0.01)) as dst:  # fmt: skip
+    with rasterio.open(
+        tif,
+        "w",
+        driver="GTiff",
+        width=5,
+        height=5,
+        count=1,
+        dtype="float32",
+        crs="EPSG:4326",
+        transform=from_origin(100, 10, 0.01, 0.01),
+    ) as dst:
         dst.write(np.ones((1, 5, 5), dtype="float32"))
     r = invoke("analyze", "--osm", helsinki, "--population", tif, "--out", tmp_path / "o")
     assert r.exit_code == 2 and "does not overlap" in r.output

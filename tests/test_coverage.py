@@ -11,7 +11,9 @@ PRESET = load_preset()
 
 
 def _communities():
-    return pd.DataFrame({"community_id": ["310101001001", "B", "EMPTY"], "community_name": ["甲", "乙", "空"]})
+    return pd.DataFrame(
+        {"community_id": ["310101001001", "B", "EMPTY"], "community_name": ["甲", "乙", "空"]}
+    )
 
 
 def _residents():
@@ -27,7 +29,9 @@ def _residents():
 
 
 def test_known_answer():
-    cov = coverage_table(_residents(), _communities(), ["market", "park"], PRESET, 0.85, ["market", "park"])
+    cov = coverage_table(
+        _residents(), _communities(), ["market", "park"], PRESET, 0.85, ["market", "park"]
+    )
     assert list(cov.columns) == COVERAGE_COLUMNS
     row = cov.set_index(["community_id", "category", "profile", "minutes"])
     assert row.loc[("310101001001", "market", "standard", 5), "coverage"] == pytest.approx(0.25)
@@ -50,7 +54,11 @@ def test_known_answer():
 
 @settings(max_examples=50, deadline=None)
 @given(
-    d=st.lists(st.tuples(st.floats(0, 3000) | st.just(np.inf), st.floats(0, 3000), st.floats(0.1, 100)), min_size=1, max_size=30),
+    d=st.lists(
+        st.tuples(st.floats(0, 3000) | st.just(np.inf), st.floats(0, 3000), st.floats(0.1, 100)),
+        min_size=1,
+        max_size=30,
+    ),
     perm_seed=st.integers(0, 1000),
 )
 def test_properties(d, perm_seed):

@@ -27,7 +27,9 @@ def test_intermediate_vertices_are_not_nodes():
 
 
 def test_csr_keeps_shortest_parallel_edge_and_drops_loops():
-    csr = build_csr(3, np.array([0, 0, 1, 2]), np.array([1, 1, 2, 2]), np.array([5.0, 3.0, 2.0, 1.0]))
+    csr = build_csr(
+        3, np.array([0, 0, 1, 2]), np.array([1, 1, 2, 2]), np.array([5.0, 3.0, 2.0, 1.0])
+    )
     assert csr[0, 1] == 3.0 and csr[1, 0] == 3.0
     assert csr[1, 2] == 2.0
     assert csr[2, 2] == 0.0 and csr.nnz == 4

@@ -72,7 +72,9 @@ def test_shanghai_elevated_roads_excluded():
     assert d.counts["ways_excluded_by_filter"] >= 101
     assert d.counts["ways_elevated_excluded"] > 0
     assert d.timestamp == "2026-09-07T04:03:50Z"
-    assert not any(w.highway in ("trunk", "trunk_link") and w.name.endswith("高架路") for w in d.ways)
+    assert not any(
+        w.highway in ("trunk", "trunk_link") and w.name.endswith("高架路") for w in d.ways
+    )
 
 
 def test_hsinchu_admin_boundaries():

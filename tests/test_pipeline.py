@@ -41,14 +41,19 @@ def small_city(tmp_path_factory):
 def test_points_population_and_known_distance(small_city):
     osm, d = small_city
     # one resident exactly on the middle street, 100 m east of the supermarket's street position
-    el = {e["id"]: e for e in json.loads((FIXTURES / "overpass_small.json").read_text())["elements"]}
+    el = {
+        e["id"]: e for e in json.loads((FIXTURES / "overpass_small.json").read_text())["elements"]
+    }
     a, b = el[1003], el[1004]  # row 1, columns 0 and 1: the middle street
     lon, lat = (a["lon"] + b["lon"]) / 2, a["lat"]
     pop = d / "pop.csv"
     pop.write_text(f"lon,lat,weight\n{lon},{lat},25\n")
     comm = d / "comm.geojson"
-    gpd.GeoDataFrame({"id": ["c1"], "name": ["一"]}, geometry=[shapely.box(121.4695, 31.2295, 121.4725, 31.2322)],
-                     crs=4326).to_file(comm, driver="GeoJSON")  # fmt: skip
+    gpd.GeoDataFrame(
+        {"id": ["c1"], "name": ["一"]},
+        geometry=[shapely.box(121.4695, 31.2295, 121.4725, 31.2322)],
+        crs=4326,
+    ).to_file(comm, driver="GeoJSON")
     r = analyze(Inputs(osm=osm, population=pop, communities=comm), make_settings())
     assert r.summary["denominator"] == "population_points:pop.csv"
     assert r.residents["weight"].sum() == 25
@@ -72,11 +77,15 @@ def test_points_population_and_known_distance(small_city):
 
 def test_polygon_facility_counts_by_outline():
     poly = shapely.box(0, 0, 400, 200)
-    fac = gpd.GeoDataFrame({"facility_id": ["p"], "category": ["park"], "name": ["园"]}, geometry=[poly], crs=4549)
+    fac = gpd.GeoDataFrame(
+        {"facility_id": ["p"], "category": ["park"], "name": ["园"]}, geometry=[poly], crs=4549
+    )
     rows, pts = access_points(fac.to_crs(4326), fac.crs, step_m=25)
     xy = shapely.get_coordinates(pts)
     assert (rows == 0).all()
     # every access point is on the outline, spaced at most 25 m, covering all four sides
     assert np.allclose(shapely.distance(pts, poly.boundary), 0, atol=1e-3)
     assert len(pts) >= 2 * (400 + 200) / 25
-    assert xy[:, 0].min() == pytest.approx(0, abs=1e-3) and xy[:, 0].max() == pytest.approx(400, abs=1e-3)
+    assert xy[:, 0].min() == pytest.approx(0, abs=1e-3) and xy[:, 0].max() == pytest.approx(
+        400, abs=1e-3
+    )

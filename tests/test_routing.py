@@ -27,7 +27,7 @@ def _run(net, fac_xy, org_xy, limit=np.inf, max_snap=200.0):
 def test_hand_checked_times(cross_graph):
     # facility 10 m east of the E street end, 30 m north of the street at x=300
     # origins: on W at x=-100 (leg 20), on the spur T at y=-140 (leg 5), at N (leg 0)
-    r, f, o = _run(cross_graph, [(300, 30)], [(-100, 20), (5, -140), (0, 300)])
+    r, _f, _o = _run(cross_graph, [(300, 30)], [(-100, 20), (5, -140), (0, 300)])
     # origin 1: 20 + 100 (to C) + 300 (to x=300) + 30 = 450
     # origin 2: 5 + 40 (to S) + 100 (to C) + 300 + 30 = 475
     # origin 3: 0 + 300 + 300 + 30 = 630
@@ -50,14 +50,14 @@ def test_nearest_of_several_and_limit(cross_graph):
 
 
 def test_off_network_points_are_not_attached(cross_graph):
-    r, f, o = _run(cross_graph, [(400, 0)], [(0, 1000), (2000, 2000)], max_snap=200)
+    r, _f, o = _run(cross_graph, [(400, 0)], [(0, 1000), (2000, 2000)], max_snap=200)
     assert not o.on_network.any()
     assert np.isinf(r.origin_m).all()
 
 
 def test_island_is_dropped_and_reported(cross_graph):
     # a point next to the dropped 100 m island: off-network, flagged as near a dropped piece
-    r, f, o = _run(cross_graph, [(400, 0)], [(5010, 5050)], max_snap=200)
+    _r, _f, o = _run(cross_graph, [(400, 0)], [(5010, 5050)], max_snap=200)
     assert not o.on_network[0]
     assert o.near_dropped[0]
 
@@ -104,7 +104,12 @@ def _helsinki():
 
 @pytest.mark.parametrize(
     "source",
-    ["helsinki", "osm/nanjing_xinjiekou.osm", "osm/hsinchu_zhubei.osm", "osm/shanghai_huangpu_roads.osm"],
+    [
+        "helsinki",
+        "osm/nanjing_xinjiekou.osm",
+        "osm/hsinchu_zhubei.osm",
+        "osm/shanghai_huangpu_roads.osm",
+    ],
 )
 def test_oracle_on_real_extracts(source):
     path = _helsinki() if source == "helsinki" else shared(source)
@@ -121,5 +126,7 @@ def test_oracle_on_real_extracts(source):
     np.testing.assert_allclose(r.origin_m[fin], bf[fin], rtol=1e-6)
     # the facility named as nearest really is that far
     for k in np.flatnonzero(fin)[:20]:
-        one = dataclasses.replace(fac, edge=np.where(np.arange(len(fac)) == r.origin_facility[k], fac.edge, -1))
+        one = dataclasses.replace(
+            fac, edge=np.where(np.arange(len(fac)) == r.origin_facility[k], fac.edge, -1)
+        )
         assert nearest_facility(net, one, orig).origin_m[k] == pytest.approx(r.origin_m[k])

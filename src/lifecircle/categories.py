@@ -37,7 +37,9 @@ def _compile_rules(raw: object, where: str, problems: list[str]) -> tuple[Rule, 
             try:
                 compiled.append((key, re.compile(str(pattern), re.IGNORECASE)))
             except re.error as exc:
-                problems.append(f"{where}[{i}].{key}: invalid regular expression {pattern!r}: {exc}")
+                problems.append(
+                    f"{where}[{i}].{key}: invalid regular expression {pattern!r}: {exc}"
+                )
         rules.append(tuple(compiled))
     return tuple(rules)
 
@@ -132,7 +134,9 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"categories file {source}: not valid TOML ({exc}); fix the syntax") from exc
+        raise InputError(
+            f"categories file {source}: not valid TOML ({exc}); fix the syntax"
+        ) from exc
     cats: list[Category] = []
     with gather(f"categories file {source}") as problems:
         table = data.get("categories")
@@ -141,7 +145,9 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
             table = {}
         for key, spec in table.items():
             if not _KEY_RE.match(key) or key == "all":
-                problems.add(f"category key {key!r} must be lower-case letters, digits, _ (not 'all')")
+                problems.add(
+                    f"category key {key!r} must be lower-case letters, digits, _ (not 'all')"
+                )
             if not isinstance(spec, dict):
                 problems.add(f"[categories.{key}] must be a table")
                 continue

@@ -153,9 +153,7 @@ def load_walk_filter(path: str | Path | None = None) -> WalkFilter:
 
         exclude = tuple((k, comp(k, v)) for k, v in data.get("exclude", {}).items())
         elev = data.get("elevated", {})
-        rules = tuple(
-            tuple((k, comp(k, v)) for k, v in r.items()) for r in elev.get("rules", [])
-        )
+        rules = tuple(tuple((k, comp(k, v)) for k, v in r.items()) for r in elev.get("rules", []))
     return WalkFilter(
         require=tuple(data.get("require", ["highway"])),
         exclude=exclude,
@@ -230,6 +228,8 @@ def make_settings(
         if not (0 < max_snap_m <= 5000):
             p.add(f"--max-snap-m must be between 0 and 5000 metres; got {max_snap_m}")
     return Settings(
-        preset=pre, target=pre.target if target is None else float(target), max_snap_m=max_snap_m,
+        preset=pre,
+        target=pre.target if target is None else float(target),
+        max_snap_m=max_snap_m,
         **kwargs,
     )

@@ -10,9 +10,17 @@ from lifecircle.config import Preset
 from lifecircle.naming import ALL, dist_col, limit_m
 
 COVERAGE_COLUMNS = [
-    "community_id", "community_name", "category", "profile", "minutes",
-    "residents", "covered_residents", "coverage", "target", "meets_target",
-]  # fmt: skip
+    "community_id",
+    "community_name",
+    "category",
+    "profile",
+    "minutes",
+    "residents",
+    "covered_residents",
+    "coverage",
+    "target",
+    "meets_target",
+]
 
 
 def covered_mask(

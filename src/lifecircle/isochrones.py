@@ -9,7 +9,6 @@ Larger times contain smaller ones by construction (nested service areas).
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import rasterio.features
 import shapely
 from affine import Affine
@@ -59,7 +58,9 @@ class EdgeSamples:
         return d
 
 
-def auto_cell_m(bounds: tuple[float, float, float, float], cell_m: float, max_cells: float = 4e6) -> float:
+def auto_cell_m(
+    bounds: tuple[float, float, float, float], cell_m: float, max_cells: float = 4e6
+) -> float:
     """The raster cell: ``cell_m``, coarsened so that the grid stays under ``max_cells``."""
     w, h = bounds[2] - bounds[0], bounds[3] - bounds[1]
     return float(max(cell_m, np.sqrt(max(w * h, 1.0) / max_cells)))
@@ -97,7 +98,7 @@ def service_areas(
     rows = ((maxy - xy[:, 1]) / cell_m).astype(np.int64)
     grid = np.full((height, width), np.inf, dtype=np.float64)
     np.minimum.at(grid, (rows, cols), dist_m[hit])
-    r = max(1, int(round(buffer_m / cell_m)))
+    r = max(1, round(buffer_m / cell_m))
     yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
     disk = (xx**2 + yy**2) <= r * r
     spread = ndimage.grey_erosion(grid, footprint=disk, mode="constant", cval=np.inf)

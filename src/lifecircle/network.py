@@ -192,8 +192,13 @@ def build_network(
     )
     log.info(
         "walk graph: %d nodes, %d edges, %.1f km; %d connected piece(s), %d below %.0f m dropped",
-        n, len(eu), stats["length_km"], n_comp, stats["components_dropped"], min_component_m,
-    )  # fmt: skip
+        n,
+        len(eu),
+        stats["length_km"],
+        n_comp,
+        stats["components_dropped"],
+        min_component_m,
+    )
     return Network(
         crs=crs,
         node_xy=node_xy,
@@ -209,4 +214,3 @@ def build_network(
         edge_kept=edge_kept,
         stats=stats,
     )
-

@@ -19,8 +19,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
-import pandas as pd
 
 from lifecircle.config import Settings
 from lifecircle.errors import InputError
@@ -52,14 +52,32 @@ def sha256(path: Path) -> str:
 
 def provenance(inputs: Inputs, settings: Settings) -> dict[str, Any]:
     files: dict[str, Any] = {}
-    for label, p in [("osm", inputs.osm), ("communities", inputs.communities),
-                     ("population", inputs.population)] + [
-                        (f"facilities[{i}]", f) for i, f in enumerate(inputs.facilities)]:  # fmt: skip
+    for label, p in [
+        ("osm", inputs.osm),
+        ("communities", inputs.communities),
+        ("population", inputs.population),
+    ] + [(f"facilities[{i}]", f) for i, f in enumerate(inputs.facilities)]:
         if p is not None:
-            files[label] = {"path": str(p), "sha256": sha256(Path(p)), "bytes": Path(p).stat().st_size}
-    versions = {}
-    for pkg in ("lifecircle", "numpy", "scipy", "pandas", "shapely", "pyproj", "geopandas",
-                "osmium", "osmnx", "networkx", "rasterio", "folium"):  # fmt: skip
+            files[label] = {
+                "path": str(p),
+                "sha256": sha256(Path(p)),
+                "bytes": Path(p).stat().st_size,
+            }
+    versions: dict[str, str | None] = {}
+    for pkg in (
+        "lifecircle",
+        "numpy",
+        "scipy",
+        "pandas",
+        "shapely",
+        "pyproj",
+        "geopandas",
+        "osmium",
+        "osmnx",
+        "networkx",
+        "rasterio",
+        "folium",
+    ):
         try:
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
@@ -69,12 +87,15 @@ def provenance(inputs: Inputs, settings: Settings) -> dict[str, Any]:
         "inputs": files,
         "place": inputs.place,
         "options": {
-            "facilities_crs": inputs.facilities_crs, "communities_crs": inputs.communities_crs,
-            "population_crs": inputs.population_crs, "osm_facilities": inputs.osm_facilities,
-            "id_column": inputs.id_column, "name_column": inputs.name_column,
+            "facilities_crs": inputs.facilities_crs,
+            "communities_crs": inputs.communities_crs,
+            "population_crs": inputs.population_crs,
+            "osm_facilities": inputs.osm_facilities,
+            "id_column": inputs.id_column,
+            "name_column": inputs.name_column,
             "categories_file": str(inputs.categories) if inputs.categories else None,
             "walk_filter_file": str(inputs.walk_filter) if inputs.walk_filter else None,
-        },  # fmt: skip
+        },
         "parameters": settings.as_dict(),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
@@ -95,7 +116,7 @@ def _jsonable(o: Any) -> Any:
     return o
 
 
-def _finite(df: pd.DataFrame) -> pd.DataFrame:
+def _finite(df: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     out = df.copy()
     for c in out.columns:
         if out[c].dtype.kind == "f":
@@ -124,8 +145,8 @@ def write_outputs(
             "service_areas": result.service_areas,
             "gaps": result.gaps,
         }
-        for name, gdf in layers.items():
-            _finite(gdf).to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio")
+        for name, layer in layers.items():
+            _finite(layer).to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio")
         map_info = make_map(result, tmp / "map.html", target=settings.target)
         summary = dict(result.summary)
         summary["map"] = map_info

@@ -25,7 +25,7 @@ from lifecircle.coverage import area_totals, coverage_table, covered_mask
 from lifecircle.crs import metric_crs
 from lifecircle.errors import InputError
 from lifecircle.isochrones import EdgeSamples, auto_cell_m, service_areas
-from lifecircle.naming import ALL, dist_col, limit_m, time_col
+from lifecircle.naming import ALL, coverage_col, dist_col, limit_m, time_col
 from lifecircle.network import Network, build_network
 from lifecircle.routing import nearest_facility
 from lifecircle.snapping import Snapped, snap_points
@@ -87,7 +87,9 @@ def _validate_paths(inputs: Inputs) -> None:
         check_file(f, "--facilities")
 
 
-def _load_osm(inputs: Inputs, settings: Settings, taxonomy: Taxonomy, workdir: Path) -> tuple[OSMData, Any]:
+def _load_osm(
+    inputs: Inputs, settings: Settings, taxonomy: Taxonomy, workdir: Path
+) -> tuple[OSMData, Any]:
     wf = load_walk_filter(inputs.walk_filter)
     if inputs.osm is not None:
         return read_osm(inputs.osm, walk_filter=wf, taxonomy=taxonomy), None
@@ -96,10 +98,14 @@ def _load_osm(inputs: Inputs, settings: Settings, taxonomy: Taxonomy, workdir: P
     return read_osm(path, walk_filter=wf, taxonomy=taxonomy), area
 
 
-def _uniform_residents(area_m: shapely.Geometry, crs: CRS, spacing_m: float = 50.0) -> gpd.GeoDataFrame:
+def _uniform_residents(
+    area_m: shapely.Geometry, crs: CRS, spacing_m: float = 50.0
+) -> gpd.GeoDataFrame:
     minx, miny, maxx, maxy = area_m.bounds
-    xs, ys = np.meshgrid(np.arange(minx + spacing_m / 2, maxx, spacing_m),
-                         np.arange(miny + spacing_m / 2, maxy, spacing_m))  # fmt: skip
+    xs, ys = np.meshgrid(
+        np.arange(minx + spacing_m / 2, maxx, spacing_m),
+        np.arange(miny + spacing_m / 2, maxy, spacing_m),
+    )
     pts = shapely.points(xs.ravel(), ys.ravel())
     pts = pts[shapely.contains(area_m, pts)]
     return gpd.GeoDataFrame({"weight": np.ones(len(pts))}, geometry=pts, crs=crs).to_crs(4326)
@@ -145,9 +151,11 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
     communities = None
     if inputs.communities is not None:
         communities, rep = boundaries.read_communities(
-            inputs.communities, id_column=inputs.id_column, name_column=inputs.name_column,
+            inputs.communities,
+            id_column=inputs.id_column,
+            name_column=inputs.name_column,
             crs=parse_crs(inputs.communities_crs, "--communities-crs"),
-        )  # fmt: skip
+        )
         counts.update(rep)
         comm_src = f"file:{Path(inputs.communities).name}"
     fac_crs = parse_crs(inputs.facilities_crs, "--facilities-crs")
@@ -216,14 +224,18 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
     frames.extend(user_fac)
     fac = gpd.GeoDataFrame(
         pd.concat(frames, ignore_index=True) if frames else None,
-        columns=facilities.FACILITY_COLUMNS, geometry="geometry", crs="EPSG:4326",
-    )  # fmt: skip
+        columns=facilities.FACILITY_COLUMNS,
+        geometry="geometry",
+        crs="EPSG:4326",
+    )
     fac_m = fac.to_crs(crs)
     in_buf = fac_m.intersects(buffer_m).to_numpy() if len(fac) else np.zeros(0, dtype=bool)
     counts["facilities_outside_buffer"] = int((~in_buf).sum())
     fac = fac[in_buf].reset_index(drop=True)
     user_cats = sorted({c for f in user_fac for c in f["category"].unique()})
-    categories = [c for c in taxonomy.keys if inputs.osm_facilities or c in user_cats or c in preset.basket]
+    categories = [
+        c for c in taxonomy.keys if inputs.osm_facilities or c in user_cats or c in preset.basket
+    ]
     categories += [c for c in user_cats if c not in categories]
     basket = [c for c in preset.basket if c in categories]
     rows, pts = facilities.access_points(fac, crs, step_m=settings.outline_step_m)
@@ -241,14 +253,18 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
             res = population.residents_from_raster(inputs.population, area)
             denominator = f"population_raster:{Path(inputs.population).name}"
         else:
-            res = population.residents_from_points(inputs.population, parse_crs(inputs.population_crs, "--population-crs"))
+            res = population.residents_from_points(
+                inputs.population, parse_crs(inputs.population_crs, "--population-crs")
+            )
             denominator = f"population_points:{Path(inputs.population).name}"
     else:
         res = population.residents_from_buildings(
-            osm.buildings, osm.residential_landuse, crs,
+            osm.buildings,
+            osm.residential_landuse,
+            crs,
             default_levels=settings.default_levels,
             floor_area_per_person_m2=settings.floor_area_per_person_m2,
-        )  # fmt: skip
+        )
         denominator = "osm_residential_buildings_floor_area_estimate"
         res_m = res.to_crs(crs)
         if len(res) == 0 or not res_m.intersects(area_m).any():
@@ -263,11 +279,19 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
     counts["resident_points_outside_area"] = int((~inside).sum())
     res, res_m = res[inside].reset_index(drop=True), res_m[inside].reset_index(drop=True)
     if len(res) == 0:
-        raise InputError("no residents fall inside the analysis area; check the population input and the area")
-    joined = gpd.sjoin(res_m[["geometry"]], communities.to_crs(crs)[["community_id", "geometry"]],
-                       how="left", predicate="within")  # fmt: skip
+        raise InputError(
+            "no residents fall inside the analysis area; check the population input and the area"
+        )
+    joined = gpd.sjoin(
+        res_m[["geometry"]],
+        communities.to_crs(crs)[["community_id", "geometry"]],
+        how="left",
+        predicate="within",
+    )
     joined = joined[~joined.index.duplicated(keep="first")]
-    res["community_id"] = joined["community_id"].reindex(res.index).fillna("").astype(str).to_numpy()
+    res["community_id"] = (
+        joined["community_id"].reindex(res.index).fillna("").astype(str).to_numpy()
+    )
     rsnap = snap_points(res_m.geometry.to_numpy(), net, max_snap_m=settings.max_snap_m)
     res["snap_m"] = rsnap.leg_m
     res["on_network"] = rsnap.on_network
@@ -285,23 +309,33 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
     for cat in categories:
         sel = (fac["category"].to_numpy() == cat)[rows] if len(fac) else np.zeros(0, dtype=bool)
         cat_snap = Snapped(
-            edge=np.where(sel, fsnap.edge, -1), offset_m=fsnap.offset_m, leg_m=fsnap.leg_m,
+            edge=np.where(sel, fsnap.edge, -1),
+            offset_m=fsnap.offset_m,
+            leg_m=fsnap.leg_m,
             near_dropped=fsnap.near_dropped,
-        )  # fmt: skip
+        )
         if not sel.any():
             empty_categories.append(cat)
         tr = time.perf_counter()
         reach_cat = nearest_facility(net, cat_snap, rsnap, limit_m=search_limit)
         stage["routing"] += time.perf_counter() - tr
         res[dist_col(cat)] = reach_cat.origin_m
-        nearest = np.where(reach_cat.origin_facility >= 0, rows[np.maximum(reach_cat.origin_facility, 0)], -1)
-        fac_ids = fac["facility_id"].to_numpy(dtype=object) if len(fac) else np.array([""], dtype=object)
+        nearest = np.where(
+            reach_cat.origin_facility >= 0, rows[np.maximum(reach_cat.origin_facility, 0)], -1
+        )
+        fac_ids = (
+            fac["facility_id"].to_numpy(dtype=object) if len(fac) else np.array([""], dtype=object)
+        )
         res[f"nearest_{cat}"] = np.where(nearest >= 0, fac_ids[np.maximum(nearest, 0)], "")
         for profile, speed in preset.speeds_m_s.items():
             res[time_col(cat, profile)] = reach_cat.origin_m / speed / 60.0
         first_speed = next(iter(preset.speeds_m_s.values()))
         hit = reach_cat.origin_m <= limit_m(max(preset.minutes), first_speed)
-        np.add.at(fac_reached, nearest[hit & (nearest >= 0)], res["weight"].to_numpy()[hit & (nearest >= 0)])
+        np.add.at(
+            fac_reached,
+            nearest[hit & (nearest >= 0)],
+            res["weight"].to_numpy()[hit & (nearest >= 0)],
+        )
         if sel.any():
             tr = time.perf_counter()
             d = samples.distance(reach_cat.node_m, cat_snap)
@@ -313,14 +347,23 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
                 if j == 0 or minutes == max(preset.minutes)
             }
             areas = service_areas(
-                samples, d, {f"{p}|{m}": v for (p, m), v in wanted.items()},
-                cell_m=cell_m, buffer_m=settings.service_area_buffer_m,
+                samples,
+                d,
+                {f"{p}|{m}": v for (p, m), v in wanted.items()},
+                cell_m=cell_m,
+                buffer_m=settings.service_area_buffer_m,
                 fill_holes_m2=settings.service_area_fill_holes_m2,
-            )  # fmt: skip
+            )
             stage["service_areas"] += time.perf_counter() - tr
             for (profile, minutes), _ in wanted.items():
-                sa_rows.append({"category": cat, "profile": profile, "minutes": minutes,
-                                "geometry": areas[f"{profile}|{minutes}"]})  # fmt: skip
+                sa_rows.append(
+                    {
+                        "category": cat,
+                        "profile": profile,
+                        "minutes": minutes,
+                        "geometry": areas[f"{profile}|{minutes}"],
+                    }
+                )
     fac["residents_within_max_minutes"] = fac_reached
     lap("routing_and_service_areas")
     timings["of_which_routing"] = round(stage["routing"], 4)
@@ -337,18 +380,37 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
     for c in basket:
         lim = limit_m(min(max(preset.minutes), preset.threshold_min(c)), speed0)
         miss_cols.append(np.where(~(res[dist_col(c)].to_numpy()[gap_idx] <= lim), c, ""))
-    missing = [", ".join(x for x in row if x) for row in zip(*miss_cols, strict=True)] if miss_cols else [""] * len(gap_idx)
+    missing = (
+        [", ".join(x for x in row if x) for row in zip(*miss_cols, strict=True)]
+        if miss_cols
+        else [""] * len(gap_idx)
+    )
     gaps = gpd.GeoDataFrame(
-        {"community_id": res["community_id"].to_numpy()[~full], "weight": res["weight"].to_numpy()[~full],
-         "missing_categories": missing, "on_network": res["on_network"].to_numpy()[~full]},
-        geometry=res.geometry.to_numpy()[~full], crs="EPSG:4326",
-    )  # fmt: skip
-    wide = cov.pivot_table(index="community_id", columns=["category", "profile", "minutes"], values="coverage", dropna=False)
-    wide.columns = [f"cov_{c}_{p}_{m}min" for c, p, m in wide.columns]
+        {
+            "community_id": res["community_id"].to_numpy()[~full],
+            "weight": res["weight"].to_numpy()[~full],
+            "missing_categories": missing,
+            "on_network": res["on_network"].to_numpy()[~full],
+        },
+        geometry=res.geometry.to_numpy()[~full],
+        crs="EPSG:4326",
+    )
+    wide = cov.pivot_table(
+        index="community_id",
+        columns=["category", "profile", "minutes"],
+        values="coverage",
+        dropna=False,
+    )
+    wide.columns = [coverage_col(str(t[0]), str(t[1]), int(t[2])) for t in wide.columns]
     comm_out = communities.merge(wide, left_on="community_id", right_index=True, how="left")
     tot = cov.drop_duplicates("community_id").set_index("community_id")["residents"]
     comm_out.insert(2, "residents", comm_out["community_id"].map(tot).to_numpy())
-    sa = gpd.GeoDataFrame(sa_rows, columns=["category", "profile", "minutes", "geometry"], geometry="geometry", crs=crs).to_crs(4326)
+    sa = gpd.GeoDataFrame(
+        sa_rows,
+        columns=["category", "profile", "minutes", "geometry"],
+        geometry="geometry",
+        crs=crs,
+    ).to_crs(4326)
     lap("coverage")
 
     # ---- summary
@@ -358,13 +420,19 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
     for c in empty_categories:
         notes.append(f"Category '{c}' has no facility in the area or its buffer: coverage is 0.")
     maxm = max(preset.minutes)
-    top = area_cov[(area_cov["category"] == ALL) & (area_cov["profile"] == profile0)
-                   & (area_cov["minutes"] == maxm)]  # fmt: skip
+    top = area_cov[
+        (area_cov["category"] == ALL)
+        & (area_cov["profile"] == profile0)
+        & (area_cov["minutes"] == maxm)
+    ]
     clc = {
-        "profile": profile0, "minutes": maxm, "basket": basket,
-        "coverage": float(top["coverage"].iloc[0]), "target": settings.target,
+        "profile": profile0,
+        "minutes": maxm,
+        "basket": basket,
+        "coverage": float(top["coverage"].iloc[0]),
+        "target": settings.target,
         "meets_target": bool(top["meets_target"].iloc[0]),
-    }  # fmt: skip
+    }
     ctop = cov[(cov["category"] == ALL) & (cov["profile"] == profile0) & (cov["minutes"] == maxm)]
     populated = ctop[ctop["residents"] > 0]
     meeting = {
@@ -391,27 +459,40 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
             "off_network_points": int(off.sum()),
             "off_network_share": float(w[off].sum() / w.sum()) if w.sum() else 0.0,
             "near_dropped_piece_points": int(rsnap.near_dropped.sum()),
-            "near_dropped_piece_share": float(w[rsnap.near_dropped].sum() / w.sum()) if w.sum() else 0.0,
+            "near_dropped_piece_share": float(w[rsnap.near_dropped].sum() / w.sum())
+            if w.sum()
+            else 0.0,
             "outside_communities_points": int((res["community_id"] == "").sum()),
         },
         "network": net.stats | {"osm": counts["osm"]},
         "facilities": {
             "per_category": fac_counts,
             "off_network": int((~fac["on_network"]).sum()) if len(fac) else 0,
-            "near_dropped_piece": int(np.bincount(rows[fsnap.near_dropped], minlength=len(fac)).astype(bool).sum()) if len(fac) else 0,
+            "near_dropped_piece": int(
+                np.bincount(rows[fsnap.near_dropped], minlength=len(fac)).astype(bool).sum()
+            )
+            if len(fac)
+            else 0,
             "outside_buffer_dropped": counts["facilities_outside_buffer"],
             "empty_categories": empty_categories,
         },
         "dropped_pieces_treatment": (
-            f"pieces of network shorter than {settings.min_component_m:g} m in total are not routed on; "
-            f"points nearest to them are attached to the nearest kept edge within {settings.max_snap_m:g} m, "
-            "or reported off-network"
+            f"pieces of network shorter than {settings.min_component_m:g} m in total are not "
+            "routed on; points nearest to them are attached to the nearest kept edge within "
+            f"{settings.max_snap_m:g} m, or reported off-network"
         ),
-        "categories": {c: {"name_zh": taxonomy[c].name_zh if c in taxonomy else c,
-                           "name_en": taxonomy[c].name_en if c in taxonomy else c,
-                           "threshold_min": preset.threshold_min(c),
-                           "in_basket": c in basket} for c in categories},  # fmt: skip
-        "area_coverage": area_cov.drop(columns=["community_id", "community_name"]).to_dict("records"),
+        "categories": {
+            c: {
+                "name_zh": taxonomy[c].name_zh if c in taxonomy else c,
+                "name_en": taxonomy[c].name_en if c in taxonomy else c,
+                "threshold_min": preset.threshold_min(c),
+                "in_basket": c in basket,
+            }
+            for c in categories
+        },
+        "area_coverage": area_cov.drop(columns=["community_id", "community_name"]).to_dict(
+            "records"
+        ),
         "complete_life_circle": clc,
         "communities_meeting_target": meeting,
         "notes": notes,
@@ -419,9 +500,23 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
         "counts": {k: v for k, v in counts.items() if k != "osm"},
         "osm_timestamp": osm.timestamp,
     }
-    log.info("analysed %d communities, %d resident points, %d categories", len(communities), len(res), len(categories))
+    log.info(
+        "analysed %d communities, %d resident points, %d categories",
+        len(communities),
+        len(res),
+        len(categories),
+    )
     return Result(
-        crs=crs, communities=comm_out, facilities=fac, residents=res, coverage=cov,
-        area_coverage=area_cov, service_areas=sa, gaps=gaps, summary=summary, network=net,
-        taxonomy=taxonomy, categories=categories,
-    )  # fmt: skip
+        crs=crs,
+        communities=comm_out,
+        facilities=fac,
+        residents=res,
+        coverage=cov,
+        area_coverage=area_cov,
+        service_areas=sa,
+        gaps=gaps,
+        summary=summary,
+        network=net,
+        taxonomy=taxonomy,
+        categories=categories,
+    )

@@ -36,16 +36,16 @@ class Snapped:
         return len(self.edge)
 
 
-def _nearest(
-    tree: shapely.STRtree, pts: np.ndarray, max_m: float
-) -> tuple[np.ndarray, np.ndarray]:
+def _nearest(tree: shapely.STRtree, pts: np.ndarray, max_m: float) -> tuple[np.ndarray, np.ndarray]:
     """Index of the nearest geometry (lowest index on ties) and its distance; -1 / inf if none."""
     n = len(pts)
     best = np.full(n, -1, dtype=np.int64)
     dist = np.full(n, np.inf)
     if n == 0 or len(tree.geometries) == 0:
         return best, dist
-    (pi, gi), d = tree.query_nearest(pts, max_distance=max_m, return_distance=True, all_matches=True)
+    (pi, gi), d = tree.query_nearest(
+        pts, max_distance=max_m, return_distance=True, all_matches=True
+    )
     if len(pi):
         order = np.lexsort((gi, pi))  # ties: the lowest edge index wins, whatever the input order
         pi, gi, d = pi[order], gi[order], d[order]
@@ -83,5 +83,6 @@ def snap_points(points: np.ndarray, net: Network, *, max_snap_m: float) -> Snapp
         dtree = shapely.STRtree(net.edge_geom[dropped_idx])
         dloc, ddist = _nearest(dtree, points, max_snap_m)
         near_dropped = (dloc >= 0) & (ddist < dist)
-    return Snapped(edge=edge, offset_m=offset, leg_m=np.where(on, dist, np.nan),
-                   near_dropped=near_dropped)  # fmt: skip
+    return Snapped(
+        edge=edge, offset_m=offset, leg_m=np.where(on, dist, np.nan), near_dropped=near_dropped
+    )

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from pathlib import Path
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -24,19 +24,25 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 err = Console(stderr=True, soft_wrap=True)
+T = TypeVar("T")
 
 
 @app.callback()
 def main(
     ctx: typer.Context,
-    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv for debug).")] = 0,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv for debug).")
+    ] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")] = False,
 ) -> None:
     level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
     logging.basicConfig(
-        level=level, format="%(message)s", datefmt="[%X]",
-        handlers=[RichHandler(console=err, show_path=False, markup=False)], force=True,
-    )  # fmt: skip
+        level=level,
+        format="%(message)s",
+        datefmt="[%X]",
+        handlers=[RichHandler(console=err, show_path=False, markup=False)],
+        force=True,
+    )
     if verbose < 2:
         for noisy in ("fiona", "pyogrio", "rasterio", "urllib3", "matplotlib"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -50,7 +56,7 @@ def _fail(exc: BaseException, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
-def run_guarded(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+def run_guarded(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Turn library errors into messages and exit codes."""
     try:
         return fn(*args, **kwargs)
@@ -64,7 +70,12 @@ def run_guarded(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
         raise
     except Exception as exc:  # a bug or an unforeseen input: say so, exit 1, traceback with -vv
         logging.getLogger("lifecircle").debug("unexpected error", exc_info=True)
-        raise _fail(AnalysisError(f"unexpected {type(exc).__name__}: {exc} (run with -vv for the traceback)"), 1) from None
+        raise _fail(
+            AnalysisError(
+                f"unexpected {type(exc).__name__}: {exc} (run with -vv for the traceback)"
+            ),
+            1,
+        ) from None
 
 
 from lifecircle.cli import analyze as _analyze  # noqa: E402,F401  (registers the commands)

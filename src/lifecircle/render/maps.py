@@ -26,9 +26,19 @@ CLASS_COLOURS = {  # well below / below / meets / well above / no residents
     "none": "#bdbdbd",
 }
 CATEGORY_COLOURS = [
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-    "#bcbd22", "#17becf", "#393b79", "#637939",
-]  # fmt: skip
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+    "#393b79",
+    "#637939",
+]
 MAX_MARKERS = 1500  # beyond this a layer is clustered
 MAX_GAP_POINTS = 2000  # beyond this gaps are aggregated to cells
 
@@ -116,8 +126,10 @@ def make_map(result: Result, path: Path, *, target: float) -> dict[str, Any]:
         name="Communities 社区 (complete life circle)",
         style_function=lambda f: {
             "fillColor": CLASS_COLOURS[f["properties"]["cls"]],
-            "color": "#333", "weight": 1, "fillOpacity": 0.55,
-        },  # fmt: skip
+            "color": "#333",
+            "weight": 1,
+            "fillOpacity": 0.55,
+        },
         tooltip=folium.GeoJsonTooltip(
             fields=["name", "id", "residents", "coverage"],
             aliases=["Community 社区", "ID", "Residents 居民", "Complete life circle"],
@@ -140,7 +152,12 @@ def make_map(result: Result, path: Path, *, target: float) -> dict[str, Any]:
             area = _simplify(sel[["geometry"]], crs, 5.0)
             folium.GeoJson(
                 area.to_json(),
-                style_function=lambda f, c=colour: {"fillColor": c, "color": c, "weight": 1, "fillOpacity": 0.15},
+                style_function=lambda f, c=colour: {
+                    "fillColor": c,
+                    "color": c,
+                    "weight": 1,
+                    "fillOpacity": 0.15,
+                },
                 tooltip=safe_text(f"{label}: {minutes}-minute service area"),
             ).add_to(fg)
         pts = fac[fac["category"] == cat] if len(fac) else fac
@@ -155,8 +172,9 @@ def make_map(result: Result, path: Path, *, target: float) -> dict[str, Any]:
                         "category": safe_text(label),
                         "reached": [f"{v:,.0f}" for v in pts["residents_within_max_minutes"]],
                     },
-                    geometry=rp.values, crs=4326,
-                )  # fmt: skip
+                    geometry=rp.values,
+                    crs=4326,
+                )
                 folium.GeoJson(
                     layer.to_json(),
                     marker=folium.CircleMarker(radius=5, fill=True, fill_opacity=0.9, weight=1),
@@ -170,25 +188,37 @@ def make_map(result: Result, path: Path, *, target: float) -> dict[str, Any]:
         fg.add_to(m)
 
     gaps = result.gaps
-    gfg = folium.FeatureGroup(name=f"Gaps 缺口: residents missing the complete life circle ({len(gaps)})", show=True)
+    gfg = folium.FeatureGroup(
+        name=f"Gaps 缺口: residents missing the complete life circle ({len(gaps)})", show=True
+    )
     if len(gaps) > MAX_GAP_POINTS:
         gm = gaps.to_crs(crs)
         x0, y0, x1, y1 = gm.total_bounds
         cell = max(100.0, float(np.sqrt(max((x1 - x0) * (y1 - y0), 1.0) / MAX_GAP_POINTS)))
-        key = (np.floor(gm.geometry.x / cell).astype(int).astype(str) + "_" +
-               np.floor(gm.geometry.y / cell).astype(int).astype(str))  # fmt: skip
-        agg = gm.assign(key=key.values, x=gm.geometry.x, y=gm.geometry.y).groupby("key").agg(
-            weight=("weight", "sum"), x=("x", "mean"), y=("y", "mean"))
+        key = (
+            np.floor(gm.geometry.x / cell).astype(int).astype(str)
+            + "_"
+            + np.floor(gm.geometry.y / cell).astype(int).astype(str)
+        )
+        agg = (
+            gm.assign(key=key.values, x=gm.geometry.x, y=gm.geometry.y)
+            .groupby("key")
+            .agg(weight=("weight", "sum"), x=("x", "mean"), y=("y", "mean"))
+        )
         pts_g = gpd.GeoDataFrame(
             {"weight": agg["weight"].to_numpy(), "what": f"residents in this {cell:.0f} m cell"},
-            geometry=gpd.points_from_xy(agg["x"], agg["y"]), crs=crs,
-        ).to_crs(4326)  # fmt: skip
+            geometry=gpd.points_from_xy(agg["x"], agg["y"]),
+            crs=crs,
+        ).to_crs(4326)
     else:
         pts_g = gpd.GeoDataFrame(
-            {"weight": gaps["weight"].to_numpy(),
-             "what": [f"missing: {safe_text(m)}" for m in gaps["missing_categories"]]},
-            geometry=gaps.geometry.values, crs=4326,
-        )  # fmt: skip
+            {
+                "weight": gaps["weight"].to_numpy(),
+                "what": [f"missing: {safe_text(m)}" for m in gaps["missing_categories"]],
+            },
+            geometry=gaps.geometry.values,
+            crs=4326,
+        )
     if len(pts_g):
         top = float(pts_g["weight"].max()) or 1.0
         pts_g["r"] = 3 + 7 * np.sqrt(pts_g["weight"].to_numpy() / top)
@@ -197,8 +227,14 @@ def make_map(result: Result, path: Path, *, target: float) -> dict[str, Any]:
         folium.GeoJson(
             pts_g[["residents", "what", "r", "geometry"]].to_json(),
             marker=folium.CircleMarker(radius=4, fill=True, fill_opacity=0.65, weight=0),
-            style_function=lambda f: {"fillColor": "#b2182b", "color": "#b2182b", "radius": f["properties"]["r"]},
-            tooltip=folium.GeoJsonTooltip(fields=["residents", "what"], aliases=["Residents 居民", ""]),
+            style_function=lambda f: {
+                "fillColor": "#b2182b",
+                "color": "#b2182b",
+                "radius": f["properties"]["r"],
+            },
+            tooltip=folium.GeoJsonTooltip(
+                fields=["residents", "what"], aliases=["Residents 居民", ""]
+            ),
         ).add_to(gfg)
     counts["gaps"] = len(pts_g)
     gfg.add_to(m)

@@ -37,7 +37,9 @@ def check_file(path: str | Path, option: str) -> Path:
         with open(p, "rb") as fh:
             fh.read(1)
     except OSError as exc:
-        raise InputFileError(f"{option} {p}: cannot be read ({exc.strerror}); check permissions") from exc
+        raise InputFileError(
+            f"{option} {p}: cannot be read ({exc.strerror}); check permissions"
+        ) from exc
     return p
 
 

@@ -56,7 +56,9 @@ def read_communities(
     if invalid.any():
         for i in np.flatnonzero(invalid.to_numpy()):
             fixed = shapely.make_valid(geoms[i])
-            polys = [g for g in shapely.get_parts(fixed) if g.geom_type in ("Polygon", "MultiPolygon")]
+            polys = [
+                g for g in shapely.get_parts(fixed) if g.geom_type in ("Polygon", "MultiPolygon")
+            ]
             geoms[i] = shapely.union_all(polys) if polys else fixed
             repaired.append(ids.iloc[i])
         log.warning("%d invalid community polygon(s) repaired: %s", len(repaired), repaired[:10])

@@ -103,7 +103,9 @@ def read_facilities_file(
     if empty.any():
         lines = ", ".join(str(i + 2) for i in np.flatnonzero(empty.to_numpy())[:20])
         raise InputError(f"{option} {p}: rows without a category (lines {lines}); fill them in")
-    ids = gdf["id"].astype(str) if "id" in gdf.columns else pd.Series(np.arange(len(gdf))).astype(str)
+    ids = (
+        gdf["id"].astype(str) if "id" in gdf.columns else pd.Series(np.arange(len(gdf))).astype(str)
+    )
     out = gpd.GeoDataFrame(
         {
             "facility_id": [f"{p.name}:{i}" for i in ids],

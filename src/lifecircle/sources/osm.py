@@ -1,5 +1,5 @@
-"""Read OpenStreetMap data: local ``.osm`` / ``.osm.xml`` / ``.osm.bz2`` / ``.osm.pbf`` files through
-libosmium (pyosmium), or online through osmnx's Overpass machinery (with osmnx's cache).
+"""Read OpenStreetMap data: local ``.osm`` / ``.osm.xml`` / ``.osm.bz2`` / ``.osm.pbf`` files
+through libosmium (pyosmium), or online through osmnx's Overpass machinery (with osmnx's cache).
 
 One pass gives everything the analysis needs: the walkable ways (with node coordinates), the
 features that may be facilities, residential buildings and administrative boundaries. Extracts that
@@ -13,6 +13,7 @@ import bz2
 import json
 import logging
 import re
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,10 +33,20 @@ log = logging.getLogger(__name__)
 OSM_SUFFIXES = (".osm", ".osm.xml", ".xml", ".osm.bz2", ".osm.pbf", ".pbf")
 RESIDENTIAL_BUILDINGS = frozenset(
     {
-        "residential", "apartments", "house", "detached", "semidetached_house", "terrace",
-        "dormitory", "bungalow", "farm", "cabin", "houseboat", "static_caravan",
+        "residential",
+        "apartments",
+        "house",
+        "detached",
+        "semidetached_house",
+        "terrace",
+        "dormitory",
+        "bungalow",
+        "farm",
+        "cabin",
+        "houseboat",
+        "static_caravan",
     }
-)  # fmt: skip
+)
 # building=yes counts as residential when it stands on landuse=residential
 
 
@@ -137,15 +148,22 @@ def read_osm(path: str | Path, *, walk_filter: WalkFilter, taxonomy: Taxonomy) -
         with open(p, "rb") as fh:
             fh.read(1)
     except OSError as exc:
-        raise InputFileError(f"--osm {p}: cannot be read ({exc.strerror}); check permissions") from exc
+        raise InputFileError(
+            f"--osm {p}: cannot be read ({exc.strerror}); check permissions"
+        ) from exc
 
     data = OSMData(source=str(p), timestamp=_data_timestamp(p, fmt))
     tag_keys = taxonomy.tag_keys | {"name"}
     counts = {
-        "ways_walkable": 0, "ways_excluded_by_filter": 0, "ways_elevated_excluded": 0,
-        "ways_clipped": 0, "node_refs_missing": 0, "ways_dropped_clipped": 0,
-        "features_incomplete": 0, "tagged_nodes_read": 0,
-    }  # fmt: skip
+        "ways_walkable": 0,
+        "ways_excluded_by_filter": 0,
+        "ways_elevated_excluded": 0,
+        "ways_clipped": 0,
+        "node_refs_missing": 0,
+        "ways_dropped_clipped": 0,
+        "features_incomplete": 0,
+        "tagged_nodes_read": 0,
+    }
     try:
         admin = _admin_relations(p, fmt)
     except RuntimeError as exc:
@@ -156,25 +174,27 @@ def read_osm(path: str | Path, *, walk_filter: WalkFilter, taxonomy: Taxonomy) -
     admin_ways: dict[int, list[tuple[float, float]]] = {}
     wanted = {ref for _, _, members in admin for ref, _ in members}
     wkb = osmium.geom.WKBFactory()
+    # untagged nodes only matter as way geometry, which the location cache keeps
+    untagged_nodes = osmium.filter.EmptyTagFilter()
+    untagged_nodes.enable_for(osmium.osm.NODE)
     try:
         processor = (
             osmium.FileProcessor(osmium.io.File(str(p), fmt))
             .with_locations()
             .with_areas()
-            # untagged nodes only matter as way geometry, which the location cache keeps
-            .with_filter(osmium.filter.EmptyTagFilter().enable_for(osmium.osm.NODE))
+            .with_filter(untagged_nodes)
         )
         for obj in processor:
-            if obj.is_node():
+            if isinstance(obj, osmium.osm.Node):
                 counts["tagged_nodes_read"] += 1
                 loc = obj.location
                 if loc.valid() and _interesting(tags := dict(obj.tags), tag_keys):
-                    data.features.append(Feature("node", obj.id, tags, shapely.Point(loc.lon, loc.lat)))
-            elif obj.is_way():
+                    data.features.append(
+                        Feature("node", obj.id, tags, shapely.Point(loc.lon, loc.lat))
+                    )
+            elif isinstance(obj, osmium.osm.Way):
                 if obj.id in wanted:
-                    admin_ways[obj.id] = [
-                        (n.lon, n.lat) for n in obj.nodes if n.location.valid()
-                    ]
+                    admin_ways[obj.id] = [(n.lon, n.lat) for n in obj.nodes if n.location.valid()]
                 tags = dict(obj.tags)
                 if "highway" in tags:
                     kind = walk_filter.classify(tags)
@@ -192,7 +212,7 @@ def read_osm(path: str | Path, *, walk_filter: WalkFilter, taxonomy: Taxonomy) -
                         data.features.append(
                             Feature("way", obj.id, tags, shapely.LineString(coords))
                         )
-            elif obj.is_area():
+            elif isinstance(obj, osmium.osm.Area):
                 tags = dict(obj.tags)
                 try:
                     geom = shapely.from_wkb(wkb.create_multipolygon(obj))
@@ -241,16 +261,23 @@ def read_osm(path: str | Path, *, walk_filter: WalkFilter, taxonomy: Taxonomy) -
             "%s is clipped: %d walkable way(s) reference %d node(s) absent from the file; "
             "those nodes were dropped, %d way(s) split at the gaps and %d left with < 2 nodes "
             "were dropped",
-            p.name, counts["ways_clipped"], counts["node_refs_missing"],
-            counts["ways_clipped"] - counts["ways_dropped_clipped"], counts["ways_dropped_clipped"],
-        )  # fmt: skip
+            p.name,
+            counts["ways_clipped"],
+            counts["node_refs_missing"],
+            counts["ways_clipped"] - counts["ways_dropped_clipped"],
+            counts["ways_dropped_clipped"],
+        )
     log.info(
         "read %s: %d walkable ways (%d excluded by the walk filter, %d elevated expressways), "
         "%d candidate features, %d buildings, %d boundaries",
-        p.name, counts["ways_walkable"], counts["ways_excluded_by_filter"],
-        counts["ways_elevated_excluded"], len(data.features), len(data.buildings),
+        p.name,
+        counts["ways_walkable"],
+        counts["ways_excluded_by_filter"],
+        counts["ways_elevated_excluded"],
+        len(data.features),
+        len(data.buildings),
         len(data.boundaries),
-    )  # fmt: skip
+    )
     return data
 
 
@@ -260,6 +287,8 @@ def _admin_relations(
     """Administrative boundary relations: (id, tags, [(way id, role)]). A cheap first pass."""
     out = []
     for rel in osmium.FileProcessor(osmium.io.File(str(path), fmt), osmium.osm.RELATION):
+        if not isinstance(rel, osmium.osm.Relation):
+            continue
         tags = dict(rel.tags)
         if tags.get("boundary") == "administrative" and "admin_level" in tags:
             members = [(m.ref, m.role) for m in rel.members if m.type == "w"]
@@ -379,7 +408,7 @@ def overpass_json_to_osm_xml(response: dict[str, Any], dest: Path) -> Path:
             lines.append(f'<way id="{i}" version="1">{nds}{"".join(tag_lines(el))}</way>')
         elif t == "relation":
             mem = "".join(
-                f"<member type={quoteattr(m['type'])} ref=\"{int(m['ref'])}\" "
+                f'<member type={quoteattr(m["type"])} ref="{int(m["ref"])}" '
                 f"role={quoteattr(m.get('role', ''))}/>"
                 for m in el.get("members", [])
             )
@@ -393,9 +422,7 @@ def overpass_query(polygon: BaseGeometry, timeout_s: int = 180) -> str:
     """Everything inside a WGS 84 polygon, with the nodes of the ways and relations."""
     poly = polygon.convex_hull if polygon.geom_type != "Polygon" else polygon
     coords = " ".join(f"{lat:.7f} {lon:.7f}" for lon, lat in poly.exterior.coords)
-    return (
-        f'[out:json][timeout:{timeout_s}];(nwr(poly:"{coords}"););(._;>;);out body;'
-    )
+    return f'[out:json][timeout:{timeout_s}];(nwr(poly:"{coords}"););(._;>;);out body;'
 
 
 def download_osm(
@@ -420,7 +447,7 @@ def download_osm(
         # buffer in degrees at the area's latitude: about reach_m metres
         lat = area.centroid.y
         fetch = area.buffer(reach_m / (111_320.0 * max(np.cos(np.radians(lat)), 0.1)))
-    response = _overpass._overpass_request({"data": overpass_query(fetch)})
+    response = _overpass._overpass_request(OrderedDict(data=overpass_query(fetch)))
     dest_dir.mkdir(parents=True, exist_ok=True)
     target = dest_dir / "overpass.osm"
     overpass_json_to_osm_xml(response, target)

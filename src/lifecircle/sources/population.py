@@ -32,7 +32,9 @@ def residents_from_raster(path: str | Path, area_wgs84: BaseGeometry) -> gpd.Geo
         raise InputError(f"{option} {p}: not a readable raster ({exc}); give a GeoTIFF") from exc
     with src:
         if src.crs is None:
-            raise CRSError(f"{option} {p}: the raster has no CRS; georeference it (e.g. gdal_edit -a_srs)")
+            raise CRSError(
+                f"{option} {p}: the raster has no CRS; georeference it (e.g. gdal_edit -a_srs)"
+            )
         tf = Transformer.from_crs("EPSG:4326", src.crs, always_xy=True)
         minx, miny, maxx, maxy = area_wgs84.bounds
         xs, ys = tf.transform([minx, maxx, minx, maxx], [miny, miny, maxy, maxy])
@@ -74,12 +76,16 @@ def residents_from_points(path: str | Path, crs: CRS | None) -> gpd.GeoDataFrame
         df.columns = [c.strip().lower() for c in df.columns]
         missing = [c for c in ("lon", "lat", "weight") if c not in df.columns]
         if missing:
-            raise InputError(f"{option} {p}: missing column(s) {', '.join(missing)} (need lon,lat,weight)")
+            raise InputError(
+                f"{option} {p}: missing column(s) {', '.join(missing)} (need lon,lat,weight)"
+            )
         num = df[["lon", "lat", "weight"]].apply(pd.to_numeric, errors="coerce")
         bad = num.isna().any(axis=1) | (num["weight"] < 0)
         if bad.any():
             lines = ", ".join(str(i + 2) for i in np.flatnonzero(bad.to_numpy())[:20])
-            raise InputError(f"{option} {p}: rows with missing, non-numeric or negative values (lines {lines})")
+            raise InputError(
+                f"{option} {p}: rows with missing, non-numeric or negative values (lines {lines})"
+            )
         return gpd.GeoDataFrame(
             {"weight": num["weight"].to_numpy()},
             geometry=shapely.points(num["lon"].to_numpy(), num["lat"].to_numpy()),
@@ -95,8 +101,12 @@ def residents_from_points(path: str | Path, crs: CRS | None) -> gpd.GeoDataFrame
         geom = gdf.geometry
         if not (geom.geom_type == "Point").all():
             geom = geom.representative_point()
-        return gpd.GeoDataFrame({"weight": w.to_numpy()}, geometry=geom.values, crs=gdf.crs).to_crs(4326)
-    raise InputError(f"{option} {p}: give a GeoTIFF raster, a CSV lon,lat,weight, or a vector layer")
+        return gpd.GeoDataFrame({"weight": w.to_numpy()}, geometry=geom.values, crs=gdf.crs).to_crs(
+            4326
+        )
+    raise InputError(
+        f"{option} {p}: give a GeoTIFF raster, a CSV lon,lat,weight, or a vector layer"
+    )
 
 
 def residents_from_buildings(
@@ -117,7 +127,9 @@ def residents_from_buildings(
     for b in buildings:
         kind = b.tags.get("building", "")
         if kind not in RESIDENTIAL_BUILDINGS and not (
-            kind == "yes" and landuse is not None and landuse.contains(b.geometry.representative_point())
+            kind == "yes"
+            and landuse is not None
+            and landuse.contains(b.geometry.representative_point())
         ):
             continue
         try:

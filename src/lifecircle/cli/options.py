@@ -1,0 +1,111 @@
+"""Options shared by the commands: one definition each, with the help text users read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+Osm = Annotated[
+    Path | None,
+    typer.Option("--osm", help="Local OpenStreetMap file: .osm, .osm.xml, .osm.bz2 or .osm.pbf."),
+]
+Place = Annotated[
+    str | None,
+    typer.Option(
+        "--place",
+        help="Place name to fetch online through osmnx (Nominatim + Overpass, osmnx's cache); "
+        "needs the internet.",
+    ),
+]
+Out = Annotated[
+    Path,
+    typer.Option(
+        "--out",
+        help="Output folder for coverage.csv, area_coverage.csv, lifecircle.gpkg, summary.json "
+        "and map.html.",
+    ),
+]
+Communities = Annotated[
+    Path | None,
+    typer.Option(
+        help="Community polygons (GeoJSON, GeoPackage, Shapefile) with id and name columns. "
+        "Without it, OSM admin boundaries or a grid are used.",
+    ),
+]
+CommunitiesCrs = Annotated[
+    str | None,
+    typer.Option(help="CRS of the communities file when it states none, e.g. EPSG:4326."),
+]
+IdColumn = Annotated[
+    str, typer.Option(help="Column of the communities file holding the id (kept as text).")
+]
+NameColumn = Annotated[
+    str, typer.Option(help="Column of the communities file holding the community name.")
+]
+AdminLevel = Annotated[
+    str | None,
+    typer.Option(
+        help="OSM admin_level used as communities when no file is given "
+        "(default: the finest level present).",
+    ),
+]
+Population = Annotated[
+    Path | None,
+    typer.Option(
+        help="Residents: a GeoTIFF of people per cell (any CRS), or points (CSV lon,lat,weight; "
+        "GeoJSON/GeoPackage with 'weight'). Default: OSM residential buildings, floor area as "
+        "an estimate.",
+    ),
+]
+PopulationCrs = Annotated[
+    str | None, typer.Option(help="CRS of a population points file (CSV default EPSG:4326).")
+]
+Facilities = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--facilities",
+        help="Facility list (CSV id,category,name,lon,lat; GeoJSON; GeoPackage). Repeatable. "
+        "Categories outside the taxonomy are analysed at every tier.",
+    ),
+]
+FacilitiesCrs = Annotated[
+    str | None,
+    typer.Option(help="CRS of the facility files (default EPSG:4326; any EPSG code)."),
+]
+NoOsmFacilities = Annotated[
+    bool,
+    typer.Option(
+        "--no-osm-facilities", help="Use only facilities from --facilities files, none from OSM."
+    ),
+]
+Preset = Annotated[
+    str | None,
+    typer.Option(
+        help="Preset name (default) or path of a preset .toml: thresholds, tiers, speeds, "
+        "basket, target.",
+    ),
+]
+Target = Annotated[
+    float | None,
+    typer.Option(
+        help="Share of residents that must be covered, in (0, 1]; default from the preset (0.85)."
+    ),
+]
+MaxSnap = Annotated[
+    float,
+    typer.Option(
+        help="Points farther than this (metres) from every walkable edge are off-network."
+    ),
+]
+GridCell = Annotated[float, typer.Option(help="Cell size (metres) of the fallback grid.")]
+Categories = Annotated[
+    Path | None,
+    typer.Option(help="Your own facility taxonomy (TOML) instead of the shipped one."),
+]
+WalkFilter = Annotated[
+    Path | None,
+    typer.Option(help="Your own walkable-way rules (TOML) instead of the shipped one."),
+]
+Overwrite = Annotated[bool, typer.Option(help="Replace the contents of a non-empty --out folder.")]
