@@ -145,13 +145,18 @@ def pandana_run(net, fac):
     return time.perf_counter() - t, t_build, out
 
 
-def compare(ref: dict[str, np.ndarray], other: dict[str, np.ndarray], rtol: float) -> dict:
+def compare(
+    ref: dict[str, np.ndarray], other: dict[str, np.ndarray], rtol: float, limit_tol: float = 1e-6
+) -> dict:
     worst, mismatch = 0.0, 0
     for cat, a in ref.items():
         b = other[cat]
         fa, fb = np.isfinite(a), np.isfinite(b)
-        # both sides may stop at the reach; a point at exactly the limit may fall either way
-        edge = (np.abs(a - LIMIT_M) < 1e-6) | (np.abs(b - LIMIT_M) < 1e-6)
+        # both sides stop at the reach; a node within rounding of the limit may fall either way
+        near = LIMIT_M - limit_tol * LIMIT_M
+        edge = (np.nan_to_num(a, posinf=LIMIT_M) >= near) | (
+            np.nan_to_num(b, posinf=LIMIT_M) >= near
+        )
         mismatch += int(((fa != fb) & ~edge).sum())
         both = fa & fb
         if both.any():
@@ -193,7 +198,8 @@ def main() -> None:
         del g
         try:
             row["pandana_s"], row["pandana_build_s"], got = pandana_run(net, fac)
-            row["pandana_check"] = compare(ref, got, 1e-4)  # pandana stores float32 weights
+            # pandana stores float32 weights: agree to float32 precision
+            row["pandana_check"] = compare(ref, got, 1e-4, limit_tol=1e-4)
         except Exception as exc:  # pragma: no cover - report, do not hide
             row["pandana_error"] = repr(exc)
         print(json.dumps(row), flush=True)

@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -7,7 +9,7 @@ from hypothesis import strategies as st
 from lifecircle.config import load_preset
 from lifecircle.coverage import COVERAGE_COLUMNS, area_totals, coverage_table
 
-PRESET = load_preset()
+PRESET = dataclasses.replace(load_preset(), basket_tiers={5: ("market", "park")})
 
 
 def _communities():
@@ -29,9 +31,7 @@ def _residents():
 
 
 def test_known_answer():
-    cov = coverage_table(
-        _residents(), _communities(), ["market", "park"], PRESET, 0.85, ["market", "park"]
-    )
+    cov = coverage_table(_residents(), _communities(), ["market", "park"], PRESET, 0.85)
     assert list(cov.columns) == COVERAGE_COLUMNS
     row = cov.set_index(["community_id", "category", "profile", "minutes"])
     assert row.loc[("310101001001", "market", "standard", 5), "coverage"] == pytest.approx(0.25)
@@ -71,7 +71,7 @@ def test_properties(d, perm_seed):
         }
     )
     comm = pd.DataFrame({"community_id": ["A", "B"], "community_name": ["A", "B"]})
-    cov = coverage_table(res, comm, ["market", "park"], PRESET, 0.85, ["market", "park"])
+    cov = coverage_table(res, comm, ["market", "park"], PRESET, 0.85)
     s = cov["coverage"].dropna()
     assert ((s >= 0) & (s <= 1 + 1e-12)).all()
     piv = cov.set_index(["community_id", "category", "profile", "minutes"])["coverage"]
@@ -84,5 +84,35 @@ def test_properties(d, perm_seed):
             if np.isfinite(piv.get((c, cat, "standard", 15), np.nan)):
                 assert piv[(c, cat, "elderly", 15)] <= piv[(c, cat, "standard", 15)] + 1e-12
     shuffled = res.sample(frac=1.0, random_state=perm_seed)
-    cov2 = coverage_table(shuffled, comm, ["market", "park"], PRESET, 0.85, ["market", "park"])
+    cov2 = coverage_table(shuffled, comm, ["market", "park"], PRESET, 0.85)
     pd.testing.assert_frame_equal(cov, cov2, check_exact=False, rtol=1e-12)
+
+
+def test_distance_thresholds_judge_with_and_tiers():
+    """gb50180-style distance thresholds, a category judged with the elderly profile, tiers."""
+    from lifecircle.config import Threshold
+
+    res = pd.DataFrame(
+        {
+            "community_id": ["A", "A", "A"],
+            "weight": [1.0, 1.0, 1.0],
+            "dist_m_market": [250.0, 450.0, 250.0],
+            "dist_m_park": [100.0, 100.0, 700.0],
+        }
+    )
+    comm = pd.DataFrame({"community_id": ["A"], "community_name": ["A"]})
+    preset = dataclasses.replace(
+        load_preset(),
+        thresholds={"market": Threshold(metres=300.0), "park": Threshold(minutes=10.0)},
+        basket_tiers={5: ("market",), 10: ("park",)},
+        judge_with={"park": "elderly"},
+    )
+    cov = coverage_table(res, comm, ["market", "park"], preset, 0.85)
+    row = cov.set_index(["category", "profile", "minutes"])["coverage"]
+    # tier 5: market within min(5 min, 300 m): 330 m at 1.1 m/s -> 300 m binds: residents 1, 3
+    assert row[("all", "standard", 5)] == pytest.approx(2 / 3)
+    # tier 10 adds the park within 10 min judged at 0.9 m/s (540 m) whatever the row's profile
+    assert row[("all", "standard", 10)] == pytest.approx(1 / 3)
+    assert row[("all", "elderly", 10)] == pytest.approx(1 / 3)
+    # per-category rows stay plain times at the row's speed
+    assert row[("park", "standard", 15)] == pytest.approx(1.0)

@@ -10,10 +10,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from lifecircle._validate import gather
+from lifecircle._validate import Problems, gather
 from lifecircle.errors import InputError, InputFileError
 
-PRESETS = ("default",)
+PRESETS = ("default", "gb50180", "tdt1062", "shanghai", "shanghai-2035")
 
 
 def _read_toml(path: str | Path | None, packaged: str, what: str) -> tuple[dict[str, Any], str]:
@@ -36,8 +36,37 @@ def _read_toml(path: str | Path | None, packaged: str, what: str) -> tuple[dict[
 
 
 @dataclass(frozen=True)
+class Threshold:
+    """How near a category must be: a time (minutes at the walker's speed) or a distance."""
+
+    minutes: float | None = None
+    metres: float | None = None
+    unverified: bool = False
+    note: str = ""
+
+    def limit_m(self, speed_m_s: float) -> float:
+        """The walking distance this threshold allows at ``speed_m_s``."""
+        if self.metres is not None:
+            return self.metres
+        assert self.minutes is not None
+        return self.minutes * 60.0 * speed_m_s
+
+    @property
+    def kind(self) -> str:
+        return "metres" if self.metres is not None else "minutes"
+
+    @property
+    def value(self) -> float:
+        return float(self.metres if self.metres is not None else self.minutes or 0.0)
+
+    def describe(self) -> str:
+        v = self.value
+        return f"{v:g} m" if self.kind == "metres" else f"{v:g} min"
+
+
+@dataclass(frozen=True)
 class Preset:
-    """Thresholds, tiers, walking speeds and the complete-life-circle basket."""
+    """Thresholds, tiers, walking speeds, the complete-life-circle basket and the target."""
 
     name: str
     title: str
@@ -45,21 +74,125 @@ class Preset:
     target: float
     minutes: tuple[int, ...]
     speeds_m_s: dict[str, float]
-    thresholds_min: dict[str, float]
-    basket: tuple[str, ...]
+    thresholds: dict[str, Threshold]
+    basket_tiers: dict[int, tuple[str, ...]]
+    judge_with: dict[str, str] = field(default_factory=dict)
     file: str = ""
 
     @property
+    def basket(self) -> tuple[str, ...]:
+        """Every category of the complete life circle, over all tiers."""
+        out: list[str] = []
+        for tier in sorted(self.basket_tiers):
+            out += [c for c in self.basket_tiers[tier] if c not in out]
+        return tuple(out)
+
+    def basket_for(self, minutes: int) -> tuple[str, ...]:
+        """Categories a resident must reach for the complete life circle at this tier: those of
+        every tier up to it."""
+        out: list[str] = []
+        for tier in sorted(self.basket_tiers):
+            if tier <= minutes:
+                out += [c for c in self.basket_tiers[tier] if c not in out]
+        return tuple(out)
+
+    @property
     def max_minutes(self) -> float:
-        return max([*self.minutes, *self.thresholds_min.values()])
+        return float(max(self.minutes))
+
+    def threshold(self, category: str) -> Threshold:
+        """The category's threshold; categories the preset does not name use the longest tier."""
+        return self.thresholds.get(category, Threshold(minutes=float(max(self.minutes))))
 
     def threshold_min(self, category: str) -> float:
-        """The category's threshold; categories the preset does not name use the longest tier."""
-        return self.thresholds_min.get(category, float(max(self.minutes)))
+        """The threshold in minutes (distance thresholds at the first profile's speed)."""
+        t = self.threshold(category)
+        if t.minutes is not None:
+            return t.minutes
+        return t.limit_m(next(iter(self.speeds_m_s.values()))) / 60.0 / next(
+            iter(self.speeds_m_s.values())
+        )
+
+    def judge_speed(self, category: str, speed_m_s: float) -> float:
+        """The speed a category is judged with: its ``judge_with`` profile, else the row's."""
+        prof = self.judge_with.get(category)
+        return self.speeds_m_s[prof] if prof else speed_m_s
+
+    def max_reach_m(self) -> float:
+        """The longest distance any threshold or tier allows."""
+        fastest = max(self.speeds_m_s.values())
+        reach = self.max_minutes * 60.0 * fastest
+        return max([reach, *(t.limit_m(fastest) for t in self.thresholds.values())])
+
+    @property
+    def unverified(self) -> list[str]:
+        return sorted(k for k, t in self.thresholds.items() if t.unverified)
+
+    def check_categories(self, known: set[str] | frozenset[str], where: str = "") -> None:
+        """Raise if the preset names categories that neither the taxonomy nor a facility file has."""
+        named = set(self.thresholds) | set(self.basket) | set(self.judge_with)
+        unknown = sorted(named - set(known))
+        if unknown:
+            raise InputError(
+                f"preset {self.file or self.name}: unknown categor{'y' if len(unknown) == 1 else 'ies'}"
+                f" {', '.join(unknown)}{where}; use keys of the taxonomy "
+                f"({', '.join(sorted(known))}) or add them to your facilities or --categories file"
+            )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "title": self.title,
+            "source": self.source,
+            "file": self.file,
+            "target": self.target,
+            "minutes": list(self.minutes),
+            "speeds_m_s": dict(self.speeds_m_s),
+            "thresholds": {
+                k: {"kind": t.kind, "value": t.value, "unverified": t.unverified, "note": t.note}
+                for k, t in self.thresholds.items()
+            },
+            "basket_tiers": {str(k): list(v) for k, v in sorted(self.basket_tiers.items())},
+            "judge_with": dict(self.judge_with),
+            "unverified": self.unverified,
+        }
+
+
+def _parse_threshold(key: str, raw: object, p: Problems) -> Threshold | None:
+    if isinstance(raw, bool):
+        p.add(f"thresholds.{key} must be minutes or a table, got {raw!r}")
+        return None
+    if isinstance(raw, int | float):
+        raw = {"minutes": raw}
+    if not isinstance(raw, dict):
+        p.add(f"thresholds.{key} must be a number of minutes or a table, got {raw!r}")
+        return None
+    extra = set(raw) - {"minutes", "metres", "unverified", "note"}
+    if extra:
+        p.add(f"thresholds.{key}: unknown field(s) {sorted(extra)}; use minutes or metres")
+    has = [k for k in ("minutes", "metres") if k in raw]
+    if len(has) != 1:
+        p.add(f"thresholds.{key} needs exactly one of minutes or metres, got {sorted(raw)}")
+        return None
+    v = raw[has[0]]
+    limit = 240 if has[0] == "minutes" else 20_000
+    if isinstance(v, bool) or not isinstance(v, int | float) or math.isnan(v) or not 0 < v <= limit:
+        p.add(f"thresholds.{key}.{has[0]} must be a positive number ≤ {limit}, got {v!r}")
+        return None
+    return Threshold(
+        minutes=float(v) if has[0] == "minutes" else None,
+        metres=float(v) if has[0] == "metres" else None,
+        unverified=bool(raw.get("unverified", False)),
+        note=str(raw.get("note", "")),
+    )
+
+
+def preset_names() -> tuple[str, ...]:
+    return PRESETS
 
 
 def load_preset(name_or_path: str | Path | None = None) -> Preset:
-    """Load a shipped preset by name (``default``) or a user's preset file (``*.toml``)."""
+    """Load a shipped preset by name (see :data:`PRESETS`) or a user's preset file (``*.toml``)."""
     ref = "default" if name_or_path is None else str(name_or_path)
     if ref in PRESETS:
         data, source = _read_toml(None, f"preset_{ref}.toml", "preset")
@@ -72,14 +205,14 @@ def load_preset(name_or_path: str | Path | None = None) -> Preset:
         )
     with gather(f"preset {source}") as p:
         target = data.get("target", 0.85)
-        if not isinstance(target, int | float) or not (0 < float(target) <= 1):
-            p.add(f"target must be a share in (0, 1], got {target!r}")
+        if isinstance(target, bool) or not isinstance(target, int | float) or not 0 < target <= 1:
+            p.add(f"target must be a share in (0, 1], e.g. 0.85; got {target!r}")
             target = 0.85
         minutes = data.get("minutes", [5, 10, 15])
         if (
             not isinstance(minutes, list)
             or not minutes
-            or not all(isinstance(m, int) and m > 0 for m in minutes)
+            or not all(isinstance(m, int) and not isinstance(m, bool) and m > 0 for m in minutes)
         ):
             p.add(f"minutes must be a list of positive whole minutes, got {minutes!r}")
             minutes = [5, 10, 15]
@@ -87,20 +220,45 @@ def load_preset(name_or_path: str | Path | None = None) -> Preset:
         if not isinstance(speeds, dict) or not speeds:
             p.add("[profiles] must name at least one walking speed in m/s")
             speeds = {"standard": 1.1}
-        for k, v in speeds.items():
-            if not isinstance(v, int | float) or not (0.1 <= float(v) <= 3.0):
+        for k, v in list(speeds.items()):
+            if isinstance(v, bool) or not isinstance(v, int | float) or not 0.1 <= v <= 3.0:
                 p.add(f"profiles.{k} must be a walking speed between 0.1 and 3 m/s, got {v!r}")
-        thresholds = data.get("thresholds", {})
-        if not isinstance(thresholds, dict):
-            p.add("[thresholds] must be a table of category = minutes")
-            thresholds = {}
-        for k, v in thresholds.items():
-            if not isinstance(v, int | float) or not (0 < float(v) < 240) or math.isnan(v):
-                p.add(f"thresholds.{k} must be a positive number of minutes, got {v!r}")
-        basket = data.get("basket", {}).get("mandatory", [])
-        if not isinstance(basket, list) or not all(isinstance(b, str) for b in basket):
-            p.add("basket.mandatory must be a list of category keys")
-            basket = []
+                speeds[k] = 1.0
+        raw_thr = data.get("thresholds", {})
+        if not isinstance(raw_thr, dict):
+            p.add("[thresholds] must be a table of category = minutes or {minutes|metres = …}")
+            raw_thr = {}
+        thresholds = {}
+        for k, v in raw_thr.items():
+            t = _parse_threshold(k, v, p)
+            if t is not None:
+                thresholds[k] = t
+        basket = data.get("basket", {})
+        tiers: dict[int, tuple[str, ...]] = {}
+        if not isinstance(basket, dict):
+            p.add("[basket] must be a table with mandatory = [...] or [basket.tiers]")
+            basket = {}
+        mandatory = basket.get("mandatory")
+        if mandatory is not None:
+            if not isinstance(mandatory, list) or not all(isinstance(b, str) for b in mandatory):
+                p.add("basket.mandatory must be a list of category keys")
+            else:
+                tiers[min(minutes)] = tuple(mandatory)
+        for tier, cats in basket.get("tiers", {}).items():
+            if not str(tier).isdigit() or int(tier) not in minutes:
+                p.add(f"basket.tiers.{tier}: a tier must be one of minutes {minutes}")
+                continue
+            if not isinstance(cats, list) or not all(isinstance(b, str) for b in cats):
+                p.add(f"basket.tiers.{tier} must be a list of category keys")
+                continue
+            tiers[int(tier)] = tiers.get(int(tier), ()) + tuple(cats)
+        judge = data.get("judge_with", {})
+        if not isinstance(judge, dict):
+            p.add("[judge_with] must be a table of category = profile")
+            judge = {}
+        for k, prof in judge.items():
+            if prof not in speeds:
+                p.add(f"judge_with.{k} = {prof!r} is not a profile; profiles: {sorted(speeds)}")
     return Preset(
         name=str(data.get("name", Path(source).stem)),
         title=str(data.get("title", "")),
@@ -108,8 +266,9 @@ def load_preset(name_or_path: str | Path | None = None) -> Preset:
         target=float(target),
         minutes=tuple(sorted(set(minutes))),
         speeds_m_s={k: float(v) for k, v in speeds.items()},
-        thresholds_min={k: float(v) for k, v in thresholds.items()},
-        basket=tuple(basket),
+        thresholds=thresholds,
+        basket_tiers=tiers,
+        judge_with={k: str(v) for k, v in judge.items() if v in speeds},
         file=source,
     )
 
@@ -188,17 +347,12 @@ class Settings:
     @property
     def max_reach_m(self) -> float:
         """The longest distance any profile walks within the longest threshold or tier."""
-        return self.preset.max_minutes * 60.0 * max(self.profiles.values())
+        return self.preset.max_reach_m()
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "preset": self.preset.name,
-            "preset_file": self.preset.file,
+            "preset": self.preset.as_dict(),
             "target": self.target,
-            "minutes": list(self.preset.minutes),
-            "speeds_m_s": self.profiles,
-            "thresholds_min": self.preset.thresholds_min,
-            "basket": list(self.preset.basket),
             "max_snap_m": self.max_snap_m,
             "min_component_m": self.min_component_m,
             "outline_step_m": self.outline_step_m,

@@ -29,19 +29,20 @@ def covered_mask(
     speed_m_s: float,
     minutes: float,
     preset: Preset,
-    basket: list[str],
 ) -> np.ndarray:
-    """Which residents reach the category within ``minutes``.
+    """Which residents reach the category within ``minutes`` at ``speed_m_s``.
 
-    For ``all`` (the complete life circle) a resident must reach every basket category within
-    both ``minutes`` and that category's own threshold.
+    For ``all`` (the complete life circle) a resident must reach every category of the preset's
+    basket for this tier within both ``minutes`` and that category's own threshold (a time or a
+    distance), each judged at its ``judge_with`` profile's speed when the preset sets one.
     """
     if category != ALL:
         return residents[dist_col(category)].to_numpy() <= limit_m(minutes, speed_m_s)
     ok = np.ones(len(residents), dtype=bool)
-    for c in basket:
-        m = min(minutes, preset.threshold_min(c))
-        ok &= residents[dist_col(c)].to_numpy() <= limit_m(m, speed_m_s)
+    for c in preset.basket_for(int(minutes)):
+        sp = preset.judge_speed(c, speed_m_s)
+        lim = min(limit_m(minutes, sp), preset.threshold(c).limit_m(sp))
+        ok &= residents[dist_col(c)].to_numpy() <= lim
     return ok
 
 
@@ -51,7 +52,6 @@ def coverage_table(
     categories: list[str],
     preset: Preset,
     target: float,
-    basket: list[str],
 ) -> pd.DataFrame:
     """The ``coverage.csv`` table. ``residents`` needs ``community_id``, ``weight`` and a
     ``dist_m_<category>`` column per category; communities with no residents get an empty share."""
@@ -65,7 +65,7 @@ def coverage_table(
     for cat in [*categories, ALL]:
         for profile, speed in preset.speeds_m_s.items():
             for minutes in preset.minutes:
-                ok = covered_mask(residents, cat, speed, minutes, preset, basket) & inside
+                ok = covered_mask(residents, cat, speed, minutes, preset) & inside
                 cov = np.bincount(code[ok], weights=w[ok], minlength=len(ids))
                 with np.errstate(invalid="ignore", divide="ignore"):
                     share = np.where(total > 0, cov / np.where(total > 0, total, 1), np.nan)

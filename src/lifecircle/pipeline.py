@@ -136,12 +136,6 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
     _validate_paths(inputs)
     taxonomy = load_taxonomy(inputs.categories)
     preset = settings.preset
-    unknown_basket = [c for c in preset.basket if c not in taxonomy and not inputs.facilities]
-    if unknown_basket:
-        raise InputError(
-            f"preset {preset.name}: basket names categories the taxonomy does not have: "
-            f"{unknown_basket}; fix the preset or the categories file"
-        )
     notes: list[str] = []
     counts: dict[str, Any] = {}
 
@@ -160,6 +154,8 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
         comm_src = f"file:{Path(inputs.communities).name}"
     fac_crs = parse_crs(inputs.facilities_crs, "--facilities-crs")
     user_fac = [facilities.read_facilities_file(f, crs=fac_crs) for f in inputs.facilities]
+    user_cats = sorted({c for f in user_fac for c in f["category"].unique()})
+    preset.check_categories(set(taxonomy.keys) | set(user_cats))
     lap("load_user_files")
 
     say("reading OpenStreetMap")
@@ -232,12 +228,10 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
     in_buf = fac_m.intersects(buffer_m).to_numpy() if len(fac) else np.zeros(0, dtype=bool)
     counts["facilities_outside_buffer"] = int((~in_buf).sum())
     fac = fac[in_buf].reset_index(drop=True)
-    user_cats = sorted({c for f in user_fac for c in f["category"].unique()})
     categories = [
         c for c in taxonomy.keys if inputs.osm_facilities or c in user_cats or c in preset.basket
     ]
     categories += [c for c in user_cats if c not in categories]
-    basket = [c for c in preset.basket if c in categories]
     rows, pts = facilities.access_points(fac, crs, step_m=settings.outline_step_m)
     fsnap = snap_points(pts, net, max_snap_m=settings.max_snap_m)
     on_per_fac = np.bincount(rows[fsnap.on_network], minlength=len(fac)) > 0
@@ -371,14 +365,16 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
 
     # ---- coverage
     say("computing coverage")
-    cov = coverage_table(res, communities, categories, preset, settings.target, basket)
+    cov = coverage_table(res, communities, categories, preset, settings.target)
     area_cov = area_totals(cov, settings.target)
     profile0, speed0 = next(iter(preset.speeds_m_s.items()))
-    full = covered_mask(res, ALL, speed0, max(preset.minutes), preset, basket)
+    full = covered_mask(res, ALL, speed0, max(preset.minutes), preset)
     gap_idx = np.flatnonzero(~full)
     miss_cols = []
-    for c in basket:
-        lim = limit_m(min(max(preset.minutes), preset.threshold_min(c)), speed0)
+    maxm = max(preset.minutes)
+    for c in preset.basket_for(maxm):
+        sp = preset.judge_speed(c, speed0)
+        lim = min(limit_m(maxm, sp), preset.threshold(c).limit_m(sp))
         miss_cols.append(np.where(~(res[dist_col(c)].to_numpy()[gap_idx] <= lim), c, ""))
     missing = (
         [", ".join(x for x in row if x) for row in zip(*miss_cols, strict=True)]
@@ -428,7 +424,7 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
     clc = {
         "profile": profile0,
         "minutes": maxm,
-        "basket": basket,
+        "basket": list(preset.basket_for(maxm)),
         "coverage": float(top["coverage"].iloc[0]),
         "target": settings.target,
         "meets_target": bool(top["meets_target"].iloc[0]),
@@ -485,8 +481,12 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
             c: {
                 "name_zh": taxonomy[c].name_zh if c in taxonomy else c,
                 "name_en": taxonomy[c].name_en if c in taxonomy else c,
-                "threshold_min": preset.threshold_min(c),
-                "in_basket": c in basket,
+                "threshold": preset.threshold(c).describe(),
+                "threshold_kind": preset.threshold(c).kind,
+                "threshold_value": preset.threshold(c).value,
+                "threshold_unverified": preset.threshold(c).unverified,
+                "judged_with_profile": preset.judge_with.get(c),
+                "in_basket": c in preset.basket,
             }
             for c in categories
         },
