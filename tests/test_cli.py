@@ -318,3 +318,23 @@ def test_empty_category_is_flagged_not_a_crash(tmp_path, helsinki, comm_file):
     cov = pd.read_csv(out / "coverage.csv")
     ec = cov[(cov["category"] == "elder_care") & (cov["residents"] > 0)]
     assert len(ec) and (ec["coverage"] == 0).all()
+
+
+def test_presets_command_lists_and_shows():
+    r = runner.invoke(app, ["presets"], env={"COLUMNS": "200"})
+    assert r.exit_code == 0
+    for name in ("default", "gb50180", "tdt1062", "shanghai", "shanghai-2035"):
+        assert name in r.output
+    r = runner.invoke(app, ["presets", "gb50180"], env={"COLUMNS": "250"})
+    assert r.exit_code == 0 and "300 m" in r.output and "unverified" in r.output
+    r = runner.invoke(app, ["presets", "nope"])
+    assert r.exit_code == 2 and "no such preset" in r.output
+
+
+def test_bad_preset_file_is_exit_2(tmp_path, helsinki):
+    p = tmp_path / "bad.toml"
+    p.write_text("target = 2\n[thresholds]\nmarket = -1\n", encoding="utf-8")
+    r = invoke("analyze", "--osm", helsinki, "--preset", p, "--out", tmp_path / "o")
+    assert r.exit_code == 2
+    assert "target must be a share" in r.output and "thresholds.market" in r.output
+    assert not (tmp_path / "o").exists()

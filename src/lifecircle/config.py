@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import tomllib
@@ -109,8 +110,10 @@ class Preset:
         t = self.threshold(category)
         if t.minutes is not None:
             return t.minutes
-        return t.limit_m(next(iter(self.speeds_m_s.values()))) / 60.0 / next(
-            iter(self.speeds_m_s.values())
+        return (
+            t.limit_m(next(iter(self.speeds_m_s.values())))
+            / 60.0
+            / next(iter(self.speeds_m_s.values()))
         )
 
     def judge_speed(self, category: str, speed_m_s: float) -> float:
@@ -138,6 +141,40 @@ class Preset:
                 f" {', '.join(unknown)}{where}; use keys of the taxonomy "
                 f"({', '.join(sorted(known))}) or add them to your facilities or --categories file"
             )
+
+    def to_toml(self) -> str:
+        """The preset as a TOML file that :func:`load_preset` reads back to an equal preset."""
+
+        def q(s: str) -> str:
+            return json.dumps(s, ensure_ascii=False)
+
+        lines = [
+            f"name = {q(self.name)}",
+            f"title = {q(self.title)}",
+            f"source = {q(self.source)}",
+            f"target = {self.target!r}",
+            f"minutes = {list(self.minutes)!r}",
+            "",
+            "[profiles]",
+            *(f"{q(k)} = {v!r}" for k, v in self.speeds_m_s.items()),
+            "",
+            "[thresholds]",
+        ]
+        for k, t in self.thresholds.items():
+            fields = [f"{t.kind} = {t.value!r}"]
+            if t.unverified:
+                fields.append("unverified = true")
+            if t.note:
+                fields.append(f"note = {q(t.note)}")
+            lines.append(f"{q(k)} = {{ {', '.join(fields)} }}")
+        if self.judge_with:
+            lines += ["", "[judge_with]", *(f"{q(k)} = {q(v)}" for k, v in self.judge_with.items())]
+        lines += ["", "[basket.tiers]"]
+        lines += [
+            f'"{t}" = {json.dumps(list(c), ensure_ascii=False)}'
+            for t, c in sorted(self.basket_tiers.items())
+        ]
+        return "\n".join(lines) + "\n"
 
     def as_dict(self) -> dict[str, Any]:
         return {
