@@ -145,6 +145,36 @@ def pandana_run(net, fac):
     return time.perf_counter() - t, t_build, out
 
 
+def _pandana_child(net, fac, ref, queue) -> None:
+    try:
+        t_query, t_build, got = pandana_run(net, fac)
+        # pandana stores float32 weights: agree to float32 precision. Only small results cross
+        # the process boundary (a large payload would block the child's exit).
+        check = compare(ref, got, 1e-4, limit_tol=1e-4)
+        queue.put(
+            ("ok", {"pandana_s": t_query, "pandana_build_s": t_build, "pandana_check": check})
+        )
+    except Exception as exc:  # report, do not hide
+        queue.put(("error", repr(exc)))
+
+
+def pandana_with_budget(net, fac, ref, budget_s: float) -> dict:
+    """pandana in a child process: its contraction-hierarchy build can take very long."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_pandana_child, args=(net, fac, ref, queue))
+    proc.start()
+    proc.join(budget_s)
+    if proc.is_alive():
+        proc.kill()
+        proc.join()
+        return {"pandana_error": f"did not finish within {budget_s:.0f} s (network build included)"}
+    status, payload = queue.get()
+    return payload if status == "ok" else {"pandana_error": payload}
+
+
 def compare(
     ref: dict[str, np.ndarray], other: dict[str, np.ndarray], rtol: float, limit_tol: float = 1e-6
 ) -> dict:
@@ -172,6 +202,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "_work" / "routing.json")
+    ap.add_argument("--pandana-budget-s", type=float, default=900.0)
     args = ap.parse_args()
     results = []
     for n in args.sizes:
@@ -196,12 +227,8 @@ def main() -> None:
         row["nx_per_facility_categories"] = cats
         row["nx_per_facility_check"] = compare({c: ref[c] for c in cats}, got, 1e-9)
         del g
-        try:
-            row["pandana_s"], row["pandana_build_s"], got = pandana_run(net, fac)
-            # pandana stores float32 weights: agree to float32 precision
-            row["pandana_check"] = compare(ref, got, 1e-4, limit_tol=1e-4)
-        except Exception as exc:  # pragma: no cover - report, do not hide
-            row["pandana_error"] = repr(exc)
+        print(json.dumps(row), flush=True)  # the figures so far, in case pandana never ends
+        row.update(pandana_with_budget(net, fac, ref, args.pandana_budget_s))
         print(json.dumps(row), flush=True)
         results.append(row)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -132,13 +132,14 @@ class Preset:
         return sorted(k for k, t in self.thresholds.items() if t.unverified)
 
     def check_categories(self, known: set[str] | frozenset[str], where: str = "") -> None:
-        """Raise if the preset names categories that neither the taxonomy nor a facility file has."""
+        """Raise if the preset names a category neither the taxonomy nor a facility file has."""
         named = set(self.thresholds) | set(self.basket) | set(self.judge_with)
         unknown = sorted(named - set(known))
         if unknown:
             raise InputError(
-                f"preset {self.file or self.name}: unknown categor{'y' if len(unknown) == 1 else 'ies'}"
-                f" {', '.join(unknown)}{where}; use keys of the taxonomy "
+                f"preset {self.file or self.name}: unknown "
+                f"categor{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)}{where}; "
+                "use keys of the taxonomy "
                 f"({', '.join(sorted(known))}) or add them to your facilities or --categories file"
             )
 

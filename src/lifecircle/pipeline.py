@@ -20,6 +20,7 @@ import shapely
 from pyproj import CRS
 
 from lifecircle.categories import Taxonomy, load_taxonomy
+from lifecircle.chinacoords import gcj02_to_wgs84
 from lifecircle.config import Settings, load_walk_filter
 from lifecircle.coverage import area_totals, coverage_table, covered_mask
 from lifecircle.crs import metric_crs
@@ -30,7 +31,7 @@ from lifecircle.network import Network, build_network
 from lifecircle.routing import nearest_facility
 from lifecircle.snapping import Snapped, snap_points
 from lifecircle.sources import boundaries, facilities, population
-from lifecircle.sources._files import check_file, parse_crs
+from lifecircle.sources._files import Declared, check_file, parse_crs
 from lifecircle.sources.osm import OSMData, download_osm, read_osm
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ class Inputs:
     osm_facilities: bool = True
     categories: Path | None = None
     walk_filter: Path | None = None
+    encoding: str | None = None
 
 
 @dataclass
@@ -111,6 +113,55 @@ def _uniform_residents(
     return gpd.GeoDataFrame({"weight": np.ones(len(pts))}, geometry=pts, crs=crs).to_crs(4326)
 
 
+def _check_user_facilities(
+    fac: gpd.GeoDataFrame,
+    path: Path,
+    declared: Declared,
+    net: Network,
+    buffer_m: shapely.Geometry,
+    crs: CRS,
+    settings: Settings,
+    notes: list[str],
+    counts: dict[str, Any],
+) -> None:
+    """Refuse a file whose points all fall far from the area (a wrong declared CRS), and warn when
+    a file declared WGS 84 sits where GCJ-02 coordinates would: shifted by the same few hundred
+    metres, so that converting it as GCJ-02 brings most points onto the streets."""
+    if not len(fac):
+        return
+    pts = fac.to_crs(crs)
+    inside = pts.intersects(buffer_m).to_numpy()
+    if not inside.any():
+        c = fac.geometry.union_all().centroid
+        raise InputError(
+            f"--facilities {path}: none of its {len(fac)} points falls in the analysis area when "
+            f"read as {declared.label()} (they centre on lon {c.x:.4f}, lat {c.y:.4f}); check "
+            "--facilities-crs (Amap/Tencent lists are gcj02, Baidu lists bd09)"
+        )
+    counts.setdefault("facilities_outside_buffer_per_file", {})[path.name] = int((~inside).sum())
+    if declared.china or (declared.crs is not None and not declared.crs.is_geographic):
+        return
+    xy = shapely.get_coordinates(fac.geometry.representative_point().to_numpy())
+    if not (73 <= np.median(xy[:, 0]) <= 135.5 and 17 <= np.median(xy[:, 1]) <= 54):
+        return
+    as_gcj = shapely.points(np.column_stack(gcj02_to_wgs84(xy[:, 0], xy[:, 1])))
+    as_is = gpd.GeoSeries(shapely.points(xy), crs=4326).to_crs(crs).to_numpy()
+    shifted = gpd.GeoSeries(as_gcj, crs=4326).to_crs(crs).to_numpy()
+    far = settings.max_snap_m
+    d_as_is = snap_points(as_is, net, max_snap_m=far).leg_m
+    d_shift = snap_points(shifted, net, max_snap_m=far).leg_m
+    med_as_is = float(np.nanmedian(np.where(np.isnan(d_as_is), far, d_as_is)))
+    med_shift = float(np.nanmedian(np.where(np.isnan(d_shift), far, d_shift)))
+    if med_as_is > 25.0 and med_shift < 0.5 * med_as_is:
+        msg = (
+            f"--facilities {path.name} was read as WGS 84, but its points sit a median "
+            f"{med_as_is:.0f} m from the streets and {med_shift:.0f} m once read as GCJ-02: it "
+            "looks like an Amap/Tencent (GCJ-02) list. If so, rerun with --facilities-crs gcj02."
+        )
+        log.warning(msg)
+        notes.append(msg)
+
+
 def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = None) -> Result:
     """Analyse one area end to end.
 
@@ -153,7 +204,10 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
         counts.update(rep)
         comm_src = f"file:{Path(inputs.communities).name}"
     fac_crs = parse_crs(inputs.facilities_crs, "--facilities-crs")
-    user_fac = [facilities.read_facilities_file(f, crs=fac_crs) for f in inputs.facilities]
+    user_fac = [
+        facilities.read_facilities_file(f, crs=fac_crs, encoding=inputs.encoding)
+        for f in inputs.facilities
+    ]
     user_cats = sorted({c for f in user_fac for c in f["category"].unique()})
     preset.check_categories(set(taxonomy.keys) | set(user_cats))
     lap("load_user_files")
@@ -217,6 +271,8 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
     frames = []
     if inputs.osm_facilities:
         frames.append(facilities.facilities_from_osm(osm.features, taxonomy))
+    for path, f in zip(inputs.facilities, user_fac, strict=True):
+        _check_user_facilities(f, path, fac_crs, net, buffer_m, crs, settings, notes, counts)
     frames.extend(user_fac)
     fac = gpd.GeoDataFrame(
         pd.concat(frames, ignore_index=True) if frames else None,
@@ -248,7 +304,9 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
             denominator = f"population_raster:{Path(inputs.population).name}"
         else:
             res = population.residents_from_points(
-                inputs.population, parse_crs(inputs.population_crs, "--population-crs")
+                inputs.population,
+                parse_crs(inputs.population_crs, "--population-crs"),
+                encoding=inputs.encoding,
             )
             denominator = f"population_points:{Path(inputs.population).name}"
     else:

@@ -82,6 +82,7 @@ def analyze_cmd(
     grid_cell_m: opt.GridCell = 500.0,
     categories: opt.Categories = None,
     walk_filter: opt.WalkFilter = None,
+    encoding: opt.Encoding = None,
     overwrite: opt.Overwrite = False,
 ) -> None:
     """Analyse one area: per-community walking coverage of everyday facilities (5/10/15 min)."""
@@ -101,6 +102,7 @@ def analyze_cmd(
         osm_facilities=not no_osm_facilities,
         categories=categories,
         walk_filter=walk_filter,
+        encoding=encoding,
     )
     run_guarded(
         _run,

@@ -36,7 +36,9 @@ Communities = Annotated[
 ]
 CommunitiesCrs = Annotated[
     str | None,
-    typer.Option(help="CRS of the communities file when it states none, e.g. EPSG:4326."),
+    typer.Option(
+        help="CRS of the communities file when it states none (e.g. EPSG:4326), or gcj02 / bd09."
+    ),
 ]
 IdColumn = Annotated[
     str, typer.Option(help="Column of the communities file holding the id (kept as text).")
@@ -60,7 +62,8 @@ Population = Annotated[
     ),
 ]
 PopulationCrs = Annotated[
-    str | None, typer.Option(help="CRS of a population points file (CSV default EPSG:4326).")
+    str | None,
+    typer.Option(help="CRS of a population points file (CSV default EPSG:4326), or gcj02 / bd09."),
 ]
 Facilities = Annotated[
     list[Path] | None,
@@ -72,7 +75,10 @@ Facilities = Annotated[
 ]
 FacilitiesCrs = Annotated[
     str | None,
-    typer.Option(help="CRS of the facility files (default EPSG:4326; any EPSG code)."),
+    typer.Option(
+        help="Coordinates of the facility files: EPSG:4326 (default), any EPSG code, or gcj02 "
+        "(Amap, Tencent) / bd09 (Baidu), converted to WGS 84."
+    ),
 ]
 NoOsmFacilities = Annotated[
     bool,
@@ -107,5 +113,11 @@ Categories = Annotated[
 WalkFilter = Annotated[
     Path | None,
     typer.Option(help="Your own walkable-way rules (TOML) instead of the shipped one."),
+]
+Encoding = Annotated[
+    str | None,
+    typer.Option(
+        help="Text encoding of CSV inputs (default: detect UTF-8, UTF-8 with BOM or GB18030/GBK)."
+    ),
 ]
 Overwrite = Annotated[bool, typer.Option(help="Replace the contents of a non-empty --out folder.")]

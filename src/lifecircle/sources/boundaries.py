@@ -13,7 +13,7 @@ from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
 from lifecircle.errors import InputError
-from lifecircle.sources._files import check_file, read_vector
+from lifecircle.sources._files import Declared, check_file, read_vector
 from lifecircle.sources.osm import Feature
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ def read_communities(
     *,
     id_column: str = "id",
     name_column: str = "name",
-    crs: CRS | None = None,
+    crs: Declared | None = None,
 ) -> tuple[gpd.GeoDataFrame, dict[str, int]]:
     """Community polygons with text ``community_id`` and ``community_name`` (WGS 84).
 
@@ -32,7 +32,7 @@ def read_communities(
     """
     option = "--communities"
     p = check_file(path, option)
-    gdf = read_vector(p, option, crs)
+    gdf = read_vector(p, option, crs or Declared())
     missing = [c for c in (id_column, name_column) if c not in gdf.columns]
     if missing:
         raise InputError(

@@ -14,7 +14,15 @@ from pyproj import CRS
 
 from lifecircle.categories import Taxonomy
 from lifecircle.errors import InputError
-from lifecircle.sources._files import VECTOR_SUFFIXES, check_file, read_csv_text, read_vector
+from lifecircle.sources._files import (
+    VECTOR_SUFFIXES,
+    Declared,
+    check_file,
+    normalise_headers,
+    read_csv_text,
+    read_vector,
+    to_wgs84_geoms,
+)
 from lifecircle.sources.osm import Feature
 
 log = logging.getLogger(__name__)
@@ -71,29 +79,37 @@ def _rows_to_points(df: pd.DataFrame, path: Path, option: str) -> gpd.GeoSeries:
 
 
 def read_facilities_file(
-    path: str | Path, *, crs: CRS | None, option: str = "--facilities"
+    path: str | Path,
+    *,
+    crs: Declared | None = None,
+    encoding: str | None = None,
+    option: str = "--facilities",
 ) -> gpd.GeoDataFrame:
-    """Read a user's facility list. CSV columns ``id,category,name,lon,lat``; vector layers need
-    ``category`` (``id`` and ``name`` optional). Returned in WGS 84."""
+    """Read a user's facility list, returned in WGS 84.
+
+    CSV columns ``id,category,name,lon,lat`` (or Chinese headers such as 类别, 名称, 经度, 纬度) in
+    the declared system (WGS 84 by default; any EPSG code; ``gcj02`` / ``bd09`` converted here).
+    Vector layers need ``category``; ``id`` and ``name`` are optional.
+    """
+    declared = crs or Declared()
     p = check_file(path, option)
     if p.suffix.lower() in (".csv", ".txt"):
-        df = read_csv_text(p, option)
-        df.columns = [c.strip().lower() for c in df.columns]
+        df = read_csv_text(p, option, encoding)
         missing = [c for c in ("category", "lon", "lat") if c not in df.columns]
         if missing:
             raise InputError(
                 f"{option} {p}: missing column(s) {', '.join(missing)}; a facility CSV needs "
-                "id,category,name,lon,lat"
+                "id,category,name,lon,lat (or 编号,类别,名称,经度,纬度)"
             )
-        src_crs = crs or CRS.from_epsg(4326)
         geom = _rows_to_points(df, p, option)
-        gdf = gpd.GeoDataFrame(df, geometry=geom.values, crs=src_crs)
+        gdf = gpd.GeoDataFrame(df, geometry=geom.values, crs=declared.crs or CRS.from_epsg(4326))
+        gdf = to_wgs84_geoms(gdf, declared.china)
     elif p.suffix.lower() in VECTOR_SUFFIXES:
-        gdf = read_vector(p, option, crs)
-        gdf.columns = [c if c == "geometry" else str(c).strip().lower() for c in gdf.columns]
-        gdf = gdf.set_geometry("geometry")
+        gdf = read_vector(p, option, declared)
+        names = normalise_headers([c for c in gdf.columns if c != "geometry"])
+        gdf = gdf.rename(columns=names).set_geometry("geometry")
         if "category" not in gdf.columns:
-            raise InputError(f"{option} {p}: needs a 'category' column")
+            raise InputError(f"{option} {p}: needs a 'category' (类别) column")
     else:
         raise InputError(
             f"{option} {p}: unknown file type {p.suffix!r}; give .csv, .geojson, .gpkg or .shp"
@@ -116,7 +132,8 @@ def read_facilities_file(
         geometry=gdf.geometry.values,
         crs=gdf.crs,
     ).to_crs(4326)
-    log.info("read %d facilities from %s", len(out), p.name)
+    out.attrs["declared"] = declared.label()
+    log.info("read %d facilities from %s (%s)", len(out), p.name, declared.label())
     return out
 
 

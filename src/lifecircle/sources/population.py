@@ -16,7 +16,14 @@ from pyproj import CRS, Transformer
 from shapely.geometry.base import BaseGeometry
 
 from lifecircle.errors import CRSError, InputError
-from lifecircle.sources._files import VECTOR_SUFFIXES, check_file, read_csv_text, read_vector
+from lifecircle.sources._files import (
+    VECTOR_SUFFIXES,
+    Declared,
+    check_file,
+    read_csv_text,
+    read_vector,
+    to_wgs84_geoms,
+)
 from lifecircle.sources.osm import RESIDENTIAL_BUILDINGS, Feature
 
 log = logging.getLogger(__name__)
@@ -66,14 +73,16 @@ def residents_from_raster(path: str | Path, area_wgs84: BaseGeometry) -> gpd.Geo
     return pts
 
 
-def residents_from_points(path: str | Path, crs: CRS | None) -> gpd.GeoDataFrame:
+def residents_from_points(
+    path: str | Path, crs: Declared | None = None, encoding: str | None = None
+) -> gpd.GeoDataFrame:
     """Weighted points: CSV ``lon,lat,weight`` (declared CRS, WGS 84 by default) or a vector layer
     with a ``weight`` column."""
     option = "--population"
+    declared = crs or Declared()
     p = check_file(path, option)
     if p.suffix.lower() in (".csv", ".txt"):
-        df = read_csv_text(p, option)
-        df.columns = [c.strip().lower() for c in df.columns]
+        df = read_csv_text(p, option, encoding)
         missing = [c for c in ("lon", "lat", "weight") if c not in df.columns]
         if missing:
             raise InputError(
@@ -86,13 +95,14 @@ def residents_from_points(path: str | Path, crs: CRS | None) -> gpd.GeoDataFrame
             raise InputError(
                 f"{option} {p}: rows with missing, non-numeric or negative values (lines {lines})"
             )
-        return gpd.GeoDataFrame(
+        pts = gpd.GeoDataFrame(
             {"weight": num["weight"].to_numpy()},
             geometry=shapely.points(num["lon"].to_numpy(), num["lat"].to_numpy()),
-            crs=crs or CRS.from_epsg(4326),
-        ).to_crs(4326)
+            crs=declared.crs or CRS.from_epsg(4326),
+        )
+        return to_wgs84_geoms(pts, declared.china).to_crs(4326)
     if p.suffix.lower() in VECTOR_SUFFIXES:
-        gdf = read_vector(p, option, crs)
+        gdf = read_vector(p, option, declared)
         if "weight" not in gdf.columns:
             raise InputError(f"{option} {p}: needs a numeric 'weight' column (people per point)")
         w = pd.to_numeric(gdf["weight"], errors="coerce")

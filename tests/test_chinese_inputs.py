@@ -1,0 +1,145 @@
+"""Chinese data: GCJ-02 / BD-09 coordinates, GB18030 and BOM files, Chinese headers, full-width
+digits — checked against a maintained reference converter on thousands of points."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from pyproj import Geod
+
+from conftest import FIXTURES
+from lifecircle import chinacoords as cc
+from lifecircle.config import make_settings
+from lifecircle.errors import InputError
+from lifecircle.pipeline import Inputs, analyze
+from lifecircle.sources.facilities import read_facilities_file
+from lifecircle.sources.osm import overpass_json_to_osm_xml
+
+ct = pytest.importorskip("coordTransform.coordTransform", reason="the reference converter")
+GEOD = Geod(ellps="WGS84")
+
+
+@pytest.fixture(scope="module")
+def china_points():
+    rng = np.random.default_rng(2026)
+    # 5,000 points across China's extent, from Xinjiang to Heilongjiang and Hainan
+    return rng.uniform(73.7, 134.8, 5000), rng.uniform(18.2, 53.4, 5000)
+
+
+def _metres(lon1, lat1, lon2, lat2):
+    return GEOD.inv(lon1, lat1, lon2, lat2)[2]
+
+
+def test_forward_matches_reference(china_points):
+    lon, lat = china_points
+    ref = np.array([ct.wgs84_to_gcj02(a, b) for a, b in zip(lon, lat, strict=True)])
+    got = np.column_stack(cc.wgs84_to_gcj02(lon, lat))
+    assert _metres(ref[:, 0], ref[:, 1], got[:, 0], got[:, 1]).max() < 0.001
+    ref_bd = np.array([ct.wgs84_to_bd09(a, b) for a, b in zip(lon, lat, strict=True)])
+    got_bd = np.column_stack(cc.wgs84_to_bd09(lon, lat))
+    assert _metres(ref_bd[:, 0], ref_bd[:, 1], got_bd[:, 0], got_bd[:, 1]).max() < 0.001
+
+
+def test_inverse_within_half_a_metre_and_round_trips_within_a_millimetre(china_points):
+    lon, lat = china_points
+    gcj = np.array([ct.wgs84_to_gcj02(a, b) for a, b in zip(lon, lat, strict=True)])
+    back = cc.gcj02_to_wgs84(gcj[:, 0], gcj[:, 1])
+    assert _metres(lon, lat, *back).max() < 0.5
+    again = np.array([ct.wgs84_to_gcj02(a, b) for a, b in zip(*back, strict=True)])
+    assert _metres(gcj[:, 0], gcj[:, 1], again[:, 0], again[:, 1]).max() < 0.001
+    bd = np.array([ct.wgs84_to_bd09(a, b) for a, b in zip(lon, lat, strict=True)])
+    back_bd = cc.bd09_to_wgs84(bd[:, 0], bd[:, 1])
+    assert _metres(lon, lat, *back_bd).max() < 0.5
+    # the one-step inverse most tools ship is off by metres: ours is not that
+    crude = np.array([ct.gcj02_to_wgs84(a, b) for a, b in gcj])
+    assert _metres(lon, lat, crude[:, 0], crude[:, 1]).max() > 1.0
+
+
+def test_unknown_system():
+    with pytest.raises(ValueError, match="unknown coordinate system"):
+        cc.to_wgs84([121.0], [31.0], "wgs72")
+
+
+# ------------------------------------------------------------------ files
+
+
+def _write(path, text: str, encoding: str) -> None:
+    path.write_bytes(text.encode(encoding))
+
+
+CSV_ZH = "编号,类别,名称,经度,纬度\n001,market,人民菜场,121.4750,31.2310\n002,health,社区卫生服务站,１２１．４７６０,３１．２３２０\n"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030", "gbk"])
+def test_chinese_csv_in_every_encoding(tmp_path, encoding):
+    p = tmp_path / "f.csv"
+    _write(p, CSV_ZH, encoding)
+    f = read_facilities_file(p)
+    assert list(f["name"]) == ["人民菜场", "社区卫生服务站"]
+    assert list(f["facility_id"]) == ["f.csv:001", "f.csv:002"]  # codes keep leading zeros
+    assert f.geometry.iloc[1].x == pytest.approx(121.476)  # full-width digits folded
+
+
+def test_gbk_is_not_garbled_and_explicit_encoding_wins(tmp_path):
+    p = tmp_path / "f.csv"
+    _write(p, CSV_ZH, "gbk")
+    assert read_facilities_file(p)["name"].iloc[0] == "人民菜场"
+    with pytest.raises(InputError, match="cannot be decoded as utf-8"):
+        read_facilities_file(p, encoding="utf-8")
+
+
+def _small_osm(tmp_path):
+    resp = json.loads((FIXTURES / "overpass_small.json").read_text("utf-8"))
+    return overpass_json_to_osm_xml(resp, tmp_path / "small.osm"), resp
+
+
+def _on_street_points(resp, n=4):
+    el = [e for e in resp["elements"] if e["type"] == "node" and 1000 <= e["id"] < 1009]
+    return [(e["lon"], e["lat"]) for e in el[:n]]
+
+
+@pytest.mark.parametrize(
+    ("system", "forward"), [("gcj02", "wgs84_to_gcj02"), ("bd09", "wgs84_to_bd09")]
+)
+def test_declared_offset_systems_land_on_the_streets(tmp_path, system, forward):
+    osm, resp = _small_osm(tmp_path)
+    rows = ["id,category,name,lon,lat"]
+    for i, (lon, lat) in enumerate(_on_street_points(resp)):
+        x, y = getattr(ct, forward)(lon, lat)
+        rows.append(f"{i},market,m{i},{x:.8f},{y:.8f}")
+    p = tmp_path / "amap.csv"
+    p.write_text("\n".join(rows), encoding="utf-8")
+    r = analyze(
+        Inputs(osm=osm, facilities=(p,), facilities_crs=system, osm_facilities=False),
+        make_settings(),
+    )
+    mine = r.facilities[r.facilities["source"] == "amap.csv"].to_crs(r.crs)
+    # converted back to WGS 84, every facility stands on a street node: legs under 0.5 m
+    from lifecircle.snapping import snap_points
+
+    legs = snap_points(mine.geometry.to_numpy(), r.network, max_snap_m=50).leg_m
+    assert np.nanmax(legs) < 0.5
+    assert not any("GCJ-02" in n for n in r.summary["notes"])
+
+
+def test_gcj02_file_declared_wgs84_is_flagged(tmp_path):
+    osm, resp = _small_osm(tmp_path)
+    rows = ["id,category,name,lon,lat"]
+    for i, (lon, lat) in enumerate(_on_street_points(resp, 9)):
+        x, y = ct.wgs84_to_gcj02(lon, lat)
+        rows.append(f"{i},market,m{i},{x:.8f},{y:.8f}")
+    p = tmp_path / "amap.csv"
+    p.write_text("\n".join(rows), encoding="utf-8")
+    r = analyze(Inputs(osm=osm, facilities=(p,), osm_facilities=False), make_settings())
+    assert any("--facilities-crs gcj02" in n for n in r.summary["notes"])
+
+
+def test_declared_crs_that_puts_points_far_away(tmp_path):
+    osm, resp = _small_osm(tmp_path)
+    p = tmp_path / "f.csv"
+    (lon, lat) = _on_street_points(resp, 1)[0]
+    p.write_text(f"id,category,name,lon,lat\n1,market,x,{lon},{lat}\n", encoding="utf-8")
+    with pytest.raises(InputError, match="none of its 1 points falls in the analysis area"):
+        analyze(Inputs(osm=osm, facilities=(p,), facilities_crs="EPSG:3857"), make_settings())
