@@ -69,7 +69,10 @@ def _write(path, text: str, encoding: str) -> None:
     path.write_bytes(text.encode(encoding))
 
 
-CSV_ZH = "编号,类别,名称,经度,纬度\n001,market,人民菜场,121.4750,31.2310\n002,health,社区卫生服务站,１２１．４７６０,３１．２３２０\n"
+CSV_ZH = (
+    "编号,类别,名称,经度,纬度\n001,market,人民菜场,121.4750,31.2310\n"
+    "002,health,社区卫生服务站,１２１．４７６０,３１．２３２０\n"
+)
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030", "gbk"])

@@ -376,6 +376,7 @@ class Settings:
     floor_area_per_person_m2: float = 35.0
     default_levels: float = 3.0
     admin_level: str | None = None
+    lang: str = "zh"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -401,6 +402,7 @@ class Settings:
             "floor_area_per_person_m2": self.floor_area_per_person_m2,
             "default_levels": self.default_levels,
             "admin_level": self.admin_level,
+            "lang": self.lang,
             "max_reach_m": self.max_reach_m,
         }
 
@@ -419,6 +421,8 @@ def make_settings(
             p.add(f"--target must be a share in (0, 1], e.g. 0.85; got {target}")
         if not (0 < max_snap_m <= 5000):
             p.add(f"--max-snap-m must be between 0 and 5000 metres; got {max_snap_m}")
+        if kwargs.get("lang", "zh") not in ("zh", "en"):
+            p.add(f"--lang must be zh or en; got {kwargs.get('lang')!r}")
     return Settings(
         preset=pre,
         target=pre.target if target is None else float(target),

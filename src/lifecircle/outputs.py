@@ -28,7 +28,14 @@ from lifecircle.pipeline import Inputs, Result
 
 log = logging.getLogger(__name__)
 
-OUTPUT_FILES = ("coverage.csv", "area_coverage.csv", "lifecircle.gpkg", "summary.json", "map.html")
+OUTPUT_FILES = (
+    "coverage.csv",
+    "area_coverage.csv",
+    "coverage.xlsx",
+    "lifecircle.gpkg",
+    "summary.json",
+    "map.html",
+)
 
 
 def check_output_dir(out: Path, *, overwrite: bool) -> None:
@@ -129,6 +136,7 @@ def write_outputs(
 ) -> dict[str, Any]:
     """Write every output into ``out`` atomically; returns the summary that was written."""
     from lifecircle.render.maps import make_map
+    from lifecircle.render.spreadsheet import write_xlsx
 
     check_output_dir(out, overwrite=overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -147,7 +155,8 @@ def write_outputs(
         }
         for name, layer in layers.items():
             _finite(layer).to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio")
-        map_info = make_map(result, tmp / "map.html", target=settings.target)
+        write_xlsx(result, tmp / "coverage.xlsx", target=settings.target, lang=settings.lang)
+        map_info = make_map(result, tmp / "map.html", target=settings.target, lang=settings.lang)
         summary = dict(result.summary)
         summary["map"] = map_info
         summary["provenance"] = provenance(inputs, settings)

@@ -497,6 +497,7 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
         "communities_without_residents": int((ctop["residents"] <= 0).sum()),
     }
     summary: dict[str, Any] = {
+        "preset": preset.as_dict(),
         "area": {
             "communities": len(communities),
             "communities_source": comm_src,

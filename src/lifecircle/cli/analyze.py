@@ -29,6 +29,7 @@ def _run(
     grid_cell_m: float,
     overwrite: bool,
     quiet: bool,
+    lang: str = "zh",
 ) -> None:
     check_output_dir(out, overwrite=overwrite)
     settings = make_settings(
@@ -37,6 +38,7 @@ def _run(
         max_snap_m=max_snap_m,
         admin_level=admin_level,
         grid_cell_m=grid_cell_m,
+        lang=lang,
     )
     if quiet:
         result = analyze(inputs, settings)
@@ -83,6 +85,7 @@ def analyze_cmd(
     categories: opt.Categories = None,
     walk_filter: opt.WalkFilter = None,
     encoding: opt.Encoding = None,
+    lang: opt.Lang = "zh",
     overwrite: opt.Overwrite = False,
 ) -> None:
     """Analyse one area: per-community walking coverage of everyday facilities (5/10/15 min)."""
@@ -114,6 +117,7 @@ def analyze_cmd(
         admin_level=admin_level,
         grid_cell_m=grid_cell_m,
         overwrite=overwrite,
+        lang=lang,
         quiet=ctx.obj["quiet"],
     )
 

@@ -120,4 +120,8 @@ Encoding = Annotated[
         help="Text encoding of CSV inputs (default: detect UTF-8, UTF-8 with BOM or GB18030/GBK)."
     ),
 ]
+Lang = Annotated[
+    str,
+    typer.Option(help="Language of map and spreadsheet labels: zh or en (CSV keys never change)."),
+]
 Overwrite = Annotated[bool, typer.Option(help="Replace the contents of a non-empty --out folder.")]

@@ -14,6 +14,7 @@ from folium.plugins import FastMarkerCluster
 
 from lifecircle.naming import ALL
 from lifecircle.render.escape import safe_text
+from lifecircle.render.spreadsheet import category_label
 
 if TYPE_CHECKING:
     from lifecircle.pipeline import Result
@@ -93,7 +94,7 @@ def _legend(target: float, denominator: str, profile: str, minutes: int) -> Macr
     return el
 
 
-def make_map(result: Result, path: Path, *, target: float) -> dict[str, Any]:
+def make_map(result: Result, path: Path, *, target: float, lang: str = "zh") -> dict[str, Any]:
     """Write ``map.html``; returns its size and the number of features per layer."""
     crs = result.crs
     summary = result.summary
@@ -141,10 +142,7 @@ def make_map(result: Result, path: Path, *, target: float) -> dict[str, Any]:
     sa = result.service_areas
     for k, cat in enumerate(result.categories):
         colour = CATEGORY_COLOURS[k % len(CATEGORY_COLOURS)]
-        label = cat
-        if cat in result.taxonomy:
-            c = result.taxonomy[cat]
-            label = f"{c.name_en} {c.name_zh}"
+        label = category_label(result, cat, lang)
         n_fac = int((fac["category"] == cat).sum()) if len(fac) else 0
         fg = folium.FeatureGroup(name=f"{safe_text(label)} ({n_fac})", show=False)
         sel = sa[(sa["category"] == cat) & (sa["profile"] == profile) & (sa["minutes"] == minutes)]

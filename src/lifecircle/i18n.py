@@ -1,0 +1,47 @@
+"""Labels for people (maps, spreadsheets) in Chinese or English. Machine keys (CSV columns,
+category keys) never change with the language."""
+
+from __future__ import annotations
+
+LANGS = ("zh", "en")
+
+LABELS: dict[str, dict[str, str]] = {
+    "summary": {"zh": "汇总", "en": "Summary"},
+    "community_id": {"zh": "社区代码", "en": "Community code"},
+    "community_name": {"zh": "社区名称", "en": "Community"},
+    "residents": {"zh": "居民数", "en": "Residents"},
+    "category": {"zh": "设施类别", "en": "Category"},
+    "threshold": {"zh": "标准", "en": "Threshold"},
+    "coverage": {"zh": "覆盖率", "en": "Coverage"},
+    "target": {"zh": "目标", "en": "Target"},
+    "meets_target": {"zh": "是否达标", "en": "Meets target"},
+    "yes": {"zh": "达标", "en": "yes"},
+    "no": {"zh": "未达标", "en": "no"},
+    "no_residents": {"zh": "无居民", "en": "no residents"},
+    "standard": {"zh": "一般步行", "en": "standard walker"},
+    "elderly": {"zh": "老年人步行", "en": "elderly walker"},
+    "age_weighted": {"zh": "按年龄加权", "en": "age-weighted"},
+    "all": {"zh": "完整生活圈", "en": "Complete life circle"},
+    "minutes": {"zh": "分钟", "en": "min"},
+    "preset": {"zh": "标准预设", "en": "Preset"},
+    "denominator": {"zh": "分母", "en": "Denominator"},
+    "communities_meeting": {"zh": "达标社区", "en": "Communities meeting the target"},
+    "area_total": {"zh": "全区合计", "en": "Whole area"},
+    "below_note": {
+        "zh": "红色:低于目标。覆盖率 = 步行可达居民 / 居民总数。",
+        "en": "Red: below target. Coverage = residents within the walk / all residents.",
+    },
+    "source": {"zh": "数据来源", "en": "Data"},
+    "osm_attribution": {
+        "zh": "地图数据 © OpenStreetMap 贡献者",
+        "en": "Map data © OpenStreetMap contributors",
+    },
+}
+
+
+def t(key: str, lang: str) -> str:
+    """The label for ``key`` in ``lang`` (the key itself when there is none)."""
+    entry = LABELS.get(key)
+    if entry is None:
+        return key
+    return entry.get(lang, entry["en"])

@@ -1,0 +1,161 @@
+"""``coverage.xlsx`` for community offices: a summary sheet and one sheet per category, codes as
+text, percentages formatted, communities below target highlighted, frozen headers. Every cell that
+comes from data is written as a string cell, so it can never run as a formula."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from openpyxl import Workbook
+from openpyxl.cell.cell import Cell
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from lifecircle.i18n import t
+from lifecircle.naming import ALL
+
+if TYPE_CHECKING:
+    from lifecircle.pipeline import Result
+
+BELOW = PatternFill("solid", start_color="F8CBAD", end_color="F8CBAD")
+HEADER = PatternFill("solid", start_color="D9E1F2", end_color="D9E1F2")
+BOLD = Font(bold=True)
+_BAD_SHEET_CHARS = str.maketrans({c: "_" for c in "[]:*?/\\"})
+
+
+def _text(ws: Worksheet, row: int, col: int, value: object) -> Cell:
+    """A string cell: shown as typed, never evaluated (``=SUM(A1)`` stays text)."""
+    cell = ws.cell(row=row, column=col)
+    cell.value = "" if value is None else str(value)
+    cell.data_type = "s"
+    cell.number_format = "@"
+    return cell
+
+
+def _share(ws: Worksheet, row: int, col: int, value: float, target: float | None) -> Cell:
+    cell = ws.cell(row=row, column=col)
+    if value is None or not np.isfinite(value):
+        cell.value = None
+        return cell
+    cell.value = float(value)
+    cell.number_format = "0.0%"
+    if target is not None and value < target:
+        cell.fill = BELOW
+    return cell
+
+
+def _header(ws: Worksheet, labels: list[str]) -> None:
+    for j, label in enumerate(labels, start=1):
+        c = _text(ws, 1, j, label)
+        c.font = BOLD
+        c.fill = HEADER
+        c.alignment = Alignment(wrap_text=True, vertical="center")
+    ws.row_dimensions[1].height = 32
+
+
+def _widths(ws: Worksheet, widths: list[int]) -> None:
+    for j, w in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(j)].width = w
+
+
+def _sheet_title(label: str, used: set[str]) -> str:
+    base = label.translate(_BAD_SHEET_CHARS)[:28] or "sheet"
+    title, k = base, 2
+    while title.lower() in used:
+        title, k = f"{base[:25]}_{k}", k + 1
+    used.add(title.lower())
+    return title
+
+
+def category_label(result: Result, cat: str, lang: str) -> str:
+    if cat == ALL:
+        return t("all", lang)
+    if cat in result.taxonomy:
+        return result.taxonomy[cat].label(lang)
+    return cat
+
+
+def write_xlsx(result: Result, path: Path, *, target: float, lang: str = "zh") -> dict[str, Any]:
+    """Write the workbook; returns its sheet names."""
+    cov = result.coverage
+    summary = result.summary
+    profiles = list(dict.fromkeys(cov["profile"]))
+    minutes = sorted(set(cov["minutes"]))
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    used: set[str] = set()
+    ws.title = _sheet_title(t("summary", lang), used)
+
+    # ---- summary: the area, then one row per category
+    preset = summary.get("preset", {})
+    info = [
+        (t("preset", lang), f"{preset.get('name', '')} — {preset.get('title', '')}"),
+        (t("denominator", lang), summary["denominator"]),
+        (t("target", lang), f"{target:.0%}"),
+        (t("source", lang), t("osm_attribution", lang)),
+        ("", t("below_note", lang)),
+    ]
+    for i, (k, v) in enumerate(info, start=1):
+        _text(ws, i, 1, k).font = BOLD
+        _text(ws, i, 2, v)
+    top = len(info) + 2
+    labels = [t("category", lang), t("threshold", lang)]
+    labels += [f"{t(p, lang)} ≤{m}{t('minutes', lang)}" for p in profiles for m in minutes]
+    labels += [t("communities_meeting", lang)]
+    for j, label in enumerate(labels, start=1):
+        c = _text(ws, top, j, label)
+        c.font, c.fill = BOLD, HEADER
+        c.alignment = Alignment(wrap_text=True)
+    area = result.area_coverage.set_index(["category", "profile", "minutes"])["coverage"]
+    per_comm = cov[(cov["profile"] == profiles[0]) & (cov["minutes"] == max(minutes))]
+    cats = [*result.categories, ALL]
+    for i, cat in enumerate(cats, start=top + 1):
+        _text(ws, i, 1, category_label(result, cat, lang))
+        info_c = summary["categories"].get(cat, {})
+        _text(ws, i, 2, info_c.get("threshold", ""))
+        j = 3
+        for p in profiles:
+            for m in minutes:
+                _share(ws, i, j, area.get((cat, p, m), np.nan), target)
+                j += 1
+        rows = per_comm[(per_comm["category"] == cat) & (per_comm["residents"] > 0)]
+        _text(ws, i, j, f"{int(rows['meets_target'].sum())} / {len(rows)}")
+    _widths(ws, [34, 14, *([13] * (len(profiles) * len(minutes))), 16])
+    ws.freeze_panes = ws.cell(row=top + 1, column=2)
+
+    # ---- one sheet per category
+    for cat in cats:
+        sheet = wb.create_sheet(_sheet_title(category_label(result, cat, lang), used))
+        sub = cov[cov["category"] == cat]
+        wide = sub.set_index(["community_id", "community_name", "profile", "minutes"])[
+            "coverage"
+        ].unstack(["profile", "minutes"])
+        res = sub.drop_duplicates("community_id").set_index("community_id")["residents"]
+        cols = [(p, m) for p in profiles for m in minutes]
+        labels = [t("community_id", lang), t("community_name", lang), t("residents", lang)]
+        labels += [f"{t(p, lang)} ≤{m}{t('minutes', lang)}" for p, m in cols]
+        labels += [t("meets_target", lang)]
+        _header(sheet, labels)
+        for i, (key_pair, row) in enumerate(wide.iterrows(), start=2):
+            cid, cname = str(key_pair[0]), str(key_pair[1])  # type: ignore[index]
+            _text(sheet, i, 1, cid)
+            _text(sheet, i, 2, cname)
+            sheet.cell(row=i, column=3, value=float(res.get(cid, 0.0))).number_format = "#,##0"
+            for j, key in enumerate(cols, start=4):
+                _share(sheet, i, j, row.get(key, np.nan), target)
+            head = row.get((profiles[0], max(minutes)), np.nan)
+            if not np.isfinite(head):
+                _text(sheet, i, 4 + len(cols), t("no_residents", lang))
+                continue
+            ok = bool(head >= target)
+            c = _text(sheet, i, 4 + len(cols), t("yes" if ok else "no", lang))
+            if not ok:
+                c.fill = BELOW
+        _widths(sheet, [16, 24, 11, *([12] * len(cols)), 10])
+        sheet.freeze_panes = "C2"
+    wb.save(path)
+    return {"sheets": wb.sheetnames}

@@ -1,0 +1,56 @@
+"""coverage.xlsx: text codes, formats, highlighting, frozen headers, no formula ever runs."""
+
+from __future__ import annotations
+
+import openpyxl
+import pytest
+from typer.testing import CliRunner
+
+from lifecircle.cli.main import app
+from test_cli import BOX, comm_file, helsinki  # noqa: F401  (fixtures)
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def workbook(tmp_path_factory, helsinki, comm_file):  # noqa: F811
+    out = tmp_path_factory.mktemp("xlsx") / "out"
+    args = ["-q", "analyze", "--osm", str(helsinki), "--communities", str(comm_file)]
+    r = runner.invoke(app, [*args, "--out", str(out), "--lang", "en"])
+    assert r.exit_code == 0, r.output
+    return openpyxl.load_workbook(out / "coverage.xlsx")
+
+
+def test_sheets_and_headers(workbook):
+    names = workbook.sheetnames
+    assert names[0] == "Summary"
+    assert "Complete life circle" in names and "Primary school" in names
+    ws = workbook["Primary school"]
+    assert ws.freeze_panes == "C2"
+    assert [c.value for c in ws[1]][:3] == ["Community code", "Community", "Residents"]
+
+
+def test_codes_are_text_and_formulas_stay_text(workbook):
+    ws = workbook["Complete life circle"]
+    ids = [ws.cell(row=r, column=1) for r in range(2, ws.max_row + 1)]
+    assert {c.value for c in ids} == {
+        "310101001001",
+        "310101001002",
+        "310101001003",
+        "310101001004",
+    }
+    assert all(c.data_type == "s" for c in ids)
+    names = {
+        ws.cell(row=r, column=2).value: ws.cell(row=r, column=2) for r in range(2, ws.max_row + 1)
+    }
+    cell = names["=SUM(A1)"]  # a hostile name from the communities file
+    assert cell.data_type == "s" and cell.value == "=SUM(A1)"
+
+
+def test_percentages_and_below_target_highlighted(workbook):
+    ws = workbook["Complete life circle"]
+    shares = [ws.cell(row=r, column=6) for r in range(2, ws.max_row + 1)]
+    numeric = [c for c in shares if isinstance(c.value, int | float)]
+    assert numeric and all(c.number_format == "0.0%" for c in numeric)
+    below = [c for c in numeric if c.value < 0.85]
+    assert below and all(c.fill.start_color.rgb.endswith("F8CBAD") for c in below)
