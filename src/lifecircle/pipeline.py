@@ -32,6 +32,7 @@ from lifecircle.routing import nearest_facility
 from lifecircle.snapping import Snapped, snap_points
 from lifecircle.sources import boundaries, facilities, population
 from lifecircle.sources._files import Declared, check_file, parse_crs
+from lifecircle.sources.codes import compare_with_code_table
 from lifecircle.sources.osm import OSMData, download_osm, read_osm
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ class Inputs:
     categories: Path | None = None
     walk_filter: Path | None = None
     encoding: str | None = None
+    code_table: Path | None = None
 
 
 @dataclass
@@ -85,6 +87,8 @@ def _validate_paths(inputs: Inputs) -> None:
         check_file(inputs.communities, "--communities")
     if inputs.population is not None:
         check_file(inputs.population, "--population")
+    if inputs.code_table is not None:
+        check_file(inputs.code_table, "--code-table")
     for f in inputs.facilities:
         check_file(f, "--facilities")
 
@@ -465,6 +469,21 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
         geometry="geometry",
         crs=crs,
     ).to_crs(4326)
+    if inputs.code_table is not None:
+        per = cov.drop_duplicates("community_id").set_index("community_id")["residents"]
+        report = compare_with_code_table(inputs.code_table, communities["community_id"], per)
+        counts["code_table"] = report
+        n1, n2 = (
+            len(report["committees_without_polygon"]),
+            len(report["polygons_with_unknown_codes"]),
+        )
+        n3 = len(report["committees_without_residents"])
+        if n1 or n2 or n3:
+            notes.append(
+                f"Code table: {n1} committee(s) of the table have no polygon, {n3} have no "
+                f"residents, and {n2} polygon(s) carry codes the table does not know "
+                "(listed in summary.json → counts.code_table)."
+            )
     lap("coverage")
 
     # ---- summary

@@ -86,6 +86,7 @@ def analyze_cmd(
     walk_filter: opt.WalkFilter = None,
     encoding: opt.Encoding = None,
     lang: opt.Lang = "zh",
+    code_table: opt.CodeTable = None,
     overwrite: opt.Overwrite = False,
 ) -> None:
     """Analyse one area: per-community walking coverage of everyday facilities (5/10/15 min)."""
@@ -106,6 +107,7 @@ def analyze_cmd(
         categories=categories,
         walk_filter=walk_filter,
         encoding=encoding,
+        code_table=code_table,
     )
     run_guarded(
         _run,

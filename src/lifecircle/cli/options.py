@@ -124,4 +124,11 @@ Lang = Annotated[
     str,
     typer.Option(help="Language of map and spreadsheet labels: zh or en (CSV keys never change)."),
 ]
+CodeTable = Annotated[
+    Path | None,
+    typer.Option(
+        help="A table of community codes (CSV with a 12-digit 'code' column, e.g. the statistics "
+        "bureau's list) to report committees without polygon or residents, and unknown codes."
+    ),
+]
 Overwrite = Annotated[bool, typer.Option(help="Replace the contents of a non-empty --out folder.")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -14,6 +15,7 @@ from shapely.geometry.base import BaseGeometry
 
 from lifecircle.errors import InputError
 from lifecircle.sources._files import Declared, check_file, read_vector
+from lifecircle.sources.codes import looks_like_codes, validate_community_codes
 from lifecircle.sources.osm import Feature
 
 log = logging.getLogger(__name__)
@@ -25,7 +27,7 @@ def read_communities(
     id_column: str = "id",
     name_column: str = "name",
     crs: Declared | None = None,
-) -> tuple[gpd.GeoDataFrame, dict[str, int]]:
+) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
     """Community polygons with text ``community_id`` and ``community_name`` (WGS 84).
 
     Invalid polygons are repaired (``make_valid``) and counted; duplicate ids are an error.
@@ -47,6 +49,9 @@ def read_communities(
             f"{option} {p}: duplicate community ids {sorted(set(dup))[:10]}; every community "
             "needs its own id"
         )
+    code_report: dict[str, object] = {}
+    if looks_like_codes(ids):
+        code_report = validate_community_codes(gdf.assign(**{id_column: ids}), id_column, option)
     types = set(gdf.geometry.geom_type)
     if not types <= {"Polygon", "MultiPolygon"}:
         raise InputError(f"{option} {p}: geometries must be polygons, found {sorted(types)}")
@@ -67,7 +72,11 @@ def read_communities(
         geometry=geoms,
         crs=gdf.crs,
     ).to_crs(4326)
-    return out, {"communities_repaired": len(repaired), "repaired_ids": repaired}  # type: ignore[dict-item]
+    return out, {
+        "communities_repaired": len(repaired),
+        "repaired_ids": repaired,
+        "codes": code_report,
+    }
 
 
 def communities_from_osm(
