@@ -338,3 +338,22 @@ def test_bad_preset_file_is_exit_2(tmp_path, helsinki):
     assert r.exit_code == 2
     assert "target must be a share" in r.output and "thresholds.market" in r.output
     assert not (tmp_path / "o").exists()
+
+
+def test_age_share_and_denominators(tmp_path, helsinki, comm_file):
+    out = tmp_path / "o"
+    r = invoke("analyze", "--osm", helsinki, "--communities", comm_file, "--age-share", "0.3",
+               "--out", out)  # fmt: skip
+    assert r.exit_code == 0, r.output
+    cov = pd.read_csv(out / "coverage.csv", dtype={"community_id": str})
+    assert "age_weighted" in set(cov["profile"])
+    d = pd.read_csv(out / "denominators.csv", dtype={"community_id": str})
+    assert {
+        "residents",
+        "residential_buildings",
+        "residential_floor_area_m2",
+        "communities",
+    } <= set(d["denominator"])
+    r = invoke("analyze", "--osm", helsinki, "--communities", comm_file, "--age-share", "share60",
+               "--out", tmp_path / "o2")  # fmt: skip
+    assert r.exit_code == 2 and "share60" in r.output

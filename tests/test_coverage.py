@@ -116,3 +116,49 @@ def test_distance_thresholds_judge_with_and_tiers():
     assert row[("all", "elderly", 10)] == pytest.approx(1 / 3)
     # per-category rows stay plain times at the row's speed
     assert row[("park", "standard", 15)] == pytest.approx(1.0)
+
+
+def test_age_weighted_rows():
+    # speeds 1.1 / 0.9 m/s: 10 min = 660 m standard, 540 m elderly
+    res = pd.DataFrame(
+        {"community_id": ["A", "A", "B"], "weight": [10.0, 30.0, 20.0],
+         "dist_m_market": [600.0, 100.0, 600.0], "dist_m_park": [0.0, 0.0, 0.0]}
+    )  # fmt: skip
+    comm = pd.DataFrame({"community_id": ["A", "B"], "community_name": ["A", "B"]})
+    ages = pd.Series({"A": 0.25, "B": 1.0})
+    cov = coverage_table(res, comm, ["market", "park"], PRESET, 0.85, age_share=ages)
+    row = cov.set_index(["community_id", "category", "profile", "minutes"])["coverage"]
+    # A: resident at 600 m is covered for a standard walker only: 10 * 0.75 + 30 = 37.5 of 40
+    assert row[("A", "market", "age_weighted", 10)] == pytest.approx(37.5 / 40)
+    assert row[("B", "market", "age_weighted", 10)] == pytest.approx(0.0)  # everyone is 60+
+    assert row[("B", "market", "standard", 10)] == pytest.approx(1.0)
+
+
+def test_every_denominator_on_a_known_case():
+    from lifecircle.coverage import denominator_tables
+
+    comm = pd.DataFrame({"community_id": ["A", "B"], "community_name": ["A", "B"]})
+    res = pd.DataFrame(
+        {"community_id": ["A", "A", "B"], "weight": [10.0, 30.0, 20.0],
+         "dist_m_market": [100.0, 2000.0, 100.0], "dist_m_park": [0.0, 0.0, 0.0]}
+    )  # fmt: skip
+    bld = pd.DataFrame(
+        {"community_id": ["A", "A", "A", "B"], "floor_area_m2": [1000.0, 3000.0, 6000.0, 500.0],
+         "dist_m_market": [100.0, 100.0, 2000.0, 100.0], "dist_m_park": [0.0] * 4}
+    )  # fmt: skip
+    cov = coverage_table(res, comm, ["market", "park"], PRESET, 0.85)
+    per, area = denominator_tables(cov, bld, comm, ["market", "park"], PRESET, 0.85)
+    key = ["community_id", "category", "profile", "minutes", "denominator"]
+    p = per.set_index(key)["coverage"]
+    assert p[("A", "market", "standard", 15, "residents")] == pytest.approx(0.25)
+    assert p[("A", "market", "standard", 15, "residential_buildings")] == pytest.approx(2 / 3)
+    assert p[("A", "market", "standard", 15, "residential_floor_area_m2")] == pytest.approx(0.4)
+    a = area.set_index(key)["coverage"]
+    assert a[("*", "market", "standard", 15, "residential_buildings")] == pytest.approx(3 / 4)
+    # communities: A misses 85 % (25 %), B meets it (100 %): half the communities
+    assert a[("*", "market", "standard", 15, "communities")] == pytest.approx(0.5)
+    assert set(per["denominator"]) == {
+        "residents",
+        "residential_buildings",
+        "residential_floor_area_m2",
+    }

@@ -9,6 +9,7 @@ import pandas as pd
 from lifecircle.config import Preset
 from lifecircle.naming import ALL, dist_col, limit_m
 
+AGE_WEIGHTED = "age_weighted"  # the profile name of age-weighted rows
 COVERAGE_COLUMNS = [
     "community_id",
     "community_name",
@@ -52,6 +53,8 @@ def coverage_table(
     categories: list[str],
     preset: Preset,
     target: float,
+    *,
+    age_share: pd.Series | None = None,
 ) -> pd.DataFrame:
     """The ``coverage.csv`` table. ``residents`` needs ``community_id``, ``weight`` and a
     ``dist_m_<category>`` column per category; communities with no residents get an empty share."""
@@ -62,11 +65,31 @@ def coverage_table(
     w = residents["weight"].to_numpy(dtype=float)
     total = np.bincount(code[inside], weights=w[inside], minlength=len(ids))
     frames = []
+    age = None
+    if age_share is not None:
+        # each resident counts (1 - s) as a standard walker and s as an elderly one, s being the
+        # share of residents aged 60+ in their community
+        s_comm = age_share.reindex(ids).fillna(0.0).to_numpy(dtype=float)
+        age = np.where(inside, s_comm[np.maximum(code, 0)], 0.0)
+    profiles = list(preset.speeds_m_s.items())
+    if age is not None:
+        profiles.append((AGE_WEIGHTED, float("nan")))
     for cat in [*categories, ALL]:
-        for profile, speed in preset.speeds_m_s.items():
+        for profile, speed in profiles:
             for minutes in preset.minutes:
-                ok = covered_mask(residents, cat, speed, minutes, preset) & inside
-                cov = np.bincount(code[ok], weights=w[ok], minlength=len(ids))
+                if profile == AGE_WEIGHTED:
+                    assert age is not None
+                    std = covered_mask(
+                        residents, cat, preset.speeds_m_s["standard"], minutes, preset
+                    )
+                    eld = covered_mask(
+                        residents, cat, preset.speeds_m_s["elderly"], minutes, preset
+                    )
+                    part = (1 - age) * std + age * eld
+                    cov = np.bincount(code[inside], weights=(w * part)[inside], minlength=len(ids))
+                else:
+                    ok = covered_mask(residents, cat, speed, minutes, preset) & inside
+                    cov = np.bincount(code[ok], weights=w[ok], minlength=len(ids))
                 with np.errstate(invalid="ignore", divide="ignore"):
                     share = np.where(total > 0, cov / np.where(total > 0, total, 1), np.nan)
                 frames.append(
@@ -100,3 +123,62 @@ def area_totals(coverage: pd.DataFrame, target: float) -> pd.DataFrame:
     g.insert(0, "community_name", "(area total)")
     g.insert(0, "community_id", "*")
     return g[COVERAGE_COLUMNS]
+
+
+DENOMINATOR_COLUMNS = [
+    "community_id", "community_name", "category", "profile", "minutes",
+    "denominator", "total", "covered", "coverage", "target", "meets_target",
+]  # fmt: skip
+
+
+def _as_denominator(cov: pd.DataFrame, name: str) -> pd.DataFrame:
+    out = cov.rename(columns={"residents": "total", "covered_residents": "covered"})
+    out.insert(5, "denominator", name)
+    return out[DENOMINATOR_COLUMNS]
+
+
+def denominator_tables(
+    cov: pd.DataFrame,
+    buildings: pd.DataFrame,
+    communities: pd.DataFrame,
+    categories: list[str],
+    preset: Preset,
+    target: float,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Coverage by every denominator practice uses: residents, residential buildings (count),
+    residential floor area (m²) per community, and at area level also communities (the share of
+    communities with residents that meet the target). Returns (per community, area totals)."""
+    per = [_as_denominator(cov, "residents")]
+    area = [_as_denominator(area_totals(cov, target), "residents")]
+    if len(buildings):
+        for name, weight in (
+            ("residential_buildings", np.ones(len(buildings))),
+            ("residential_floor_area_m2", buildings["floor_area_m2"].to_numpy(dtype=float)),
+        ):
+            b = coverage_table(
+                buildings.assign(weight=weight), communities, categories, preset, target
+            )
+            per.append(_as_denominator(b, name))
+            area.append(_as_denominator(area_totals(b, target), name))
+    populated = cov[cov["residents"] > 0]
+    g = populated.groupby(["category", "profile", "minutes"], sort=False)["meets_target"]
+    comm = g.agg(["sum", "count"]).reset_index()
+    comm_rows = pd.DataFrame(
+        {
+            "community_id": "*",
+            "community_name": "(area total)",
+            "category": comm["category"],
+            "profile": comm["profile"],
+            "minutes": comm["minutes"],
+            "denominator": "communities",
+            "total": comm["count"].astype(float),
+            "covered": comm["sum"].astype(float),
+            "coverage": np.where(
+                comm["count"] > 0, comm["sum"] / comm["count"].clip(lower=1), np.nan
+            ),
+            "target": target,
+        }
+    )
+    comm_rows["meets_target"] = comm_rows["coverage"] >= target
+    area.append(comm_rows[DENOMINATOR_COLUMNS])
+    return pd.concat(per, ignore_index=True), pd.concat(area, ignore_index=True)

@@ -32,6 +32,7 @@ OUTPUT_FILES = (
     "coverage.csv",
     "area_coverage.csv",
     "coverage.xlsx",
+    "denominators.csv",
     "lifecircle.gpkg",
     "summary.json",
     "map.html",
@@ -145,6 +146,7 @@ def write_outputs(
     try:
         result.coverage.to_csv(tmp / "coverage.csv", index=False, encoding="utf-8-sig")
         result.area_coverage.to_csv(tmp / "area_coverage.csv", index=False, encoding="utf-8-sig")
+        result.denominators.to_csv(tmp / "denominators.csv", index=False, encoding="utf-8-sig")
         gpkg = tmp / "lifecircle.gpkg"
         layers = {
             "communities": result.communities,

@@ -22,13 +22,19 @@ from pyproj import CRS
 from lifecircle.categories import Taxonomy, load_taxonomy
 from lifecircle.chinacoords import gcj02_to_wgs84
 from lifecircle.config import Settings, load_walk_filter
-from lifecircle.coverage import area_totals, coverage_table, covered_mask
+from lifecircle.coverage import (
+    AGE_WEIGHTED,
+    area_totals,
+    coverage_table,
+    covered_mask,
+    denominator_tables,
+)
 from lifecircle.crs import metric_crs
 from lifecircle.errors import InputError
 from lifecircle.isochrones import EdgeSamples, auto_cell_m, service_areas
 from lifecircle.naming import ALL, coverage_col, dist_col, limit_m, time_col
 from lifecircle.network import Network, build_network
-from lifecircle.routing import nearest_facility
+from lifecircle.routing import Reach, facility_field, origin_distances
 from lifecircle.snapping import Snapped, snap_points
 from lifecircle.sources import boundaries, facilities, population
 from lifecircle.sources._files import Declared, check_file, parse_crs
@@ -58,6 +64,7 @@ class Inputs:
     walk_filter: Path | None = None
     encoding: str | None = None
     code_table: Path | None = None
+    age_share: str | None = None  # one share of residents aged 60+, or a communities column
 
 
 @dataclass
@@ -70,6 +77,7 @@ class Result:
     residents: gpd.GeoDataFrame
     coverage: pd.DataFrame
     area_coverage: pd.DataFrame
+    denominators: pd.DataFrame
     service_areas: gpd.GeoDataFrame
     gaps: gpd.GeoDataFrame
     summary: dict[str, Any]
@@ -115,6 +123,52 @@ def _uniform_residents(
     pts = shapely.points(xs.ravel(), ys.ravel())
     pts = pts[shapely.contains(area_m, pts)]
     return gpd.GeoDataFrame({"weight": np.ones(len(pts))}, geometry=pts, crs=crs).to_crs(4326)
+
+
+def _age_column(value: str | None) -> bool:
+    if value is None:
+        return False
+    try:
+        float(value)
+    except ValueError:
+        return True
+    return False
+
+
+def _age_shares(value: str | None, communities: gpd.GeoDataFrame, preset: Any) -> pd.Series | None:
+    """The share of residents aged 60+ per community: one value for all, or a column."""
+    if value is None:
+        return None
+    if not {"standard", "elderly"} <= set(preset.speeds_m_s):
+        raise InputError(
+            "--age-share needs a preset with both a 'standard' and an 'elderly' walking profile"
+        )
+    ids = communities["community_id"].astype(str)
+    if not _age_column(value):
+        v = float(value)
+        if not 0 <= v <= 1:
+            raise InputError(f"--age-share {value}: a share of residents aged 60+ is in [0, 1]")
+        return pd.Series(v, index=ids.to_numpy())
+    if value not in communities.columns:
+        raise InputError(
+            f"--age-share {value!r}: not a number and not a column of the communities file; "
+            "give a share such as 0.23 or the name of a column holding one per community"
+        )
+    s = pd.to_numeric(communities[value], errors="coerce")
+    bad = ids[(s.isna() | (s < 0) | (s > 1)).to_numpy()]
+    if len(bad):
+        raise InputError(
+            f"--age-share column {value!r}: values must be shares in [0, 1]; "
+            f"check communities {', '.join(bad.head(10))}"
+        )
+    return pd.Series(s.to_numpy(dtype=float), index=ids.to_numpy())
+
+
+def _community_of(points_m: gpd.GeoDataFrame, comm_m: gpd.GeoDataFrame) -> np.ndarray:
+    """The community id each point falls in ("" for none; the first when polygons overlap)."""
+    joined = gpd.sjoin(points_m[["geometry"]], comm_m, how="left", predicate="within")
+    joined = joined[~joined.index.duplicated(keep="first")]
+    return joined["community_id"].reindex(points_m.index).fillna("").astype(str).to_numpy()
 
 
 def _check_user_facilities(
@@ -204,6 +258,7 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
             id_column=inputs.id_column,
             name_column=inputs.name_column,
             crs=parse_crs(inputs.communities_crs, "--communities-crs"),
+            keep=(inputs.age_share,) if inputs.age_share and _age_column(inputs.age_share) else (),
         )
         counts.update(rep)
         comm_src = f"file:{Path(inputs.communities).name}"
@@ -338,19 +393,28 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
         raise InputError(
             "no residents fall inside the analysis area; check the population input and the area"
         )
-    joined = gpd.sjoin(
-        res_m[["geometry"]],
-        communities.to_crs(crs)[["community_id", "geometry"]],
-        how="left",
-        predicate="within",
-    )
-    joined = joined[~joined.index.duplicated(keep="first")]
-    res["community_id"] = (
-        joined["community_id"].reindex(res.index).fillna("").astype(str).to_numpy()
-    )
+    comm_m = communities.to_crs(crs)[["community_id", "geometry"]]
+    res["community_id"] = _community_of(res_m, comm_m)
     rsnap = snap_points(res_m.geometry.to_numpy(), net, max_snap_m=settings.max_snap_m)
     res["snap_m"] = rsnap.leg_m
     res["on_network"] = rsnap.on_network
+    # residential buildings: the second and third denominators (count and floor area)
+    if denominator.startswith("osm_residential_buildings"):
+        bld = res[["community_id", "floor_area_m2", "geometry"]].copy()
+        bsnap = rsnap
+    else:
+        bld = population.residents_from_buildings(
+            osm.buildings,
+            osm.residential_landuse,
+            crs,
+            default_levels=settings.default_levels,
+            floor_area_per_person_m2=settings.floor_area_per_person_m2,
+        )
+        bld_m = bld.to_crs(crs)
+        keep = bld_m.within(area_m).to_numpy() if len(bld) else np.zeros(0, dtype=bool)
+        bld, bld_m = bld[keep].reset_index(drop=True), bld_m[keep].reset_index(drop=True)
+        bld["community_id"] = _community_of(bld_m, comm_m) if len(bld) else []
+        bsnap = snap_points(bld_m.geometry.to_numpy(), net, max_snap_m=settings.max_snap_m)
     lap("snapping")
 
     # ---- routing
@@ -373,7 +437,13 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
         if not sel.any():
             empty_categories.append(cat)
         tr = time.perf_counter()
-        reach_cat = nearest_facility(net, cat_snap, rsnap, limit_m=search_limit)
+        field = facility_field(net, cat_snap, limit_m=search_limit)
+        dist_r, fac_r = origin_distances(net, field, cat_snap, rsnap, limit_m=search_limit)
+        reach_cat = Reach(node_m=field.node_m, origin_m=dist_r, origin_facility=fac_r)
+        if len(bld):
+            bld[dist_col(cat)] = origin_distances(
+                net, field, cat_snap, bsnap, limit_m=search_limit
+            )[0]
         stage["routing"] += time.perf_counter() - tr
         res[dist_col(cat)] = reach_cat.origin_m
         nearest = np.where(
@@ -427,8 +497,12 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
 
     # ---- coverage
     say("computing coverage")
-    cov = coverage_table(res, communities, categories, preset, settings.target)
+    ages = _age_shares(inputs.age_share, communities, preset)
+    cov = coverage_table(res, communities, categories, preset, settings.target, age_share=ages)
     area_cov = area_totals(cov, settings.target)
+    denoms, area_denoms = denominator_tables(
+        cov[cov["profile"] != AGE_WEIGHTED], bld, communities, categories, preset, settings.target
+    )
     profile0, speed0 = next(iter(preset.speeds_m_s.items()))
     full = covered_mask(res, ALL, speed0, max(preset.minutes), preset)
     gap_idx = np.flatnonzero(~full)
@@ -591,6 +665,7 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
         residents=res,
         coverage=cov,
         area_coverage=area_cov,
+        denominators=pd.concat([denoms, area_denoms], ignore_index=True),
         service_areas=sa,
         gaps=gaps,
         summary=summary,

@@ -78,6 +78,71 @@ def _source_of(pred: np.ndarray, src: int) -> np.ndarray:
     return np.where(reached, ptr, -1)
 
 
+@dataclass(frozen=True)
+class Field:
+    """Per graph node: metres to the nearest facility and which facility (-1 if none)."""
+
+    node_m: np.ndarray
+    node_fac: np.ndarray
+
+
+def facility_field(net: Network, fac: Snapped, *, limit_m: float = np.inf) -> Field:
+    """One Dijkstra from a virtual source joined to every facility's edge ends."""
+    n = net.n_nodes
+    if not fac.on_network.any():
+        return Field(np.full(n, np.inf), np.full(n, -1, dtype=np.int64))
+    seed = _seed(net, fac)
+    graph = _with_source(net.csr(), seed["node"].to_numpy(), seed["w"].to_numpy())
+    dist, pred = dijkstra(graph, directed=True, indices=n, limit=limit_m, return_predecessors=True)
+    first_node = _source_of(pred, n)
+    node_fac = np.full(n + 1, -1, dtype=np.int64)
+    lookup = np.full(n + 1, -1, dtype=np.int64)
+    lookup[seed["node"].to_numpy()] = seed["fac"].to_numpy()
+    has = first_node >= 0
+    node_fac[has] = lookup[first_node[has]]
+    return Field(node_m=dist[:n], node_fac=node_fac[:n])
+
+
+def origin_distances(
+    net: Network, field: Field, fac: Snapped, origins: Snapped, *, limit_m: float = np.inf
+) -> tuple[np.ndarray, np.ndarray]:
+    """Metres from each origin to its nearest facility (legs included) and that facility."""
+    no = len(origins)
+    best = np.full(no, np.inf)
+    best_fac = np.full(no, -1, dtype=np.int64)
+    on = np.flatnonzero(origins.on_network)
+    if not len(on) or not fac.on_network.any():
+        return best, best_fac
+    node_m, node_fac = field.node_m, field.node_fac
+    e = origins.edge[on]
+    s = origins.offset_m[on]
+    via_u = s + node_m[net.edge_u[e]]
+    via_v = (net.edge_len[e] - s) + node_m[net.edge_v[e]]
+    use_u = via_u <= via_v
+    d = np.where(use_u, via_u, via_v)
+    f = np.where(use_u, node_fac[net.edge_u[e]], node_fac[net.edge_v[e]])
+    # the direct way along a shared edge
+    fon = np.flatnonzero(fac.on_network)
+    same = pd.DataFrame({"o": np.arange(len(on)), "edge": e, "s": s}).merge(
+        pd.DataFrame(
+            {"edge": fac.edge[fon], "t": fac.offset_m[fon], "leg": fac.leg_m[fon], "fac": fon}
+        ),
+        on="edge",
+    )
+    if len(same):
+        same["d"] = np.abs(same["s"] - same["t"]) + same["leg"]
+        same = same.sort_values(["o", "d", "fac"], kind="mergesort").drop_duplicates("o")
+        oi = same["o"].to_numpy()
+        better = same["d"].to_numpy() < d[oi]
+        d[oi[better]] = same["d"].to_numpy()[better]
+        f[oi[better]] = same["fac"].to_numpy()[better]
+    total = d + origins.leg_m[on]
+    total[total > limit_m] = np.inf
+    best[on] = total
+    best_fac[on] = np.where(np.isfinite(total), f, -1)
+    return best, best_fac
+
+
 def nearest_facility(
     net: Network,
     fac: Snapped,
@@ -98,49 +163,6 @@ def nearest_facility(
     limit_m
         Stop searching beyond this distance; farther results are ``inf``.
     """
-    n = net.n_nodes
-    no = len(origins)
-    if not fac.on_network.any():
-        return Reach(np.full(n, np.inf), np.full(no, np.inf), np.full(no, -1, dtype=np.int64))
-    seed = _seed(net, fac)
-    graph = _with_source(net.csr(), seed["node"].to_numpy(), seed["w"].to_numpy())
-    dist, pred = dijkstra(graph, directed=True, indices=n, limit=limit_m, return_predecessors=True)
-    first_node = _source_of(pred, n)
-    node_fac = np.full(n + 1, -1, dtype=np.int64)
-    seed_fac = pd.Series(seed["fac"].to_numpy(), index=seed["node"].to_numpy())
-    has = first_node >= 0
-    node_fac[has] = seed_fac.reindex(first_node[has]).to_numpy()
-    node_m = dist[:n]
-    node_fac = node_fac[:n]
-
-    best = np.full(no, np.inf)
-    best_fac = np.full(no, -1, dtype=np.int64)
-    on = np.flatnonzero(origins.on_network)
-    if len(on):
-        e = origins.edge[on]
-        s = origins.offset_m[on]
-        via_u = s + node_m[net.edge_u[e]]
-        via_v = (net.edge_len[e] - s) + node_m[net.edge_v[e]]
-        use_u = via_u <= via_v
-        d = np.where(use_u, via_u, via_v)
-        f = np.where(use_u, node_fac[net.edge_u[e]], node_fac[net.edge_v[e]])
-        # the direct way along a shared edge
-        fon = np.flatnonzero(fac.on_network)
-        same = pd.DataFrame({"o": np.arange(len(on)), "edge": e, "s": s}).merge(
-            pd.DataFrame(
-                {"edge": fac.edge[fon], "t": fac.offset_m[fon], "leg": fac.leg_m[fon], "fac": fon}
-            ),
-            on="edge",
-        )
-        if len(same):
-            same["d"] = np.abs(same["s"] - same["t"]) + same["leg"]
-            same = same.sort_values(["o", "d", "fac"], kind="mergesort").drop_duplicates("o")
-            oi = same["o"].to_numpy()
-            better = same["d"].to_numpy() < d[oi]
-            d[oi[better]] = same["d"].to_numpy()[better]
-            f[oi[better]] = same["fac"].to_numpy()[better]
-        total = d + origins.leg_m[on]
-        total[total > limit_m] = np.inf
-        best[on] = total
-        best_fac[on] = np.where(np.isfinite(total), f, -1)
-    return Reach(node_m=node_m, origin_m=best, origin_facility=best_fac)
+    field = facility_field(net, fac, limit_m=limit_m)
+    d, f = origin_distances(net, field, fac, origins, limit_m=limit_m)
+    return Reach(node_m=field.node_m, origin_m=d, origin_facility=f)

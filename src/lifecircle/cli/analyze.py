@@ -87,6 +87,7 @@ def analyze_cmd(
     encoding: opt.Encoding = None,
     lang: opt.Lang = "zh",
     code_table: opt.CodeTable = None,
+    age_share: opt.AgeShare = None,
     overwrite: opt.Overwrite = False,
 ) -> None:
     """Analyse one area: per-community walking coverage of everyday facilities (5/10/15 min)."""
@@ -108,6 +109,7 @@ def analyze_cmd(
         walk_filter=walk_filter,
         encoding=encoding,
         code_table=code_table,
+        age_share=age_share,
     )
     run_guarded(
         _run,

@@ -131,4 +131,11 @@ CodeTable = Annotated[
         "bureau's list) to report committees without polygon or residents, and unknown codes."
     ),
 ]
+AgeShare = Annotated[
+    str | None,
+    typer.Option(
+        help="Share of residents aged 60+ (one value such as 0.23, or a column of the "
+        "communities file): adds age-weighted rows that use the elderly walking speed for them."
+    ),
+]
 Overwrite = Annotated[bool, typer.Option(help="Replace the contents of a non-empty --out folder.")]

@@ -27,15 +27,17 @@ def read_communities(
     id_column: str = "id",
     name_column: str = "name",
     crs: Declared | None = None,
+    keep: tuple[str, ...] = (),
 ) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
-    """Community polygons with text ``community_id`` and ``community_name`` (WGS 84).
+    """Community polygons with text ``community_id`` and ``community_name`` (WGS 84), plus the
+    columns named in ``keep``.
 
     Invalid polygons are repaired (``make_valid``) and counted; duplicate ids are an error.
     """
     option = "--communities"
     p = check_file(path, option)
     gdf = read_vector(p, option, crs or Declared())
-    missing = [c for c in (id_column, name_column) if c not in gdf.columns]
+    missing = [c for c in (id_column, name_column, *keep) if c not in gdf.columns]
     if missing:
         raise InputError(
             f"{option} {p}: no column(s) {', '.join(repr(m) for m in missing)}; the file has "
@@ -68,7 +70,11 @@ def read_communities(
             repaired.append(ids.iloc[i])
         log.warning("%d invalid community polygon(s) repaired: %s", len(repaired), repaired[:10])
     out = gpd.GeoDataFrame(
-        {"community_id": ids.to_numpy(), "community_name": gdf[name_column].astype(str).to_numpy()},
+        {
+            "community_id": ids.to_numpy(),
+            "community_name": gdf[name_column].astype(str).to_numpy(),
+            **{k: gdf[k].to_numpy() for k in keep},
+        },
         geometry=geoms,
         crs=gdf.crs,
     ).to_crs(4326)
