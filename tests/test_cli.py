@@ -357,3 +357,22 @@ def test_age_share_and_denominators(tmp_path, helsinki, comm_file):
     r = invoke("analyze", "--osm", helsinki, "--communities", comm_file, "--age-share", "share60",
                "--out", tmp_path / "o2")  # fmt: skip
     assert r.exit_code == 2 and "share60" in r.output
+
+
+def test_shanghai_example(tmp_path):
+    """The README's Shanghai example: real central-Shanghai streets, the Shanghai preset and an
+    Amap-style (GCJ-02) facility list."""
+    from conftest import ROOT, shared
+
+    osm = shared("osm/shanghai_central_roads.osm")
+    fac = ROOT / "data" / "examples" / "shanghai_facilities_gcj02.csv"
+    out = tmp_path / "sh"
+    r = invoke("analyze", "--osm", osm, "--preset", "shanghai", "--facilities", fac,
+               "--facilities-crs", "gcj02", "--out", out)  # fmt: skip
+    assert r.exit_code == 0, r.output
+    s = json.loads((out / "summary.json").read_text("utf-8"))
+    assert s["preset"]["name"] == "shanghai" and s["area"]["crs"] == "EPSG:4549"
+    assert s["facilities"]["per_category"]["elder_care"] == 12
+    assert s["categories"]["elder_care"]["judged_with_profile"] == "elderly"
+    assert s["network"]["osm"]["ways_elevated_excluded"] > 0
+    assert not any("GCJ-02" in n for n in s["notes"])  # declared correctly: no warning
