@@ -16,7 +16,10 @@ def test_walkthrough_runs(tmp_path):
         "commit without outputs"
     )
     NotebookClient(
-        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+        nb,
+        timeout=600,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(NOTEBOOK.parent)}},
     ).execute()
     text = "\n".join(
         o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs
