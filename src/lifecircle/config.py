@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -377,6 +378,7 @@ class Settings:
     default_levels: float = 3.0
     admin_level: str | None = None
     lang: str = "zh"
+    processes: int = field(default_factory=lambda: min(os.cpu_count() or 1, 4))
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -403,6 +405,7 @@ class Settings:
             "default_levels": self.default_levels,
             "admin_level": self.admin_level,
             "lang": self.lang,
+            "processes": self.processes,
             "max_reach_m": self.max_reach_m,
         }
 

@@ -34,7 +34,7 @@ from lifecircle.errors import InputError
 from lifecircle.isochrones import EdgeSamples, auto_cell_m, service_areas
 from lifecircle.naming import ALL, coverage_col, dist_col, limit_m, time_col
 from lifecircle.network import Network, build_network
-from lifecircle.routing import Reach, facility_field, origin_distances
+from lifecircle.routing import Reach, facility_fields, origin_distances
 from lifecircle.snapping import Snapped, snap_points
 from lifecircle.sources import boundaries, facilities, population
 from lifecircle.sources._files import Declared, check_file, parse_crs
@@ -426,9 +426,10 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
     empty_categories = []
     fac_reached = np.zeros(len(fac))
     stage = {"routing": 0.0, "service_areas": 0.0}
+    cat_snaps = {}
     for cat in categories:
         sel = (fac["category"].to_numpy() == cat)[rows] if len(fac) else np.zeros(0, dtype=bool)
-        cat_snap = Snapped(
+        cat_snaps[cat] = Snapped(
             edge=np.where(sel, fsnap.edge, -1),
             offset_m=fsnap.offset_m,
             leg_m=fsnap.leg_m,
@@ -436,13 +437,20 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
         )
         if not sel.any():
             empty_categories.append(cat)
+    tr = time.perf_counter()
+    fields = facility_fields(
+        net, list(cat_snaps.values()), limit_m=search_limit, processes=settings.processes
+    )
+    stage["routing"] += time.perf_counter() - tr
+    for cat, cat_field in zip(categories, fields, strict=True):
+        cat_snap = cat_snaps[cat]
+        sel = cat_snap.edge >= 0
         tr = time.perf_counter()
-        field = facility_field(net, cat_snap, limit_m=search_limit)
-        dist_r, fac_r = origin_distances(net, field, cat_snap, rsnap, limit_m=search_limit)
-        reach_cat = Reach(node_m=field.node_m, origin_m=dist_r, origin_facility=fac_r)
+        dist_r, fac_r = origin_distances(net, cat_field, cat_snap, rsnap, limit_m=search_limit)
+        reach_cat = Reach(node_m=cat_field.node_m, origin_m=dist_r, origin_facility=fac_r)
         if len(bld):
             bld[dist_col(cat)] = origin_distances(
-                net, field, cat_snap, bsnap, limit_m=search_limit
+                net, cat_field, cat_snap, bsnap, limit_m=search_limit
             )[0]
         stage["routing"] += time.perf_counter() - tr
         res[dist_col(cat)] = reach_cat.origin_m

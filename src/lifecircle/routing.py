@@ -103,6 +103,41 @@ def facility_field(net: Network, fac: Snapped, *, limit_m: float = np.inf) -> Fi
     return Field(node_m=dist[:n], node_fac=node_fac[:n])
 
 
+_WORKER_NET: Network | None = None
+
+
+def _field_in_worker(args: tuple[Snapped, float]) -> Field:
+    assert _WORKER_NET is not None
+    fac, limit = args
+    return facility_field(_WORKER_NET, fac, limit_m=limit)
+
+
+def facility_fields(
+    net: Network, facs: list[Snapped], *, limit_m: float = np.inf, processes: int = 1
+) -> list[Field]:
+    """:func:`facility_field` for several categories, in ``processes`` forked worker processes.
+
+    SciPy's Dijkstra holds the GIL, so threads do not help; forked processes share the graph
+    copy-on-write and return only the per-node arrays. Falls back to one process where ``fork``
+    is not available or there is a single category.
+    """
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    net.csr()  # build once, before forking
+    if processes <= 1 or len(facs) <= 1 or "fork" not in mp.get_all_start_methods():
+        return [facility_field(net, f, limit_m=limit_m) for f in facs]
+    global _WORKER_NET
+    _WORKER_NET = net
+    try:
+        with ProcessPoolExecutor(
+            max_workers=min(processes, len(facs)), mp_context=mp.get_context("fork")
+        ) as pool:
+            return list(pool.map(_field_in_worker, [(f, limit_m) for f in facs]))
+    finally:
+        _WORKER_NET = None
+
+
 def origin_distances(
     net: Network, field: Field, fac: Snapped, origins: Snapped, *, limit_m: float = np.inf
 ) -> tuple[np.ndarray, np.ndarray]:
