@@ -146,3 +146,34 @@ def test_declared_crs_that_puts_points_far_away(tmp_path):
     p.write_text(f"id,category,name,lon,lat\n1,market,x,{lon},{lat}\n", encoding="utf-8")
     with pytest.raises(InputError, match="none of its 1 points falls in the analysis area"):
         analyze(Inputs(osm=osm, facilities=(p,), facilities_crs="EPSG:3857"), make_settings())
+
+
+def test_communities_and_population_declared_gcj02(tmp_path):
+    import geopandas as gpd
+    import shapely
+
+    osm, resp = _small_osm(tmp_path)
+    # one community polygon around the grid, given in GCJ-02, and one resident point in GCJ-02
+    box = [(121.4695, 31.2295), (121.4725, 31.2295), (121.4725, 31.2322), (121.4695, 31.2322)]
+    gbox = [tuple(ct.wgs84_to_gcj02(x, y)) for x, y in box]
+    comm = tmp_path / "c.geojson"
+    gpd.GeoDataFrame(
+        {"id": ["c"], "name": ["一"]}, geometry=[shapely.Polygon(gbox)], crs=4326
+    ).to_file(comm)
+    lon, lat = _on_street_points(resp, 5)[4]
+    glon, glat = ct.wgs84_to_gcj02(lon, lat)
+    pop = tmp_path / "p.csv"
+    pop.write_text(f"经度,纬度,人口\n{glon:.8f},{glat:.8f},10\n", encoding="gb18030")
+    r = analyze(
+        Inputs(
+            osm=osm,
+            communities=comm,
+            communities_crs="gcj02",
+            population=pop,
+            population_crs="gcj02",
+        ),
+        make_settings(),
+    )
+    got = r.communities.geometry.iloc[0]
+    assert got.equals_exact(shapely.Polygon(box), tolerance=1e-7)
+    assert r.residents["snap_m"].iloc[0] < 0.5  # the resident lands on its street node again

@@ -54,3 +54,24 @@ def test_percentages_and_below_target_highlighted(workbook):
     assert numeric and all(c.number_format == "0.0%" for c in numeric)
     below = [c for c in numeric if c.value < 0.85]
     assert below and all(c.fill.start_color.rgb.endswith("F8CBAD") for c in below)
+
+
+@pytest.mark.parametrize(
+    "payload", ["=1+1", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A2)", '=HYPERLINK("x")']
+)
+def test_formula_payloads_stay_text(tmp_path, payload):
+    from openpyxl import Workbook
+
+    from lifecircle.render.spreadsheet import _text
+
+    wb = Workbook()
+    ws = wb.active
+    _text(ws, 1, 1, payload)
+    wb.save(tmp_path / "x.xlsx")
+    cell = openpyxl.load_workbook(tmp_path / "x.xlsx").active["A1"]
+    assert cell.value == payload and cell.data_type == "s"
+    # and the file holds no formula element at all
+    import zipfile
+
+    xml = zipfile.ZipFile(tmp_path / "x.xlsx").read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>" not in xml
