@@ -25,7 +25,12 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python -m pip install --quiet pandana
+	$(BIN)/python benchmarks/bench_routing.py
+	$(BIN)/python benchmarks/bench_service_area.py
+	$(BIN)/python benchmarks/bench_analyze.py
+	$(BIN)/python benchmarks/bench_stages.py
+	$(BIN)/python benchmarks/report.py
 
 clean:
 	rm -rf $(VENV) outputs/demo

@@ -150,34 +150,75 @@ def pandana_run(net, fac):
     return time.perf_counter() - t, t_build, out
 
 
-def _pandana_child(net, fac, ref, queue) -> None:
+def cityseer_run(net, fac):
+    """cityseer's accessibility (Rust): the nearest distance to each land use from every node."""
+    import geopandas as gpd
+    import networkx as nx
+    import shapely
+    from cityseer.metrics import layers
+    from cityseer.tools import io
+
+    t0 = time.perf_counter()
+    g = nx.MultiGraph()
+    for i in range(net.n_nodes):
+        g.add_node(str(i), x=float(net.node_xy[i, 0]), y=float(net.node_xy[i, 1]))
+    for e in np.flatnonzero(net.edge_kept):
+        u, v = str(net.edge_u[e]), str(net.edge_v[e])
+        if u != v:
+            g.add_edge(u, v, geom=net.edge_geom[e])
+    g.graph["crs"] = net.crs
+    nodes_gdf, _, structure = io.network_structure_from_nx(g)
+    t_build = time.perf_counter() - t0
+    cats, pts = [], []
+    for cat, ids in fac.items():
+        cats += [cat] * len(ids)
+        pts.append(net.node_xy[ids])
+    data = gpd.GeoDataFrame(
+        {"landuse": cats}, geometry=shapely.points(np.concatenate(pts)), crs=net.crs
+    )
+    t = time.perf_counter()
+    out = layers.compute_accessibilities(
+        data, "landuse", list(fac), nodes_gdf, structure, distances=[int(LIMIT_M)]
+    )
+    t_query = time.perf_counter() - t
+    got = {}
+    order = out.index.astype(int).to_numpy()
+    for cat in fac:
+        a = np.full(net.n_nodes, np.inf)
+        a[order] = out[f"cc_{cat}_nearest_max_{int(LIMIT_M)}"].to_numpy(dtype=float)
+        got[cat] = np.where(np.isfinite(a), a, np.inf)
+    return t_query, t_build, got
+
+
+def _child(tool, net, fac, ref, queue) -> None:
     try:
-        t_query, t_build, got = pandana_run(net, fac)
-        # pandana stores float32 weights: agree to float32 precision. Only small results cross
+        t_query, t_build, got = tool(net, fac)
+        # both tools compute in float32: agree to float32 precision. Only small results cross
         # the process boundary (a large payload would block the child's exit).
         check = compare(ref, got, 1e-4, limit_tol=1e-4)
-        queue.put(
-            ("ok", {"pandana_s": t_query, "pandana_build_s": t_build, "pandana_check": check})
-        )
+        queue.put(("ok", {"s": t_query, "build_s": t_build, "check": check}))
     except Exception as exc:  # report, do not hide
         queue.put(("error", repr(exc)))
 
 
-def pandana_with_budget(net, fac, ref, budget_s: float) -> dict:
-    """pandana in a child process: its contraction-hierarchy build can take very long."""
+def with_budget(name: str, tool, net, fac, ref, budget_s: float) -> dict:
+    """Run another tool in a child process with a time budget (builds can take very long)."""
     import multiprocessing as mp
 
     ctx = mp.get_context("fork")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_pandana_child, args=(net, fac, ref, queue))
+    proc = ctx.Process(target=_child, args=(tool, net, fac, ref, queue))
     proc.start()
     proc.join(budget_s)
     if proc.is_alive():
         proc.kill()
         proc.join()
-        return {"pandana_error": f"did not finish within {budget_s:.0f} s (network build included)"}
+        return {f"{name}_error": f"did not finish within {budget_s:.0f} s (network build included)"}
     status, payload = queue.get()
-    return payload if status == "ok" else {"pandana_error": payload}
+    if status != "ok":
+        return {f"{name}_error": payload}
+    return {f"{name}_s": payload["s"], f"{name}_build_s": payload["build_s"],
+            f"{name}_check": payload["check"]}  # fmt: skip
 
 
 def compare(
@@ -236,7 +277,8 @@ def main() -> None:
         row["nx_per_facility_check"] = compare({c: ref[c] for c in cats}, got, 1e-9)
         del g
         print(json.dumps(row), flush=True)  # the figures so far, in case pandana never ends
-        row.update(pandana_with_budget(net, fac, ref, args.pandana_budget_s))
+        row.update(with_budget("pandana", pandana_run, net, fac, ref, args.pandana_budget_s))
+        row.update(with_budget("cityseer", cityseer_run, net, fac, ref, args.pandana_budget_s))
         print(json.dumps(row), flush=True)
         results.append(row)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -376,3 +376,25 @@ def test_shanghai_example(tmp_path):
     assert s["categories"]["elder_care"]["judged_with_profile"] == "elderly"
     assert s["network"]["osm"]["ways_elevated_excluded"] > 0
     assert not any("GCJ-02" in n for n in s["notes"])  # declared correctly: no warning
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        ("analysis", "analysis failed: the graph exploded"),
+        ("unexpected", "unexpected RuntimeError: a bug"),
+    ],
+)
+def test_analysis_failure_is_exit_1(tmp_path, helsinki, monkeypatch, error, message):
+    """An analysis that fails on valid input exits 1 with a message, and writes nothing."""
+    from lifecircle.cli import analyze as analyze_cli
+    from lifecircle.errors import AnalysisError
+
+    def boom(*args, **kwargs):
+        raise AnalysisError("the graph exploded") if error == "analysis" else RuntimeError("a bug")
+
+    monkeypatch.setattr(analyze_cli, "analyze", boom)
+    r = invoke("analyze", "--osm", helsinki, "--out", tmp_path / "o")
+    assert r.exit_code == 1
+    assert message in r.output
+    assert not (tmp_path / "o").exists()

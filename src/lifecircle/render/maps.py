@@ -94,6 +94,17 @@ def _legend(target: float, denominator: str, profile: str, minutes: int) -> Macr
     return el
 
 
+def _metric_scale() -> MacroElement:
+    """A scale bar in metres only (folium's default adds miles and feet)."""
+    el = MacroElement()
+    el._template = Template(
+        """{% macro script(this, kwargs) %}
+        L.control.scale({imperial: false, maxWidth: 160}).addTo({{ this._parent.get_name() }});
+        {% endmacro %}"""
+    )
+    return el
+
+
 def make_map(result: Result, path: Path, *, target: float, lang: str = "zh") -> dict[str, Any]:
     """Write ``map.html``; returns its size and the number of features per layer."""
     crs = result.crs
@@ -103,7 +114,8 @@ def make_map(result: Result, path: Path, *, target: float, lang: str = "zh") -> 
     col = f"cov_{ALL}_{profile}_{minutes}min"
     comm = _simplify(result.communities, crs, 2.0)
     b = comm.total_bounds
-    m = folium.Map(tiles=None, control_scale=True, prefer_canvas=True)
+    m = folium.Map(tiles=None, control_scale=False, prefer_canvas=True)
+    _metric_scale().add_to(m)
     folium.TileLayer(
         "OpenStreetMap", name="OpenStreetMap", attr="© OpenStreetMap contributors"
     ).add_to(m)
