@@ -132,7 +132,7 @@ def test_oracle_on_real_extracts(source):
         assert nearest_facility(net, one, orig).origin_m[k] == pytest.approx(r.origin_m[k])
 
 
-def test_parallel_fields_equal_serial():
+def test_parallel_fields_equal_serial(monkeypatch):
     import pyrosm
 
     from lifecircle.routing import facility_fields
@@ -145,6 +145,9 @@ def test_parallel_fields_equal_serial():
         for k in (3, 7, 11)
     ]
     serial = facility_fields(net, facs, limit_m=990, processes=1)
+    import lifecircle.routing
+
+    monkeypatch.setattr(lifecircle.routing, "PARALLEL_MIN_NODES", 0)  # force the workers
     parallel = facility_fields(net, facs, limit_m=990, processes=2)
     for a, b in zip(serial, parallel, strict=True):
         np.testing.assert_array_equal(a.node_m, b.node_m)

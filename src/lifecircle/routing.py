@@ -104,6 +104,7 @@ def facility_field(net: Network, fac: Snapped, *, limit_m: float = np.inf) -> Fi
 
 
 _WORKER_NET: Network | None = None
+PARALLEL_MIN_NODES = 50_000  # below this, starting workers costs more than routing the graph
 
 
 def _field_in_worker(args: tuple[Snapped, float]) -> Field:
@@ -125,7 +126,8 @@ def facility_fields(
     from concurrent.futures import ProcessPoolExecutor
 
     net.csr()  # build once, before forking
-    if processes <= 1 or len(facs) <= 1 or "fork" not in mp.get_all_start_methods():
+    small = net.n_nodes < PARALLEL_MIN_NODES
+    if small or processes <= 1 or len(facs) <= 1 or "fork" not in mp.get_all_start_methods():
         return [facility_field(net, f, limit_m=limit_m) for f in facs]
     global _WORKER_NET
     _WORKER_NET = net
