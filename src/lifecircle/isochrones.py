@@ -59,7 +59,7 @@ class EdgeSamples:
 
 
 def auto_cell_m(
-    bounds: tuple[float, float, float, float], cell_m: float, max_cells: float = 4e6
+    bounds: tuple[float, float, float, float], cell_m: float, max_cells: float = 1.5e6
 ) -> float:
     """The raster cell: ``cell_m``, coarsened so that the grid stays under ``max_cells``."""
     w, h = bounds[2] - bounds[0], bounds[3] - bounds[1]

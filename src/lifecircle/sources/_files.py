@@ -189,6 +189,9 @@ def read_csv_text(path: Path, option: str, encoding: str | None = None) -> pd.Da
         raise InputError(f"{option} {path}: not a readable CSV file ({exc})") from exc
     df = df.rename(columns=normalise_headers(list(df.columns)))
     for c in df.columns:
-        df[c] = df[c].map(lambda v: unicodedata.normalize("NFKC", v).strip())
+        col = df[c].str.strip()
+        if not col.str.isascii().all():  # fold full-width forms only where there are any
+            col = col.map(lambda v: unicodedata.normalize("NFKC", v).strip())
+        df[c] = col
     df.attrs["encoding"] = enc
     return df
