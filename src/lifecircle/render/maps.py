@@ -231,12 +231,12 @@ def make_map(result: Result, path: Path, *, target: float, lang: str = "zh") -> 
         )
     if len(pts_g):
         top = float(pts_g["weight"].max()) or 1.0
-        pts_g["r"] = 3 + 7 * np.sqrt(pts_g["weight"].to_numpy() / top)
+        pts_g["r"] = 2 + 5 * np.sqrt(pts_g["weight"].to_numpy() / top)
         pts_g["residents"] = [f"{w:,.0f}" for w in pts_g["weight"]]
         pts_g["geometry"] = pts_g.geometry.set_precision(1e-6)
         folium.GeoJson(
             pts_g[["residents", "what", "r", "geometry"]].to_json(),
-            marker=folium.CircleMarker(radius=4, fill=True, fill_opacity=0.65, weight=0),
+            marker=folium.CircleMarker(radius=3, fill=True, fill_opacity=0.45, weight=0),
             style_function=lambda f: {
                 "fillColor": "#b2182b",
                 "color": "#b2182b",
