@@ -25,7 +25,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet pandana
+	$(BIN)/python -m pip install --quiet pandana cityseer
 	$(BIN)/python benchmarks/bench_routing.py
 	$(BIN)/python benchmarks/bench_service_area.py
 	$(BIN)/python benchmarks/bench_analyze.py
