@@ -20,7 +20,6 @@ import shapely
 from pyproj import CRS
 
 from lifecircle.categories import Taxonomy, load_taxonomy
-from lifecircle.chinacoords import gcj02_to_wgs84
 from lifecircle.config import Settings, load_walk_filter
 from lifecircle.coverage import (
     AGE_WEIGHTED,
@@ -36,8 +35,8 @@ from lifecircle.naming import ALL, coverage_col, dist_col, limit_m, time_col
 from lifecircle.network import Network, build_network
 from lifecircle.routing import Reach, facility_fields, origin_distances
 from lifecircle.snapping import Snapped, snap_points
-from lifecircle.sources import boundaries, facilities, population
-from lifecircle.sources._files import Declared, check_file, parse_crs
+from lifecircle.sources import ages, boundaries, facilities, population
+from lifecircle.sources._files import check_file, parse_crs
 from lifecircle.sources.codes import compare_with_code_table
 from lifecircle.sources.osm import OSMData, download_osm, read_osm
 
@@ -112,112 +111,11 @@ def _load_osm(
     return read_osm(path, walk_filter=wf, taxonomy=taxonomy), area
 
 
-def _uniform_residents(
-    area_m: shapely.Geometry, crs: CRS, spacing_m: float = 50.0
-) -> gpd.GeoDataFrame:
-    minx, miny, maxx, maxy = area_m.bounds
-    xs, ys = np.meshgrid(
-        np.arange(minx + spacing_m / 2, maxx, spacing_m),
-        np.arange(miny + spacing_m / 2, maxy, spacing_m),
-    )
-    pts = shapely.points(xs.ravel(), ys.ravel())
-    pts = pts[shapely.contains(area_m, pts)]
-    return gpd.GeoDataFrame({"weight": np.ones(len(pts))}, geometry=pts, crs=crs).to_crs(4326)
-
-
-def _age_column(value: str | None) -> bool:
-    if value is None:
-        return False
-    try:
-        float(value)
-    except ValueError:
-        return True
-    return False
-
-
-def _age_shares(value: str | None, communities: gpd.GeoDataFrame, preset: Any) -> pd.Series | None:
-    """The share of residents aged 60+ per community: one value for all, or a column."""
-    if value is None:
-        return None
-    if not {"standard", "elderly"} <= set(preset.speeds_m_s):
-        raise InputError(
-            "--age-share needs a preset with both a 'standard' and an 'elderly' walking profile"
-        )
-    ids = communities["community_id"].astype(str)
-    if not _age_column(value):
-        v = float(value)
-        if not 0 <= v <= 1:
-            raise InputError(f"--age-share {value}: a share of residents aged 60+ is in [0, 1]")
-        return pd.Series(v, index=ids.to_numpy())
-    if value not in communities.columns:
-        raise InputError(
-            f"--age-share {value!r}: not a number and not a column of the communities file; "
-            "give a share such as 0.23 or the name of a column holding one per community"
-        )
-    s = pd.to_numeric(communities[value], errors="coerce")
-    bad = ids[(s.isna() | (s < 0) | (s > 1)).to_numpy()]
-    if len(bad):
-        raise InputError(
-            f"--age-share column {value!r}: values must be shares in [0, 1]; "
-            f"check communities {', '.join(bad.head(10))}"
-        )
-    return pd.Series(s.to_numpy(dtype=float), index=ids.to_numpy())
-
-
 def _community_of(points_m: gpd.GeoDataFrame, comm_m: gpd.GeoDataFrame) -> np.ndarray:
     """The community id each point falls in ("" for none; the first when polygons overlap)."""
     joined = gpd.sjoin(points_m[["geometry"]], comm_m, how="left", predicate="within")
     joined = joined[~joined.index.duplicated(keep="first")]
     return joined["community_id"].reindex(points_m.index).fillna("").astype(str).to_numpy()
-
-
-def _check_user_facilities(
-    fac: gpd.GeoDataFrame,
-    path: Path,
-    declared: Declared,
-    net: Network,
-    buffer_m: shapely.Geometry,
-    crs: CRS,
-    settings: Settings,
-    notes: list[str],
-    counts: dict[str, Any],
-) -> None:
-    """Refuse a file whose points all fall far from the area (a wrong declared CRS), and warn when
-    a file declared WGS 84 sits where GCJ-02 coordinates would: shifted by the same few hundred
-    metres, so that converting it as GCJ-02 brings most points onto the streets."""
-    if not len(fac):
-        return
-    pts = fac.to_crs(crs)
-    inside = pts.intersects(buffer_m).to_numpy()
-    if not inside.any():
-        c = fac.geometry.union_all().centroid
-        raise InputError(
-            f"--facilities {path}: none of its {len(fac)} points falls in the analysis area when "
-            f"read as {declared.label()} (they centre on lon {c.x:.4f}, lat {c.y:.4f}); check "
-            "--facilities-crs (Amap/Tencent lists are gcj02, Baidu lists bd09)"
-        )
-    counts.setdefault("facilities_outside_buffer_per_file", {})[path.name] = int((~inside).sum())
-    if declared.china or (declared.crs is not None and not declared.crs.is_geographic):
-        return
-    xy = shapely.get_coordinates(fac.geometry.representative_point().to_numpy())
-    if not (73 <= np.median(xy[:, 0]) <= 135.5 and 17 <= np.median(xy[:, 1]) <= 54):
-        return
-    as_gcj = shapely.points(np.column_stack(gcj02_to_wgs84(xy[:, 0], xy[:, 1])))
-    as_is = gpd.GeoSeries(shapely.points(xy), crs=4326).to_crs(crs).to_numpy()
-    shifted = gpd.GeoSeries(as_gcj, crs=4326).to_crs(crs).to_numpy()
-    far = settings.max_snap_m
-    d_as_is = snap_points(as_is, net, max_snap_m=far).leg_m
-    d_shift = snap_points(shifted, net, max_snap_m=far).leg_m
-    med_as_is = float(np.nanmedian(np.where(np.isnan(d_as_is), far, d_as_is)))
-    med_shift = float(np.nanmedian(np.where(np.isnan(d_shift), far, d_shift)))
-    if med_as_is > 25.0 and med_shift < 0.5 * med_as_is:
-        msg = (
-            f"--facilities {path.name} was read as WGS 84, but its points sit a median "
-            f"{med_as_is:.0f} m from the streets and {med_shift:.0f} m once read as GCJ-02: it "
-            "looks like an Amap/Tencent (GCJ-02) list. If so, rerun with --facilities-crs gcj02."
-        )
-        log.warning(msg)
-        notes.append(msg)
 
 
 def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = None) -> Result:
@@ -258,7 +156,9 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
             id_column=inputs.id_column,
             name_column=inputs.name_column,
             crs=parse_crs(inputs.communities_crs, "--communities-crs"),
-            keep=(inputs.age_share,) if inputs.age_share and _age_column(inputs.age_share) else (),
+            keep=(inputs.age_share,)
+            if inputs.age_share and ages.is_column(inputs.age_share)
+            else (),
         )
         counts.update(rep)
         comm_src = f"file:{Path(inputs.communities).name}"
@@ -331,7 +231,9 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
     if inputs.osm_facilities:
         frames.append(facilities.facilities_from_osm(osm.features, taxonomy))
     for path, f in zip(inputs.facilities, user_fac, strict=True):
-        _check_user_facilities(f, path, fac_crs, net, buffer_m, crs, settings, notes, counts)
+        facilities.check_user_facilities(
+            f, path, fac_crs, net, buffer_m, crs, settings, notes, counts
+        )
     frames.extend(user_fac)
     fac = gpd.GeoDataFrame(
         pd.concat(frames, ignore_index=True) if frames else None,
@@ -379,7 +281,7 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
         denominator = "osm_residential_buildings_floor_area_estimate"
         res_m = res.to_crs(crs)
         if len(res) == 0 or not res_m.intersects(area_m).any():
-            res = _uniform_residents(area_m, crs)
+            res = population.uniform_residents(area_m, crs)
             denominator = "uniform_area_no_population_data"
             notes.append(
                 "No population input and no residential buildings in the OSM data: residents are "
@@ -505,8 +407,8 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
 
     # ---- coverage
     say("computing coverage")
-    ages = _age_shares(inputs.age_share, communities, preset)
-    cov = coverage_table(res, communities, categories, preset, settings.target, age_share=ages)
+    age_share = ages.age_shares(inputs.age_share, communities, preset)
+    cov = coverage_table(res, communities, categories, preset, settings.target, age_share=age_share)
     area_cov = area_totals(cov, settings.target)
     denoms, area_denoms = denominator_tables(
         cov[cov["profile"] != AGE_WEIGHTED], bld, communities, categories, preset, settings.target

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -13,7 +14,11 @@ import shapely
 from pyproj import CRS
 
 from lifecircle.categories import Taxonomy
+from lifecircle.chinacoords import gcj02_to_wgs84
+from lifecircle.config import Settings
 from lifecircle.errors import InputError
+from lifecircle.network import Network
+from lifecircle.snapping import snap_points
 from lifecircle.sources._files import (
     VECTOR_SUFFIXES,
     Declared,
@@ -161,3 +166,52 @@ def access_points(
         rows.append(np.full(len(coords), i))
         pts.append(shapely.points(coords))
     return np.concatenate(rows).astype(np.int64), np.concatenate(pts)
+
+
+def check_user_facilities(
+    fac: gpd.GeoDataFrame,
+    path: Path,
+    declared: Declared,
+    net: Network,
+    buffer_m: shapely.Geometry,
+    crs: CRS,
+    settings: Settings,
+    notes: list[str],
+    counts: dict[str, Any],
+) -> None:
+    """Refuse a file whose points all fall far from the area (a wrong declared CRS), and warn when
+    a file declared WGS 84 sits where GCJ-02 coordinates would: shifted by the same few hundred
+    metres, so that converting it as GCJ-02 brings most points onto the streets."""
+    if not len(fac):
+        return
+    pts = fac.to_crs(crs)
+    inside = pts.intersects(buffer_m).to_numpy()
+    if not inside.any():
+        c = fac.geometry.union_all().centroid
+        raise InputError(
+            f"--facilities {path}: none of its {len(fac)} points falls in the analysis area when "
+            f"read as {declared.label()} (they centre on lon {c.x:.4f}, lat {c.y:.4f}); check "
+            "--facilities-crs (Amap/Tencent lists are gcj02, Baidu lists bd09)"
+        )
+    counts.setdefault("facilities_outside_buffer_per_file", {})[path.name] = int((~inside).sum())
+    if declared.china or (declared.crs is not None and not declared.crs.is_geographic):
+        return
+    xy = shapely.get_coordinates(fac.geometry.representative_point().to_numpy())
+    if not (73 <= np.median(xy[:, 0]) <= 135.5 and 17 <= np.median(xy[:, 1]) <= 54):
+        return
+    as_gcj = shapely.points(np.column_stack(gcj02_to_wgs84(xy[:, 0], xy[:, 1])))
+    as_is = gpd.GeoSeries(shapely.points(xy), crs=4326).to_crs(crs).to_numpy()
+    shifted = gpd.GeoSeries(as_gcj, crs=4326).to_crs(crs).to_numpy()
+    far = settings.max_snap_m
+    d_as_is = snap_points(as_is, net, max_snap_m=far).leg_m
+    d_shift = snap_points(shifted, net, max_snap_m=far).leg_m
+    med_as_is = float(np.nanmedian(np.where(np.isnan(d_as_is), far, d_as_is)))
+    med_shift = float(np.nanmedian(np.where(np.isnan(d_shift), far, d_shift)))
+    if med_as_is > 25.0 and med_shift < 0.5 * med_as_is:
+        msg = (
+            f"--facilities {path.name} was read as WGS 84, but its points sit a median "
+            f"{med_as_is:.0f} m from the streets and {med_shift:.0f} m once read as GCJ-02: it "
+            "looks like an Amap/Tencent (GCJ-02) list. If so, rerun with --facilities-crs gcj02."
+        )
+        log.warning(msg)
+        notes.append(msg)

@@ -168,3 +168,16 @@ def residents_from_buildings(
         crs="EPSG:4326",
     )
     return out
+
+
+def uniform_residents(
+    area_m: shapely.Geometry, crs: CRS, spacing_m: float = 50.0
+) -> gpd.GeoDataFrame:
+    minx, miny, maxx, maxy = area_m.bounds
+    xs, ys = np.meshgrid(
+        np.arange(minx + spacing_m / 2, maxx, spacing_m),
+        np.arange(miny + spacing_m / 2, maxy, spacing_m),
+    )
+    pts = shapely.points(xs.ravel(), ys.ravel())
+    pts = pts[shapely.contains(area_m, pts)]
+    return gpd.GeoDataFrame({"weight": np.ones(len(pts))}, geometry=pts, crs=crs).to_crs(4326)
