@@ -117,7 +117,8 @@ def stages_section(rows) -> list[str]:
         "Each case runs the real CLI in a fresh process (`bench_stages.py`). Real extracts use OSM",
         "buildings as residents; generated grids are `.osm.pbf` with resident points and",
         "communities. `outputs+startup` is writing CSV, GeoPackage, spreadsheet, map and the",
-        "interpreter start. Peak memory is the process's maximum resident set.",
+        "interpreter start. Peak memory is the process's maximum resident set (with its routing",
+        "workers); `–` means not above the previous case's peak, which is all the OS reports.",
         "",
         "| case | nodes | residents | communities | "
         + " | ".join(keys)
