@@ -6,14 +6,12 @@ The taxonomy ships as ``data/categories.toml``; users may pass their own file.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
+from lifecircle._toml import read_toml
 from lifecircle._validate import gather
-from lifecircle.errors import InputError, InputFileError
 
 Rule = tuple[tuple[str, re.Pattern[str] | None], ...]
 
@@ -119,24 +117,7 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
     path
         A TOML file with ``[categories.<key>]`` tables (see ``data/categories.toml``).
     """
-    if path is None:
-        text = resources.files("lifecircle.data").joinpath("categories.toml").read_text("utf-8")
-        source = "lifecircle/data/categories.toml"
-    else:
-        p = Path(path)
-        try:
-            text = p.read_text("utf-8")
-        except OSError as exc:
-            raise InputFileError(
-                f"categories file {p}: cannot be read ({exc.strerror or exc}); check the path"
-            ) from exc
-        source = str(p)
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(
-            f"categories file {source}: not valid TOML ({exc}); fix the syntax"
-        ) from exc
+    data, source = read_toml(path, "categories.toml", "categories file")
     cats: list[Category] = []
     with gather(f"categories file {source}") as problems:
         table = data.get("categories")

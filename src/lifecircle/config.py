@@ -6,35 +6,15 @@ import json
 import math
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from lifecircle._toml import read_toml
 from lifecircle._validate import Problems, gather
-from lifecircle.errors import InputError, InputFileError
+from lifecircle.errors import InputError
 
 PRESETS = ("default", "gb50180", "tdt1062", "shanghai", "shanghai-2035")
-
-
-def _read_toml(path: str | Path | None, packaged: str, what: str) -> tuple[dict[str, Any], str]:
-    if path is None:
-        text = resources.files("lifecircle.data").joinpath(packaged).read_text("utf-8")
-        source = f"lifecircle/data/{packaged}"
-    else:
-        p = Path(path)
-        try:
-            text = p.read_text("utf-8")
-        except OSError as exc:
-            raise InputFileError(
-                f"{what} {p}: cannot be read ({exc.strerror or exc}); check the path"
-            ) from exc
-        source = str(p)
-    try:
-        return tomllib.loads(text), source
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{what} {source}: not valid TOML ({exc}); fix the syntax") from exc
 
 
 @dataclass(frozen=True)
@@ -234,9 +214,9 @@ def load_preset(name_or_path: str | Path | None = None) -> Preset:
     """Load a shipped preset by name (see :data:`PRESETS`) or a user's preset file (``*.toml``)."""
     ref = "default" if name_or_path is None else str(name_or_path)
     if ref in PRESETS:
-        data, source = _read_toml(None, f"preset_{ref}.toml", "preset")
+        data, source = read_toml(None, f"preset_{ref}.toml", "preset")
     elif ref.endswith(".toml") or Path(ref).exists():
-        data, source = _read_toml(ref, "", "preset file")
+        data, source = read_toml(ref, "", "preset file")
     else:
         raise InputError(
             f"--preset {ref!r}: no such preset; choose one of {', '.join(PRESETS)} "
@@ -339,7 +319,7 @@ class WalkFilter:
 
 
 def load_walk_filter(path: str | Path | None = None) -> WalkFilter:
-    data, source = _read_toml(path, "walk_filter.toml", "walk filter")
+    data, source = read_toml(path, "walk_filter.toml", "walk filter")
     with gather(f"walk filter {source}") as p:
 
         def comp(k: str, v: object) -> re.Pattern[str]:

@@ -10,6 +10,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -259,6 +260,14 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
 
     # ---- residents
     say("placing residents")
+    osm_buildings = partial(
+        population.residents_from_buildings,
+        osm.buildings,
+        osm.residential_landuse,
+        crs,
+        default_levels=settings.default_levels,
+        floor_area_per_person_m2=settings.floor_area_per_person_m2,
+    )
     if inputs.population is not None:
         if Path(inputs.population).suffix.lower() in (".tif", ".tiff", ".vrt", ".img"):
             res = population.residents_from_raster(inputs.population, area)
@@ -271,13 +280,7 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
             )
             denominator = f"population_points:{Path(inputs.population).name}"
     else:
-        res = population.residents_from_buildings(
-            osm.buildings,
-            osm.residential_landuse,
-            crs,
-            default_levels=settings.default_levels,
-            floor_area_per_person_m2=settings.floor_area_per_person_m2,
-        )
+        res = osm_buildings()
         denominator = "osm_residential_buildings_floor_area_estimate"
         res_m = res.to_crs(crs)
         if len(res) == 0 or not res_m.intersects(area_m).any():
@@ -305,13 +308,7 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
         bld = res[["community_id", "floor_area_m2", "geometry"]].copy()
         bsnap = rsnap
     else:
-        bld = population.residents_from_buildings(
-            osm.buildings,
-            osm.residential_landuse,
-            crs,
-            default_levels=settings.default_levels,
-            floor_area_per_person_m2=settings.floor_area_per_person_m2,
-        )
+        bld = osm_buildings()
         bld_m = bld.to_crs(crs)
         keep = bld_m.within(area_m).to_numpy() if len(bld) else np.zeros(0, dtype=bool)
         bld, bld_m = bld[keep].reset_index(drop=True), bld_m[keep].reset_index(drop=True)
