@@ -113,3 +113,29 @@ def test_download_real_place(tmp_path):
     path, area = osm_mod.download_osm("Kamppi, Helsinki, Finland", tmp_path)
     d = read_osm(path, walk_filter=WF, taxonomy=TAX)
     assert len(d.ways) > 100 and area.area > 0
+
+
+def test_place_as_polygon_file_runs_the_online_path(tmp_path, monkeypatch):
+    """--place with a polygon file: the polygon goes to Overpass (recorded response here)."""
+    import geopandas as gpd
+    from osmnx import _overpass
+
+    from lifecircle.config import make_settings
+    from lifecircle.pipeline import Inputs, analyze
+
+    resp = json.loads((FIXTURES / "overpass_small.json").read_text("utf-8"))
+    sent = {}
+
+    def fake_request(data, **kw):
+        sent["data"] = data["data"]
+        return resp
+
+    monkeypatch.setattr(_overpass, "_overpass_request", fake_request)
+    poly = tmp_path / "area.geojson"
+    area = shapely.box(121.4695, 31.2295, 121.4725, 31.2322)
+    gpd.GeoDataFrame(geometry=[area], crs=4326).to_file(poly, driver="GeoJSON")
+    r = analyze(Inputs(place=str(poly)), make_settings())
+    assert "poly:" in sent["data"]
+    assert r.summary["area"]["area_km2"] == pytest.approx(
+        gpd.GeoSeries([area], crs=4326).to_crs(4549).area.iloc[0] / 1e6, abs=1e-4
+    )

@@ -15,8 +15,8 @@ Place = Annotated[
     str | None,
     typer.Option(
         "--place",
-        help="Place name to fetch online through osmnx (Nominatim + Overpass, osmnx's cache); "
-        "needs the internet.",
+        help="Place name, or a polygon file (GeoJSON, GeoPackage), to fetch online through osmnx "
+        "(Nominatim + Overpass, osmnx's cache); needs the internet.",
     ),
 ]
 Out = Annotated[
