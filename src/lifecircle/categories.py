@@ -149,8 +149,3 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
                 )
             )
     return Taxonomy(categories=tuple(cats), source=source)
-
-
-def user_category(key: str) -> Category:
-    """A category that comes only from a user's facility file (not in the taxonomy)."""
-    return Category(key=key, name_zh=key, name_en=key, match=(), exclude=())

@@ -206,10 +206,6 @@ def _parse_threshold(key: str, raw: object, p: Problems) -> Threshold | None:
     )
 
 
-def preset_names() -> tuple[str, ...]:
-    return PRESETS
-
-
 def load_preset(name_or_path: str | Path | None = None) -> Preset:
     """Load a shipped preset by name (see :data:`PRESETS`) or a user's preset file (``*.toml``)."""
     ref = "default" if name_or_path is None else str(name_or_path)

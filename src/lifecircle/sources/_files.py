@@ -29,10 +29,6 @@ class Declared:
     crs: CRS | None = None
     china: str | None = None
 
-    @property
-    def stated(self) -> bool:
-        return self.crs is not None or self.china is not None
-
     def label(self) -> str:
         if self.china:
             return self.china
