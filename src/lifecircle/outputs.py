@@ -36,6 +36,7 @@ OUTPUT_FILES = (
     "lifecircle.gpkg",
     "summary.json",
     "map.html",
+    "report.html",
 )
 
 
@@ -137,6 +138,7 @@ def write_outputs(
 ) -> dict[str, Any]:
     """Write every output into ``out`` atomically; returns the summary that was written."""
     from lifecircle.render.maps import make_map
+    from lifecircle.render.report import render_report
     from lifecircle.render.spreadsheet import write_xlsx
 
     check_output_dir(out, overwrite=overwrite)
@@ -166,6 +168,7 @@ def write_outputs(
         (tmp / "summary.json").write_text(
             json.dumps(_jsonable(summary), ensure_ascii=False, indent=2), encoding="utf-8"
         )
+        render_report(tmp, lang=settings.lang)  # built from what was just written
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
             os.replace(out, old / "previous")

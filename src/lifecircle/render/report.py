@@ -1,0 +1,107 @@
+"""``report.html``: a printable report built from an output folder (summary.json, coverage.csv,
+the gaps layer) through a Jinja2 template with autoescaping, so names from data stay text."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from lifecircle.errors import InputError
+from lifecircle.i18n import t as label
+from lifecircle.naming import ALL
+
+
+def _pct(v: float | None) -> str:
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return "–"
+    return f"{v:.1%}"
+
+
+def _read(out: Path) -> tuple[dict[str, Any], pd.DataFrame, gpd.GeoDataFrame]:
+    try:
+        summary = json.loads((out / "summary.json").read_text("utf-8"))
+        cov = pd.read_csv(out / "coverage.csv", dtype={"community_id": str}, encoding="utf-8-sig")
+        gaps = gpd.read_file(out / "lifecircle.gpkg", layer="gaps")
+    except (OSError, ValueError) as exc:
+        raise InputError(
+            f"{out}: not a complete lifecircle output folder ({exc}); run `lifecircle analyze` "
+            "into it first"
+        ) from exc
+    return summary, cov, gaps
+
+
+def render_report(out: Path, *, lang: str = "zh", dest: Path | None = None) -> Path:
+    """Write ``report.html`` for the analysis in ``out`` (or to ``dest``)."""
+    summary, cov, gaps = _read(out)
+    clc = summary["complete_life_circle"]
+    target = float(clc["target"])
+    profiles = [p for p in dict.fromkeys(cov["profile"]) if p != "age_weighted"]
+    minutes = sorted(set(cov["minutes"]))
+    area = (
+        cov.groupby(["category", "profile", "minutes"])[["residents", "covered_residents"]]
+        .sum()
+        .assign(share=lambda d: d["covered_residents"] / d["residents"].where(d["residents"] > 0))
+    )["share"]
+    cats = summary["categories"]
+    per_cat = summary["facilities"]["per_category"]
+    rows = []
+    for key in [*cats, ALL]:
+        info = cats.get(key, {})
+        name = label(ALL, lang) if key == ALL else info.get(f"name_{lang}", key)
+        rows.append(
+            {
+                "label": name,
+                "threshold": info.get("threshold", ""),
+                "unverified": info.get("threshold_unverified", False),
+                "n": per_cat.get(key, "") if key != ALL else "",
+                "cells": [area.get((key, p, m)) for p in profiles for m in minutes],
+            }
+        )
+    top = cov[
+        (cov["category"] == ALL)
+        & (cov["profile"] == clc["profile"])
+        & (cov["minutes"] == clc["minutes"])
+        & (cov["residents"] > 0)
+        & ~cov["meets_target"].astype(bool)
+    ].sort_values("coverage")
+    missing = []
+    for _, c in top.iterrows():
+        g = gaps[gaps["community_id"].astype(str) == c["community_id"]]
+        lacking: dict[str, float] = {}
+        for cats_str, w in zip(g["missing_categories"].fillna(""), g["weight"], strict=True):
+            for k in filter(None, (x.strip() for x in cats_str.split(","))):
+                lacking[k] = lacking.get(k, 0.0) + float(w)
+        why = ", ".join(
+            f"{cats.get(k, {}).get(f'name_{lang}', k)} {v / c['residents']:.0%}"
+            for k, v in sorted(lacking.items(), key=lambda kv: -kv[1])
+        )
+        missing.append(
+            {"id": c["community_id"], "name": c["community_name"], "residents": c["residents"],
+             "coverage": c["coverage"], "why": why}
+        )  # fmt: skip
+    env = Environment(
+        loader=PackageLoader("lifecircle", "templates"),
+        autoescape=select_autoescape(["html", "j2"]),
+    )
+    html = env.get_template("report.html.j2").render(
+        summary=summary,
+        clc=clc,
+        meeting=summary["communities_meeting_target"],
+        categories=rows,
+        profiles=profiles,
+        minutes=minutes,
+        missing=missing,
+        target=target,
+        lang=lang,
+        t=lambda k: label(k, lang),
+        pct=_pct,
+    )
+    path = dest or out / "report.html"
+    path.write_text(html, encoding="utf-8")
+    return path

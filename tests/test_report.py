@@ -1,0 +1,44 @@
+"""report.html: written by analyze, rebuilt by `lifecircle report`, names from data escaped."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from lifecircle.cli.main import app
+from test_cli import comm_file, helsinki  # noqa: F401  (fixtures)
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory, helsinki, comm_file):  # noqa: F811
+    out = tmp_path_factory.mktemp("report") / "out"
+    args = ["-q", "analyze", "--osm", str(helsinki), "--communities", str(comm_file)]
+    r = runner.invoke(app, [*args, "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    return out
+
+
+def test_report_written_with_escaped_names(out):
+    html = (out / "report.html").read_text("utf-8")
+    assert "15分钟社区生活圈评估报告" in html
+    assert "East &lt;b&gt;" in html and "East <b>" not in html  # a community name from data
+    assert "© OpenStreetMap" in html
+    for key in ("coverage", "SHA-256"):
+        assert key in html or key.lower() in html
+
+
+def test_report_command_rebuilds_in_english(out):
+    r = runner.invoke(app, ["report", str(out), "--lang", "en"])
+    assert r.exit_code == 0, r.output
+    html = (out / "report.html").read_text("utf-8")
+    assert "15-minute life circle report" in html and "Primary school" in html
+    assert not list(out.glob(".report.*"))  # no temporary file left behind
+
+
+def test_report_on_a_folder_that_is_not_an_output(tmp_path):
+    r = runner.invoke(app, ["report", str(tmp_path / "missing")])
+    assert r.exit_code == 2 and "no such output folder" in r.output
+    r = runner.invoke(app, ["report", str(tmp_path)])
+    assert r.exit_code == 2 and "not a complete lifecircle output folder" in r.output
