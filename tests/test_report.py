@@ -42,3 +42,14 @@ def test_report_on_a_folder_that_is_not_an_output(tmp_path):
     assert r.exit_code == 2 and "no such output folder" in r.output
     r = runner.invoke(app, ["report", str(tmp_path)])
     assert r.exit_code == 2 and "not a complete lifecircle output folder" in r.output
+
+
+def test_map_command_rebuilds_from_the_folder(out):
+    before = (out / "map.html").read_text("utf-8")
+    r = runner.invoke(app, ["map", str(out), "--lang", "en"])
+    assert r.exit_code == 0, r.output
+    html = (out / "map.html").read_text("utf-8")
+    assert html != before and "Primary school" in html
+    assert "<script>alert" not in html and "East <b>" not in html
+    r = runner.invoke(app, ["map", str(out.parent / "nope")])
+    assert r.exit_code == 2

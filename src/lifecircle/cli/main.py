@@ -80,7 +80,7 @@ def run_guarded(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 from lifecircle.cli import analyze as _analyze  # noqa: E402,F401  (registers the commands)
 from lifecircle.cli import presets as _presets  # noqa: E402,F401
-from lifecircle.cli import report as _report  # noqa: E402,F401
+from lifecircle.cli import rebuild as _rebuild  # noqa: E402,F401
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())

@@ -3,21 +3,72 @@ layer per category (facility markers and service area), a gaps layer, legend and
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import folium
 import geopandas as gpd
 import numpy as np
 from branca.element import MacroElement, Template
 from folium.plugins import FastMarkerCluster
+from pyproj import CRS
 
+from lifecircle.errors import InputError
 from lifecircle.naming import ALL
 from lifecircle.render.escape import safe_text
 from lifecircle.render.spreadsheet import category_label
 
-if TYPE_CHECKING:
-    from lifecircle.pipeline import Result
+
+class MapInputs(Protocol):
+    """What the map needs: a :class:`lifecircle.pipeline.Result`, or the same layers read back
+    from an output folder (:func:`load_outputs`)."""
+
+    crs: Any
+    summary: dict[str, Any]
+    communities: gpd.GeoDataFrame
+    facilities: gpd.GeoDataFrame
+    service_areas: gpd.GeoDataFrame
+    gaps: gpd.GeoDataFrame
+    categories: list[str]
+
+
+@dataclass
+class SavedRun:
+    """The layers and summary of a finished run, read back from its output folder."""
+
+    crs: Any
+    summary: dict[str, Any]
+    communities: gpd.GeoDataFrame
+    facilities: gpd.GeoDataFrame
+    service_areas: gpd.GeoDataFrame
+    gaps: gpd.GeoDataFrame
+    categories: list[str]
+
+
+def load_outputs(out: Path) -> SavedRun:
+    """Read an output folder written by ``lifecircle analyze``."""
+    gpkg = out / "lifecircle.gpkg"
+    try:
+        summary = json.loads((out / "summary.json").read_text("utf-8"))
+        layers = {
+            name: gpd.read_file(gpkg, layer=name)
+            for name in ("communities", "facilities", "service_areas", "gaps")
+        }
+    except (OSError, ValueError) as exc:
+        raise InputError(
+            f"{out}: not a complete lifecircle output folder ({exc}); run `lifecircle analyze` "
+            "into it first"
+        ) from exc
+    layers["communities"]["community_id"] = layers["communities"]["community_id"].astype(str)
+    return SavedRun(
+        crs=CRS.from_user_input(summary["area"]["crs"]),
+        summary=summary,
+        categories=list(summary["categories"]),
+        **layers,
+    )
+
 
 CLASS_COLOURS = {  # well below / below / meets / well above / no residents
     "well_below": "#d7191c",
@@ -105,7 +156,7 @@ def _metric_scale() -> MacroElement:
     return el
 
 
-def make_map(result: Result, path: Path, *, target: float, lang: str = "zh") -> dict[str, Any]:
+def make_map(result: MapInputs, path: Path, *, target: float, lang: str = "zh") -> dict[str, Any]:
     """Write ``map.html``; returns its size and the number of features per layer."""
     crs = result.crs
     summary = result.summary
@@ -154,7 +205,7 @@ def make_map(result: Result, path: Path, *, target: float, lang: str = "zh") -> 
     sa = result.service_areas
     for k, cat in enumerate(result.categories):
         colour = CATEGORY_COLOURS[k % len(CATEGORY_COLOURS)]
-        label = category_label(result, cat, lang)
+        label = category_label(result.summary, cat, lang)
         n_fac = int((fac["category"] == cat).sum()) if len(fac) else 0
         fg = folium.FeatureGroup(name=f"{safe_text(label)} ({n_fac})", show=False)
         sel = sa[(sa["category"] == cat) & (sa["profile"] == profile) & (sa["minutes"] == minutes)]

@@ -70,12 +70,11 @@ def _sheet_title(label: str, used: set[str]) -> str:
     return title
 
 
-def category_label(result: Result, cat: str, lang: str) -> str:
+def category_label(summary: dict[str, Any], cat: str, lang: str) -> str:
+    """A category's name in ``lang`` as the run recorded it (its key when it has none)."""
     if cat == ALL:
         return t("all", lang)
-    if cat in result.taxonomy:
-        return result.taxonomy[cat].label(lang)
-    return cat
+    return str(summary.get("categories", {}).get(cat, {}).get(f"name_{lang}", cat))
 
 
 def write_xlsx(result: Result, path: Path, *, target: float, lang: str = "zh") -> dict[str, Any]:
@@ -114,7 +113,7 @@ def write_xlsx(result: Result, path: Path, *, target: float, lang: str = "zh") -
     per_comm = cov[(cov["profile"] == profiles[0]) & (cov["minutes"] == max(minutes))]
     cats = [*result.categories, ALL]
     for i, cat in enumerate(cats, start=top + 1):
-        _text(ws, i, 1, category_label(result, cat, lang))
+        _text(ws, i, 1, category_label(result.summary, cat, lang))
         info_c = summary["categories"].get(cat, {})
         _text(ws, i, 2, info_c.get("threshold", ""))
         j = 3
@@ -129,7 +128,7 @@ def write_xlsx(result: Result, path: Path, *, target: float, lang: str = "zh") -
 
     # ---- one sheet per category
     for cat in cats:
-        sheet = wb.create_sheet(_sheet_title(category_label(result, cat, lang), used))
+        sheet = wb.create_sheet(_sheet_title(category_label(result.summary, cat, lang), used))
         sub = cov[cov["category"] == cat]
         wide = sub.set_index(["community_id", "community_name", "profile", "minutes"])[
             "coverage"

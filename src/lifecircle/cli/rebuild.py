@@ -1,0 +1,72 @@
+"""``lifecircle map`` and ``lifecircle report``: rebuild map.html or report.html from an existing
+output folder without rerunning the analysis (for example in the other language)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lifecircle.cli import options as opt
+from lifecircle.cli.main import app, run_guarded
+from lifecircle.render.maps import load_outputs, make_map
+from lifecircle.render.report import render_report
+
+
+def _replace(out: Path, name: str, write: Callable[[Path], object]) -> Path:
+    """Write ``out/name`` through a temporary file, so a failure leaves the old file whole."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, out / name)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return out / name
+
+
+def _rebuild(out: Path, lang: str) -> Path:
+    return _replace(out, "report.html", lambda p: render_report(out, lang=lang, dest=p))
+
+
+def _rebuild_map(out: Path, lang: str) -> Path:
+    run = load_outputs(out)
+    target = float(run.summary["complete_life_circle"]["target"])
+    return _replace(out, "map.html", lambda p: make_map(run, p, target=target, lang=lang))
+
+
+@app.command("report")
+def report_cmd(
+    out: Annotated[Path, typer.Argument(help="An output folder written by `lifecircle analyze`.")],
+    lang: opt.Lang = "zh",
+) -> None:
+    """Rebuild report.html from an output folder without recomputing the analysis."""
+    from lifecircle.errors import InputError
+
+    if not out.is_dir():
+        run_guarded(_fail, InputError(f"{out}: no such output folder; give the --out of a run"))
+    path = run_guarded(_rebuild, out, lang)
+    typer.echo(f"Wrote {path}")
+
+
+def _fail(exc: Exception) -> None:
+    raise exc
+
+
+@app.command("map")
+def map_cmd(
+    out: Annotated[Path, typer.Argument(help="An output folder written by `lifecircle analyze`.")],
+    lang: opt.Lang = "zh",
+) -> None:
+    """Rebuild map.html from an output folder without recomputing the analysis."""
+    from lifecircle.errors import InputError
+
+    if not out.is_dir():
+        run_guarded(_fail, InputError(f"{out}: no such output folder; give the --out of a run"))
+    path = run_guarded(_rebuild_map, out, lang)
+    typer.echo(f"Wrote {path}")
