@@ -53,3 +53,19 @@ def test_map_command_rebuilds_from_the_folder(out):
     assert "<script>alert" not in html and "East <b>" not in html
     r = runner.invoke(app, ["map", str(out.parent / "nope")])
     assert r.exit_code == 2
+
+
+def test_community_popups_name_what_is_missing_and_how_far(out):
+    import geopandas as gpd
+
+    comm = gpd.read_file(out / "lifecircle.gpkg", layer="communities")
+    assert "median_dist_m_market" in comm.columns
+    med = comm["median_dist_m_market"].dropna()
+    assert len(med) and (med >= 0).all()
+    import re
+
+    raw = (out / "map.html").read_text("utf-8")
+    # the GeoJSON is embedded with \\uXXXX escapes: decode them to see what the browser gets
+    html = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), raw)
+    assert "步行距离中位数" in html or "median walk" in html  # zh, or en after a rebuild
+    assert "East &lt;b&gt;" in html and "East <b>" not in html

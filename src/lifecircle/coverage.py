@@ -125,6 +125,15 @@ def area_totals(coverage: pd.DataFrame, target: float) -> pd.DataFrame:
     return g[COVERAGE_COLUMNS]
 
 
+def weighted_median_by(residents: pd.DataFrame, value: str, by: str = "community_id") -> pd.Series:
+    """Per group, the population-weighted median of ``value`` (inf stays inf: unreachable)."""
+    d = residents[[by, "weight", value]].sort_values([by, value], kind="mergesort")
+    cum = d.groupby(by, sort=False)["weight"].cumsum()
+    half = d.groupby(by, sort=False)["weight"].transform("sum") / 2
+    first = d[cum >= half].groupby(by, sort=False)[value].first()
+    return first
+
+
 DENOMINATOR_COLUMNS = [
     "community_id", "community_name", "category", "profile", "minutes",
     "denominator", "total", "covered", "coverage", "target", "meets_target",

@@ -18,6 +18,7 @@ LABELS: dict[str, dict[str, str]] = {
     "yes": {"zh": "达标", "en": "yes"},
     "no": {"zh": "未达标", "en": "no"},
     "no_residents": {"zh": "无居民", "en": "no residents"},
+    "median_walk": {"zh": "未达标时:步行距离中位数", "en": "if below target: median walk"},
     "standard": {"zh": "一般步行", "en": "standard walker"},
     "elderly": {"zh": "老年人步行", "en": "elderly walker"},
     "age_weighted": {"zh": "按年龄加权", "en": "age-weighted"},

@@ -21,6 +21,11 @@ def coverage_col(category: str, profile: str, minutes: int) -> str:
     return f"cov_{category}_{profile}_{minutes}min"
 
 
+def median_dist_col(category: str) -> str:
+    """Population-weighted median of the residents' walking distance (m) to the category."""
+    return f"median_dist_m_{category}"
+
+
 def limit_m(minutes: float, speed_m_s: float) -> float:
     """Metres walked in ``minutes`` at ``speed_m_s``."""
     return minutes * 60.0 * speed_m_s

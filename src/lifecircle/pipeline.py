@@ -28,11 +28,12 @@ from lifecircle.coverage import (
     coverage_table,
     covered_mask,
     denominator_tables,
+    weighted_median_by,
 )
 from lifecircle.crs import metric_crs
 from lifecircle.errors import InputError
 from lifecircle.isochrones import EdgeSamples, auto_cell_m, service_areas
-from lifecircle.naming import ALL, coverage_col, dist_col, limit_m, time_col
+from lifecircle.naming import ALL, coverage_col, dist_col, limit_m, median_dist_col, time_col
 from lifecircle.network import Network, build_network
 from lifecircle.routing import Reach, facility_fields, origin_distances
 from lifecircle.snapping import Snapped, snap_points
@@ -449,6 +450,9 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
     comm_out = communities.merge(wide, left_on="community_id", right_index=True, how="left")
     tot = cov.drop_duplicates("community_id").set_index("community_id")["residents"]
     comm_out.insert(2, "residents", comm_out["community_id"].map(tot).to_numpy())
+    for cat in categories:  # how far the typical resident walks, for popups and reports
+        med = weighted_median_by(res, dist_col(cat))
+        comm_out[median_dist_col(cat)] = comm_out["community_id"].map(med).to_numpy(dtype=float)
     sa = gpd.GeoDataFrame(
         sa_rows,
         columns=["category", "profile", "minutes", "geometry"],

@@ -16,7 +16,8 @@ from folium.plugins import FastMarkerCluster
 from pyproj import CRS
 
 from lifecircle.errors import InputError
-from lifecircle.naming import ALL
+from lifecircle.i18n import t
+from lifecircle.naming import ALL, median_dist_col
 from lifecircle.render.escape import safe_text
 from lifecircle.render.spreadsheet import category_label
 
@@ -156,6 +157,41 @@ def _metric_scale() -> MacroElement:
     return el
 
 
+def _popups(
+    comm: gpd.GeoDataFrame, result: MapInputs, profile: str, minutes: int, target: float, lang: str
+) -> list[str]:
+    """Per community: each category's coverage, and for those below the target the walk the
+    typical (median) resident has to the nearest facility of that category."""
+    limit = float(result.summary.get("area", {}).get("analysis_buffer_m", 990.0)) * 2
+    out = []
+    for _, c in comm.iterrows():
+        rows = []
+        for cat in result.categories:
+            share = c.get(f"cov_{cat}_{profile}_{minutes}min", np.nan)
+            if share is None or not np.isfinite(share):
+                continue
+            name = safe_text(category_label(result.summary, cat, lang))
+            if share >= target:
+                rows.append(f"<tr><td>{name}</td><td>{share:.0%}</td><td></td></tr>")
+                continue
+            d = c.get(median_dist_col(cat), np.nan)
+            walk = f"{d:,.0f} m" if d is not None and np.isfinite(d) else f"&gt; {limit:,.0f} m"
+            rows.append(
+                f'<tr style="color:#b2182b"><td>{name}</td><td>{share:.0%}</td><td>{walk}</td></tr>'
+            )
+        head = f"<b>{safe_text(c['community_name'])}</b> ({safe_text(c['community_id'])})"
+        header = (
+            f"<tr><th>{t('category', lang)}</th><th>{t('coverage', lang)}</th>"
+            f"<th>{t('median_walk', lang)}</th></tr>"
+        )
+        body = header + "".join(rows) if rows else f"<tr><td>{t('no_residents', lang)}</td></tr>"
+        out.append(
+            f"{head}<br>{t('coverage', lang)} ≤ {minutes} {t('minutes', lang)}, "
+            f"{t(profile, lang)}<table>{body}</table>"
+        )
+    return out
+
+
 def make_map(result: MapInputs, path: Path, *, target: float, lang: str = "zh") -> dict[str, Any]:
     """Write ``map.html``; returns its size and the number of features per layer."""
     crs = result.crs
@@ -176,6 +212,7 @@ def make_map(result: MapInputs, path: Path, *, target: float, lang: str = "zh") 
     share = comm[col].to_numpy(dtype=float) if col in comm else np.full(len(comm), np.nan)
     props = gpd.GeoDataFrame(
         {
+            "popup": _popups(comm, result, profile, minutes, target, lang),
             "name": [safe_text(n) for n in comm["community_name"]],
             "id": [safe_text(i) for i in comm["community_id"]],
             "residents": [f"{r:,.0f}" for r in comm["residents"].fillna(0)],
@@ -198,6 +235,7 @@ def make_map(result: MapInputs, path: Path, *, target: float, lang: str = "zh") 
             fields=["name", "id", "residents", "coverage"],
             aliases=["Community 社区", "ID", "Residents 居民", "Complete life circle"],
         ),
+        popup=folium.GeoJsonPopup(fields=["popup"], labels=False, max_width=420),
     ).add_to(m)
     counts["communities"] = len(props)
 
