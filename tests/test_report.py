@@ -69,3 +69,23 @@ def test_community_popups_name_what_is_missing_and_how_far(out):
     html = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), raw)
     assert "步行距离中位数" in html or "median walk" in html  # zh, or en after a rebuild
     assert "East &lt;b&gt;" in html and "East <b>" not in html
+
+
+def test_hexbin_sums_weights_and_keeps_points_in_their_hexagon():
+    import geopandas as gpd
+    import numpy as np
+    import shapely
+
+    from lifecircle.render.hexbin import hexbin
+
+    rng = np.random.default_rng(5)
+    xy = rng.uniform(0, 2000, (3000, 2))
+    pts = gpd.GeoDataFrame({"w": rng.uniform(1, 5, 3000)}, geometry=shapely.points(xy), crs=4549)
+    hexes = hexbin(pts, "w", 100.0)
+    assert hexes["weight"].sum() == pytest.approx(pts["w"].sum())
+    assert hexes["points"].sum() == 3000
+    # every point lies in the hexagon it was counted in: the hexagons cover all points once
+    joined = gpd.sjoin(pts, hexes, predicate="within")
+    assert joined.index.is_unique and len(joined) >= 2995  # points on edges may fall on a border
+    area = 1.5 * np.sqrt(3) * 100.0**2
+    assert np.allclose(hexes.area, area)

@@ -19,6 +19,7 @@ from lifecircle.errors import InputError
 from lifecircle.i18n import t
 from lifecircle.naming import ALL, median_dist_col
 from lifecircle.render.escape import safe_text
+from lifecircle.render.hexbin import hex_size_m, hexbin
 from lifecircle.render.spreadsheet import category_label
 
 
@@ -292,23 +293,27 @@ def make_map(result: MapInputs, path: Path, *, target: float, lang: str = "zh") 
     )
     if len(gaps) > MAX_GAP_POINTS:
         gm = gaps.to_crs(crs)
-        x0, y0, x1, y1 = gm.total_bounds
-        cell = max(100.0, float(np.sqrt(max((x1 - x0) * (y1 - y0), 1.0) / MAX_GAP_POINTS)))
-        key = (
-            np.floor(gm.geometry.x / cell).astype(int).astype(str)
-            + "_"
-            + np.floor(gm.geometry.y / cell).astype(int).astype(str)
-        )
-        agg = (
-            gm.assign(key=key.values, x=gm.geometry.x, y=gm.geometry.y)
-            .groupby("key")
-            .agg(weight=("weight", "sum"), x=("x", "mean"), y=("y", "mean"))
-        )
-        pts_g = gpd.GeoDataFrame(
-            {"weight": agg["weight"].to_numpy(), "what": f"residents in this {cell:.0f} m cell"},
-            geometry=gpd.points_from_xy(agg["x"], agg["y"]),
-            crs=crs,
-        ).to_crs(4326)
+        size = hex_size_m(tuple(gm.total_bounds), MAX_GAP_POINTS, 60.0)
+        hexes = hexbin(gm, "weight", size).to_crs(4326)
+        top = float(hexes["weight"].max()) or 1.0
+        hexes["o"] = 0.15 + 0.6 * np.sqrt(hexes["weight"].to_numpy() / top)
+        hexes["residents"] = [f"{w:,.0f}" for w in hexes["weight"]]
+        hexes["geometry"] = hexes.geometry.set_precision(1e-6)
+        folium.GeoJson(
+            hexes[["residents", "o", "geometry"]].to_json(),
+            style_function=lambda f: {
+                "fillColor": "#b2182b",
+                "color": "#b2182b",
+                "weight": 0.4,
+                "fillOpacity": f["properties"]["o"],
+            },
+            tooltip=folium.GeoJsonTooltip(
+                fields=["residents"], aliases=["Residents without the complete life circle"]
+            ),
+        ).add_to(gfg)
+        counts["gaps"] = len(hexes)
+        counts["gaps_hexagon_m"] = round(size)
+        pts_g = gaps.iloc[:0]  # drawn as hexagons
     else:
         pts_g = gpd.GeoDataFrame(
             {
@@ -318,7 +323,7 @@ def make_map(result: MapInputs, path: Path, *, target: float, lang: str = "zh") 
             geometry=gaps.geometry.values,
             crs=4326,
         )
-    if len(pts_g):
+    if len(pts_g) and len(gaps) <= MAX_GAP_POINTS:
         top = float(pts_g["weight"].max()) or 1.0
         pts_g["r"] = 2 + 5 * np.sqrt(pts_g["weight"].to_numpy() / top)
         pts_g["residents"] = [f"{w:,.0f}" for w in pts_g["weight"]]
@@ -335,7 +340,8 @@ def make_map(result: MapInputs, path: Path, *, target: float, lang: str = "zh") 
                 fields=["residents", "what"], aliases=["Residents 居民", ""]
             ),
         ).add_to(gfg)
-    counts["gaps"] = len(pts_g)
+        counts["gaps"] = len(pts_g)
+    counts.setdefault("gaps", 0)
     gfg.add_to(m)
     _legend(target, summary["denominator"], profile, minutes).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
