@@ -24,6 +24,13 @@ COVERAGE_COLUMNS = [
 ]
 
 
+def basket_limit_m(preset: Preset, category: str, speed_m_s: float, minutes: float) -> float:
+    """How far a resident may walk to a basket category in the complete life circle at this tier:
+    within both ``minutes`` and the category's own threshold, at its ``judge_with`` speed."""
+    sp = preset.judge_speed(category, speed_m_s)
+    return min(limit_m(minutes, sp), preset.threshold(category).limit_m(sp))
+
+
 def covered_mask(
     residents: pd.DataFrame,
     category: str,
@@ -41,9 +48,7 @@ def covered_mask(
         return residents[dist_col(category)].to_numpy() <= limit_m(minutes, speed_m_s)
     ok = np.ones(len(residents), dtype=bool)
     for c in preset.basket_for(int(minutes)):
-        sp = preset.judge_speed(c, speed_m_s)
-        lim = min(limit_m(minutes, sp), preset.threshold(c).limit_m(sp))
-        ok &= residents[dist_col(c)].to_numpy() <= lim
+        ok &= residents[dist_col(c)].to_numpy() <= basket_limit_m(preset, c, speed_m_s, minutes)
     return ok
 
 

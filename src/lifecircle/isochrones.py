@@ -8,6 +8,9 @@ Larger times contain smaller ones by construction (nested service areas).
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+from typing import TypeVar
+
 import numpy as np
 import rasterio.features
 import shapely
@@ -16,6 +19,8 @@ from scipy import ndimage
 
 from lifecircle.network import Network
 from lifecircle.snapping import Snapped
+
+K = TypeVar("K", bound=Hashable)
 
 
 class EdgeSamples:
@@ -69,12 +74,12 @@ def auto_cell_m(
 def service_areas(
     samples: EdgeSamples,
     dist_m: np.ndarray,
-    reaches_m: dict[str, float],
+    reaches_m: dict[K, float],
     *,
     cell_m: float,
     buffer_m: float,
     fill_holes_m2: float = 0.0,
-) -> dict[str, shapely.Geometry]:
+) -> dict[K, shapely.Geometry]:
     """Service-area (multi)polygons, one per named reach, in the metric CRS.
 
     Each cell takes the smallest distance of the samples in it; a minimum filter over a disk of

@@ -25,6 +25,7 @@ from lifecircle.config import Settings, load_walk_filter
 from lifecircle.coverage import (
     AGE_WEIGHTED,
     area_totals,
+    basket_limit_m,
     coverage_table,
     covered_mask,
     denominator_tables,
@@ -35,7 +36,7 @@ from lifecircle.errors import InputError
 from lifecircle.isochrones import EdgeSamples, auto_cell_m, service_areas
 from lifecircle.naming import ALL, coverage_col, dist_col, limit_m, median_dist_col, time_col
 from lifecircle.network import Network, build_network
-from lifecircle.routing import Reach, facility_fields, origin_distances
+from lifecircle.routing import facility_fields, origin_distances
 from lifecircle.snapping import Snapped, snap_points
 from lifecircle.sources import ages, boundaries, facilities, population
 from lifecircle.sources._files import Declared, check_file, parse_crs, read_vector
@@ -118,6 +119,11 @@ def _load_osm(
     return read_osm(path, walk_filter=wf, taxonomy=taxonomy), area
 
 
+def _to_metric(geom: shapely.Geometry, crs: CRS) -> shapely.Geometry:
+    """A WGS 84 geometry in the metric CRS."""
+    return gpd.GeoSeries([geom], crs=4326).to_crs(crs).iloc[0]
+
+
 def _community_of(points_m: gpd.GeoDataFrame, comm_m: gpd.GeoDataFrame) -> np.ndarray:
     """The community id each point falls in ("" for none; the first when polygons overlap)."""
     joined = gpd.sjoin(points_m[["geometry"]], comm_m, how="left", predicate="within")
@@ -196,8 +202,7 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
     else:
         raise InputError(f"--osm {inputs.osm}: the file holds no walkable ways")
     crs = metric_crs(area.centroid.x, area.centroid.y)
-    to_m = gpd.GeoSeries([area], crs=4326).to_crs(crs)
-    area_m = to_m.iloc[0]
+    area_m = _to_metric(area, crs)
     reach = settings.max_reach_m
     buffer_m = area_m.buffer(reach)
 
@@ -207,7 +212,7 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
             communities = osm_comm
             comm_src = f"osm_admin_level_{level}"
             area = shapely.union_all(communities.geometry.to_numpy())
-            area_m = gpd.GeoSeries([area], crs=4326).to_crs(crs).iloc[0]
+            area_m = _to_metric(area, crs)
             buffer_m = area_m.buffer(reach)
         else:
             communities = boundaries.grid_communities(area_m, crs, settings.grid_cell_m)
@@ -217,7 +222,7 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
                 f"into a {settings.grid_cell_m:g} m grid."
             )
     if osm.bounds is not None:
-        data_box = gpd.GeoSeries([shapely.box(*osm.bounds)], crs=4326).to_crs(crs).iloc[0]
+        data_box = _to_metric(shapely.box(*osm.bounds), crs)
         outside = buffer_m.difference(data_box).area / buffer_m.area
         counts["analysis_buffer_outside_osm_extent_share"] = round(float(outside), 4)
         if outside > 0.01:
@@ -251,7 +256,7 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
     fac_m = fac.to_crs(crs)
     in_buf = fac_m.intersects(buffer_m).to_numpy() if len(fac) else np.zeros(0, dtype=bool)
     counts["facilities_outside_buffer"] = int((~in_buf).sum())
-    fac = fac[in_buf].reset_index(drop=True)
+    fac, fac_m = fac[in_buf].reset_index(drop=True), fac_m[in_buf].reset_index(drop=True)
     categories = [
         c for c in taxonomy.keys if inputs.osm_facilities or c in user_cats or c in preset.basket
     ]
@@ -261,7 +266,7 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
     on_per_fac = np.bincount(rows[fsnap.on_network], minlength=len(fac)) > 0
     fac["on_network"] = on_per_fac
     fac["access_points"] = np.bincount(rows, minlength=len(fac))
-    fac["in_area"] = fac.to_crs(crs).intersects(area_m).to_numpy() if len(fac) else []
+    fac["in_area"] = fac_m.intersects(area_m).to_numpy() if len(fac) else []
     lap("facilities")
 
     # ---- residents
@@ -347,61 +352,52 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
         net, list(cat_snaps.values()), limit_m=search_limit, processes=settings.processes
     )
     stage["routing"] += time.perf_counter() - tr
+    fac_ids = (
+        fac["facility_id"].to_numpy(dtype=object) if len(fac) else np.array([""], dtype=object)
+    )
+    profile0, speed0 = next(iter(preset.speeds_m_s.items()))
+    # service areas: every tier for the first profile, the longest tier for the others
+    wanted = {
+        (profile, minutes): limit_m(minutes, speed)
+        for j, (profile, speed) in enumerate(preset.speeds_m_s.items())
+        for minutes in preset.minutes
+        if j == 0 or minutes == max(preset.minutes)
+    }
     for cat, cat_field in zip(categories, fields, strict=True):
         cat_snap = cat_snaps[cat]
-        sel = cat_snap.edge >= 0
         tr = time.perf_counter()
         dist_r, fac_r = origin_distances(net, cat_field, cat_snap, rsnap, limit_m=search_limit)
-        reach_cat = Reach(node_m=cat_field.node_m, origin_m=dist_r, origin_facility=fac_r)
         if len(bld):
             bld[dist_col(cat)] = origin_distances(
                 net, cat_field, cat_snap, bsnap, limit_m=search_limit
             )[0]
         stage["routing"] += time.perf_counter() - tr
-        res[dist_col(cat)] = reach_cat.origin_m
-        nearest = np.where(
-            reach_cat.origin_facility >= 0, rows[np.maximum(reach_cat.origin_facility, 0)], -1
-        )
-        fac_ids = (
-            fac["facility_id"].to_numpy(dtype=object) if len(fac) else np.array([""], dtype=object)
-        )
+        res[dist_col(cat)] = dist_r
+        nearest = np.where(fac_r >= 0, rows[np.maximum(fac_r, 0)], -1)
         res[f"nearest_{cat}"] = np.where(nearest >= 0, fac_ids[np.maximum(nearest, 0)], "")
         for profile, speed in preset.speeds_m_s.items():
-            res[time_col(cat, profile)] = reach_cat.origin_m / speed / 60.0
-        first_speed = next(iter(preset.speeds_m_s.values()))
-        hit = reach_cat.origin_m <= limit_m(max(preset.minutes), first_speed)
+            res[time_col(cat, profile)] = dist_r / speed / 60.0
+        hit = dist_r <= limit_m(max(preset.minutes), speed0)
         np.add.at(
             fac_reached,
             nearest[hit & (nearest >= 0)],
             res["weight"].to_numpy()[hit & (nearest >= 0)],
         )
-        if sel.any():
+        if cat not in empty_categories:
             tr = time.perf_counter()
-            d = samples.distance(reach_cat.node_m, cat_snap)
-            # every tier for the first profile; the longest tier for the others
-            wanted = {
-                (profile, minutes): limit_m(minutes, speed)
-                for j, (profile, speed) in enumerate(preset.speeds_m_s.items())
-                for minutes in preset.minutes
-                if j == 0 or minutes == max(preset.minutes)
-            }
+            d = samples.distance(cat_field.node_m, cat_snap)
             areas = service_areas(
                 samples,
                 d,
-                {f"{p}|{m}": v for (p, m), v in wanted.items()},
+                wanted,
                 cell_m=cell_m,
                 buffer_m=settings.service_area_buffer_m,
                 fill_holes_m2=settings.service_area_fill_holes_m2,
             )
             stage["service_areas"] += time.perf_counter() - tr
-            for (profile, minutes), _ in wanted.items():
+            for (profile, minutes), geom in areas.items():
                 sa_rows.append(
-                    {
-                        "category": cat,
-                        "profile": profile,
-                        "minutes": minutes,
-                        "geometry": areas[f"{profile}|{minutes}"],
-                    }
+                    {"category": cat, "profile": profile, "minutes": minutes, "geometry": geom}
                 )
     fac["residents_within_max_minutes"] = fac_reached
     lap("routing_and_service_areas")
@@ -416,14 +412,12 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
     denoms, area_denoms = denominator_tables(
         cov[cov["profile"] != AGE_WEIGHTED], bld, communities, categories, preset, settings.target
     )
-    profile0, speed0 = next(iter(preset.speeds_m_s.items()))
-    full = covered_mask(res, ALL, speed0, max(preset.minutes), preset)
+    maxm = max(preset.minutes)
+    full = covered_mask(res, ALL, speed0, maxm, preset)
     gap_idx = np.flatnonzero(~full)
     miss_cols = []
-    maxm = max(preset.minutes)
     for c in preset.basket_for(maxm):
-        sp = preset.judge_speed(c, speed0)
-        lim = min(limit_m(maxm, sp), preset.threshold(c).limit_m(sp))
+        lim = basket_limit_m(preset, c, speed0, maxm)
         miss_cols.append(np.where(~(res[dist_col(c)].to_numpy()[gap_idx] <= lim), c, ""))
     missing = (
         [", ".join(x for x in row if x) for row in zip(*miss_cols, strict=True)]
@@ -448,8 +442,8 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
     )
     wide.columns = [coverage_col(str(t[0]), str(t[1]), int(t[2])) for t in wide.columns]
     comm_out = communities.merge(wide, left_on="community_id", right_index=True, how="left")
-    tot = cov.drop_duplicates("community_id").set_index("community_id")["residents"]
-    comm_out.insert(2, "residents", comm_out["community_id"].map(tot).to_numpy())
+    per_comm = cov.drop_duplicates("community_id").set_index("community_id")["residents"]
+    comm_out.insert(2, "residents", comm_out["community_id"].map(per_comm).to_numpy())
     for cat in categories:  # how far the typical resident walks, for popups and reports
         med = weighted_median_by(res, dist_col(cat))
         comm_out[median_dist_col(cat)] = comm_out["community_id"].map(med).to_numpy(dtype=float)
@@ -460,8 +454,7 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
         crs=crs,
     ).to_crs(4326)
     if inputs.code_table is not None:
-        per = cov.drop_duplicates("community_id").set_index("community_id")["residents"]
-        report = compare_with_code_table(inputs.code_table, communities["community_id"], per)
+        report = compare_with_code_table(inputs.code_table, communities["community_id"], per_comm)
         counts["code_table"] = report
         n1, n2 = (
             len(report["committees_without_polygon"]),
@@ -482,7 +475,6 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
     fac_counts = {c: int((fac["category"] == c).sum()) for c in categories}
     for c in empty_categories:
         notes.append(f"Category '{c}' has no facility in the area or its buffer: coverage is 0.")
-    maxm = max(preset.minutes)
     top = area_cov[
         (area_cov["category"] == ALL)
         & (area_cov["profile"] == profile0)

@@ -23,31 +23,28 @@ def _pct(v: float | None) -> str:
     return f"{v:.1%}"
 
 
-def _read(out: Path) -> tuple[dict[str, Any], pd.DataFrame, gpd.GeoDataFrame]:
+def _read(out: Path) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame, gpd.GeoDataFrame]:
     try:
         summary = json.loads((out / "summary.json").read_text("utf-8"))
         cov = pd.read_csv(out / "coverage.csv", dtype={"community_id": str}, encoding="utf-8-sig")
+        area = pd.read_csv(out / "area_coverage.csv", encoding="utf-8-sig")
         gaps = gpd.read_file(out / "lifecircle.gpkg", layer="gaps")
     except (OSError, ValueError) as exc:
         raise InputError(
             f"{out}: not a complete lifecircle output folder ({exc}); run `lifecircle analyze` "
             "into it first"
         ) from exc
-    return summary, cov, gaps
+    return summary, cov, area, gaps
 
 
 def render_report(out: Path, *, lang: str = "zh", dest: Path | None = None) -> Path:
     """Write ``report.html`` for the analysis in ``out`` (or to ``dest``)."""
-    summary, cov, gaps = _read(out)
+    summary, cov, area_cov, gaps = _read(out)
     clc = summary["complete_life_circle"]
     target = float(clc["target"])
     profiles = [p for p in dict.fromkeys(cov["profile"]) if p != "age_weighted"]
     minutes = sorted(set(cov["minutes"]))
-    area = (
-        cov.groupby(["category", "profile", "minutes"])[["residents", "covered_residents"]]
-        .sum()
-        .assign(share=lambda d: d["covered_residents"] / d["residents"].where(d["residents"] > 0))
-    )["share"]
+    area = area_cov.set_index(["category", "profile", "minutes"])["coverage"]
     cats = summary["categories"]
     per_cat = summary["facilities"]["per_category"]
     rows = []
