@@ -61,6 +61,7 @@ class Category:
     name_en: str
     match: tuple[Rule, ...] = field(repr=False)
     exclude: tuple[Rule, ...] = field(default=(), repr=False)
+    icon: str = ""  # one character for map markers; the first of name_zh when not given
 
     def matches(self, tags: Mapping[str, str]) -> bool:
         """Whether an OSM feature with these tags belongs to this category."""
@@ -146,6 +147,7 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
                     name_en=str(spec.get("name_en", key)),
                     match=match,
                     exclude=exclude,
+                    icon=str(spec.get("icon") or str(spec.get("name_zh", key))[:1]),
                 )
             )
     return Taxonomy(categories=tuple(cats), source=source)

@@ -354,6 +354,8 @@ class Settings:
     default_levels: float = 3.0
     admin_level: str | None = None
     lang: str = "zh"
+    tiles: str = "osm"  # map basemap: osm, none, gaode or an xyzservices name
+    offline: bool = False  # inline the map's scripts so it opens with no network
     processes: int = field(default_factory=lambda: min(os.cpu_count() or 1, 4))
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -402,6 +404,13 @@ def make_settings(
             p.add(f"--max-snap-m must be between 0 and 5000 metres; got {max_snap_m}")
         if kwargs.get("lang", "zh") not in ("zh", "en"):
             p.add(f"--lang must be zh or en; got {kwargs.get('lang')!r}")
+        if "tiles" in kwargs:
+            from lifecircle.render.maps import basemap
+
+            try:
+                basemap(kwargs["tiles"])
+            except ValueError as exc:
+                p.add(str(exc))
     return Settings(
         preset=pre,
         target=pre.target if target is None else float(target),

@@ -122,6 +122,8 @@ def build_network(
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     ends = starts + sizes - 1
     is_graph = counts[inverse] >= 2
+    if all(w.junction is not None for w in ways):
+        is_graph |= np.concatenate([w.junction for w in ways])
     is_graph[starts] = True
     is_graph[ends] = True
 

@@ -59,12 +59,17 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def provenance(inputs: Inputs, settings: Settings) -> dict[str, Any]:
+def input_files(inputs: Inputs) -> dict[str, Any]:
+    """Path, SHA-256 and size of every input file."""
     files: dict[str, Any] = {}
     for label, p in [
         ("osm", inputs.osm),
+        ("area", inputs.area),
         ("communities", inputs.communities),
         ("population", inputs.population),
+        ("code_table", inputs.code_table),
+        ("categories", inputs.categories),
+        ("walk_filter", inputs.walk_filter),
     ] + [(f"facilities[{i}]", f) for i, f in enumerate(inputs.facilities)]:
         if p is not None:
             files[label] = {
@@ -72,6 +77,16 @@ def provenance(inputs: Inputs, settings: Settings) -> dict[str, Any]:
                 "sha256": sha256(Path(p)),
                 "bytes": Path(p).stat().st_size,
             }
+    return files
+
+
+def provenance(
+    inputs: Inputs, settings: Settings, *, files: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Where a run's inputs came from and with what it ran; ``files`` reuses digests already
+    computed (the batch hashes a city's files once, not once per district)."""
+    if files is None:
+        files = input_files(inputs)
     versions: dict[str, str | None] = {}
     for pkg in (
         "lifecircle",
@@ -134,7 +149,14 @@ def _finite(df: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def write_outputs(
-    result: Result, out: Path, *, inputs: Inputs, settings: Settings, overwrite: bool
+    result: Result,
+    out: Path,
+    *,
+    inputs: Inputs,
+    settings: Settings,
+    overwrite: bool,
+    files: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write every output into ``out`` atomically; returns the summary that was written."""
     from lifecircle.render.maps import make_map
@@ -160,10 +182,18 @@ def write_outputs(
         for name, layer in layers.items():
             _finite(layer).to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio")
         write_xlsx(result, tmp / "coverage.xlsx", target=settings.target, lang=settings.lang)
-        map_info = make_map(result, tmp / "map.html", target=settings.target, lang=settings.lang)
+        map_info = make_map(
+            result,
+            tmp / "map.html",
+            target=settings.target,
+            lang=settings.lang,
+            tiles=settings.tiles,
+            offline=settings.offline,
+        )
         summary = dict(result.summary)
         summary["map"] = map_info
-        summary["provenance"] = provenance(inputs, settings)
+        summary["provenance"] = provenance(inputs, settings, files=files)
+        summary.update(extra or {})
         summary["outputs"] = list(OUTPUT_FILES)
         (tmp / "summary.json").write_text(
             json.dumps(_jsonable(summary), ensure_ascii=False, indent=2), encoding="utf-8"

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from pyproj import CRS
+from shapely.geometry.base import BaseGeometry
 
 from lifecircle.categories import Taxonomy, load_taxonomy
 from lifecircle.config import Settings, load_walk_filter
@@ -67,6 +68,26 @@ class Inputs:
     encoding: str | None = None
     code_table: Path | None = None
     age_share: str | None = None  # one share of residents aged 60+, or a communities column
+    area: Path | None = None  # polygon(s) limiting the analysis to a district of a larger extract
+    area_crs: str | None = None
+
+
+@dataclass
+class Prepared:
+    """Inputs already read, for a caller that reads a city once and analyses many parts of it
+    (:mod:`lifecircle.batch`). Each part must give what :func:`analyze` gives for it alone.
+
+    ``osm`` may hold only the part of the city near ``area``; its walkable ways must then carry
+    city-wide ``junction`` flags so that ways split at the same nodes.
+    """
+
+    osm: OSMData
+    area: BaseGeometry  # WGS 84
+    communities: gpd.GeoDataFrame | None = None  # already assigned to this area
+    communities_source: str | None = None
+    community_counts: dict[str, Any] = field(default_factory=dict)
+    user_facilities: list[tuple[Path, gpd.GeoDataFrame]] = field(default_factory=list)
+    population_points: gpd.GeoDataFrame | None = None
 
 
 @dataclass
@@ -99,6 +120,8 @@ def _validate_paths(inputs: Inputs) -> None:
         check_file(inputs.population, "--population")
     if inputs.code_table is not None:
         check_file(inputs.code_table, "--code-table")
+    if inputs.area is not None:
+        check_file(inputs.area, "--area")
     for f in inputs.facilities:
         check_file(f, "--facilities")
 
@@ -131,7 +154,13 @@ def _community_of(points_m: gpd.GeoDataFrame, comm_m: gpd.GeoDataFrame) -> np.nd
     return joined["community_id"].reindex(points_m.index).fillna("").astype(str).to_numpy()
 
 
-def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = None) -> Result:
+def analyze(
+    inputs: Inputs,
+    settings: Settings,
+    *,
+    progress: Progress | None = None,
+    prepared: Prepared | None = None,
+) -> Result:
     """Analyse one area end to end.
 
     Parameters
@@ -142,6 +171,9 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
         Preset, target and engine options.
     progress
         Called with a short description at the start of each stage.
+    prepared
+        Inputs the caller has already read (the batch runner); ``inputs`` then only names
+        them for the record, and a population raster is still read from its path.
     """
     say = progress or (lambda _msg: None)
     timings: dict[str, float] = {}
@@ -153,7 +185,8 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
         timings[name] = round(now - t0, 4)
         t0 = now
 
-    _validate_paths(inputs)
+    if prepared is None:
+        _validate_paths(inputs)
     taxonomy = load_taxonomy(inputs.categories)
     preset = settings.preset
     notes: list[str] = []
@@ -163,36 +196,67 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
     say("reading user files")
     comm_src = None
     communities = None
-    if inputs.communities is not None:
-        communities, rep = boundaries.read_communities(
-            inputs.communities,
-            id_column=inputs.id_column,
-            name_column=inputs.name_column,
-            crs=parse_crs(inputs.communities_crs, "--communities-crs"),
-            keep=(inputs.age_share,)
-            if inputs.age_share and ages.is_column(inputs.age_share)
-            else (),
-        )
-        counts.update(rep)
-        comm_src = f"file:{Path(inputs.communities).name}"
     fac_crs = parse_crs(inputs.facilities_crs, "--facilities-crs")
-    user_fac = [
-        facilities.read_facilities_file(f, crs=fac_crs, encoding=inputs.encoding)
-        for f in inputs.facilities
-    ]
+    fixed_area: BaseGeometry | None = None
+    if prepared is not None:
+        communities = prepared.communities
+        comm_src = prepared.communities_source
+        counts.update(prepared.community_counts)
+        user_items = list(prepared.user_facilities)
+        fixed_area = prepared.area
+    else:
+        if inputs.area is not None:
+            if inputs.place is not None:
+                raise InputError(
+                    "--area limits a local --osm file; with --place, give the "
+                    "area as the place itself"
+                )
+            fixed_area = boundaries.read_area(
+                inputs.area, crs=parse_crs(inputs.area_crs, "--area-crs")
+            )
+        if inputs.communities is not None:
+            communities, rep = boundaries.read_communities(
+                inputs.communities,
+                id_column=inputs.id_column,
+                name_column=inputs.name_column,
+                crs=parse_crs(inputs.communities_crs, "--communities-crs"),
+                keep=(inputs.age_share,)
+                if inputs.age_share and ages.is_column(inputs.age_share)
+                else (),
+            )
+            counts.update(rep)
+            comm_src = f"file:{Path(inputs.communities).name}"
+            if fixed_area is not None:
+                communities = boundaries.within_area(communities, fixed_area)
+                if not len(communities):
+                    raise InputError(
+                        f"--communities {inputs.communities}: no community lies inside --area "
+                        f"{inputs.area}; check that both files cover the same place"
+                    )
+        user_items = [
+            (Path(f), facilities.read_facilities_file(f, crs=fac_crs, encoding=inputs.encoding))
+            for f in inputs.facilities
+        ]
+    user_fac = [f for _, f in user_items]
     user_cats = sorted({c for f in user_fac for c in f["category"].unique()})
     preset.check_categories(set(taxonomy.keys) | set(user_cats))
     lap("load_user_files")
 
     say("reading OpenStreetMap")
-    with tempfile.TemporaryDirectory(prefix="lifecircle-") as tmp:
-        osm, place_area = _load_osm(inputs, settings, taxonomy, Path(tmp))
+    place_area = None
+    if prepared is not None:
+        osm = prepared.osm
+    else:
+        with tempfile.TemporaryDirectory(prefix="lifecircle-") as tmp:
+            osm, place_area = _load_osm(inputs, settings, taxonomy, Path(tmp))
     counts["osm"] = dict(osm.counts)
     lap("load_osm")
 
     # ---- the area
     if communities is not None:
         area = shapely.union_all(communities.geometry.to_numpy())
+    elif fixed_area is not None:
+        area = fixed_area
     elif place_area is not None:
         area = place_area
     elif osm.ways:
@@ -207,7 +271,9 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
     buffer_m = area_m.buffer(reach)
 
     if communities is None:
-        osm_comm, level = boundaries.communities_from_osm(osm.boundaries, settings.admin_level)
+        osm_comm, level = boundaries.communities_from_osm(
+            osm.boundaries, settings.admin_level, within=fixed_area
+        )
         if osm_comm is not None:
             communities = osm_comm
             comm_src = f"osm_admin_level_{level}"
@@ -242,9 +308,18 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
     frames = []
     if inputs.osm_facilities:
         frames.append(facilities.facilities_from_osm(osm.features, taxonomy))
-    for path, f in zip(inputs.facilities, user_fac, strict=True):
+    for path, f in user_items:
         facilities.check_user_facilities(
-            f, path, fac_crs, net, buffer_m, crs, settings, notes, counts
+            f,
+            path,
+            fac_crs,
+            net,
+            buffer_m,
+            crs,
+            settings,
+            notes,
+            counts,
+            refuse_if_outside=prepared is None,  # the batch checks city-wide lists once
         )
     frames.extend(user_fac)
     fac = gpd.GeoDataFrame(
@@ -284,10 +359,14 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
             res = population.residents_from_raster(inputs.population, area)
             denominator = f"population_raster:{Path(inputs.population).name}"
         else:
-            res = population.residents_from_points(
-                inputs.population,
-                parse_crs(inputs.population_crs, "--population-crs"),
-                encoding=inputs.encoding,
+            res = (
+                prepared.population_points
+                if prepared is not None and prepared.population_points is not None
+                else population.residents_from_points(
+                    inputs.population,
+                    parse_crs(inputs.population_crs, "--population-crs"),
+                    encoding=inputs.encoding,
+                )
             )
             denominator = f"population_points:{Path(inputs.population).name}"
     else:
@@ -541,6 +620,7 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
             c: {
                 "name_zh": taxonomy[c].name_zh if c in taxonomy else c,
                 "name_en": taxonomy[c].name_en if c in taxonomy else c,
+                "icon": taxonomy[c].icon if c in taxonomy else c[:1].upper(),
                 "threshold": preset.threshold(c).describe(),
                 "threshold_kind": preset.threshold(c).kind,
                 "threshold_value": preset.threshold(c).value,

@@ -30,6 +30,8 @@ def _run(
     overwrite: bool,
     quiet: bool,
     lang: str = "zh",
+    tiles: str = "osm",
+    offline: bool = False,
 ) -> None:
     check_output_dir(out, overwrite=overwrite)
     settings = make_settings(
@@ -39,6 +41,8 @@ def _run(
         admin_level=admin_level,
         grid_cell_m=grid_cell_m,
         lang=lang,
+        tiles=tiles,
+        offline=offline,
     )
     if quiet:
         result = analyze(inputs, settings)
@@ -68,6 +72,8 @@ def analyze_cmd(
     out: opt.Out,
     osm: opt.Osm = None,
     place: opt.Place = None,
+    area: opt.Area = None,
+    area_crs: opt.AreaCrs = None,
     communities: opt.Communities = None,
     communities_crs: opt.CommunitiesCrs = None,
     id_column: opt.IdColumn = "id",
@@ -86,6 +92,8 @@ def analyze_cmd(
     walk_filter: opt.WalkFilter = None,
     encoding: opt.Encoding = None,
     lang: opt.Lang = "zh",
+    tiles: opt.Tiles = "osm",
+    offline: opt.Offline = False,
     code_table: opt.CodeTable = None,
     age_share: opt.AgeShare = None,
     overwrite: opt.Overwrite = False,
@@ -110,6 +118,8 @@ def analyze_cmd(
         encoding=encoding,
         code_table=code_table,
         age_share=age_share,
+        area=area,
+        area_crs=area_crs,
     )
     run_guarded(
         _run,
@@ -122,6 +132,8 @@ def analyze_cmd(
         grid_cell_m=grid_cell_m,
         overwrite=overwrite,
         lang=lang,
+        tiles=tiles,
+        offline=offline,
         quiet=ctx.obj["quiet"],
     )
 

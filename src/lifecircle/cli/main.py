@@ -44,7 +44,16 @@ def main(
         force=True,
     )
     if verbose < 2:
-        for noisy in ("fiona", "pyogrio", "rasterio", "urllib3", "matplotlib"):
+        for noisy in (
+            "fiona",
+            "pyogrio",
+            "rasterio",
+            "urllib3",
+            "matplotlib",
+            "distributed",
+            "bokeh",
+            "tornado",
+        ):
             logging.getLogger(noisy).setLevel(logging.WARNING)
     ctx.obj = {"quiet": quiet}
 
@@ -79,6 +88,7 @@ def run_guarded(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 
 from lifecircle.cli import analyze as _analyze  # noqa: E402,F401  (registers the commands)
+from lifecircle.cli import batch as _batch  # noqa: E402,F401
 from lifecircle.cli import presets as _presets  # noqa: E402,F401
 from lifecircle.cli import rebuild as _rebuild  # noqa: E402,F401
 

@@ -139,3 +139,28 @@ AgeShare = Annotated[
     ),
 ]
 Overwrite = Annotated[bool, typer.Option(help="Replace the contents of a non-empty --out folder.")]
+Area = Annotated[
+    Path | None,
+    typer.Option(
+        help="Polygon file limiting the analysis to one district of a larger --osm extract; "
+        "communities (file or OSM boundaries) whose inner point lies in it are analysed.",
+    ),
+]
+AreaCrs = Annotated[
+    str | None, typer.Option(help="CRS of the --area file when it states none, or gcj02 / bd09.")
+]
+Tiles = Annotated[
+    str,
+    typer.Option(
+        help="Map basemap: osm, none, gaode (Amap; overlays are shifted to GCJ-02 for display "
+        "only) or any xyzservices name such as CartoDB.Positron.",
+    ),
+]
+Offline = Annotated[
+    bool,
+    typer.Option(
+        "--offline",
+        help="Inline the map's scripts and styles so it opens with no network (only basemap "
+        "tiles are fetched; none with --tiles none).",
+    ),
+]

@@ -34,10 +34,14 @@ def _rebuild(out: Path, lang: str) -> Path:
     return _replace(out, "report.html", lambda p: render_report(out, lang=lang, dest=p))
 
 
-def _rebuild_map(out: Path, lang: str) -> Path:
+def _rebuild_map(out: Path, lang: str, tiles: str, offline: bool) -> Path:
     run = load_outputs(out)
     target = float(run.summary["complete_life_circle"]["target"])
-    return _replace(out, "map.html", lambda p: make_map(run, p, target=target, lang=lang))
+    return _replace(
+        out,
+        "map.html",
+        lambda p: make_map(run, p, target=target, lang=lang, tiles=tiles, offline=offline),
+    )
 
 
 @app.command("report")
@@ -62,11 +66,14 @@ def _fail(exc: Exception) -> None:
 def map_cmd(
     out: Annotated[Path, typer.Argument(help="An output folder written by `lifecircle analyze`.")],
     lang: opt.Lang = "zh",
+    tiles: opt.Tiles = "osm",
+    offline: opt.Offline = False,
 ) -> None:
-    """Rebuild map.html from an output folder without recomputing the analysis."""
+    """Rebuild map.html from an output folder without recomputing the analysis (for example
+    offline, or on another basemap)."""
     from lifecircle.errors import InputError
 
     if not out.is_dir():
         run_guarded(_fail, InputError(f"{out}: no such output folder; give the --out of a run"))
-    path = run_guarded(_rebuild_map, out, lang)
+    path = run_guarded(_rebuild_map, out, lang, tiles, offline)
     typer.echo(f"Wrote {path}")

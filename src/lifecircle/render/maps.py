@@ -1,23 +1,32 @@
 """The folium map: communities coloured by complete-life-circle coverage against the target, a
-layer per category (facility markers and service area), a gaps layer, legend and layer control."""
+layer per category (facility markers and nested service areas), a gaps layer, legend, search by
+community name, fullscreen, scale bar and layer control.
+
+Only Leaflet is loaded (see :mod:`lifecircle.render.assets`); ``offline=True`` inlines it. With a
+basemap drawn in GCJ-02 (Amap/Gaode), every overlay is shifted to GCJ-02 for display only: the
+analysis and every other output stay in WGS 84."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
 import folium
 import geopandas as gpd
 import numpy as np
+import shapely
 from branca.element import MacroElement, Template
-from folium.plugins import FastMarkerCluster
 from pyproj import CRS
 
+from lifecircle.chinacoords import wgs84_to_gcj02
 from lifecircle.errors import InputError
 from lifecircle.i18n import t
 from lifecircle.naming import ALL, median_dist_col
+from lifecircle.render.assets import DEFAULT_CSS, DEFAULT_JS, inline_assets
 from lifecircle.render.escape import safe_text
 from lifecircle.render.hexbin import hex_size_m, hexbin
 from lifecircle.render.spreadsheet import category_label
@@ -93,7 +102,7 @@ CATEGORY_COLOURS = [
     "#393b79",
     "#637939",
 ]
-MAX_MARKERS = 1500  # beyond this a layer is clustered
+MAX_ICONS = 400  # beyond this a category is drawn as canvas circles rather than icons
 MAX_GAP_POINTS = 2000  # beyond this gaps are aggregated to cells
 
 
@@ -118,7 +127,194 @@ def _simplify(gdf: gpd.GeoDataFrame, crs: Any, tol_m: float) -> gpd.GeoDataFrame
     return g
 
 
-def _legend(target: float, denominator: str, profile: str, minutes: int) -> MacroElement:
+# ---- basemaps -------------------------------------------------------------------------------
+
+OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+OSM_ATTRIBUTION = "© OpenStreetMap contributors"
+GCJ02_PROVIDERS = ("gaode", "amap", "tencent")  # tiles drawn in GCJ-02
+
+
+@dataclass(frozen=True)
+class Basemap:
+    """A tile layer: ``url`` None for no basemap; ``gcj02`` when its tiles are in GCJ-02."""
+
+    name: str
+    url: str | None
+    attribution: str
+    gcj02: bool = False
+    max_zoom: int = 19
+
+
+def basemap(tiles: str) -> Basemap:
+    """``osm`` (default), ``none``, ``gaode`` (Amap) or any xyzservices provider name, such as
+    ``CartoDB.Positron`` or ``Gaode.Satellite``."""
+    key = tiles.strip()
+    if key.lower() in ("osm", "openstreetmap", "openstreetmap.mapnik"):
+        return Basemap("OpenStreetMap", OSM_TILES, OSM_ATTRIBUTION)
+    if key.lower() == "none":
+        return Basemap("none", None, "")
+    if key.lower() in ("gaode", "amap"):
+        key = "Gaode.Normal"
+    import xyzservices
+
+    try:
+        prov = xyzservices.providers.query_name(key)
+    except ValueError as exc:
+        raise InputError(
+            f"--tiles {tiles}: not a known basemap; use osm, none, gaode, or an xyzservices "
+            "provider name such as CartoDB.Positron or Gaode.Satellite"
+        ) from exc
+    if prov.requires_token():
+        raise InputError(f"--tiles {tiles}: this provider needs an API key; choose another")
+    return Basemap(
+        name=prov.name,
+        url=prov.build_url(),
+        attribution=prov.get("attribution", prov.name),
+        gcj02=prov.name.lower().startswith(GCJ02_PROVIDERS),
+        max_zoom=int(prov.get("max_zoom", 19)),
+    )
+
+
+def display_shift(bm: Basemap) -> Callable[[gpd.GeoDataFrame], gpd.GeoDataFrame]:
+    """For a GCJ-02 basemap, a copy of a WGS 84 layer in GCJ-02; otherwise the layer itself."""
+    if not bm.gcj02:
+        return lambda gdf: gdf
+
+    def shift(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        out = gdf.to_crs(4326).copy()
+        out["geometry"] = shapely.transform(
+            out.geometry.to_numpy(), lambda xy: np.column_stack(wgs84_to_gcj02(xy[:, 0], xy[:, 1]))
+        )
+        return out
+
+    return shift
+
+
+def base_map(bounds: tuple[float, ...], *, tiles: str = "osm") -> tuple[folium.Map, Basemap]:
+    """An empty map fitted to lon/lat ``bounds`` (already in display coordinates), loading
+    Leaflet only, with a metric scale bar, fullscreen button and the basemap's attribution."""
+    bm = basemap(tiles)
+    m = folium.Map(tiles=None, control_scale=False, prefer_canvas=True, max_zoom=bm.max_zoom)
+    m.default_js = list(DEFAULT_JS)
+    m.default_css = list(DEFAULT_CSS)
+    _metric_scale().add_to(m)
+    _fullscreen().add_to(m)
+    if bm.url is not None:
+        folium.TileLayer(bm.url, name=bm.name, attr=bm.attribution, max_zoom=bm.max_zoom).add_to(m)
+    else:  # no tiles: the data still carries OSM attribution
+        _attribution(OSM_ATTRIBUTION).add_to(m)
+    m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
+    return m, bm
+
+
+def finish_map(
+    m: folium.Map, path: Path, *, offline: bool, counts: dict[str, int], bm: Basemap
+) -> dict[str, Any]:
+    """Write the page (inlining Leaflet when ``offline``); its size and features per layer."""
+    html = m.get_root().render()
+    if offline:
+        html = inline_assets(html)
+    path.write_text(html, encoding="utf-8")
+    return {
+        "bytes": path.stat().st_size,
+        "features_per_layer": counts,
+        "tiles": bm.name,
+        "offline": offline,
+        "display_shift": "wgs84_to_gcj02" if bm.gcj02 else None,
+    }
+
+
+# ---- controls ---------------------------------------------------------------------------------
+
+
+def _script(js: str) -> MacroElement:
+    """A MacroElement whose script runs with ``map`` bound to the parent map."""
+    el = MacroElement()
+    el._template = Template(
+        "{% macro script(this, kwargs) %}(function(map){"
+        + js
+        + "})({{ this._parent.get_name() }});{% endmacro %}"
+    )
+    return el
+
+
+def _metric_scale() -> MacroElement:
+    """A scale bar in metres only (folium's default adds miles and feet)."""
+    return _script("L.control.scale({imperial: false, maxWidth: 160}).addTo(map);")
+
+
+def _attribution(text: str) -> MacroElement:
+    return _script(f"map.attributionControl.addAttribution({json.dumps(safe_text(text))});")
+
+
+def _fullscreen() -> MacroElement:
+    """A fullscreen button (the browser's Fullscreen API; no plugin to fetch)."""
+    return _script(
+        """
+        var C = L.Control.extend({options: {position: 'topleft'}, onAdd: function() {
+          var b = L.DomUtil.create('a', 'leaflet-bar lc-fullscreen');
+          b.href = '#'; b.title = 'Fullscreen 全屏'; b.textContent = '⛶';
+          b.style.cssText = 'display:block;width:30px;height:30px;line-height:30px;'
+            + 'text-align:center;background:#fff;font-size:18px;color:#000';
+          L.DomEvent.on(b, 'click', function(e) {
+            L.DomEvent.preventDefault(e);
+            var el = map.getContainer();
+            if (document.fullscreenElement) { document.exitFullscreen(); }
+            else if (el.requestFullscreen) { el.requestFullscreen(); }
+          });
+          L.DomEvent.disableClickPropagation(b);
+          return b;
+        }});
+        map.addControl(new C());
+        document.addEventListener('fullscreenchange', function() { map.invalidateSize(); });
+        """
+    )
+
+
+def _search(layer_name: str) -> MacroElement:
+    """A box that finds a community by name or id: zooms to it and opens its popup.
+
+    Names are read from the layer's features and set as DOM properties, never parsed as HTML.
+    """
+    el = MacroElement()
+    el._template = Template(
+        """{% macro script(this, kwargs) %}
+        (function(map, layer){
+          var index = [];
+          layer.eachLayer(function(l){ index.push([l.feature.properties.q, l]); });
+          var C = L.Control.extend({options: {position: 'topright'}, onAdd: function() {
+            var box = L.DomUtil.create('div', 'leaflet-bar lc-search');
+            box.style.cssText = 'background:#fff;padding:4px';
+            var input = L.DomUtil.create('input', '', box);
+            input.type = 'search'; input.placeholder = 'Find a community 查找社区';
+            input.setAttribute('list', 'lc-search-list'); input.style.width = '190px';
+            var list = L.DomUtil.create('datalist', '', box); list.id = 'lc-search-list';
+            index.forEach(function(e){
+              var o = document.createElement('option'); o.value = e[0]; list.appendChild(o);
+            });
+            function go() {
+              var q = input.value.trim().toLowerCase(); if (!q) return;
+              var hit = index.find(function(e){ return e[0].toLowerCase() === q; })
+                || index.find(function(e){ return e[0].toLowerCase().indexOf(q) >= 0; });
+              if (!hit) { input.style.background = '#fdd'; return; }
+              input.style.background = '';
+              map.fitBounds(hit[1].getBounds(), {maxZoom: 17}); hit[1].openPopup();
+            }
+            L.DomEvent.on(input, 'change', go);
+            L.DomEvent.on(input, 'keydown', function(e){ if (e.key === 'Enter') go(); });
+            L.DomEvent.disableClickPropagation(box);
+            return box;
+          }});
+          map.addControl(new C());
+        })({{ this._parent.get_name() }}, {{ this.layer }});
+        {% endmacro %}"""
+    )
+    el.layer = layer_name  # type: ignore[attr-defined]
+    return el
+
+
+def legend(target: float, denominator: str, profile: str, minutes: int | None) -> MacroElement:
+    """The class legend; states the target and the denominator."""
     rows = "".join(
         f'<div><span style="background:{CLASS_COLOURS[k]};width:14px;height:14px;'
         f'display:inline-block;margin-right:6px;border:1px solid #555"></span>{label}</div>'
@@ -127,17 +323,18 @@ def _legend(target: float, denominator: str, profile: str, minutes: int) -> Macr
             ("below", f"below target (&lt; {target:.0%})"),
             ("meets", f"meets target (≥ {target:.0%})"),
             ("well_above", f"well above (≥ {target + (1 - target) / 2:.0%})"),
-            ("none", "no residents"),
+            ("none", "no residents / not analysed"),
         ]
     )
+    within = f", ≤ {minutes} min" if minutes else ""
     html = f"""
     {{% macro html(this, kwargs) %}}
-    <div style="position:fixed;bottom:24px;left:12px;z-index:9999;background:white;
-         padding:8px 10px;border:1px solid #888;border-radius:4px;font:12px sans-serif;
-         max-width:280px">
+    <div class="lc-legend" style="position:fixed;bottom:24px;left:12px;z-index:9999;
+         background:white;padding:8px 10px;border:1px solid #888;border-radius:4px;
+         font:12px sans-serif;max-width:280px">
       <b>Complete life circle 完整生活圈</b><br>
       share of residents reaching every basket category within its threshold
-      ({safe_text(profile)} walker, ≤ {minutes} min). Target {target:.0%}.<br>
+      ({safe_text(profile)} walker{within}). Target {target:.0%}.<br>
       <i>Denominator: {safe_text(denominator)}</i>
       {rows}
     </div>
@@ -147,15 +344,7 @@ def _legend(target: float, denominator: str, profile: str, minutes: int) -> Macr
     return el
 
 
-def _metric_scale() -> MacroElement:
-    """A scale bar in metres only (folium's default adds miles and feet)."""
-    el = MacroElement()
-    el._template = Template(
-        """{% macro script(this, kwargs) %}
-        L.control.scale({imperial: false, maxWidth: 160}).addTo({{ this._parent.get_name() }});
-        {% endmacro %}"""
-    )
-    return el
+# ---- the area map -------------------------------------------------------------------------------
 
 
 def _popups(
@@ -193,108 +382,104 @@ def _popups(
     return out
 
 
-def make_map(result: MapInputs, path: Path, *, target: float, lang: str = "zh") -> dict[str, Any]:
-    """Write ``map.html``; returns its size and the number of features per layer."""
-    crs = result.crs
-    summary = result.summary
-    clc = summary["complete_life_circle"]
-    profile, minutes = clc["profile"], clc["minutes"]
-    col = f"cov_{ALL}_{profile}_{minutes}min"
-    comm = _simplify(result.communities, crs, 2.0)
-    b = comm.total_bounds
-    m = folium.Map(tiles=None, control_scale=False, prefer_canvas=True)
-    _metric_scale().add_to(m)
-    folium.TileLayer(
-        "OpenStreetMap", name="OpenStreetMap", attr="© OpenStreetMap contributors"
-    ).add_to(m)
-    m.fit_bounds([[b[1], b[0]], [b[3], b[2]]])
-    counts: dict[str, int] = {}
-
-    share = comm[col].to_numpy(dtype=float) if col in comm else np.full(len(comm), np.nan)
-    props = gpd.GeoDataFrame(
-        {
-            "popup": _popups(comm, result, profile, minutes, target, lang),
-            "name": [safe_text(n) for n in comm["community_name"]],
-            "id": [safe_text(i) for i in comm["community_id"]],
-            "residents": [f"{r:,.0f}" for r in comm["residents"].fillna(0)],
-            "coverage": [f"{s:.1%}" if np.isfinite(s) else "–" for s in share],
-            "cls": [coverage_class(s, target) for s in share],
-        },
-        geometry=comm.geometry.values,
-        crs=4326,
-    )
-    folium.GeoJson(
-        props.to_json(),
-        name="Communities 社区 (complete life circle)",
-        style_function=lambda f: {
-            "fillColor": CLASS_COLOURS[f["properties"]["cls"]],
-            "color": "#333",
-            "weight": 1,
-            "fillOpacity": 0.55,
-        },
-        tooltip=folium.GeoJsonTooltip(
-            fields=["name", "id", "residents", "coverage"],
-            aliases=["Community 社区", "ID", "Residents 居民", "Complete life circle"],
+def _icon(glyph: str, colour: str) -> folium.DivIcon:
+    return folium.DivIcon(
+        html=(
+            f'<div style="background:{colour};color:#fff;border:1px solid #222;'
+            "border-radius:50%;width:20px;height:20px;line-height:19px;text-align:center;"
+            f'font:bold 12px sans-serif">{safe_text(glyph[:1])}</div>'
         ),
-        popup=folium.GeoJsonPopup(fields=["popup"], labels=False, max_width=420),
-    ).add_to(m)
-    counts["communities"] = len(props)
+        icon_size=(20, 20),
+        icon_anchor=(10, 10),
+        class_name="lc-icon",
+    )
 
-    fac = result.facilities
-    sa = result.service_areas
-    for k, cat in enumerate(result.categories):
-        colour = CATEGORY_COLOURS[k % len(CATEGORY_COLOURS)]
-        label = category_label(result.summary, cat, lang)
-        n_fac = int((fac["category"] == cat).sum()) if len(fac) else 0
-        fg = folium.FeatureGroup(name=f"{safe_text(label)} ({n_fac})", show=False)
-        sel = sa[(sa["category"] == cat) & (sa["profile"] == profile) & (sa["minutes"] == minutes)]
-        if len(sel) and not sel.geometry.iloc[0].is_empty:
-            area = _simplify(sel[["geometry"]], crs, 5.0)
-            folium.GeoJson(
-                area.to_json(),
-                style_function=lambda f, c=colour: {
-                    "fillColor": c,
-                    "color": c,
-                    "weight": 1,
-                    "fillOpacity": 0.15,
+
+def _circle_style(colour: str, _feature: Any) -> dict[str, Any]:
+    return {"color": "#222", "fillColor": colour}
+
+
+def _category_layer(
+    m: folium.Map,
+    k: int,
+    cat: str,
+    result: MapInputs,
+    profile: str,
+    shift: Callable[[gpd.GeoDataFrame], gpd.GeoDataFrame],
+    lang: str,
+    counts: dict[str, int],
+) -> None:
+    fac, sa, crs = result.facilities, result.service_areas, result.crs
+    colour = CATEGORY_COLOURS[k % len(CATEGORY_COLOURS)]
+    label = category_label(result.summary, cat, lang)
+    icon = str(result.summary["categories"].get(cat, {}).get("icon") or label[:1])
+    pts = fac[fac["category"] == cat] if len(fac) else fac
+    fg = folium.FeatureGroup(name=f"{safe_text(label)} ({len(pts)})", show=False)
+    tiers = sa[(sa["category"] == cat) & (sa["profile"] == profile)]
+    for minutes in sorted(tiers["minutes"].unique(), reverse=True):  # nested: largest first
+        sel = tiers[tiers["minutes"] == minutes]
+        if not len(sel) or sel.geometry.iloc[0].is_empty:
+            continue
+        area = shift(_simplify(sel[["geometry"]], crs, 5.0))
+        folium.GeoJson(
+            area.to_json(),
+            style_function=lambda f, c=colour: {
+                "fillColor": c,
+                "color": c,
+                "weight": 1,
+                "fillOpacity": 0.12,
+            },
+            tooltip=safe_text(f"{label}: {minutes}-minute service area"),
+        ).add_to(fg)
+    if len(pts):
+        rp = pts.to_crs(crs).geometry.representative_point().to_crs(4326)
+        layer = shift(
+            gpd.GeoDataFrame(
+                {
+                    "name": [safe_text(n) or "(unnamed)" for n in pts["name"]],
+                    "category": safe_text(label),
+                    "reached": [f"{v:,.0f}" for v in pts["residents_within_max_minutes"]],
                 },
-                tooltip=safe_text(f"{label}: {minutes}-minute service area"),
-            ).add_to(fg)
-        pts = fac[fac["category"] == cat] if len(fac) else fac
-        if len(pts):
-            rp = pts.to_crs(crs).geometry.representative_point().to_crs(4326).set_precision(1e-6)
-            if len(pts) > MAX_MARKERS:
-                FastMarkerCluster([[p.y, p.x] for p in rp]).add_to(fg)
-            else:
-                layer = gpd.GeoDataFrame(
-                    {
-                        "name": [safe_text(n) or "(unnamed)" for n in pts["name"]],
-                        "category": safe_text(label),
-                        "reached": [f"{v:,.0f}" for v in pts["residents_within_max_minutes"]],
-                    },
-                    geometry=rp.values,
-                    crs=4326,
-                )
-                folium.GeoJson(
-                    layer.to_json(),
-                    marker=folium.CircleMarker(radius=5, fill=True, fill_opacity=0.9, weight=1),
-                    style_function=lambda f, c=colour: {"color": "#222", "fillColor": c},
-                    tooltip=folium.GeoJsonTooltip(
-                        fields=["name", "category", "reached"],
-                        aliases=["Facility 设施", "Category 类别", f"Residents ≤ {minutes} min"],
-                    ),
-                ).add_to(fg)
-        counts[f"category:{cat}"] = n_fac
-        fg.add_to(m)
+                geometry=rp.values,
+                crs=4326,
+            )
+        )
+        layer["geometry"] = layer.geometry.set_precision(1e-6)
+        if len(pts) <= MAX_ICONS:
+            marker = folium.Marker(icon=_icon(icon, colour))
+            style: Callable[[Any], dict[str, Any]] = lambda f: {}  # noqa: E731
+        else:  # thousands of icons would slow the page: canvas circles instead
+            marker = folium.CircleMarker(radius=4, fill=True, fill_opacity=0.9, weight=1)
+            style = partial(_circle_style, colour)
+        top = max(result.summary.get("preset", {}).get("minutes", [15]))
+        folium.GeoJson(
+            layer.to_json(),
+            marker=marker,
+            style_function=style,
+            tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=[""]),
+            popup=folium.GeoJsonPopup(
+                fields=["name", "category", "reached"],
+                aliases=["Facility 设施", "Category 类别", f"Residents ≤ {top} min 覆盖居民"],
+            ),
+        ).add_to(fg)
+    counts[f"category:{cat}"] = len(pts)
+    fg.add_to(m)
 
+
+def _gaps_layer(
+    m: folium.Map,
+    result: MapInputs,
+    shift: Callable[[gpd.GeoDataFrame], gpd.GeoDataFrame],
+    counts: dict[str, int],
+) -> None:
     gaps = result.gaps
     gfg = folium.FeatureGroup(
         name=f"Gaps 缺口: residents missing the complete life circle ({len(gaps)})", show=True
     )
     if len(gaps) > MAX_GAP_POINTS:
-        gm = gaps.to_crs(crs)
+        gm = gaps.to_crs(result.crs)
         size = hex_size_m(tuple(gm.total_bounds), MAX_GAP_POINTS, 60.0)
-        hexes = hexbin(gm, "weight", size).to_crs(4326)
+        hexes = shift(hexbin(gm, "weight", size).to_crs(4326))
         top = float(hexes["weight"].max()) or 1.0
         hexes["o"] = 0.15 + 0.6 * np.sqrt(hexes["weight"].to_numpy() / top)
         hexes["residents"] = [f"{w:,.0f}" for w in hexes["weight"]]
@@ -313,17 +498,17 @@ def make_map(result: MapInputs, path: Path, *, target: float, lang: str = "zh") 
         ).add_to(gfg)
         counts["gaps"] = len(hexes)
         counts["gaps_hexagon_m"] = round(size)
-        pts_g = gaps.iloc[:0]  # drawn as hexagons
-    else:
-        pts_g = gpd.GeoDataFrame(
-            {
-                "weight": gaps["weight"].to_numpy(),
-                "what": [f"missing: {safe_text(m)}" for m in gaps["missing_categories"]],
-            },
-            geometry=gaps.geometry.values,
-            crs=4326,
+    elif len(gaps):
+        pts_g = shift(
+            gpd.GeoDataFrame(
+                {
+                    "weight": gaps["weight"].to_numpy(),
+                    "what": [f"missing: {safe_text(x)}" for x in gaps["missing_categories"]],
+                },
+                geometry=gaps.geometry.values,
+                crs=4326,
+            )
         )
-    if len(pts_g) and len(gaps) <= MAX_GAP_POINTS:
         top = float(pts_g["weight"].max()) or 1.0
         pts_g["r"] = 2 + 5 * np.sqrt(pts_g["weight"].to_numpy() / top)
         pts_g["residents"] = [f"{w:,.0f}" for w in pts_g["weight"]]
@@ -343,7 +528,66 @@ def make_map(result: MapInputs, path: Path, *, target: float, lang: str = "zh") 
         counts["gaps"] = len(pts_g)
     counts.setdefault("gaps", 0)
     gfg.add_to(m)
-    _legend(target, summary["denominator"], profile, minutes).add_to(m)
+
+
+def make_map(
+    result: MapInputs,
+    path: Path,
+    *,
+    target: float,
+    lang: str = "zh",
+    tiles: str = "osm",
+    offline: bool = False,
+) -> dict[str, Any]:
+    """Write ``map.html``; returns its size, basemap and the number of features per layer."""
+    crs = result.crs
+    summary = result.summary
+    clc = summary["complete_life_circle"]
+    profile, minutes = clc["profile"], clc["minutes"]
+    col = f"cov_{ALL}_{profile}_{minutes}min"
+    shift = display_shift(basemap(tiles))
+    comm = shift(_simplify(result.communities, crs, 2.0))
+    m, bm = base_map(tuple(comm.total_bounds), tiles=tiles)
+    counts: dict[str, int] = {}
+
+    share = comm[col].to_numpy(dtype=float) if col in comm else np.full(len(comm), np.nan)
+    props = gpd.GeoDataFrame(
+        {
+            "popup": _popups(comm, result, profile, minutes, target, lang),
+            "name": [safe_text(n) for n in comm["community_name"]],
+            "id": [safe_text(i) for i in comm["community_id"]],
+            "q": [
+                f"{n} ({i})"
+                for n, i in zip(comm["community_name"], comm["community_id"], strict=True)
+            ],
+            "residents": [f"{r:,.0f}" for r in comm["residents"].fillna(0)],
+            "coverage": [f"{s:.1%}" if np.isfinite(s) else "–" for s in share],
+            "cls": [coverage_class(s, target) for s in share],
+        },
+        geometry=comm.geometry.values,
+        crs=4326,
+    )
+    communities = folium.GeoJson(
+        props.to_json(),
+        name="Communities 社区 (complete life circle)",
+        style_function=lambda f: {
+            "fillColor": CLASS_COLOURS[f["properties"]["cls"]],
+            "color": "#333",
+            "weight": 1,
+            "fillOpacity": 0.55,
+        },
+        tooltip=folium.GeoJsonTooltip(
+            fields=["name", "id", "residents", "coverage"],
+            aliases=["Community 社区", "ID", "Residents 居民", "Complete life circle"],
+        ),
+        popup=folium.GeoJsonPopup(fields=["popup"], labels=False, max_width=420),
+    )
+    communities.add_to(m)
+    counts["communities"] = len(props)
+    for k, cat in enumerate(result.categories):
+        _category_layer(m, k, cat, result, profile, shift, lang, counts)
+    _gaps_layer(m, result, shift, counts)
+    legend(target, summary["denominator"], profile, minutes).add_to(m)
+    _search(communities.get_name()).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
-    m.save(str(path))
-    return {"bytes": path.stat().st_size, "features_per_layer": counts}
+    return finish_map(m, path, offline=offline, counts=counts, bm=bm)

@@ -85,12 +85,44 @@ def read_communities(
     }
 
 
+def read_area(
+    path: str | Path, *, crs: Declared | None = None, option: str = "--area"
+) -> BaseGeometry:
+    """The union of a polygon file's features, in WGS 84, repaired if invalid."""
+    p = check_file(path, option)
+    gdf = read_vector(p, option, crs or Declared())
+    types = set(gdf.geometry.geom_type.dropna())
+    if not len(gdf) or not types <= {"Polygon", "MultiPolygon"}:
+        raise InputError(
+            f"{option} {p}: needs polygon features, found {sorted(types) or 'none'}; give the "
+            "boundary of the area as polygons"
+        )
+    geom = shapely.union_all(shapely.make_valid(gdf.to_crs(4326).geometry.to_numpy()))
+    if geom.is_empty or geom.area == 0:
+        raise InputError(f"{option} {p}: the polygons are empty once repaired")
+    return geom
+
+
+def within_area(gdf: gpd.GeoDataFrame, area: BaseGeometry) -> gpd.GeoDataFrame:
+    """The rows whose representative point lies in ``area`` (both WGS 84): a community belongs to
+    exactly one district even where boundaries from different sources do not quite match."""
+    if not len(gdf):
+        return gdf
+    pts = shapely.point_on_surface(gdf.geometry.to_numpy())
+    return gdf[shapely.contains_xy(area, *shapely.get_coordinates(pts).T)].reset_index(drop=True)
+
+
 def communities_from_osm(
-    boundaries: list[Feature], admin_level: str | None
+    boundaries: list[Feature], admin_level: str | None, *, within: BaseGeometry | None = None
 ) -> tuple[gpd.GeoDataFrame | None, str | None]:
     """Administrative boundaries of one level as communities: the chosen level, or the finest
-    level that has at least one polygon."""
+    level that has at least one polygon (inside ``within``, when given)."""
     polys = [b for b in boundaries if b.geometry.geom_type in ("Polygon", "MultiPolygon")]
+    if within is not None and polys:
+        rp = shapely.get_coordinates(shapely.point_on_surface([b.geometry for b in polys]))
+        polys = [
+            b for b, inside in zip(polys, shapely.contains_xy(within, *rp.T), strict=True) if inside
+        ]
     if not polys:
         return None, None
     levels = Counter(b.tags.get("admin_level", "") for b in polys)
@@ -100,6 +132,8 @@ def communities_from_osm(
             return None, None
         admin_level = max(numeric, key=int)
     chosen = [b for b in polys if b.tags.get("admin_level") == admin_level]
+    if not chosen and within is not None:
+        return None, None  # none of that level in this district: the caller falls back to a grid
     if not chosen:
         raise InputError(
             f"--admin-level {admin_level}: no boundary of that level in the OSM input; levels "

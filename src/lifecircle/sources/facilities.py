@@ -178,6 +178,8 @@ def check_user_facilities(
     settings: Settings,
     notes: list[str],
     counts: dict[str, Any],
+    *,
+    refuse_if_outside: bool = True,
 ) -> None:
     """Refuse a file whose points all fall far from the area (a wrong declared CRS), and warn when
     a file declared WGS 84 sits where GCJ-02 coordinates would: shifted by the same few hundred
@@ -186,6 +188,8 @@ def check_user_facilities(
         return
     pts = fac.to_crs(crs)
     inside = pts.intersects(buffer_m).to_numpy()
+    if not inside.any() and not refuse_if_outside:
+        return
     if not inside.any():
         c = fac.geometry.union_all().centroid
         raise InputError(

@@ -59,6 +59,9 @@ class WalkWay:
     lonlat: np.ndarray  # (n, 2) float64
     highway: str
     name: str
+    # True where the node is shared with another way of the whole source; set when the ways are
+    # a part of a larger source (the batch cache), so that they split exactly as the whole would
+    junction: np.ndarray | None = None
 
 
 @dataclass

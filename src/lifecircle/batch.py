@@ -1,0 +1,665 @@
+"""Many districts of a city on a dask.distributed cluster, resumable.
+
+The client reads every city-wide input once (the OSM file into a columnar cache, communities,
+facility lists, population points), gives each district the part of them near it, and submits one
+task per district. A task runs :func:`lifecircle.pipeline.analyze` on its part and writes the
+district's output folder atomically, so a district's results are exactly what ``lifecircle
+analyze --area <district>`` gives. A manifest in the output folder records, per district, a
+digest of its inputs and parameters and the outcome; a rerun skips districts that finished with
+the same digest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import resource
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from lifecircle.categories import load_taxonomy
+from lifecircle.config import Settings, load_walk_filter
+from lifecircle.crs import metric_crs
+from lifecircle.errors import InputError, LifecircleError
+from lifecircle.pipeline import Inputs, Prepared, analyze
+from lifecircle.sources import boundaries, facilities, population
+from lifecircle.sources._files import check_file, parse_crs
+from lifecircle.sources.citycache import CityCache, prepare_city
+from lifecircle.sources.districts import District, assign_communities, read_districts
+from lifecircle.sources.osm import download_osm
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "batch_manifest.json"
+CITY_FILES = ("city_coverage.csv", "city_summary.json", "city_map.html")
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """Where the tasks run: an existing scheduler, or a local cluster of ``workers`` processes."""
+
+    scheduler: str | None = None
+    workers: int | None = None
+    memory_limit: str = "auto"  # per worker
+    retries: int = 2  # times a task may kill its worker before it is recorded as failed
+    connect_timeout_s: float = 5.0
+
+
+@dataclass
+class BatchResult:
+    out: Path
+    districts: dict[str, dict[str, Any]]
+    summary: dict[str, Any]
+
+    @property
+    def failed(self) -> list[str]:
+        return [k for k, v in self.districts.items() if v["status"] == "failed"]
+
+
+@dataclass(frozen=True)
+class DistrictTask:
+    """Everything one district needs; pickled to a worker."""
+
+    district: District
+    digest: str
+    out: Path
+    cache: CityCache
+    inputs: Inputs
+    settings: Settings
+    communities: gpd.GeoDataFrame | None
+    communities_source: str | None
+    community_counts: dict[str, Any]
+    user_facilities: list[tuple[Path, gpd.GeoDataFrame]]
+    population_points: gpd.GeoDataFrame | None
+    files: dict[str, Any] = field(default_factory=dict)
+
+
+# ---- the task --------------------------------------------------------------------------------
+
+
+def district_bbox(geom: BaseGeometry, reach_m: float) -> tuple[float, float, float, float]:
+    """The lon/lat box holding ``geom`` buffered by the walking reach and a margin."""
+    crs = metric_crs(geom.centroid.x, geom.centroid.y)
+    g = gpd.GeoSeries([geom], crs=4326).to_crs(crs).buffer(1.2 * reach_m + 500.0)
+    minx, miny, maxx, maxy = g.to_crs(4326).total_bounds
+    return float(minx), float(miny), float(maxx), float(maxy)
+
+
+def run_district(task: DistrictTask) -> dict[str, Any]:
+    """Analyse one district and write its folder; never raises for the district's own errors."""
+    from lifecircle.outputs import write_outputs
+
+    t0 = time.perf_counter()
+    d = task.district
+    record: dict[str, Any] = {"district_id": d.district_id, "name": d.name, "dir": d.dirname}
+    try:
+        if d.geometry.is_empty:
+            raise InputError(f"district {d.district_id}: its geometry is empty or not a polygon")
+        geom = d.geometry
+        if task.communities is not None and len(task.communities):
+            geom = shapely.union_all([geom, *task.communities.geometry.to_numpy()])
+        osm = task.cache.load(district_bbox(geom, task.settings.max_reach_m))
+        prepared = Prepared(
+            osm=osm,
+            area=d.geometry,
+            communities=task.communities,
+            communities_source=task.communities_source,
+            community_counts=task.community_counts,
+            user_facilities=task.user_facilities,
+            population_points=task.population_points,
+        )
+        result = analyze(task.inputs, task.settings, prepared=prepared)
+        summary = write_outputs(
+            result,
+            task.out / d.dirname,
+            inputs=task.inputs,
+            settings=task.settings,
+            overwrite=True,
+            files=task.files,
+            extra={"district": {"id": d.district_id, "name": d.name}},
+        )
+        record.update(
+            status="ok",
+            complete_life_circle=summary["complete_life_circle"],
+            communities=summary["area"]["communities"],
+            residents=summary["residents"]["total"],
+        )
+    except (LifecircleError, ValueError, OSError) as exc:
+        record.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+    record["seconds"] = round(time.perf_counter() - t0, 3)
+    record["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    record["worker_pid"] = os.getpid()
+    record["finished_utc"] = datetime.now(UTC).isoformat(timespec="seconds")
+    return record
+
+
+# ---- digests and the manifest -----------------------------------------------------------------
+
+
+def _digest(*parts: Any) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p if isinstance(p, bytes) else json.dumps(p, sort_keys=True, default=str).encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def run_parameters(inputs: Inputs, settings: Settings) -> dict[str, Any]:
+    """What a batch folder is bound to: changing any of these needs ``--force``."""
+    params = settings.as_dict()
+    for how in ("processes", "tiles", "offline", "lang"):  # how results are shown, not what
+        params.pop(how, None)
+    return {
+        "settings": params,
+        "osm_facilities": inputs.osm_facilities,
+        "id_column": inputs.id_column,
+        "name_column": inputs.name_column,
+        "communities_crs": inputs.communities_crs,
+        "facilities_crs": inputs.facilities_crs,
+        "population_crs": inputs.population_crs,
+        "age_share": inputs.age_share,
+        "encoding": inputs.encoding,
+    }
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    """Replace ``path`` atomically: a reader never sees half a file."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, ensure_ascii=False, indent=2, default=str)
+    os.replace(tmp, path)
+
+
+def _open_manifest(out: Path, params: dict[str, Any], *, force: bool) -> dict[str, Any]:
+    path = out / MANIFEST
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: exists and is not a folder; choose another path")
+    if path.is_file():
+        try:
+            manifest = json.loads(path.read_text("utf-8"))
+        except ValueError as exc:
+            raise InputError(
+                f"--out {out}: {MANIFEST} is unreadable ({exc}); pass --force to start over"
+            ) from exc
+        if manifest.get("parameters") != params and not force:
+            changed = sorted(
+                k
+                for k in set(params) | set(manifest.get("parameters", {}))
+                if params.get(k) != manifest.get("parameters", {}).get(k)
+            )
+            raise InputError(
+                f"--out {out}: holds a batch run made with other parameters (changed: "
+                f"{', '.join(changed)}); pass --force to recompute every district with the new "
+                "ones, or choose another folder"
+            )
+        if force:
+            manifest["districts"] = {}
+        manifest["parameters"] = params
+        return manifest
+    if out.is_dir() and any(p for p in out.iterdir() if p.name != "_cache") and not force:
+        raise InputError(
+            f"--out {out}: the folder is not empty and holds no batch run; choose an empty "
+            "folder, or pass --force to write into it"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    return {"format": 1, "parameters": params, "districts": {}}
+
+
+def _complete(folder: Path) -> bool:
+    from lifecircle.outputs import OUTPUT_FILES
+
+    return all((folder / f).is_file() for f in OUTPUT_FILES)
+
+
+# ---- the client ---------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _client(cluster: Cluster, n_tasks: int) -> Iterator[Any]:
+    import dask
+    from distributed import Client, LocalCluster
+
+    with dask.config.set(
+        {
+            "distributed.scheduler.allowed-failures": cluster.retries,
+        }
+    ):
+        if cluster.scheduler:
+            try:
+                client = Client(cluster.scheduler, timeout=f"{cluster.connect_timeout_s}s")
+            except (OSError, TimeoutError) as exc:
+                raise InputError(
+                    f"--scheduler {cluster.scheduler}: no dask scheduler answered within "
+                    f"{cluster.connect_timeout_s:g} s ({exc}). Start one with `dask scheduler` "
+                    "and workers with `dask worker <address>`, check the address, or leave out "
+                    "--scheduler to run on this machine"
+                ) from exc
+            with client:
+                yield client
+            return
+        n = cluster.workers or max(1, min(os.cpu_count() or 1, n_tasks))
+        try:
+            import bokeh  # noqa: F401  (the dashboard needs it)
+
+            dashboard: str | None = "127.0.0.1:0"
+        except ImportError:
+            dashboard = None
+        with (
+            LocalCluster(
+                n_workers=n,
+                threads_per_worker=1,
+                processes=True,
+                memory_limit=cluster.memory_limit,
+                dashboard_address=dashboard,
+                host="127.0.0.1",
+            ) as lc,
+            Client(lc) as client,
+        ):
+            yield client
+
+
+def run_batch(
+    inputs: Inputs,
+    settings: Settings,
+    *,
+    districts_path: Path,
+    out: Path,
+    cluster: Cluster = Cluster(),
+    force: bool = False,
+    district_id_column: str | None = None,
+    district_name_column: str | None = None,
+    districts_crs: str | None = None,
+    cache_dir: Path | None = None,
+    progress: Progress | None = None,
+) -> BatchResult:
+    """Analyse every district of ``districts_path``; see the module docstring."""
+    say = progress or (lambda _m: None)
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    out = out.resolve()
+    settings = replace(settings, processes=1)  # parallelism comes from the cluster
+    if (inputs.osm is None) == (inputs.place is None):
+        raise InputError("give exactly one of --osm PATH or --places FILE")
+    for label, pth in (("--communities", inputs.communities), ("--population", inputs.population)):
+        if pth is not None:
+            check_file(pth, label)
+    for f in inputs.facilities:
+        check_file(f, "--facilities")
+    dists = read_districts(
+        districts_path,
+        id_column=district_id_column,
+        name_column=district_name_column,
+        crs=parse_crs(districts_crs, "--districts-crs"),
+    )
+    params = run_parameters(inputs, settings)
+    manifest = _open_manifest(out, params, force=force)
+    from lifecircle.outputs import input_files
+
+    # ---- read the city once
+    say(f"{len(dists)} districts; reading the city's inputs once")
+    t = time.perf_counter()
+    taxonomy = load_taxonomy(inputs.categories)
+    wf = load_walk_filter(inputs.walk_filter)
+    if inputs.place is not None:  # online: one download for the whole city
+        osm_path = _download_places(Path(inputs.place), out, settings.max_reach_m)
+        inputs = replace(inputs, osm=osm_path, place=None)
+    assert inputs.osm is not None
+    check_file(inputs.osm, "--osm")
+    files = input_files(inputs)
+    cache = prepare_city(
+        inputs.osm,
+        cache_dir or out / "_cache",
+        walk_filter=wf,
+        taxonomy=taxonomy,
+        osm_sha256=files["osm"]["sha256"],
+        walk_filter_file=inputs.walk_filter,
+        categories_file=inputs.categories,
+    )
+    timings["prepare_city_s"] = 0.0 if cache.meta["reused"] else cache.meta["seconds"]
+
+    comm = None
+    comm_src = None
+    comm_counts: dict[str, Any] = {}
+    which = None
+    rule = None
+    if inputs.communities is not None:
+        from lifecircle.sources import ages
+
+        comm, comm_counts = boundaries.read_communities(
+            inputs.communities,
+            id_column=inputs.id_column,
+            name_column=inputs.name_column,
+            crs=parse_crs(inputs.communities_crs, "--communities-crs"),
+            keep=(inputs.age_share,)
+            if inputs.age_share and ages.is_column(inputs.age_share)
+            else (),
+        )
+        comm_src = f"file:{inputs.communities.name}"
+        which, rule = assign_communities(comm, dists)
+    fac_crs = parse_crs(inputs.facilities_crs, "--facilities-crs")
+    user_fac = [
+        (Path(f), facilities.read_facilities_file(f, crs=fac_crs, encoding=inputs.encoding))
+        for f in inputs.facilities
+    ]
+    pop_pts = None
+    if inputs.population is not None and Path(inputs.population).suffix.lower() not in (
+        ".tif",
+        ".tiff",
+        ".vrt",
+        ".img",
+    ):
+        pop_pts = population.residents_from_points(
+            inputs.population,
+            parse_crs(inputs.population_crs, "--population-crs"),
+            encoding=inputs.encoding,
+        )
+    timings["read_inputs_s"] = round(time.perf_counter() - t, 3)
+
+    # ---- which districts lie in the extract; city-wide checks of the user's lists
+    b = cache.meta["bounds"]
+    extent = shapely.box(*b) if b else shapely.Polygon()
+    outside = {
+        d.district_id for d in dists if d.geometry.is_empty or not d.geometry.intersects(extent)
+    }
+    if len(outside) == len(dists):
+        raise InputError(
+            f"--districts {districts_path}: none of the {len(dists)} districts overlaps the OSM "
+            f"extract (lon {b[0]:.3f}–{b[2]:.3f}, lat {b[1]:.3f}–{b[3]:.3f}); check that the "
+            "districts and --osm cover the same city, and --districts-crs"
+            if b
+            else f"--osm {inputs.osm}: the file holds no data"
+        )
+    city_area = shapely.union_all([d.geometry for d in dists if d.district_id not in outside])
+    for path, f in user_fac:
+        if len(f) and not f.intersects(city_area.buffer(0.02)).any():
+            c = f.geometry.union_all().centroid
+            raise InputError(
+                f"--facilities {path}: none of its {len(f)} points lies in any district (they "
+                f"centre on lon {c.x:.4f}, lat {c.y:.4f}); check --facilities-crs (Amap/Tencent "
+                "lists are gcj02, Baidu lists bd09)"
+            )
+
+    # ---- one task per district that is not already done
+    records: dict[str, dict[str, Any]] = manifest["districts"]
+    tasks: list[DistrictTask] = []
+    skipped = 0
+    base = _digest(params, {k: v["sha256"] for k, v in files.items()})
+    for k, d in enumerate(dists):
+        sub = None
+        if comm is not None and which is not None:
+            sub = comm[which == k].reset_index(drop=True)
+        digest = _digest(
+            base,
+            d.district_id,
+            d.name,
+            shapely.to_wkb(d.geometry),
+            None if sub is None else sub.to_wkb().to_json(),
+        )
+        prev = records.get(d.district_id)
+        if d.district_id in outside:
+            records[d.district_id] = {
+                "district_id": d.district_id,
+                "name": d.name,
+                "dir": d.dirname,
+                "digest": digest,
+                "status": "failed",
+                "error": "InputError: the district lies outside the OSM extract "
+                f"(lon {b[0]:.3f}–{b[2]:.3f}, lat {b[1]:.3f}–{b[3]:.3f})"
+                if b
+                else "InputError: empty geometry",
+            }
+            continue
+        if (
+            prev
+            and prev.get("status") == "ok"
+            and prev.get("digest") == digest
+            and _complete(out / d.dirname)
+        ):
+            skipped += 1
+            prev["skipped_in_last_run"] = True
+            continue
+        if sub is not None and not len(sub):
+            sub = None  # no community of the file in it: OSM boundaries or a grid, as analyze
+        bbox = district_bbox(d.geometry, settings.max_reach_m)
+        tasks.append(
+            DistrictTask(
+                district=d,
+                digest=digest,
+                out=out,
+                cache=cache,
+                inputs=inputs,
+                settings=settings,
+                communities=sub,
+                communities_source=comm_src if sub is not None else None,
+                community_counts=comm_counts if sub is not None else {},
+                user_facilities=[
+                    (p, f.cx[bbox[0] : bbox[2], bbox[1] : bbox[3]]) for p, f in user_fac
+                ],
+                population_points=None
+                if pop_pts is None
+                else pop_pts.cx[bbox[0] : bbox[2], bbox[1] : bbox[3]].reset_index(drop=True),
+                files=files,
+            )
+        )
+        records[d.district_id] = {
+            "district_id": d.district_id,
+            "name": d.name,
+            "dir": d.dirname,
+            "digest": digest,
+            "status": "pending",
+        }
+    manifest["districts"] = {d.district_id: records[d.district_id] for d in dists}
+    manifest["inputs"] = files
+    _write_json(out / MANIFEST, manifest)
+    say(f"{len(tasks)} to run, {skipped} unchanged and skipped, {len(outside)} outside the extract")
+
+    # ---- run
+    t = time.perf_counter()
+    dashboard = None
+    if tasks:
+        dashboard = _run_tasks(tasks, cluster, manifest, out, say)
+    timings["run_s"] = round(time.perf_counter() - t, 3)
+
+    # ---- city outputs
+    t = time.perf_counter()
+    summary = write_city_outputs(out, dists, manifest, settings, cache, files, rule)
+    timings["city_outputs_s"] = round(time.perf_counter() - t, 3)
+    timings["total_s"] = round(time.perf_counter() - started, 3)
+    summary["timings"] = timings
+    summary["dashboard"] = dashboard
+    summary["districts_skipped_unchanged"] = skipped
+    _write_json(out / "city_summary.json", summary)
+    return BatchResult(out=out, districts=manifest["districts"], summary=summary)
+
+
+def _download_places(places: Path, out: Path, reach_m: float) -> Path:
+    """Fetch the OSM data of ``--places`` once: a polygon file, or a text file of place names
+    (one per line, geocoded by osmnx). Kept in ``out/_cache/download`` for reruns."""
+    import osmnx as ox
+
+    check_file(places, "--places")
+    if places.suffix.lower() == ".txt":
+        names = [ln.strip() for ln in places.read_text("utf-8").splitlines() if ln.strip()]
+        if not names:
+            raise InputError(f"--places {places}: no place name in the file (one per line)")
+        area = (
+            ox.geocode_to_gdf(list[str | dict[str, str]](names)).to_crs(4326).geometry.union_all()
+        )
+    else:
+        area = boundaries.read_area(places, option="--places")
+    dest = out / "_cache" / "download" / _digest(shapely.to_wkb(area))[:16]
+    if (dest / "overpass.osm").is_file():
+        return dest / "overpass.osm"
+    tmp = Path(tempfile.mkdtemp(prefix=".download-", dir=out))
+    try:
+        path, _ = download_osm(area, tmp, reach_m=reach_m)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, dest)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return dest / path.name
+
+
+def _run_tasks(
+    tasks: list[DistrictTask],
+    cluster: Cluster,
+    manifest: dict[str, Any],
+    out: Path,
+    say: Progress,
+) -> str | None:
+    from distributed import as_completed
+    from distributed.scheduler import KilledWorker
+
+    records = manifest["districts"]
+    with _client(cluster, len(tasks)) as client:
+        dashboard = getattr(client, "dashboard_link", None)
+        n_workers = max(1, len(client.scheduler_info().get("workers", {})))
+        say(
+            f"running {len(tasks)} district(s) on {n_workers} worker(s)"
+            + (f"; dashboard {dashboard}" if dashboard else "")
+        )
+        futures = {
+            client.submit(run_district, task, key=f"district-{task.digest[:16]}", pure=False): task
+            for task in tasks
+        }
+        done = failed = 0
+        t0 = time.perf_counter()
+        try:
+            for fut in as_completed(futures):
+                task = futures[fut]
+                rec = records[task.district.district_id]
+                try:
+                    rec.update(fut.result())
+                except KilledWorker:
+                    rec.update(
+                        status="failed",
+                        error=f"the worker running it died {cluster.retries + 1} time(s) "
+                        "(memory limit or a crash); raise --memory-limit or use fewer workers",
+                    )
+                except Exception as exc:  # an error outside run_district's own handling
+                    rec.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+                if rec["status"] == "ok":
+                    done += 1
+                else:
+                    failed += 1
+                _write_json(out / MANIFEST, manifest)
+                left = len(tasks) - done - failed
+                el = time.perf_counter() - t0
+                eta = el / (done + failed) * left
+                say(
+                    f"{done} done, {failed} failed, {min(left, n_workers)} running, {left} left"
+                    + (f", about {eta:,.0f} s to go" if left else "")
+                    + (
+                        f" — {task.district.district_id} failed: {rec['error']}"
+                        if rec["status"] != "ok"
+                        else ""
+                    )
+                )
+        except BaseException:
+            for fut, task in futures.items():
+                rec = records[task.district.district_id]
+                if rec["status"] == "pending":
+                    rec["status"] = "interrupted"
+                fut.cancel()
+            _write_json(out / MANIFEST, manifest)
+            raise
+    return dashboard
+
+
+def write_city_outputs(
+    out: Path,
+    dists: list[District],
+    manifest: dict[str, Any],
+    settings: Settings,
+    cache: CityCache,
+    files: dict[str, Any],
+    rule: str | None,
+) -> dict[str, Any]:
+    """city_coverage.csv (every finished district's area rows), city_map.html and the summary."""
+    from lifecircle.render.citymap import make_city_map
+
+    records = manifest["districts"]
+    frames = []
+    for d in dists:
+        rec = records[d.district_id]
+        f = out / d.dirname / "area_coverage.csv"
+        if rec["status"] == "ok" and f.is_file():
+            a = pd.read_csv(f, dtype={"community_id": str}, encoding="utf-8-sig")
+            a = a.drop(columns=["community_id", "community_name"], errors="ignore")
+            a.insert(0, "district_id", d.district_id)
+            a.insert(1, "district_name", d.name)
+            frames.append(a)
+    city = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    tmp = out / ".city_coverage.csv.tmp"
+    city.to_csv(tmp, index=False, encoding="utf-8-sig")
+    os.replace(tmp, out / "city_coverage.csv")
+    ok = [d for d in dists if records[d.district_id]["status"] == "ok"]
+    failed = {
+        d.district_id: records[d.district_id].get("error", "")
+        for d in dists
+        if records[d.district_id]["status"] != "ok"
+    }
+    total = sum(float(records[d.district_id].get("residents") or 0) for d in ok)
+    covered = sum(
+        float(records[d.district_id].get("residents") or 0)
+        * float(records[d.district_id]["complete_life_circle"]["coverage"])
+        for d in ok
+    )
+    summary: dict[str, Any] = {
+        "districts": len(dists),
+        "ok": len(ok),
+        "failed": failed,
+        "community_assignment": rule,
+        "target": settings.target,
+        "preset": settings.preset.name,
+        "totals": {
+            "residents": total,
+            "complete_life_circle_coverage": covered / total if total else None,
+            "districts_meeting_target": sum(
+                bool(records[d.district_id]["complete_life_circle"]["meets_target"]) for d in ok
+            ),
+        },
+        "per_district": {
+            d.district_id: {
+                k: records[d.district_id].get(k)
+                for k in ("name", "dir", "status", "error", "seconds", "peak_rss_mb", "residents")
+            }
+            | {
+                "complete_life_circle": (
+                    records[d.district_id].get("complete_life_circle") or {}
+                ).get("coverage")
+            }
+            for d in dists
+        },
+        "provenance": {
+            "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+            "inputs": files,
+            "city_cache": {
+                "path": str(cache.path),
+                **{
+                    k: cache.meta[k] for k in ("ways", "features", "buildings", "seconds", "reused")
+                },
+            },
+            "parameters": manifest["parameters"],
+            "attribution": "© OpenStreetMap contributors (ODbL 1.0)",
+        },
+    }
+    make_city_map(out / "city_map.html", dists, records, target=settings.target, lang=settings.lang)
+    return summary

@@ -1,0 +1,193 @@
+"""``lifecircle batch``: every district of a city, on a dask.distributed cluster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+from lifecircle.cli import options as opt
+from lifecircle.cli.main import app, run_guarded
+from lifecircle.config import make_settings
+from lifecircle.errors import InputError
+from lifecircle.pipeline import Inputs
+
+if TYPE_CHECKING:
+    from lifecircle.batch import BatchResult
+
+console = Console(stderr=True, soft_wrap=True)
+
+
+@app.command("batch")
+def batch_cmd(
+    ctx: typer.Context,
+    districts: Annotated[
+        Path,
+        typer.Option(
+            help="District polygons: one file with a feature per district (id and name columns), "
+            "or a folder with a file per district (named by its code).",
+        ),
+    ],
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Output folder: a subfolder per district, city_coverage.csv, city_summary.json, "
+            "city_map.html and batch_manifest.json (a rerun resumes from it).",
+        ),
+    ],
+    osm: opt.Osm = None,
+    places: Annotated[
+        Path | None,
+        typer.Option(
+            help="Instead of --osm: fetch the city online once, for a polygon file or a text file "
+            "of place names (one per line); needs the internet.",
+        ),
+    ] = None,
+    district_id_column: Annotated[
+        str | None,
+        typer.Option(help="Column holding the district code (default: code, adcode, id…)."),
+    ] = None,
+    district_name_column: Annotated[
+        str | None, typer.Option(help="Column holding the district name (default: name…).")
+    ] = None,
+    districts_crs: Annotated[
+        str | None, typer.Option(help="CRS of the districts when the file states none.")
+    ] = None,
+    communities: opt.Communities = None,
+    communities_crs: opt.CommunitiesCrs = None,
+    id_column: opt.IdColumn = "id",
+    name_column: opt.NameColumn = "name",
+    admin_level: opt.AdminLevel = None,
+    population: opt.Population = None,
+    population_crs: opt.PopulationCrs = None,
+    facilities: opt.Facilities = None,
+    facilities_crs: opt.FacilitiesCrs = None,
+    no_osm_facilities: opt.NoOsmFacilities = False,
+    preset: opt.Preset = None,
+    target: opt.Target = None,
+    max_snap_m: opt.MaxSnap = 200.0,
+    grid_cell_m: opt.GridCell = 500.0,
+    categories: opt.Categories = None,
+    walk_filter: opt.WalkFilter = None,
+    encoding: opt.Encoding = None,
+    lang: opt.Lang = "zh",
+    tiles: opt.Tiles = "osm",
+    offline: opt.Offline = False,
+    age_share: opt.AgeShare = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="Address of a running dask scheduler (tcp://host:8786). Default: a local cluster "
+            "on this machine.",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Local cluster size (default: one per core).")
+    ] = None,
+    memory_limit: Annotated[
+        str, typer.Option(help="Memory per local worker, e.g. 6GB (default: RAM / workers).")
+    ] = "auto",
+    retries: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Times a district may kill its worker before it is recorded as failed."
+        ),
+    ] = 2,
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where the prepared city is kept (default: OUT/_cache); share it between runs."
+        ),
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(help="Recompute every district, also in a folder made with other parameters."),
+    ] = False,
+) -> None:
+    """Analyse every district of a city: the city file is read once, one task per district runs
+    on dask.distributed, and a rerun skips districts that are already done."""
+    from lifecircle.batch import Cluster, run_batch
+
+    quiet = ctx.obj["quiet"]
+    if (osm is None) == (places is None):
+        run_guarded(_raise, InputError("give exactly one of --osm PATH or --places FILE"))
+    inputs = Inputs(
+        osm=osm,
+        place=str(places) if places else None,
+        communities=communities,
+        communities_crs=communities_crs,
+        id_column=id_column,
+        name_column=name_column,
+        population=population,
+        population_crs=population_crs,
+        facilities=tuple(facilities or ()),
+        facilities_crs=facilities_crs,
+        osm_facilities=not no_osm_facilities,
+        categories=categories,
+        walk_filter=walk_filter,
+        encoding=encoding,
+        age_share=age_share,
+    )
+
+    def run() -> BatchResult:
+        settings = make_settings(
+            preset,
+            target=target,
+            max_snap_m=max_snap_m,
+            admin_level=admin_level,
+            grid_cell_m=grid_cell_m,
+            lang=lang,
+            tiles=tiles,
+            offline=offline,
+        )
+        return run_batch(
+            inputs,
+            settings,
+            districts_path=districts,
+            out=out,
+            cluster=Cluster(
+                scheduler=scheduler, workers=workers, memory_limit=memory_limit, retries=retries
+            ),
+            force=force,
+            district_id_column=district_id_column,
+            district_name_column=district_name_column,
+            districts_crs=districts_crs,
+            cache_dir=cache_dir,
+            progress=None if quiet else (lambda m: console.print(m, highlight=False)),
+        )
+
+    try:
+        result = run_guarded(run)
+    except KeyboardInterrupt:
+        console.print(
+            "[bold red]interrupted[/]: finished districts are kept; run the same command again "
+            "to resume"
+        )
+        raise typer.Exit(130) from None
+    summary = result.summary
+    failed = result.failed
+    tot = summary["totals"]
+    if not quiet:
+        cov = tot["complete_life_circle_coverage"]
+        console.print(
+            f"{summary['ok']} of {summary['districts']} districts done "
+            f"({summary['districts_skipped_unchanged']} unchanged from an earlier run); "
+            + (
+                f"complete life circle {cov:.1%} of {tot['residents']:,.0f} residents; "
+                if cov is not None
+                else ""
+            )
+            + f"wrote {out}/"
+        )
+    if failed:
+        for k in failed:
+            console.print(
+                f"[red]failed[/] {k}: {result.districts[k].get('error', '')}", highlight=False
+            )
+        raise typer.Exit(1)
+
+
+def _raise(exc: Exception) -> None:
+    raise exc
