@@ -158,6 +158,18 @@ def _digest(*parts: Any) -> str:
     return h.hexdigest()
 
 
+def _frame_digest(gdf: gpd.GeoDataFrame) -> str:
+    """Digest of a layer's attributes and exact geometries."""
+    h = hashlib.sha256()
+    for col in gdf.columns:
+        h.update(str(col).encode())
+        if col == gdf.geometry.name:
+            h.update(b"".join(shapely.to_wkb(gdf.geometry.to_numpy())))
+        else:
+            h.update(pd.util.hash_pandas_object(gdf[col], index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
+
 def run_parameters(inputs: Inputs, settings: Settings) -> dict[str, Any]:
     """What a batch folder is bound to: changing any of these needs ``--force``."""
     params = settings.as_dict()
@@ -407,7 +419,7 @@ def run_batch(
             d.district_id,
             d.name,
             shapely.to_wkb(d.geometry),
-            None if sub is None else sub.to_wkb().to_json(),
+            None if sub is None else _frame_digest(sub),
         )
         prev = records.get(d.district_id)
         if d.district_id in outside:
@@ -529,7 +541,8 @@ def _run_tasks(
 
     records = manifest["districts"]
     with _client(cluster, len(tasks)) as client:
-        dashboard = getattr(client, "dashboard_link", None)
+        services = client.scheduler_info().get("services", {})
+        dashboard = client.dashboard_link if "dashboard" in services else None
         n_workers = max(1, len(client.scheduler_info().get("workers", {})))
         say(
             f"running {len(tasks)} district(s) on {n_workers} worker(s)"
@@ -548,10 +561,15 @@ def _run_tasks(
                 try:
                     rec.update(fut.result())
                 except KilledWorker:
+                    times = (
+                        f"{cluster.retries + 1} times"
+                        if cluster.scheduler is None
+                        else "more often than the scheduler's allowed-failures"
+                    )
                     rec.update(
                         status="failed",
-                        error=f"the worker running it died {cluster.retries + 1} time(s) "
-                        "(memory limit or a crash); raise --memory-limit or use fewer workers",
+                        error=f"the worker running it died {times} (memory limit or a crash); "
+                        "raise --memory-limit or use fewer workers",
                     )
                 except Exception as exc:  # an error outside run_district's own handling
                     rec.update(status="failed", error=f"{type(exc).__name__}: {exc}")

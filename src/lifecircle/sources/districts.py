@@ -41,7 +41,7 @@ def safe_dirname(district_id: str, name: str) -> str:
     raw = district_id if not name or name == district_id else f"{district_id}_{name}"
     s = unicodedata.normalize("NFKC", raw)
     s = re.sub(r"[^\w\-.]+", "_", s)  # \w is Unicode-aware: 黄浦区 stays readable
-    s = re.sub(r"\.{2,}", "_", s).strip("._ ")
+    s = re.sub(r"_+", "_", re.sub(r"\.{2,}", "_", s)).strip("._ ")
     return s[:80] or "district"
 
 
