@@ -173,3 +173,74 @@ def write_communities(city: City, rows: int, path: Path, cols: int | None = None
             )
     path.write_text(json.dumps({"type": "FeatureCollection", "features": feats}), encoding="utf-8")
     return path
+
+
+def make_city_in(polygon, n_nodes: int, *, gap: float = 0.08, seed: int = 0) -> City:
+    """A jittered street grid filling a WGS 84 polygon (a whole city) with about ``n_nodes``
+    nodes inside it; segments with an end outside the polygon are left out."""
+    import shapely
+
+    rng = np.random.default_rng(seed)
+    fwd = Transformer.from_crs("EPSG:4326", METRIC, always_xy=True)
+    tf = Transformer.from_crs(METRIC, "EPSG:4326", always_xy=True)
+    poly_m = shapely.transform(
+        polygon, lambda xy: np.column_stack(fwd.transform(xy[:, 0], xy[:, 1]))
+    )
+    spacing = float(np.sqrt(poly_m.area / n_nodes))
+    minx, miny, maxx, maxy = poly_m.bounds
+    nx_, ny_ = int((maxx - minx) / spacing) + 1, int((maxy - miny) / spacing) + 1
+    ix, iy = np.meshgrid(np.arange(nx_), np.arange(ny_))
+    x = minx + ix.ravel() * spacing + rng.uniform(-0.15, 0.15, ix.size) * spacing
+    y = miny + iy.ravel() * spacing + rng.uniform(-0.15, 0.15, ix.size) * spacing
+    shapely.prepare(poly_m)
+    inside = shapely.contains_xy(poly_m, x, y)
+    lon, lat = tf.transform(x, y)
+    ways: list[tuple[np.ndarray, str]] = []
+    for horizontal, (count, length) in ((True, (ny_, nx_)), (False, (nx_, ny_))):
+        for line in range(count):
+            idx = line * nx_ + np.arange(length) if horizontal else np.arange(length) * nx_ + line
+            hw = "primary" if line % 10 == 0 else ("footway" if line % 7 == 3 else "residential")
+            ok = (rng.random(length - 1) >= gap) & inside[idx[:-1]] & inside[idx[1:]]
+            start = 0
+            for i in range(length - 1):
+                if not ok[i] or (i - start) >= 60:
+                    if i > start:
+                        ways.append((idx[start : i + 1], hw))
+                    start = i if ok[i] else i + 1
+            if length - 1 > start:
+                ways.append((idx[start:], hw))
+    n_in = int(inside.sum())
+    inner = np.flatnonzero(inside)
+    pois = []
+    for cat, per in NODES_PER_FACILITY.items():
+        k, v = CATEGORY_TAGS[cat]
+        n = max(1, n_in // per)
+        at = inner[rng.integers(0, len(inner), n)]
+        px = x[at] + rng.uniform(-0.4, 0.4, n) * spacing
+        py = y[at] + rng.uniform(-0.4, 0.4, n) * spacing
+        plon, plat = tf.transform(px, py)
+        pois += [(float(a), float(b), k, v, cat) for a, b in zip(plon, plat, strict=True)]
+    side = int(np.sqrt(n_in))
+    return City(np.asarray(lon), np.asarray(lat), ways, pois, side, spacing)
+
+
+def write_residents_in(polygon, n: int, path: Path, seed: int = 1) -> Path:
+    """``n`` weighted resident points spread over a WGS 84 polygon (rejection sampling)."""
+    import shapely
+
+    rng = np.random.default_rng(seed)
+    minx, miny, maxx, maxy = polygon.bounds
+    shapely.prepare(polygon)
+    lon, lat = np.zeros(0), np.zeros(0)
+    while len(lon) < n:
+        a = rng.uniform(minx, maxx, 2 * n)
+        b = rng.uniform(miny, maxy, 2 * n)
+        keep = shapely.contains_xy(polygon, a, b)
+        lon, lat = np.concatenate([lon, a[keep]]), np.concatenate([lat, b[keep]])
+    lon, lat = lon[:n], lat[:n]
+    w = rng.integers(1, 60, n)
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("lon,lat,weight\n")
+        for a, b, c in zip(lon, lat, w, strict=True):
+            fh.write(f"{a:.7f},{b:.7f},{c}\n")
+    return path
