@@ -85,6 +85,7 @@ class DistrictTask:
     community_counts: dict[str, Any]
     user_facilities: list[tuple[Path, gpd.GeoDataFrame]]
     population_points: gpd.GeoDataFrame | None
+    bbox: tuple[float, float, float, float]  # what of the city this district reads
     files: dict[str, Any] = field(default_factory=dict)
 
 
@@ -107,12 +108,8 @@ def run_district(task: DistrictTask) -> dict[str, Any]:
     d = task.district
     record: dict[str, Any] = {"district_id": d.district_id, "name": d.name, "dir": d.dirname}
     try:
-        if d.geometry.is_empty:
-            raise InputError(f"district {d.district_id}: its geometry is empty or not a polygon")
-        geom = d.geometry
-        if task.communities is not None and len(task.communities):
-            geom = shapely.union_all([geom, *task.communities.geometry.to_numpy()])
-        osm = task.cache.load(district_bbox(geom, task.settings.max_reach_m))
+        osm = task.cache.load(task.bbox)
+        record["read_cache_s"] = round(time.perf_counter() - t0, 3)
         prepared = Prepared(
             osm=osm,
             area=d.geometry,
@@ -123,6 +120,7 @@ def run_district(task: DistrictTask) -> dict[str, Any]:
             population_points=task.population_points,
         )
         result = analyze(task.inputs, task.settings, prepared=prepared)
+        t_out = time.perf_counter()
         summary = write_outputs(
             result,
             task.out / d.dirname,
@@ -134,6 +132,7 @@ def run_district(task: DistrictTask) -> dict[str, Any]:
         )
         record.update(
             status="ok",
+            outputs_s=round(time.perf_counter() - t_out, 3),
             complete_life_circle=summary["complete_life_circle"],
             communities=summary["area"]["communities"],
             residents=summary["residents"]["total"],
@@ -429,10 +428,10 @@ def run_batch(
                 "dir": d.dirname,
                 "digest": digest,
                 "status": "failed",
-                "error": "InputError: the district lies outside the OSM extract "
-                f"(lon {b[0]:.3f}–{b[2]:.3f}, lat {b[1]:.3f}–{b[3]:.3f})"
-                if b
-                else "InputError: empty geometry",
+                "error": "InputError: the district's geometry is empty or not a polygon"
+                if d.geometry.is_empty
+                else "InputError: the district lies outside the OSM extract "
+                f"(lon {b[0]:.3f}–{b[2]:.3f}, lat {b[1]:.3f}–{b[3]:.3f})",
             }
             continue
         if (
@@ -446,7 +445,9 @@ def run_batch(
             continue
         if sub is not None and not len(sub):
             sub = None  # no community of the file in it: OSM boundaries or a grid, as analyze
-        bbox = district_bbox(d.geometry, settings.max_reach_m)
+        # communities given by code may reach beyond the district polygon: read around both
+        reach = d.geometry if sub is None else shapely.union_all([d.geometry, *sub.geometry])
+        bbox = district_bbox(reach, settings.max_reach_m)
         tasks.append(
             DistrictTask(
                 district=d,
@@ -464,6 +465,7 @@ def run_batch(
                 population_points=None
                 if pop_pts is None
                 else pop_pts.cx[bbox[0] : bbox[2], bbox[1] : bbox[3]].reset_index(drop=True),
+                bbox=bbox,
                 files=files,
             )
         )
@@ -548,9 +550,18 @@ def _run_tasks(
             f"running {len(tasks)} district(s) on {n_workers} worker(s)"
             + (f"; dashboard {dashboard}" if dashboard else "")
         )
+        # largest first (by the area read): the long tasks start early and the short ones fill
+        # the gaps, so workers finish together
+        order = sorted(tasks, key=lambda tk: -(tk.bbox[2] - tk.bbox[0]) * (tk.bbox[3] - tk.bbox[1]))
         futures = {
-            client.submit(run_district, task, key=f"district-{task.digest[:16]}", pure=False): task
-            for task in tasks
+            client.submit(
+                run_district,
+                task,
+                key=f"district-{task.digest[:16]}",
+                pure=False,
+                priority=len(order) - i,
+            ): task
+            for i, task in enumerate(order)
         }
         done = failed = 0
         t0 = time.perf_counter()
@@ -657,7 +668,17 @@ def write_city_outputs(
         "per_district": {
             d.district_id: {
                 k: records[d.district_id].get(k)
-                for k in ("name", "dir", "status", "error", "seconds", "peak_rss_mb", "residents")
+                for k in (
+                    "name",
+                    "dir",
+                    "status",
+                    "error",
+                    "seconds",
+                    "read_cache_s",
+                    "outputs_s",
+                    "peak_rss_mb",
+                    "residents",
+                )
             }
             | {
                 "complete_life_circle": (

@@ -55,6 +55,16 @@ LABELS: dict[str, dict[str, str]] = {
     "input": {"zh": "输入", "en": "Input"},
     "file": {"zh": "文件", "en": "File"},
     "timestamp": {"zh": "数据时间", "en": "data timestamp"},
+    "figures": {"zh": "图", "en": "Figures"},
+    "open_map": {"zh": "打开交互地图 (map.html)", "en": "Open the interactive map (map.html)"},
+    "osm_completeness": {
+        "zh": "OSM 设施完整性:红色行仅来自 OSM 且每万居民不足 0.5 处,多半是地图缺漏而非实地没有,"
+        "请用本地设施清单(--facilities)补充。",
+        "en": "OSM completeness: red rows come from OSM only with fewer than 0.5 facilities per "
+        "10,000 residents — more likely unmapped than absent; add a local list (--facilities).",
+    },
+    "from": {"zh": "来源", "en": "Source"},
+    "per_10k": {"zh": "每万居民", "en": "per 10,000 residents"},
     "osm_attribution": {
         "zh": "地图数据 © OpenStreetMap 贡献者",
         "en": "Map data © OpenStreetMap contributors",

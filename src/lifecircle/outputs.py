@@ -36,6 +36,8 @@ OUTPUT_FILES = (
     "lifecircle.gpkg",
     "summary.json",
     "map.html",
+    "coverage_map.png",
+    "coverage_chart.png",
     "report.html",
 )
 
@@ -159,6 +161,7 @@ def write_outputs(
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write every output into ``out`` atomically; returns the summary that was written."""
+    from lifecircle.render.figures import write_figures
     from lifecircle.render.maps import make_map
     from lifecircle.render.report import render_report
     from lifecircle.render.spreadsheet import write_xlsx
@@ -192,6 +195,14 @@ def write_outputs(
         )
         summary = dict(result.summary)
         summary["map"] = map_info
+        summary["figures"] = write_figures(
+            tmp,
+            communities=result.communities,
+            area_coverage=result.area_coverage,
+            summary=summary,
+            target=settings.target,
+            lang=settings.lang,
+        )
         summary["provenance"] = provenance(inputs, settings, files=files)
         summary.update(extra or {})
         summary["outputs"] = list(OUTPUT_FILES)

@@ -602,6 +602,15 @@ def analyze(
         "network": net.stats | {"osm": counts["osm"]},
         "facilities": {
             "per_category": fac_counts,
+            "per_category_source": {
+                c: {
+                    str(k): int(v)
+                    for k, v in fac.loc[fac["category"] == c, "source"].value_counts().items()
+                }
+                for c in categories
+            }
+            if len(fac)
+            else {c: {} for c in categories},
             "off_network": int((~fac["on_network"]).sum()) if len(fac) else 0,
             "near_dropped_piece": int(
                 np.bincount(rows[fsnap.near_dropped], minlength=len(fac)).astype(bool).sum()

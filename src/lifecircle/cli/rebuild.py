@@ -31,6 +31,24 @@ def _replace(out: Path, name: str, write: Callable[[Path], object]) -> Path:
 
 
 def _rebuild(out: Path, lang: str) -> Path:
+    """The figures (drawn in ``lang``), then the report that shows them."""
+    import pandas as pd
+
+    from lifecircle.render.figures import coverage_chart_png, coverage_map_png
+
+    run = load_outputs(out)
+    target = float(run.summary["complete_life_circle"]["target"])
+    area = pd.read_csv(out / "area_coverage.csv", encoding="utf-8-sig")
+    _replace(
+        out,
+        "coverage_map.png",
+        lambda p: coverage_map_png(run.communities, run.summary, p, target=target, lang=lang),
+    )
+    _replace(
+        out,
+        "coverage_chart.png",
+        lambda p: coverage_chart_png(area, run.summary, p, target=target, lang=lang),
+    )
     return _replace(out, "report.html", lambda p: render_report(out, lang=lang, dest=p))
 
 
@@ -49,7 +67,8 @@ def report_cmd(
     out: Annotated[Path, typer.Argument(help="An output folder written by `lifecircle analyze`.")],
     lang: opt.Lang = "zh",
 ) -> None:
-    """Rebuild report.html from an output folder without recomputing the analysis."""
+    """Rebuild report.html and its figures from an output folder without recomputing the
+    analysis (for example in the other language)."""
     from lifecircle.errors import InputError
 
     if not out.is_dir():

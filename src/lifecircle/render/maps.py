@@ -9,6 +9,7 @@ analysis and every other output stay in WGS 84."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -104,6 +105,8 @@ CATEGORY_COLOURS = [
 ]
 MAX_ICONS = 400  # beyond this a category is drawn as canvas circles rather than icons
 MAX_GAP_POINTS = 2000  # beyond this gaps are aggregated to cells
+PRECISION_DEG = 1e-5  # about 1 m: finer than any simplification below
+SERVICE_AREA_TOL_M = 10.0  # service areas come from a 10 m raster widened by 40 m
 
 
 def coverage_class(share: float, target: float) -> str:
@@ -123,7 +126,7 @@ def _simplify(gdf: gpd.GeoDataFrame, crs: Any, tol_m: float) -> gpd.GeoDataFrame
     g = gdf.to_crs(crs)
     g["geometry"] = g.geometry.simplify(tol_m, preserve_topology=True)
     g = g.to_crs(4326)
-    g["geometry"] = g.geometry.set_precision(1e-6)
+    g["geometry"] = g.geometry.set_precision(PRECISION_DEG)
     return g
 
 
@@ -197,12 +200,17 @@ def base_map(bounds: tuple[float, ...], *, tiles: str = "osm") -> tuple[folium.M
     m = folium.Map(tiles=None, control_scale=False, prefer_canvas=True, max_zoom=bm.max_zoom)
     m.default_js = list(DEFAULT_JS)
     m.default_css = list(DEFAULT_CSS)
+    m.get_root().header.add_child(  # type: ignore[attr-defined]
+        folium.Element(
+            "<style>.lc-miss td{color:#b2182b} .leaflet-popup-content td{padding:0 4px}</style>"
+        )
+    )
     _metric_scale().add_to(m)
     _fullscreen().add_to(m)
     if bm.url is not None:
         folium.TileLayer(bm.url, name=bm.name, attr=bm.attribution, max_zoom=bm.max_zoom).add_to(m)
-    else:  # no tiles: the data still carries OSM attribution
-        _attribution(OSM_ATTRIBUTION).add_to(m)
+    if bm.name != "OpenStreetMap":  # the overlays come from OSM whatever the basemap
+        _attribution(f"Data {OSM_ATTRIBUTION}").add_to(m)
     m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     return m, bm
 
@@ -211,7 +219,7 @@ def finish_map(
     m: folium.Map, path: Path, *, offline: bool, counts: dict[str, int], bm: Basemap
 ) -> dict[str, Any]:
     """Write the page (inlining Leaflet when ``offline``); its size and features per layer."""
-    html = m.get_root().render()
+    html = _unescape_non_ascii(m.get_root().render())
     if offline:
         html = inline_assets(html)
     path.write_text(html, encoding="utf-8")
@@ -253,7 +261,10 @@ def _fullscreen() -> MacroElement:
         """
         var C = L.Control.extend({options: {position: 'topleft'}, onAdd: function() {
           var b = L.DomUtil.create('a', 'leaflet-bar lc-fullscreen');
-          b.href = '#'; b.title = 'Fullscreen 全屏'; b.textContent = '⛶';
+          b.href = '#'; b.title = 'Fullscreen 全屏'; b.setAttribute('aria-label', 'Fullscreen');
+          b.innerHTML = '<svg width="16" height="16" viewBox="0 0 16 16" fill="none" '
+            + 'style="vertical-align:middle" stroke="#333" stroke-width="2">'
+            + '<path d="M1 6V1h5M10 1h5v5M15 10v5h-5M6 15H1v-5"/></svg>';
           b.style.cssText = 'display:block;width:30px;height:30px;line-height:30px;'
             + 'text-align:center;background:#fff;font-size:18px;color:#000';
           L.DomEvent.on(b, 'click', function(e) {
@@ -298,7 +309,10 @@ def _search(layer_name: str) -> MacroElement:
                 || index.find(function(e){ return e[0].toLowerCase().indexOf(q) >= 0; });
               if (!hit) { input.style.background = '#fdd'; return; }
               input.style.background = '';
-              map.fitBounds(hit[1].getBounds(), {maxZoom: 17}); hit[1].openPopup();
+              var b = hit[1].getBounds();
+              map.once('moveend', function(){  // then open its popup, as a click would
+                hit[1].fire('click', {latlng: b.getCenter()}, true); });
+              map.fitBounds(b, {maxZoom: 17});
             }
             L.DomEvent.on(input, 'change', go);
             L.DomEvent.on(input, 'keydown', function(e){ if (e.key === 'Enter') go(); });
@@ -360,14 +374,14 @@ def _popups(
             share = c.get(f"cov_{cat}_{profile}_{minutes}min", np.nan)
             if share is None or not np.isfinite(share):
                 continue
-            name = safe_text(category_label(result.summary, cat, lang))
+            name = safe_text(_short(category_label(result.summary, cat, lang)))
             if share >= target:
                 rows.append(f"<tr><td>{name}</td><td>{share:.0%}</td><td></td></tr>")
                 continue
             d = c.get(median_dist_col(cat), np.nan)
             walk = f"{d:,.0f} m" if d is not None and np.isfinite(d) else f"&gt; {limit:,.0f} m"
             rows.append(
-                f'<tr style="color:#b2182b"><td>{name}</td><td>{share:.0%}</td><td>{walk}</td></tr>'
+                f'<tr class="lc-miss"><td>{name}</td><td>{share:.0%}</td><td>{walk}</td></tr>'
             )
         head = f"<b>{safe_text(c['community_name'])}</b> ({safe_text(c['community_id'])})"
         header = (
@@ -380,6 +394,25 @@ def _popups(
             f"{t(profile, lang)}<table>{body}</table>"
         )
     return out
+
+
+def _short(label: str) -> str:
+    """A category label without its parenthesised detail: popups repeat it per community."""
+    return re.split(r"[(（]", label, maxsplit=1)[0].strip() or label
+
+
+def _unescape_non_ascii(html: str) -> str:
+    """Turn the ``\\uXXXX`` escapes json.dumps writes for non-ASCII text back into characters:
+    Chinese names take 3 bytes instead of 6. The page is UTF-8, and every character that matters
+    to HTML or JavaScript (``<``, ``&``, quotes, backslash) is ASCII and stays escaped."""
+
+    def repl(m: re.Match[str]) -> str:
+        ch = chr(int(m.group(2), 16))
+        if ord(ch) < 0x80 or 0xD800 <= ord(ch) <= 0xDFFF or ch in "\u2028\u2029":
+            return m.group(0)
+        return m.group(1) + ch
+
+    return re.sub(r"(?<!\\)((?:\\\\)*)\\u([0-9a-fA-F]{4})", repl, html)
 
 
 def _icon(glyph: str, colour: str) -> folium.DivIcon:
@@ -420,7 +453,7 @@ def _category_layer(
         sel = tiers[tiers["minutes"] == minutes]
         if not len(sel) or sel.geometry.iloc[0].is_empty:
             continue
-        area = shift(_simplify(sel[["geometry"]], crs, 5.0))
+        area = shift(_simplify(sel[["geometry"]], crs, SERVICE_AREA_TOL_M))
         folium.GeoJson(
             area.to_json(),
             style_function=lambda f, c=colour: {
@@ -444,7 +477,7 @@ def _category_layer(
                 crs=4326,
             )
         )
-        layer["geometry"] = layer.geometry.set_precision(1e-6)
+        layer["geometry"] = layer.geometry.set_precision(PRECISION_DEG)
         if len(pts) <= MAX_ICONS:
             marker = folium.Marker(icon=_icon(icon, colour))
             style: Callable[[Any], dict[str, Any]] = lambda f: {}  # noqa: E731
@@ -483,7 +516,7 @@ def _gaps_layer(
         top = float(hexes["weight"].max()) or 1.0
         hexes["o"] = 0.15 + 0.6 * np.sqrt(hexes["weight"].to_numpy() / top)
         hexes["residents"] = [f"{w:,.0f}" for w in hexes["weight"]]
-        hexes["geometry"] = hexes.geometry.set_precision(1e-6)
+        hexes["geometry"] = hexes.geometry.set_precision(PRECISION_DEG)
         folium.GeoJson(
             hexes[["residents", "o", "geometry"]].to_json(),
             style_function=lambda f: {
@@ -512,7 +545,7 @@ def _gaps_layer(
         top = float(pts_g["weight"].max()) or 1.0
         pts_g["r"] = 2 + 5 * np.sqrt(pts_g["weight"].to_numpy() / top)
         pts_g["residents"] = [f"{w:,.0f}" for w in pts_g["weight"]]
-        pts_g["geometry"] = pts_g.geometry.set_precision(1e-6)
+        pts_g["geometry"] = pts_g.geometry.set_precision(PRECISION_DEG)
         folium.GeoJson(
             pts_g[["residents", "what", "r", "geometry"]].to_json(),
             marker=folium.CircleMarker(radius=3, fill=True, fill_opacity=0.45, weight=0),

@@ -82,6 +82,22 @@ def render_report(out: Path, *, lang: str = "zh", dest: Path | None = None) -> P
             {"id": c["community_id"], "name": c["community_name"], "residents": c["residents"],
              "coverage": c["coverage"], "why": why}
         )  # fmt: skip
+    residents = float(summary["residents"]["total"]) or 1.0
+    sources = summary["facilities"].get("per_category_source", {})
+    completeness = []
+    for key, info in cats.items():
+        src = sources.get(key, {})
+        n = int(per_cat.get(key, 0))
+        osm_only = set(src) <= {"osm"}
+        completeness.append(
+            {
+                "label": info.get(f"name_{lang}", key),
+                "n": n,
+                "sources": ", ".join(f"{k} {v}" for k, v in src.items()) or "–",
+                "per_10k": n / residents * 10_000,
+                "flag": osm_only and n / residents * 10_000 < 0.5,
+            }
+        )
     env = Environment(
         loader=PackageLoader("lifecircle", "templates"),
         autoescape=select_autoescape(["html", "j2"]),
@@ -94,6 +110,8 @@ def render_report(out: Path, *, lang: str = "zh", dest: Path | None = None) -> P
         profiles=profiles,
         minutes=minutes,
         missing=missing,
+        completeness=completeness,
+        figures=[f for f in ("coverage_map.png", "coverage_chart.png") if (out / f).is_file()],
         target=target,
         lang=lang,
         t=lambda k: label(k, lang),

@@ -1,0 +1,209 @@
+"""Static figures for slides and printed reports (PNG): the coverage map of the area and a chart
+of coverage by category against the target.
+
+Chinese labels need a CJK font: the first installed one of :data:`CJK_FONTS` is used. When none
+is installed the figures fall back to English labels rather than draw empty boxes, and say so.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lifecircle.naming import ALL
+
+log = logging.getLogger(__name__)
+
+CJK_FONTS = (
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "Noto Serif CJK SC",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "Microsoft YaHei",
+    "SimHei",
+    "PingFang SC",
+    "Heiti SC",
+    "Noto Sans CJK JP",
+)
+DPI = 150
+
+
+@cache
+def cjk_font() -> str | None:
+    """The family name of an installed font with Chinese glyphs, or None."""
+    from matplotlib import font_manager
+
+    names = {f.name for f in font_manager.fontManager.ttflist}
+    return next((n for n in CJK_FONTS if n in names), None)
+
+
+def _labels(lang: str) -> tuple[str, str | None]:
+    """The language the figures can be drawn in, and the font family to draw it with."""
+    font = cjk_font()
+    if lang == "zh" and font is None:
+        log.warning(
+            "no CJK font installed (e.g. Debian's fonts-noto-cjk): figures use English labels"
+        )
+        return "en", None
+    return lang, font
+
+
+def _rc(font: str | None) -> Any:  # matplotlib types its keys as literals
+    fam = [font, "DejaVu Sans"] if font else ["DejaVu Sans"]
+    return {"font.family": "sans-serif", "font.sans-serif": fam, "axes.unicode_minus": False}
+
+
+TEXT: dict[str, dict[str, Any]] = {
+    "map_title": {
+        "zh": "完整生活圈覆盖率(≤{m}分钟,{p}),目标 {t:.0%}",
+        "en": "Complete life circle (≤ {m} min, {p} walker), target {t:.0%}",
+    },
+    "chart_title": {
+        "zh": "各类设施 {m} 分钟步行覆盖率({p})",
+        "en": "Share of residents within {m} minutes' walk ({p} walker)",
+    },
+    "target": {"zh": "目标 {t:.0%}", "en": "target {t:.0%}"},
+    "share": {"zh": "居民覆盖率", "en": "share of residents"},
+    "all": {"zh": "完整生活圈", "en": "Complete life circle"},
+    "standard": {"zh": "一般步行", "en": "standard"},
+    "elderly": {"zh": "老年人步行", "en": "elderly"},
+    "classes": {
+        "zh": ["远低于目标", "低于目标", "达标", "远高于目标", "无居民"],
+        "en": ["well below target", "below target", "meets target", "well above", "no residents"],
+    },
+    "attribution": {
+        "zh": "地图数据 © OpenStreetMap 贡献者 · lifecircle",
+        "en": "Map data © OpenStreetMap contributors · lifecircle",
+    },
+}
+
+
+def coverage_map_png(
+    communities: Any, summary: dict[str, Any], path: Path, *, target: float, lang: str = "zh"
+) -> dict[str, Any]:
+    """Communities coloured by complete-life-circle class, with legend, scale bar and
+    attribution, in the analysis' metric CRS."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+    from matplotlib_scalebar.scalebar import ScaleBar
+
+    from lifecircle.render.maps import CLASS_COLOURS, coverage_class
+
+    lang, font = _labels(lang)
+    clc = summary["complete_life_circle"]
+    col = f"cov_{ALL}_{clc['profile']}_{clc['minutes']}min"
+    comm = communities.to_crs(summary["area"]["crs"])
+    share = comm[col].to_numpy(dtype=float) if col in comm else np.full(len(comm), np.nan)
+    colours = [CLASS_COLOURS[coverage_class(s, target)] for s in share]
+    with plt.rc_context(_rc(font)):
+        fig, ax = plt.subplots(figsize=(8, 8), dpi=DPI)
+        comm.plot(ax=ax, color=colours, edgecolor="#333", linewidth=0.4)
+        ax.set_axis_off()
+        ax.set_title(
+            TEXT["map_title"][lang].format(
+                m=clc["minutes"], p=TEXT[clc["profile"]][lang], t=target
+            ),
+            fontsize=12,
+        )
+        keys = ["well_below", "below", "meets", "well_above", "none"]
+        ax.legend(
+            handles=[
+                Patch(facecolor=CLASS_COLOURS[k], edgecolor="#333", label=lbl)
+                for k, lbl in zip(keys, TEXT["classes"][lang], strict=True)
+            ],
+            loc="lower left",
+            fontsize=8,
+            framealpha=0.9,
+        )
+        ax.add_artist(ScaleBar(1.0, "m", location="lower right", box_alpha=0.8))
+        fig.text(0.99, 0.01, TEXT["attribution"][lang], ha="right", va="bottom", fontsize=7)
+        fig.tight_layout()
+        fig.savefig(path, dpi=DPI, format="png")
+        plt.close(fig)
+    return {"lang": lang, "font": font}
+
+
+def coverage_chart_png(
+    area_coverage: pd.DataFrame,
+    summary: dict[str, Any],
+    path: Path,
+    *,
+    target: float,
+    lang: str = "zh",
+) -> dict[str, Any]:
+    """Horizontal bars: each category's share of residents within the longest tier, and the
+    complete life circle, against a line at the target."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lang, font = _labels(lang)
+    clc = summary["complete_life_circle"]
+    rows = area_coverage[
+        (area_coverage["profile"] == clc["profile"]) & (area_coverage["minutes"] == clc["minutes"])
+    ].set_index("category")["coverage"]
+    cats = [c for c in summary["categories"] if c in rows.index] + [ALL]
+    names = [
+        TEXT["all"][lang]
+        if c == ALL
+        else summary["categories"][c].get(f"name_{lang}", c).split("(")[0].split("/")[0]
+        for c in cats
+    ]
+    vals = np.array([float(rows.get(c, np.nan)) for c in cats])
+    with plt.rc_context(_rc(font)):
+        fig, ax = plt.subplots(figsize=(8, 0.45 * len(cats) + 1.6), dpi=DPI)
+        colours = ["#1a9641" if v >= target else "#d7191c" for v in np.nan_to_num(vals)]
+        colours[-1] = "#2b5797" if vals[-1] >= target else "#b2182b"
+        y = np.arange(len(cats))[::-1]
+        ax.barh(y, np.nan_to_num(vals), color=colours)
+        for yi, v in zip(y, vals, strict=True):
+            if np.isfinite(v) and v > 0.8:  # inside the bar's end, clear of the target line
+                ax.text(v - 0.01, yi, f"{v:.0%}", va="center", ha="right", fontsize=8, color="w")
+            else:
+                ax.text(np.nan_to_num(v) + 0.01, yi, f"{v:.0%}", va="center", fontsize=8)
+        ax.axvline(target, color="#333", linestyle="--", linewidth=1)
+        ax.text(target, len(cats) - 0.4, TEXT["target"][lang].format(t=target), ha="center",
+                fontsize=8)  # fmt: skip
+        ax.set_yticks(y, names, fontsize=9)
+        ax.set_xlim(0, 1)
+        ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+        ax.set_xlabel(TEXT["share"][lang])
+        ax.set_title(
+            TEXT["chart_title"][lang].format(m=clc["minutes"], p=TEXT[clc["profile"]][lang]),
+            fontsize=11,
+        )
+        ax.spines[["top", "right"]].set_visible(False)
+        fig.text(0.99, 0.005, TEXT["attribution"][lang], ha="right", va="bottom", fontsize=6)
+        fig.tight_layout()
+        fig.savefig(path, dpi=DPI, format="png")
+        plt.close(fig)
+    return {"lang": lang, "font": font}
+
+
+FIGURES = ("coverage_map.png", "coverage_chart.png")
+
+
+def write_figures(
+    folder: Path,
+    *,
+    communities: Any,
+    area_coverage: pd.DataFrame,
+    summary: dict[str, Any],
+    target: float,
+    lang: str = "zh",
+) -> dict[str, Any]:
+    """Both figures into ``folder``; returns the language and font they were drawn with."""
+    a = coverage_map_png(communities, summary, folder / FIGURES[0], target=target, lang=lang)
+    coverage_chart_png(area_coverage, summary, folder / FIGURES[1], target=target, lang=lang)
+    return {"files": list(FIGURES), **a}

