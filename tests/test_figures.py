@@ -4,6 +4,8 @@ English otherwise; rebuilt by `lifecircle report` in the other language."""
 from __future__ import annotations
 
 import json
+import os
+import stat
 import warnings
 from pathlib import Path
 
@@ -80,3 +82,7 @@ def test_report_command_redraws_figures(out):
     assert r.exit_code == 0, r.output
     assert (out / "coverage_chart.png").read_bytes() != before
     assert 'src="coverage_map.png"' in (out / "report.html").read_text("utf-8")
+    umask = os.umask(0)
+    os.umask(umask)
+    for f in ("report.html", "coverage_chart.png"):  # rebuilt files are not left private
+        assert stat.S_IMODE((out / f).stat().st_mode) == 0o666 & ~umask

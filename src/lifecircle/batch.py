@@ -189,9 +189,12 @@ def run_parameters(inputs: Inputs, settings: Settings) -> dict[str, Any]:
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     """Replace ``path`` atomically: a reader never sees half a file."""
+    from lifecircle.outputs import default_mode
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(data, fh, ensure_ascii=False, indent=2, default=str)
+    default_mode(Path(tmp))
     os.replace(tmp, path)
 
 
@@ -505,6 +508,8 @@ def _download_places(places: Path, out: Path, reach_m: float) -> Path:
     (one per line, geocoded by osmnx). Kept in ``out/_cache/download`` for reruns."""
     import osmnx as ox
 
+    from lifecircle.outputs import default_mode
+
     check_file(places, "--places")
     if places.suffix.lower() == ".txt":
         names = [ln.strip() for ln in places.read_text("utf-8").splitlines() if ln.strip()]
@@ -519,6 +524,7 @@ def _download_places(places: Path, out: Path, reach_m: float) -> Path:
     if (dest / "overpass.osm").is_file():
         return dest / "overpass.osm"
     tmp = Path(tempfile.mkdtemp(prefix=".download-", dir=out))
+    default_mode(tmp, folder=True)
     try:
         path, _ = download_osm(area, tmp, reach_m=reach_m)
         dest.parent.mkdir(parents=True, exist_ok=True)

@@ -42,6 +42,14 @@ OUTPUT_FILES = (
 )
 
 
+def default_mode(path: Path, *, folder: bool = False) -> None:
+    """Give a temporary file or folder the permissions a plainly created one would have
+    (``mkstemp`` / ``mkdtemp`` make them private), before it is moved into place."""
+    umask = os.umask(0)
+    os.umask(umask)
+    path.chmod((0o777 if folder else 0o666) & ~umask)
+
+
 def check_output_dir(out: Path, *, overwrite: bool) -> None:
     """Refuse a non-empty output folder unless ``overwrite``; refuse a path that is a file."""
     if out.exists() and not out.is_dir():
@@ -169,7 +177,7 @@ def write_outputs(
     check_output_dir(out, overwrite=overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    tmp.chmod(0o755)
+    default_mode(tmp, folder=True)
     try:
         result.coverage.to_csv(tmp / "coverage.csv", index=False, encoding="utf-8-sig")
         result.area_coverage.to_csv(tmp / "area_coverage.csv", index=False, encoding="utf-8-sig")

@@ -13,6 +13,7 @@ import typer
 
 from lifecircle.cli import options as opt
 from lifecircle.cli.main import app, run_guarded
+from lifecircle.outputs import default_mode
 from lifecircle.render.maps import load_outputs, make_map
 from lifecircle.render.report import render_report
 
@@ -23,6 +24,7 @@ def _replace(out: Path, name: str, write: Callable[[Path], object]) -> Path:
     os.close(fd)
     try:
         write(Path(tmp))
+        default_mode(Path(tmp))
         os.replace(tmp, out / name)
     finally:
         if os.path.exists(tmp):

@@ -131,6 +131,7 @@ def prepare_city(
     t_read = time.perf_counter() - t0
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{key}.tmp-", dir=root))
+    tmp.chmod(0o755)
     try:
         _write_ways(osm.ways, tmp / "ways.parquet")
         _write_features(osm.features, tmp / "features.parquet")
