@@ -12,8 +12,6 @@ the same digest.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import logging
 import os
 import resource
@@ -26,14 +24,23 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
 from lifecircle.categories import load_taxonomy
+from lifecircle.city import write_city_outputs
 from lifecircle.config import Settings, load_walk_filter
 from lifecircle.crs import metric_crs
 from lifecircle.errors import InputError, LifecircleError
+from lifecircle.manifest import (
+    MANIFEST,
+    complete,
+    digest,
+    frame_digest,
+    open_manifest,
+    run_parameters,
+    write_json,
+)
 from lifecircle.pipeline import Inputs, Prepared, analyze
 from lifecircle.sources import boundaries, facilities, population
 from lifecircle.sources._files import check_file, parse_crs
@@ -43,8 +50,6 @@ from lifecircle.sources.osm import download_osm
 
 log = logging.getLogger(__name__)
 
-MANIFEST = "batch_manifest.json"
-CITY_FILES = ("city_coverage.csv", "city_summary.json", "city_map.html")
 Progress = Callable[[str], None]
 
 
@@ -149,96 +154,6 @@ def run_district(task: DistrictTask) -> dict[str, Any]:
 # ---- digests and the manifest -----------------------------------------------------------------
 
 
-def _digest(*parts: Any) -> str:
-    h = hashlib.sha256()
-    for p in parts:
-        h.update(p if isinstance(p, bytes) else json.dumps(p, sort_keys=True, default=str).encode())
-        h.update(b"\0")
-    return h.hexdigest()
-
-
-def _frame_digest(gdf: gpd.GeoDataFrame) -> str:
-    """Digest of a layer's attributes and exact geometries."""
-    h = hashlib.sha256()
-    for col in gdf.columns:
-        h.update(str(col).encode())
-        if col == gdf.geometry.name:
-            h.update(b"".join(shapely.to_wkb(gdf.geometry.to_numpy())))
-        else:
-            h.update(pd.util.hash_pandas_object(gdf[col], index=False).to_numpy().tobytes())
-    return h.hexdigest()
-
-
-def run_parameters(inputs: Inputs, settings: Settings) -> dict[str, Any]:
-    """What a batch folder is bound to: changing any of these needs ``--force``."""
-    params = settings.as_dict()
-    for how in ("processes", "tiles", "offline", "lang"):  # how results are shown, not what
-        params.pop(how, None)
-    return {
-        "settings": params,
-        "osm_facilities": inputs.osm_facilities,
-        "id_column": inputs.id_column,
-        "name_column": inputs.name_column,
-        "communities_crs": inputs.communities_crs,
-        "facilities_crs": inputs.facilities_crs,
-        "population_crs": inputs.population_crs,
-        "age_share": inputs.age_share,
-        "encoding": inputs.encoding,
-    }
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    """Replace ``path`` atomically: a reader never sees half a file."""
-    from lifecircle.outputs import default_mode
-
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, ensure_ascii=False, indent=2, default=str)
-    default_mode(Path(tmp))
-    os.replace(tmp, path)
-
-
-def _open_manifest(out: Path, params: dict[str, Any], *, force: bool) -> dict[str, Any]:
-    path = out / MANIFEST
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out}: exists and is not a folder; choose another path")
-    if path.is_file():
-        try:
-            manifest = json.loads(path.read_text("utf-8"))
-        except ValueError as exc:
-            raise InputError(
-                f"--out {out}: {MANIFEST} is unreadable ({exc}); pass --force to start over"
-            ) from exc
-        if manifest.get("parameters") != params and not force:
-            changed = sorted(
-                k
-                for k in set(params) | set(manifest.get("parameters", {}))
-                if params.get(k) != manifest.get("parameters", {}).get(k)
-            )
-            raise InputError(
-                f"--out {out}: holds a batch run made with other parameters (changed: "
-                f"{', '.join(changed)}); pass --force to recompute every district with the new "
-                "ones, or choose another folder"
-            )
-        if force:
-            manifest["districts"] = {}
-        manifest["parameters"] = params
-        return manifest
-    if out.is_dir() and any(p for p in out.iterdir() if p.name != "_cache") and not force:
-        raise InputError(
-            f"--out {out}: the folder is not empty and holds no batch run; choose an empty "
-            "folder, or pass --force to write into it"
-        )
-    out.mkdir(parents=True, exist_ok=True)
-    return {"format": 1, "parameters": params, "districts": {}}
-
-
-def _complete(folder: Path) -> bool:
-    from lifecircle.outputs import OUTPUT_FILES
-
-    return all((folder / f).is_file() for f in OUTPUT_FILES)
-
-
 # ---- the client ---------------------------------------------------------------------------------
 
 
@@ -320,7 +235,7 @@ def run_batch(
         crs=parse_crs(districts_crs, "--districts-crs"),
     )
     params = run_parameters(inputs, settings)
-    manifest = _open_manifest(out, params, force=force)
+    manifest = open_manifest(out, params, force=force)
     from lifecircle.outputs import input_files
 
     # ---- read the city once
@@ -411,17 +326,17 @@ def run_batch(
     records: dict[str, dict[str, Any]] = manifest["districts"]
     tasks: list[DistrictTask] = []
     skipped = 0
-    base = _digest(params, {k: v["sha256"] for k, v in files.items()})
+    base = digest(params, {k: v["sha256"] for k, v in files.items()})
     for k, d in enumerate(dists):
         sub = None
         if comm is not None and which is not None:
             sub = comm[which == k].reset_index(drop=True)
-        digest = _digest(
+        key = digest(
             base,
             d.district_id,
             d.name,
             shapely.to_wkb(d.geometry),
-            None if sub is None else _frame_digest(sub),
+            None if sub is None else frame_digest(sub),
         )
         prev = records.get(d.district_id)
         if d.district_id in outside:
@@ -429,7 +344,7 @@ def run_batch(
                 "district_id": d.district_id,
                 "name": d.name,
                 "dir": d.dirname,
-                "digest": digest,
+                "digest": key,
                 "status": "failed",
                 "error": "InputError: the district's geometry is empty or not a polygon"
                 if d.geometry.is_empty
@@ -440,8 +355,8 @@ def run_batch(
         if (
             prev
             and prev.get("status") == "ok"
-            and prev.get("digest") == digest
-            and _complete(out / d.dirname)
+            and prev.get("digest") == key
+            and complete(out / d.dirname)
         ):
             skipped += 1
             prev["skipped_in_last_run"] = True
@@ -454,7 +369,7 @@ def run_batch(
         tasks.append(
             DistrictTask(
                 district=d,
-                digest=digest,
+                digest=key,
                 out=out,
                 cache=cache,
                 inputs=inputs,
@@ -476,12 +391,12 @@ def run_batch(
             "district_id": d.district_id,
             "name": d.name,
             "dir": d.dirname,
-            "digest": digest,
+            "digest": key,
             "status": "pending",
         }
     manifest["districts"] = {d.district_id: records[d.district_id] for d in dists}
     manifest["inputs"] = files
-    _write_json(out / MANIFEST, manifest)
+    write_json(out / MANIFEST, manifest)
     say(f"{len(tasks)} to run, {skipped} unchanged and skipped, {len(outside)} outside the extract")
 
     # ---- run
@@ -499,7 +414,7 @@ def run_batch(
     summary["timings"] = timings
     summary["dashboard"] = dashboard
     summary["districts_skipped_unchanged"] = skipped
-    _write_json(out / "city_summary.json", summary)
+    write_json(out / "city_summary.json", summary)
     return BatchResult(out=out, districts=manifest["districts"], summary=summary)
 
 
@@ -520,7 +435,7 @@ def _download_places(places: Path, out: Path, reach_m: float) -> Path:
         )
     else:
         area = boundaries.read_area(places, option="--places")
-    dest = out / "_cache" / "download" / _digest(shapely.to_wkb(area))[:16]
+    dest = out / "_cache" / "download" / digest(shapely.to_wkb(area))[:16]
     if (dest / "overpass.osm").is_file():
         return dest / "overpass.osm"
     tmp = Path(tempfile.mkdtemp(prefix=".download-", dir=out))
@@ -594,7 +509,7 @@ def _run_tasks(
                     done += 1
                 else:
                     failed += 1
-                _write_json(out / MANIFEST, manifest)
+                write_json(out / MANIFEST, manifest)
                 left = len(tasks) - done - failed
                 el = time.perf_counter() - t0
                 eta = el / (done + failed) * left
@@ -613,98 +528,6 @@ def _run_tasks(
                 if rec["status"] == "pending":
                     rec["status"] = "interrupted"
                 fut.cancel()
-            _write_json(out / MANIFEST, manifest)
+            write_json(out / MANIFEST, manifest)
             raise
     return dashboard
-
-
-def write_city_outputs(
-    out: Path,
-    dists: list[District],
-    manifest: dict[str, Any],
-    settings: Settings,
-    cache: CityCache,
-    files: dict[str, Any],
-    rule: str | None,
-) -> dict[str, Any]:
-    """city_coverage.csv (every finished district's area rows), city_map.html and the summary."""
-    from lifecircle.render.citymap import make_city_map
-
-    records = manifest["districts"]
-    frames = []
-    for d in dists:
-        rec = records[d.district_id]
-        f = out / d.dirname / "area_coverage.csv"
-        if rec["status"] == "ok" and f.is_file():
-            a = pd.read_csv(f, dtype={"community_id": str}, encoding="utf-8-sig")
-            a = a.drop(columns=["community_id", "community_name"], errors="ignore")
-            a.insert(0, "district_id", d.district_id)
-            a.insert(1, "district_name", d.name)
-            frames.append(a)
-    city = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    tmp = out / ".city_coverage.csv.tmp"
-    city.to_csv(tmp, index=False, encoding="utf-8-sig")
-    os.replace(tmp, out / "city_coverage.csv")
-    ok = [d for d in dists if records[d.district_id]["status"] == "ok"]
-    failed = {
-        d.district_id: records[d.district_id].get("error", "")
-        for d in dists
-        if records[d.district_id]["status"] != "ok"
-    }
-    total = sum(float(records[d.district_id].get("residents") or 0) for d in ok)
-    covered = sum(
-        float(records[d.district_id].get("residents") or 0)
-        * float(records[d.district_id]["complete_life_circle"]["coverage"])
-        for d in ok
-    )
-    summary: dict[str, Any] = {
-        "districts": len(dists),
-        "ok": len(ok),
-        "failed": failed,
-        "community_assignment": rule,
-        "target": settings.target,
-        "preset": settings.preset.name,
-        "totals": {
-            "residents": total,
-            "complete_life_circle_coverage": covered / total if total else None,
-            "districts_meeting_target": sum(
-                bool(records[d.district_id]["complete_life_circle"]["meets_target"]) for d in ok
-            ),
-        },
-        "per_district": {
-            d.district_id: {
-                k: records[d.district_id].get(k)
-                for k in (
-                    "name",
-                    "dir",
-                    "status",
-                    "error",
-                    "seconds",
-                    "read_cache_s",
-                    "outputs_s",
-                    "peak_rss_mb",
-                    "residents",
-                )
-            }
-            | {
-                "complete_life_circle": (
-                    records[d.district_id].get("complete_life_circle") or {}
-                ).get("coverage")
-            }
-            for d in dists
-        },
-        "provenance": {
-            "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-            "inputs": files,
-            "city_cache": {
-                "path": str(cache.path),
-                **{
-                    k: cache.meta[k] for k in ("ways", "features", "buildings", "seconds", "reused")
-                },
-            },
-            "parameters": manifest["parameters"],
-            "attribution": "© OpenStreetMap contributors (ODbL 1.0)",
-        },
-    }
-    make_city_map(out / "city_map.html", dists, records, target=settings.target, lang=settings.lang)
-    return summary

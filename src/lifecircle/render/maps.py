@@ -20,7 +20,6 @@ import folium
 import geopandas as gpd
 import numpy as np
 import shapely
-from branca.element import MacroElement, Template
 from pyproj import CRS
 
 from lifecircle.chinacoords import wgs84_to_gcj02
@@ -28,6 +27,14 @@ from lifecircle.errors import InputError
 from lifecircle.i18n import t
 from lifecircle.naming import ALL, median_dist_col
 from lifecircle.render.assets import DEFAULT_CSS, DEFAULT_JS, inline_assets
+from lifecircle.render.controls import (
+    CLASS_COLOURS,
+    attribution_control,
+    fullscreen_control,
+    legend,
+    metric_scale,
+    search_control,
+)
 from lifecircle.render.escape import safe_text
 from lifecircle.render.hexbin import hex_size_m, hexbin
 from lifecircle.render.spreadsheet import category_label
@@ -82,13 +89,6 @@ def load_outputs(out: Path) -> SavedRun:
     )
 
 
-CLASS_COLOURS = {  # well below / below / meets / well above / no residents
-    "well_below": "#d7191c",
-    "below": "#fdae61",
-    "meets": "#a6d96a",
-    "well_above": "#1a9641",
-    "none": "#bdbdbd",
-}
 CATEGORY_COLOURS = [
     "#1f77b4",
     "#ff7f0e",
@@ -205,12 +205,12 @@ def base_map(bounds: tuple[float, ...], *, tiles: str = "osm") -> tuple[folium.M
             "<style>.lc-miss td{color:#b2182b} .leaflet-popup-content td{padding:0 4px}</style>"
         )
     )
-    _metric_scale().add_to(m)
-    _fullscreen().add_to(m)
+    metric_scale().add_to(m)
+    fullscreen_control().add_to(m)
     if bm.url is not None:
         folium.TileLayer(bm.url, name=bm.name, attr=bm.attribution, max_zoom=bm.max_zoom).add_to(m)
     if bm.name != "OpenStreetMap":  # the overlays come from OSM whatever the basemap
-        _attribution(f"Data {OSM_ATTRIBUTION}").add_to(m)
+        attribution_control(f"Data {OSM_ATTRIBUTION}").add_to(m)
     m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     return m, bm
 
@@ -230,132 +230,6 @@ def finish_map(
         "offline": offline,
         "display_shift": "wgs84_to_gcj02" if bm.gcj02 else None,
     }
-
-
-# ---- controls ---------------------------------------------------------------------------------
-
-
-def _script(js: str) -> MacroElement:
-    """A MacroElement whose script runs with ``map`` bound to the parent map."""
-    el = MacroElement()
-    el._template = Template(
-        "{% macro script(this, kwargs) %}(function(map){"
-        + js
-        + "})({{ this._parent.get_name() }});{% endmacro %}"
-    )
-    return el
-
-
-def _metric_scale() -> MacroElement:
-    """A scale bar in metres only (folium's default adds miles and feet)."""
-    return _script("L.control.scale({imperial: false, maxWidth: 160}).addTo(map);")
-
-
-def _attribution(text: str) -> MacroElement:
-    return _script(f"map.attributionControl.addAttribution({json.dumps(safe_text(text))});")
-
-
-def _fullscreen() -> MacroElement:
-    """A fullscreen button (the browser's Fullscreen API; no plugin to fetch)."""
-    return _script(
-        """
-        var C = L.Control.extend({options: {position: 'topleft'}, onAdd: function() {
-          var b = L.DomUtil.create('a', 'leaflet-bar lc-fullscreen');
-          b.href = '#'; b.title = 'Fullscreen 全屏'; b.setAttribute('aria-label', 'Fullscreen');
-          b.innerHTML = '<svg width="16" height="16" viewBox="0 0 16 16" fill="none" '
-            + 'style="vertical-align:middle" stroke="#333" stroke-width="2">'
-            + '<path d="M1 6V1h5M10 1h5v5M15 10v5h-5M6 15H1v-5"/></svg>';
-          b.style.cssText = 'display:block;width:30px;height:30px;line-height:30px;'
-            + 'text-align:center;background:#fff;font-size:18px;color:#000';
-          L.DomEvent.on(b, 'click', function(e) {
-            L.DomEvent.preventDefault(e);
-            var el = map.getContainer();
-            if (document.fullscreenElement) { document.exitFullscreen(); }
-            else if (el.requestFullscreen) { el.requestFullscreen(); }
-          });
-          L.DomEvent.disableClickPropagation(b);
-          return b;
-        }});
-        map.addControl(new C());
-        document.addEventListener('fullscreenchange', function() { map.invalidateSize(); });
-        """
-    )
-
-
-def _search(layer_name: str) -> MacroElement:
-    """A box that finds a community by name or id: zooms to it and opens its popup.
-
-    Names are read from the layer's features and set as DOM properties, never parsed as HTML.
-    """
-    el = MacroElement()
-    el._template = Template(
-        """{% macro script(this, kwargs) %}
-        (function(map, layer){
-          var index = [];
-          layer.eachLayer(function(l){ index.push([l.feature.properties.q, l]); });
-          var C = L.Control.extend({options: {position: 'topright'}, onAdd: function() {
-            var box = L.DomUtil.create('div', 'leaflet-bar lc-search');
-            box.style.cssText = 'background:#fff;padding:4px';
-            var input = L.DomUtil.create('input', '', box);
-            input.type = 'search'; input.placeholder = 'Find a community 查找社区';
-            input.setAttribute('list', 'lc-search-list'); input.style.width = '190px';
-            var list = L.DomUtil.create('datalist', '', box); list.id = 'lc-search-list';
-            index.forEach(function(e){
-              var o = document.createElement('option'); o.value = e[0]; list.appendChild(o);
-            });
-            function go() {
-              var q = input.value.trim().toLowerCase(); if (!q) return;
-              var hit = index.find(function(e){ return e[0].toLowerCase() === q; })
-                || index.find(function(e){ return e[0].toLowerCase().indexOf(q) >= 0; });
-              if (!hit) { input.style.background = '#fdd'; return; }
-              input.style.background = '';
-              var b = hit[1].getBounds();
-              map.once('moveend', function(){  // then open its popup, as a click would
-                hit[1].fire('click', {latlng: b.getCenter()}, true); });
-              map.fitBounds(b, {maxZoom: 17});
-            }
-            L.DomEvent.on(input, 'change', go);
-            L.DomEvent.on(input, 'keydown', function(e){ if (e.key === 'Enter') go(); });
-            L.DomEvent.disableClickPropagation(box);
-            return box;
-          }});
-          map.addControl(new C());
-        })({{ this._parent.get_name() }}, {{ this.layer }});
-        {% endmacro %}"""
-    )
-    el.layer = layer_name  # type: ignore[attr-defined]
-    return el
-
-
-def legend(target: float, denominator: str, profile: str, minutes: int | None) -> MacroElement:
-    """The class legend; states the target and the denominator."""
-    rows = "".join(
-        f'<div><span style="background:{CLASS_COLOURS[k]};width:14px;height:14px;'
-        f'display:inline-block;margin-right:6px;border:1px solid #555"></span>{label}</div>'
-        for k, label in [
-            ("well_below", f"well below target (&lt; {target - 0.15:.0%})"),
-            ("below", f"below target (&lt; {target:.0%})"),
-            ("meets", f"meets target (≥ {target:.0%})"),
-            ("well_above", f"well above (≥ {target + (1 - target) / 2:.0%})"),
-            ("none", "no residents / not analysed"),
-        ]
-    )
-    within = f", ≤ {minutes} min" if minutes else ""
-    html = f"""
-    {{% macro html(this, kwargs) %}}
-    <div class="lc-legend" style="position:fixed;bottom:24px;left:12px;z-index:9999;
-         background:white;padding:8px 10px;border:1px solid #888;border-radius:4px;
-         font:12px sans-serif;max-width:280px">
-      <b>Complete life circle 完整生活圈</b><br>
-      share of residents reaching every basket category within its threshold
-      ({safe_text(profile)} walker{within}). Target {target:.0%}.<br>
-      <i>Denominator: {safe_text(denominator)}</i>
-      {rows}
-    </div>
-    {{% endmacro %}}"""
-    el = MacroElement()
-    el._template = Template(html)
-    return el
 
 
 # ---- the area map -------------------------------------------------------------------------------
@@ -621,6 +495,6 @@ def make_map(
         _category_layer(m, k, cat, result, profile, shift, lang, counts)
     _gaps_layer(m, result, shift, counts)
     legend(target, summary["denominator"], profile, minutes).add_to(m)
-    _search(communities.get_name()).add_to(m)
+    search_control(communities.get_name()).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     return finish_map(m, path, offline=offline, counts=counts, bm=bm)

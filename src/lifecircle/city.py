@@ -1,0 +1,108 @@
+"""The city-level outputs of a batch: city_coverage.csv, city_summary.json, city_map.html."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from lifecircle.config import Settings
+from lifecircle.sources.citycache import CityCache
+from lifecircle.sources.districts import District
+
+CITY_FILES = ("city_coverage.csv", "city_summary.json", "city_map.html")
+
+
+def write_city_outputs(
+    out: Path,
+    dists: list[District],
+    manifest: dict[str, Any],
+    settings: Settings,
+    cache: CityCache,
+    files: dict[str, Any],
+    rule: str | None,
+) -> dict[str, Any]:
+    """city_coverage.csv (every finished district's area rows), city_map.html and the summary."""
+    from lifecircle.render.citymap import make_city_map
+
+    records = manifest["districts"]
+    frames = []
+    for d in dists:
+        rec = records[d.district_id]
+        f = out / d.dirname / "area_coverage.csv"
+        if rec["status"] == "ok" and f.is_file():
+            a = pd.read_csv(f, dtype={"community_id": str}, encoding="utf-8-sig")
+            a = a.drop(columns=["community_id", "community_name"], errors="ignore")
+            a.insert(0, "district_id", d.district_id)
+            a.insert(1, "district_name", d.name)
+            frames.append(a)
+    city = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    tmp = out / ".city_coverage.csv.tmp"
+    city.to_csv(tmp, index=False, encoding="utf-8-sig")
+    os.replace(tmp, out / "city_coverage.csv")
+    ok = [d for d in dists if records[d.district_id]["status"] == "ok"]
+    failed = {
+        d.district_id: records[d.district_id].get("error", "")
+        for d in dists
+        if records[d.district_id]["status"] != "ok"
+    }
+    total = sum(float(records[d.district_id].get("residents") or 0) for d in ok)
+    covered = sum(
+        float(records[d.district_id].get("residents") or 0)
+        * float(records[d.district_id]["complete_life_circle"]["coverage"])
+        for d in ok
+    )
+    summary: dict[str, Any] = {
+        "districts": len(dists),
+        "ok": len(ok),
+        "failed": failed,
+        "community_assignment": rule,
+        "target": settings.target,
+        "preset": settings.preset.name,
+        "totals": {
+            "residents": total,
+            "complete_life_circle_coverage": covered / total if total else None,
+            "districts_meeting_target": sum(
+                bool(records[d.district_id]["complete_life_circle"]["meets_target"]) for d in ok
+            ),
+        },
+        "per_district": {
+            d.district_id: {
+                k: records[d.district_id].get(k)
+                for k in (
+                    "name",
+                    "dir",
+                    "status",
+                    "error",
+                    "seconds",
+                    "read_cache_s",
+                    "outputs_s",
+                    "peak_rss_mb",
+                    "residents",
+                )
+            }
+            | {
+                "complete_life_circle": (
+                    records[d.district_id].get("complete_life_circle") or {}
+                ).get("coverage")
+            }
+            for d in dists
+        },
+        "provenance": {
+            "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+            "inputs": files,
+            "city_cache": {
+                "path": str(cache.path),
+                **{
+                    k: cache.meta[k] for k in ("ways", "features", "buildings", "seconds", "reused")
+                },
+            },
+            "parameters": manifest["parameters"],
+            "attribution": "© OpenStreetMap contributors (ODbL 1.0)",
+        },
+    }
+    make_city_map(out / "city_map.html", dists, records, target=settings.target, lang=settings.lang)
+    return summary

@@ -1,0 +1,122 @@
+"""The batch manifest: what a batch folder was made with, and per district a digest of its
+inputs and parameters and the outcome, so that a rerun redoes only what changed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+from lifecircle.config import Settings
+from lifecircle.errors import InputError
+from lifecircle.pipeline import Inputs
+
+MANIFEST = "batch_manifest.json"
+
+
+def digest(*parts: Any) -> str:
+    """SHA-256 of the parts: bytes as they are, anything else as sorted JSON."""
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p if isinstance(p, bytes) else json.dumps(p, sort_keys=True, default=str).encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def frame_digest(gdf: gpd.GeoDataFrame) -> str:
+    """Digest of a layer's attributes and exact geometries."""
+    h = hashlib.sha256()
+    for col in gdf.columns:
+        h.update(str(col).encode())
+        if col == gdf.geometry.name:
+            h.update(b"".join(shapely.to_wkb(gdf.geometry.to_numpy())))
+        else:
+            h.update(pd.util.hash_pandas_object(gdf[col], index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def run_parameters(inputs: Inputs, settings: Settings) -> dict[str, Any]:
+    """What a batch folder is bound to: changing any of these needs ``--force``."""
+    params = settings.as_dict()
+    for how in ("processes", "tiles", "offline", "lang"):  # how results are shown, not what
+        params.pop(how, None)
+    return {
+        "settings": params,
+        "osm_facilities": inputs.osm_facilities,
+        "id_column": inputs.id_column,
+        "name_column": inputs.name_column,
+        "communities_crs": inputs.communities_crs,
+        "facilities_crs": inputs.facilities_crs,
+        "population_crs": inputs.population_crs,
+        "age_share": inputs.age_share,
+        "encoding": inputs.encoding,
+    }
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Replace ``path`` atomically: a reader never sees half a file."""
+    from lifecircle.outputs import default_mode
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, ensure_ascii=False, indent=2, default=str)
+    default_mode(Path(tmp))
+    os.replace(tmp, path)
+
+
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def open_manifest(out: Path, params: dict[str, Any], *, force: bool) -> dict[str, Any]:
+    """The manifest of the batch folder ``out``, or a new one; refuses a folder made with other
+    parameters (unless ``force``, which forgets every district) or holding something else."""
+    path = out / MANIFEST
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: exists and is not a folder; choose another path")
+    if path.is_file():
+        try:
+            manifest = json.loads(path.read_text("utf-8"))
+        except ValueError as exc:
+            raise InputError(
+                f"--out {out}: {MANIFEST} is unreadable ({exc}); pass --force to start over"
+            ) from exc
+        if manifest.get("parameters") != params and not force:
+            old, new = _flat(manifest.get("parameters", {})), _flat(params)
+            changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+            raise InputError(
+                f"--out {out}: holds a batch run made with other parameters (changed: "
+                f"{', '.join(changed)}); pass --force to recompute every district with the new "
+                "ones, or choose another folder"
+            )
+        if force:
+            manifest["districts"] = {}
+        manifest["parameters"] = params
+        return manifest
+    if out.is_dir() and any(p for p in out.iterdir() if p.name != "_cache") and not force:
+        raise InputError(
+            f"--out {out}: the folder is not empty and holds no batch run; choose an empty "
+            "folder, or pass --force to write into it"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    return {"format": 1, "parameters": params, "districts": {}}
+
+
+def complete(folder: Path) -> bool:
+    """Whether a district folder holds every output file."""
+    from lifecircle.outputs import OUTPUT_FILES
+
+    return all((folder / f).is_file() for f in OUTPUT_FILES)
