@@ -153,7 +153,7 @@ Tiles = Annotated[
     str,
     typer.Option(
         help="Map basemap: osm, none, gaode (Amap; overlays are shifted to GCJ-02 for display "
-        "only) or any xyzservices name such as CartoDB.Positron.",
+        "only) or any xyzservices name such as Esri.WorldGrayCanvas.",
     ),
 ]
 Offline = Annotated[

@@ -75,7 +75,9 @@ def search_control(layer_name: str) -> MacroElement:
         """{% macro script(this, kwargs) %}
         (function(map, layer){
           var index = [];
-          layer.eachLayer(function(l){ index.push([l.feature.properties.q, l]); });
+          function text(h) {  // the escaped name as plain text: a textarea never runs markup
+            var t = document.createElement('textarea'); t.innerHTML = h; return t.value; }
+          layer.eachLayer(function(l){ index.push([text(l.feature.properties.q), l]); });
           var C = L.Control.extend({options: {position: 'topright'}, onAdd: function() {
             var box = L.DomUtil.create('div', 'leaflet-bar lc-search');
             box.style.cssText = 'background:#fff;padding:4px';

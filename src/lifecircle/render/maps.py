@@ -35,6 +35,7 @@ from lifecircle.render.controls import (
     metric_scale,
     search_control,
 )
+from lifecircle.render.encoded import Decoder, EncodedAreas
 from lifecircle.render.escape import safe_text
 from lifecircle.render.hexbin import hex_size_m, hexbin
 from lifecircle.render.spreadsheet import category_label
@@ -150,7 +151,7 @@ class Basemap:
 
 def basemap(tiles: str) -> Basemap:
     """``osm`` (default), ``none``, ``gaode`` (Amap) or any xyzservices provider name, such as
-    ``CartoDB.Positron`` or ``Gaode.Satellite``."""
+    ``Esri.WorldGrayCanvas`` or ``Gaode.Satellite``."""
     key = tiles.strip()
     if key.lower() in ("osm", "openstreetmap", "openstreetmap.mapnik"):
         return Basemap("OpenStreetMap", OSM_TILES, OSM_ATTRIBUTION)
@@ -165,7 +166,7 @@ def basemap(tiles: str) -> Basemap:
     except ValueError as exc:
         raise InputError(
             f"--tiles {tiles}: not a known basemap; use osm, none, gaode, or an xyzservices "
-            "provider name such as CartoDB.Positron or Gaode.Satellite"
+            "provider name such as Esri.WorldGrayCanvas or Gaode.Satellite"
         ) from exc
     if prov.requires_token():
         raise InputError(f"--tiles {tiles}: this provider needs an API key; choose another")
@@ -206,6 +207,7 @@ def base_map(bounds: tuple[float, ...], *, tiles: str = "osm") -> tuple[folium.M
         )
     )
     metric_scale().add_to(m)
+    Decoder().add_to(m)
     fullscreen_control().add_to(m)
     if bm.url is not None:
         folium.TileLayer(bm.url, name=bm.name, attr=bm.attribution, max_zoom=bm.max_zoom).add_to(m)
@@ -328,14 +330,9 @@ def _category_layer(
         if not len(sel) or sel.geometry.iloc[0].is_empty:
             continue
         area = shift(_simplify(sel[["geometry"]], crs, SERVICE_AREA_TOL_M))
-        folium.GeoJson(
-            area.to_json(),
-            style_function=lambda f, c=colour: {
-                "fillColor": c,
-                "color": c,
-                "weight": 1,
-                "fillOpacity": 0.12,
-            },
+        EncodedAreas(
+            area.geometry.iloc[0],
+            style={"fillColor": colour, "color": colour, "weight": 1, "fillOpacity": 0.12},
             tooltip=safe_text(f"{label}: {minutes}-minute service area"),
         ).add_to(fg)
     if len(pts):
@@ -463,8 +460,8 @@ def make_map(
             "popup": _popups(comm, result, profile, minutes, target, lang),
             "name": [safe_text(n) for n in comm["community_name"]],
             "id": [safe_text(i) for i in comm["community_id"]],
-            "q": [
-                f"{n} ({i})"
+            "q": [  # the search box decodes it back to text in the page
+                safe_text(f"{n} ({i})")
                 for n, i in zip(comm["community_name"], comm["community_id"], strict=True)
             ],
             "residents": [f"{r:,.0f}" for r in comm["residents"].fillna(0)],
