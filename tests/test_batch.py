@@ -184,8 +184,11 @@ def test_changed_district_is_recomputed_alone(helsinki, city, tmp_path):
     polys = quadrants()[:2]
     gdf = gpd.GeoDataFrame({"code": ["A", "B"], "name": ["a", "b"]}, geometry=polys, crs=4326)
     gdf.to_file(tmp_path / "d.geojson")
-    args = ["batch", "--osm", helsinki, "--districts", tmp_path / "d.geojson", "--out", out]
+    args = ["batch", "--osm", helsinki, "--districts", tmp_path / "d.geojson", "--out", out,
+            "--offline", "--tiles", "none"]  # fmt: skip
     assert invoke(*args, "--workers", 1).exit_code == 0
+    for page in (out / "city_map.html", out / "A_a" / "map.html"):  # the maps open offline
+        assert "cdn.jsdelivr.net/npm/leaflet" not in page.read_text("utf-8").split("<body>")[0]
     a0 = (out / "A_a" / "coverage.csv").stat().st_mtime_ns
     b0 = (out / "B_b" / "coverage.csv").stat().st_mtime_ns
     gdf.loc[1, "geometry"] = shapely.box(*polys[1].bounds).buffer(-0.001)  # B shrinks

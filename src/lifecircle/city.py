@@ -13,8 +13,6 @@ from lifecircle.config import Settings
 from lifecircle.sources.citycache import CityCache
 from lifecircle.sources.districts import District
 
-CITY_FILES = ("city_coverage.csv", "city_summary.json", "city_map.html")
-
 
 def write_city_outputs(
     out: Path,
@@ -104,5 +102,13 @@ def write_city_outputs(
             "attribution": "© OpenStreetMap contributors (ODbL 1.0)",
         },
     }
-    make_city_map(out / "city_map.html", dists, records, target=settings.target, lang=settings.lang)
+    make_city_map(
+        out / "city_map.html",
+        dists,
+        records,
+        target=settings.target,
+        lang=settings.lang,
+        tiles=settings.tiles,
+        offline=settings.offline,
+    )
     return summary
