@@ -177,6 +177,14 @@ def test_rerun_skips_finished_districts_and_refuses_other_parameters(
     assert before == after
     r = invoke(*args, "--target", 0.9)
     assert r.exit_code == 2 and "other parameters" in r.output and "--force" in r.output
+    assert "settings.target" in r.output  # names what changed
+    assert before == {
+        k: (d / "coverage.csv").stat().st_mtime_ns for k, d in dirs.items() if k != "FAR"
+    }
+    r = runner.invoke(app, list(map(str, [*args, "--target", 0.9, "--force"])))
+    assert r.exit_code == 1 and "4 to run, 0 unchanged" in r.output
+    city = pd.read_csv(out / "city_coverage.csv")
+    assert (city["target"] == 0.9).all()
 
 
 def test_changed_district_is_recomputed_alone(helsinki, city, tmp_path):
@@ -435,6 +443,8 @@ def _batch_process(args: list[object], log: Path) -> subprocess.Popen:
         stdout=open(log, "w"),
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
+        # as in a terminal: a test run started in the background inherits SIGINT ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
@@ -484,7 +494,9 @@ def test_killed_worker_task_is_retried_then_recorded(cluster_procs, helsinki, ci
     assert (out / "city_coverage.csv").is_file()
 
 
-def test_interrupted_run_resumes_without_redoing_finished_districts(helsinki, city, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_run_resumes_without_redoing_finished_districts(helsinki, city, tmp_path, sig):
+    """Ctrl-C, or a job scheduler's SIGTERM, keeps every finished district; a rerun resumes."""
     out = tmp_path / "out"
     args = [
         "batch",
@@ -499,7 +511,7 @@ def test_interrupted_run_resumes_without_redoing_finished_districts(helsinki, ci
     ]
     proc = _batch_process(args, tmp_path / "first.log")
     _wait_for(lambda: list(_statuses(out).values()).count("ok") >= 1)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     assert proc.wait(timeout=120) == 130, (tmp_path / "first.log").read_text()
     first = _statuses(out)
     done = sorted(k for k, v in first.items() if v == "ok")

@@ -139,3 +139,39 @@ def test_place_as_polygon_file_runs_the_online_path(tmp_path, monkeypatch):
     assert r.summary["area"]["area_km2"] == pytest.approx(
         gpd.GeoSeries([area], crs=4326).to_crs(4549).area.iloc[0] / 1e6, abs=1e-4
     )
+
+
+def test_gaode_basemap_shifts_the_map_only(tmp_path, monkeypatch):
+    """On Amap (GCJ-02) tiles the map's overlays move by the GCJ-02 offset; the analysis layers
+    written beside it stay in WGS 84. Shanghai streets from a recorded Overpass response."""
+    import re
+
+    import geopandas as gpd
+    import numpy as np
+    from osmnx import _overpass
+    from typer.testing import CliRunner
+
+    from lifecircle.chinacoords import wgs84_to_gcj02
+    from lifecircle.cli.main import app
+
+    resp = json.loads((FIXTURES / "overpass_small.json").read_text("utf-8"))
+    monkeypatch.setattr(_overpass, "_overpass_request", lambda data, **kw: resp)
+    poly = tmp_path / "area.geojson"
+    gpd.GeoDataFrame(
+        geometry=[shapely.box(121.4695, 31.2295, 121.4725, 31.2322)], crs=4326
+    ).to_file(poly)
+    out = tmp_path / "out"
+    run = CliRunner().invoke(app, ["-q", "analyze", "--place", str(poly), "--out", str(out)])
+    assert run.exit_code == 0, run.output
+    r = CliRunner().invoke(app, ["map", str(out), "--tiles", "gaode", "--offline"])
+    assert r.exit_code == 0, r.output
+    html = (out / "map.html").read_text("utf-8")
+    assert "autonavi.com" in html and "OpenStreetMap contributors" in html
+    comm = gpd.read_file(out / "lifecircle.gpkg", layer="communities")
+    x0, y0 = comm.total_bounds[:2]  # WGS 84 in the GeoPackage
+    gx, gy = wgs84_to_gcj02(x0, y0)
+    coords = np.array(re.findall(r"\[(121\.\d+), (31\.\d+)\]", html), dtype=float)
+    assert abs(coords[:, 0].min() - gx) < 2e-5 and abs(coords[:, 1].min() - gy) < 2e-5
+    assert abs(gx - x0) > 3e-3  # the GCJ-02 offset here is some 450 m, so the test can tell
+    summary = json.loads((out / "summary.json").read_text("utf-8"))
+    assert summary["area"]["crs"].startswith("EPSG:4549")

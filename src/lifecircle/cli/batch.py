@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -158,6 +159,10 @@ def batch_cmd(
             progress=None if quiet else (lambda m: console.print(m, highlight=False)),
         )
 
+    def stop(signum: int, _frame: object) -> None:  # a job scheduler's SIGTERM: as Ctrl-C
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         result = run_guarded(run)
     except KeyboardInterrupt:
