@@ -121,14 +121,17 @@ def coverage_map_png(
                 Patch(facecolor=CLASS_COLOURS[k], edgecolor="#333", label=lbl)
                 for k, lbl in zip(keys, TEXT["classes"][lang], strict=True)
             ],
-            loc="lower left",
+            loc="upper center",
+            bbox_to_anchor=(0.5, 0.0),  # below the map: it never covers a community
+            ncol=5,
             fontsize=8,
-            framealpha=0.9,
+            frameon=False,
         )
         ax.add_artist(ScaleBar(1.0, "m", location="lower right", box_alpha=0.8))
-        fig.text(0.99, 0.01, TEXT["attribution"][lang], ha="right", va="bottom", fontsize=7)
+        ax.text(1.0, -0.06, TEXT["attribution"][lang], transform=ax.transAxes, ha="right",
+                va="top", fontsize=7)  # fmt: skip
         fig.tight_layout()
-        fig.savefig(path, dpi=DPI, format="png")
+        fig.savefig(path, dpi=DPI, format="png", bbox_inches="tight", pad_inches=0.2)
         plt.close(fig)
     return {"lang": lang, "font": font}
 
