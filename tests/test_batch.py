@@ -292,6 +292,16 @@ def test_safe_dirname(code, name, expected, tmp_path):
     assert (tmp_path / got).resolve().parent == tmp_path.resolve()
 
 
+def test_district_folders_never_take_the_batch_files_names(tmp_path):
+    from lifecircle.sources.districts import read_districts
+
+    names = ["city_map.html", "batch_manifest.json", "_cache"]
+    polys = quadrants()[:3]
+    gpd.GeoDataFrame({"code": names}, geometry=polys, crs=4326).to_file(tmp_path / "d.geojson")
+    folders = [d.dirname for d in read_districts(tmp_path / "d.geojson")]
+    assert folders == ["city_map.html_district", "batch_manifest.json_district", "cache_district"]
+
+
 def test_communities_go_to_districts_by_code_prefix_or_location():
     box = shapely.box(0, 0, 1, 1)
     comm = gpd.GeoDataFrame(

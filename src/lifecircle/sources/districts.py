@@ -21,6 +21,14 @@ from lifecircle.sources._files import VECTOR_SUFFIXES, Declared, check_file, rea
 
 ID_COLUMNS = ("code", "adcode", "district_code", "district_id", "id", "区划代码", "代码", "编码")
 NAME_COLUMNS = ("name", "district_name", "名称", "区名", "name:zh")
+RESERVED = {  # what a batch folder holds besides district folders
+    "batch_manifest.json",
+    "city_coverage.csv",
+    "city_summary.json",
+    "city_map.html",
+    "cache",
+    "_cache",
+}
 
 
 @dataclass(frozen=True)
@@ -128,6 +136,8 @@ def read_districts(
         )
         geom = shapely.union_all(polys) if polys else shapely.Polygon()
         folder = safe_dirname(did, name)
+        if folder.lower() in RESERVED:  # a district named like a file of the batch folder
+            folder = f"{folder}_district"
         if folder in used:  # two ids that only differ in characters made safe
             folder = f"{folder}_{len(used)}"
         used.add(folder)
