@@ -157,6 +157,22 @@ def run_district(task: DistrictTask) -> dict[str, Any]:
 # ---- the client ---------------------------------------------------------------------------------
 
 
+def _connect(cluster: Cluster) -> Any:
+    """A client of the ``--scheduler``, or a clear error within the connection timeout."""
+    from distributed import Client
+
+    assert cluster.scheduler is not None
+    try:
+        return Client(cluster.scheduler, timeout=f"{cluster.connect_timeout_s}s")
+    except (OSError, TimeoutError) as exc:
+        raise InputError(
+            f"--scheduler {cluster.scheduler}: no dask scheduler answered within "
+            f"{cluster.connect_timeout_s:g} s ({exc}). Start one with `dask scheduler` "
+            "and workers with `dask worker <address>`, check the address, or leave out "
+            "--scheduler to run on this machine"
+        ) from exc
+
+
 @contextlib.contextmanager
 def _client(cluster: Cluster, n_tasks: int) -> Iterator[Any]:
     import dask
@@ -168,16 +184,7 @@ def _client(cluster: Cluster, n_tasks: int) -> Iterator[Any]:
         }
     ):
         if cluster.scheduler:
-            try:
-                client = Client(cluster.scheduler, timeout=f"{cluster.connect_timeout_s}s")
-            except (OSError, TimeoutError) as exc:
-                raise InputError(
-                    f"--scheduler {cluster.scheduler}: no dask scheduler answered within "
-                    f"{cluster.connect_timeout_s:g} s ({exc}). Start one with `dask scheduler` "
-                    "and workers with `dask worker <address>`, check the address, or leave out "
-                    "--scheduler to run on this machine"
-                ) from exc
-            with client:
+            with _connect(cluster) as client:
                 yield client
             return
         n = cluster.workers or max(1, min(os.cpu_count() or 1, n_tasks))
@@ -234,6 +241,8 @@ def run_batch(
         name_column=district_name_column,
         crs=parse_crs(districts_crs, "--districts-crs"),
     )
+    if cluster.scheduler:  # before any heavy work: a wrong address is found in seconds
+        _connect(cluster).close()
     params = run_parameters(inputs, settings)
     manifest = open_manifest(out, params, force=force)
     from lifecircle.outputs import input_files
