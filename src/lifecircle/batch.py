@@ -41,8 +41,14 @@ from lifecircle.manifest import (
     run_parameters,
     write_json,
 )
-from lifecircle.pipeline import Inputs, Prepared, analyze
-from lifecircle.sources import boundaries, facilities, population
+from lifecircle.pipeline import (
+    Inputs,
+    Prepared,
+    analyze,
+    read_user_communities,
+    read_user_facilities,
+)
+from lifecircle.sources import boundaries, population
 from lifecircle.sources._files import check_file, parse_crs
 from lifecircle.sources.citycache import CityCache, prepare_city
 from lifecircle.sources.districts import District, assign_communities, read_districts
@@ -275,24 +281,9 @@ def run_batch(
     which = None
     rule = None
     if inputs.communities is not None:
-        from lifecircle.sources import ages
-
-        comm, comm_counts = boundaries.read_communities(
-            inputs.communities,
-            id_column=inputs.id_column,
-            name_column=inputs.name_column,
-            crs=parse_crs(inputs.communities_crs, "--communities-crs"),
-            keep=(inputs.age_share,)
-            if inputs.age_share and ages.is_column(inputs.age_share)
-            else (),
-        )
-        comm_src = f"file:{inputs.communities.name}"
+        comm, comm_counts, comm_src = read_user_communities(inputs)
         which, rule = assign_communities(comm, dists)
-    fac_crs = parse_crs(inputs.facilities_crs, "--facilities-crs")
-    user_fac = [
-        (Path(f), facilities.read_facilities_file(f, crs=fac_crs, encoding=inputs.encoding))
-        for f in inputs.facilities
-    ]
+    user_fac = read_user_facilities(inputs)
     pop_pts = None
     if inputs.population is not None and Path(inputs.population).suffix.lower() not in (
         ".tif",

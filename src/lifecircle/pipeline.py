@@ -85,6 +85,29 @@ def _validate_paths(inputs: Inputs) -> None:
         check_file(f, "--facilities")
 
 
+def read_user_communities(inputs: Inputs) -> tuple[gpd.GeoDataFrame, dict[str, Any], str]:
+    """The ``--communities`` file, with the age-share column kept when one is named; its read
+    report; and the source label for the summary."""
+    assert inputs.communities is not None
+    gdf, report = boundaries.read_communities(
+        inputs.communities,
+        id_column=inputs.id_column,
+        name_column=inputs.name_column,
+        crs=parse_crs(inputs.communities_crs, "--communities-crs"),
+        keep=(inputs.age_share,) if inputs.age_share and ages.is_column(inputs.age_share) else (),
+    )
+    return gdf, report, f"file:{Path(inputs.communities).name}"
+
+
+def read_user_facilities(inputs: Inputs) -> list[tuple[Path, gpd.GeoDataFrame]]:
+    """Every ``--facilities`` file, in WGS 84, with its path."""
+    crs = parse_crs(inputs.facilities_crs, "--facilities-crs")
+    return [
+        (Path(f), facilities.read_facilities_file(f, crs=crs, encoding=inputs.encoding))
+        for f in inputs.facilities
+    ]
+
+
 def _load_osm(
     inputs: Inputs, settings: Settings, taxonomy: Taxonomy, workdir: Path
 ) -> tuple[OSMData, Any]:
@@ -174,17 +197,8 @@ def analyze(
                 inputs.area, crs=parse_crs(inputs.area_crs, "--area-crs")
             )
         if inputs.communities is not None:
-            communities, rep = boundaries.read_communities(
-                inputs.communities,
-                id_column=inputs.id_column,
-                name_column=inputs.name_column,
-                crs=parse_crs(inputs.communities_crs, "--communities-crs"),
-                keep=(inputs.age_share,)
-                if inputs.age_share and ages.is_column(inputs.age_share)
-                else (),
-            )
+            communities, rep, comm_src = read_user_communities(inputs)
             counts.update(rep)
-            comm_src = f"file:{Path(inputs.communities).name}"
             if fixed_area is not None:
                 communities = boundaries.within_area(communities, fixed_area)
                 if not len(communities):
@@ -192,10 +206,7 @@ def analyze(
                         f"--communities {inputs.communities}: no community lies inside --area "
                         f"{inputs.area}; check that both files cover the same place"
                     )
-        user_items = [
-            (Path(f), facilities.read_facilities_file(f, crs=fac_crs, encoding=inputs.encoding))
-            for f in inputs.facilities
-        ]
+        user_items = read_user_facilities(inputs)
     user_fac = [f for _, f in user_items]
     user_cats = sorted({c for f in user_fac for c in f["category"].unique()})
     preset.check_categories(set(taxonomy.keys) | set(user_cats))
