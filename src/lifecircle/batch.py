@@ -285,12 +285,7 @@ def run_batch(
         which, rule = assign_communities(comm, dists)
     user_fac = read_user_facilities(inputs)
     pop_pts = None
-    if inputs.population is not None and Path(inputs.population).suffix.lower() not in (
-        ".tif",
-        ".tiff",
-        ".vrt",
-        ".img",
-    ):
+    if inputs.population is not None and not population.is_raster(inputs.population):
         pop_pts = population.residents_from_points(
             inputs.population,
             parse_crs(inputs.population_crs, "--population-crs"),

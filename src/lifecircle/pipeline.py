@@ -325,7 +325,7 @@ def analyze(
         floor_area_per_person_m2=settings.floor_area_per_person_m2,
     )
     if inputs.population is not None:
-        if Path(inputs.population).suffix.lower() in (".tif", ".tiff", ".vrt", ".img"):
+        if population.is_raster(inputs.population):
             res = population.residents_from_raster(inputs.population, area)
             denominator = f"population_raster:{Path(inputs.population).name}"
         else:

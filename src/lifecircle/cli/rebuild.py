@@ -36,21 +36,22 @@ def _rebuild(out: Path, lang: str) -> Path:
     """The figures (drawn in ``lang``), then the report that shows them."""
     import pandas as pd
 
-    from lifecircle.render.figures import coverage_chart_png, coverage_map_png
+    from lifecircle.render.figures import FIGURES, write_figures
 
     run = load_outputs(out)
-    target = float(run.summary["complete_life_circle"]["target"])
     area = pd.read_csv(out / "area_coverage.csv", encoding="utf-8-sig")
-    _replace(
-        out,
-        "coverage_map.png",
-        lambda p: coverage_map_png(run.communities, run.summary, p, target=target, lang=lang),
-    )
-    _replace(
-        out,
-        "coverage_chart.png",
-        lambda p: coverage_chart_png(area, run.summary, p, target=target, lang=lang),
-    )
+    with tempfile.TemporaryDirectory(prefix=".figures-", dir=out) as tmp:
+        write_figures(
+            Path(tmp),
+            communities=run.communities,
+            area_coverage=area,
+            summary=run.summary,
+            target=float(run.summary["complete_life_circle"]["target"]),
+            lang=lang,
+        )
+        for name in FIGURES:  # each replaced whole, as the report below
+            default_mode(Path(tmp) / name)
+            os.replace(Path(tmp) / name, out / name)
     return _replace(out, "report.html", lambda p: render_report(out, lang=lang, dest=p))
 
 

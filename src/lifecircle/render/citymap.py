@@ -66,8 +66,9 @@ def make_city_map(
     gdf = gpd.GeoDataFrame(rows, geometry="geometry", crs=4326)
     gdf = gdf[~gdf.geometry.is_empty].copy()
     gdf["geometry"] = gdf.geometry.simplify(2e-5).set_precision(1e-6)
-    gdf = display_shift(basemap(tiles))(gdf)
-    m, bm = base_map(tuple(gdf.total_bounds), tiles=tiles)
+    bm = basemap(tiles)
+    gdf = display_shift(bm)(gdf)
+    m = base_map(tuple(gdf.total_bounds), bm)
 
     folium.GeoJson(
         gdf.to_json(),

@@ -194,10 +194,10 @@ def display_shift(bm: Basemap) -> Callable[[gpd.GeoDataFrame], gpd.GeoDataFrame]
     return shift
 
 
-def base_map(bounds: tuple[float, ...], *, tiles: str = "osm") -> tuple[folium.Map, Basemap]:
-    """An empty map fitted to lon/lat ``bounds`` (already in display coordinates), loading
-    Leaflet only, with a metric scale bar, fullscreen button and the basemap's attribution."""
-    bm = basemap(tiles)
+def base_map(bounds: tuple[float, ...], bm: Basemap) -> folium.Map:
+    """An empty map on basemap ``bm`` fitted to lon/lat ``bounds`` (already in display
+    coordinates), loading Leaflet only, with a metric scale bar, fullscreen button and
+    attribution."""
     m = folium.Map(tiles=None, control_scale=False, prefer_canvas=True, max_zoom=bm.max_zoom)
     m.default_js = list(DEFAULT_JS)
     m.default_css = list(DEFAULT_CSS)
@@ -214,7 +214,7 @@ def base_map(bounds: tuple[float, ...], *, tiles: str = "osm") -> tuple[folium.M
     if bm.name != "OpenStreetMap":  # the overlays come from OSM whatever the basemap
         attribution_control(f"Data {OSM_ATTRIBUTION}").add_to(m)
     m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
-    return m, bm
+    return m
 
 
 def finish_map(
@@ -449,9 +449,10 @@ def make_map(
     clc = summary["complete_life_circle"]
     profile, minutes = clc["profile"], clc["minutes"]
     col = f"cov_{ALL}_{profile}_{minutes}min"
-    shift = display_shift(basemap(tiles))
+    bm = basemap(tiles)
+    shift = display_shift(bm)
     comm = shift(_simplify(result.communities, crs, 2.0))
-    m, bm = base_map(tuple(comm.total_bounds), tiles=tiles)
+    m = base_map(tuple(comm.total_bounds), bm)
     counts: dict[str, int] = {}
 
     share = comm[col].to_numpy(dtype=float) if col in comm else np.full(len(comm), np.nan)

@@ -29,6 +29,14 @@ from lifecircle.sources.osm import RESIDENTIAL_BUILDINGS, Feature
 log = logging.getLogger(__name__)
 
 
+RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".img")
+
+
+def is_raster(path: str | Path) -> bool:
+    """Whether a --population file is read as a raster (by its suffix) rather than as points."""
+    return Path(path).suffix.lower() in RASTER_SUFFIXES
+
+
 def residents_from_raster(path: str | Path, area_wgs84: BaseGeometry) -> gpd.GeoDataFrame:
     """One point per populated cell centre inside the area's bounding box (WGS 84)."""
     option = "--population"
