@@ -41,7 +41,7 @@ from lifecircle.network import Network, build_network
 from lifecircle.routing import facility_fields, origin_distances
 from lifecircle.snapping import Snapped, snap_points
 from lifecircle.sources import ages, boundaries, facilities, population
-from lifecircle.sources._files import Declared, check_file, parse_crs, read_vector
+from lifecircle.sources._files import VECTOR_SUFFIXES, check_file, parse_crs
 from lifecircle.sources.codes import compare_with_code_table
 from lifecircle.sources.osm import OSMData, download_osm, read_osm
 
@@ -116,10 +116,9 @@ def _load_osm(
         return read_osm(inputs.osm, walk_filter=wf, taxonomy=taxonomy), None
     assert inputs.place is not None
     place: str | shapely.Geometry = inputs.place
-    if Path(inputs.place).suffix.lower() in (".geojson", ".json", ".gpkg", ".shp"):
+    if Path(inputs.place).suffix.lower() in VECTOR_SUFFIXES:
         # a polygon file: fetch what lies inside it (WGS 84 unless the file says otherwise)
-        poly = read_vector(check_file(inputs.place, "--place"), "--place", Declared())
-        place = shapely.union_all(poly.to_crs(4326).geometry.to_numpy())
+        place = boundaries.read_area(inputs.place, option="--place")
     path, area = download_osm(place, workdir, reach_m=settings.max_reach_m)
     return read_osm(path, walk_filter=wf, taxonomy=taxonomy), area
 
