@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
-from lifecircle.errors import InputError
+from lifecircle.errors import InputError, InputFileError
 
 
 class Problems:
@@ -38,3 +39,21 @@ def gather(what: str, error: type[InputError] = InputError) -> Iterator[Problems
     problems = Problems(what)
     yield problems
     problems.raise_if_any(error)
+
+
+def check_file(path: str | Path, option: str) -> Path:
+    """``path`` as a :class:`~pathlib.Path` if it is a readable file, else an
+    :class:`~lifecircle.errors.InputFileError` naming ``option``."""
+    p = Path(path)
+    if not p.exists():
+        raise InputFileError(f"{option} {p}: no such file; check the path")
+    if not p.is_file():
+        raise InputFileError(f"{option} {p}: is not a file")
+    try:
+        with open(p, "rb") as fh:
+            fh.read(1)
+    except OSError as exc:
+        raise InputFileError(
+            f"{option} {p}: cannot be read ({exc.strerror}); check permissions"
+        ) from exc
+    return p

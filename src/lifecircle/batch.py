@@ -32,6 +32,7 @@ from lifecircle.city import write_city_outputs
 from lifecircle.config import Settings, load_walk_filter
 from lifecircle.crs import metric_crs
 from lifecircle.errors import InputError, LifecircleError
+from lifecircle.inputs import Inputs, Prepared
 from lifecircle.manifest import (
     MANIFEST,
     complete,
@@ -41,13 +42,7 @@ from lifecircle.manifest import (
     run_parameters,
     write_json,
 )
-from lifecircle.pipeline import (
-    Inputs,
-    Prepared,
-    analyze,
-    read_user_communities,
-    read_user_facilities,
-)
+from lifecircle.pipeline import analyze_prepared, read_user_communities, read_user_facilities
 from lifecircle.sources import boundaries, population
 from lifecircle.sources._files import check_file, parse_crs
 from lifecircle.sources.citycache import CityCache, prepare_city
@@ -128,9 +123,13 @@ def run_district(task: DistrictTask) -> dict[str, Any]:
             communities_source=task.communities_source,
             community_counts=task.community_counts,
             user_facilities=task.user_facilities,
+            population=task.inputs.population,
             population_points=task.population_points,
         )
-        result = analyze(task.inputs, task.settings, prepared=prepared)
+        # the batch checks city-wide facility lists once: a district may have none of them
+        result = analyze_prepared(
+            prepared, task.settings, inputs=task.inputs, refuse_if_outside=False
+        )
         t_out = time.perf_counter()
         summary = write_outputs(
             result,

@@ -13,6 +13,7 @@ from typing import Any
 from lifecircle._toml import read_toml
 from lifecircle._validate import Problems, gather
 from lifecircle.errors import InputError
+from lifecircle.naming import limit_m
 
 PRESETS = ("default", "gb50180", "tdt1062", "shanghai", "shanghai-2035")
 
@@ -30,8 +31,7 @@ class Threshold:
         """The walking distance this threshold allows at ``speed_m_s``."""
         if self.metres is not None:
             return self.metres
-        assert self.minutes is not None
-        return self.minutes * 60.0 * speed_m_s
+        return limit_m(self.minutes or 0.0, speed_m_s)
 
     @property
     def kind(self) -> str:
@@ -79,6 +79,27 @@ class Preset:
         return tuple(out)
 
     @property
+    def headline_profile(self) -> str:
+        """The walking profile the headline figures use: the first of ``[profiles]``."""
+        return next(iter(self.speeds_m_s))
+
+    @property
+    def headline_speed_m_s(self) -> float:
+        """The headline profile's walking speed."""
+        return self.speeds_m_s[self.headline_profile]
+
+    def service_area_tiers(self) -> dict[tuple[str, int], float]:
+        """(profile, minutes) → metres of the service areas drawn: every tier for the headline
+        profile, the longest tier for the others."""
+        longest = max(self.minutes)
+        return {
+            (profile, minutes): limit_m(minutes, speed)
+            for profile, speed in self.speeds_m_s.items()
+            for minutes in self.minutes
+            if profile == self.headline_profile or minutes == longest
+        }
+
+    @property
     def max_minutes(self) -> float:
         return float(max(self.minutes))
 
@@ -91,11 +112,7 @@ class Preset:
         t = self.threshold(category)
         if t.minutes is not None:
             return t.minutes
-        return (
-            t.limit_m(next(iter(self.speeds_m_s.values())))
-            / 60.0
-            / next(iter(self.speeds_m_s.values()))
-        )
+        return t.limit_m(self.headline_speed_m_s) / 60.0 / self.headline_speed_m_s
 
     def judge_speed(self, category: str, speed_m_s: float) -> float:
         """The speed a category is judged with: its ``judge_with`` profile, else the row's."""
@@ -105,7 +122,7 @@ class Preset:
     def max_reach_m(self) -> float:
         """The longest distance any threshold or tier allows."""
         fastest = max(self.speeds_m_s.values())
-        reach = self.max_minutes * 60.0 * fastest
+        reach = limit_m(self.max_minutes, fastest)
         return max([reach, *(t.limit_m(fastest) for t in self.thresholds.values())])
 
     @property

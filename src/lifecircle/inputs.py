@@ -1,21 +1,27 @@
-"""What an analysis reads: the data sources (:class:`Inputs`), and inputs a caller has already
-read for many areas at once (:class:`Prepared`, used by the batch runner)."""
+"""What an analysis reads: the data sources (:class:`Inputs`), and those sources once read
+(:class:`Prepared`): by :func:`lifecircle.pipeline.prepare` for one area, or by the batch runner
+for each district of a city it read once."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import geopandas as gpd
-from shapely.geometry.base import BaseGeometry
+from lifecircle._validate import check_file
+from lifecircle.errors import InputError
 
-from lifecircle.sources.osm import OSMData
+if TYPE_CHECKING:
+    import geopandas as gpd
+    from shapely.geometry.base import BaseGeometry
+
+    from lifecircle.categories import Taxonomy
+    from lifecircle.sources.osm import OSMData
 
 
 @dataclass(frozen=True)
 class Inputs:
-    """Where the data comes from. Paths are checked before any heavy work starts."""
+    """Where the data comes from. :meth:`check` runs before any heavy work starts."""
 
     osm: Path | None = None
     place: str | None = None
@@ -36,20 +42,49 @@ class Inputs:
     area: Path | None = None  # polygon(s) limiting the analysis to a district of a larger extract
     area_crs: str | None = None
 
+    def check(self) -> None:
+        """Raise :class:`~lifecircle.errors.InputError` unless exactly one of ``osm`` and
+        ``place`` is given, every named file can be read, and ``area`` comes with ``osm``."""
+        if (self.osm is None) == (self.place is None):
+            raise InputError("give exactly one of --osm PATH or --place NAME")
+        for option, path in (
+            ("--osm", self.osm),
+            ("--communities", self.communities),
+            ("--population", self.population),
+            ("--code-table", self.code_table),
+            ("--area", self.area),
+            *(("--facilities", f) for f in self.facilities),
+        ):
+            if path is not None:
+                check_file(path, option)
+        if self.area is not None and self.place is not None:
+            raise InputError(
+                "--area limits a local --osm file; with --place, give the area as the place itself"
+            )
+
+    @property
+    def osm_label(self) -> str:
+        """How the OSM source is named in messages."""
+        return f"--osm {self.osm}" if self.osm is not None else f"--place {self.place}"
+
 
 @dataclass
 class Prepared:
-    """Inputs already read, for a caller that reads a city once and analyses many parts of it
-    (:mod:`lifecircle.batch`). Each part must give what :func:`analyze` gives for it alone.
+    """The inputs of one area, read. Each analysis of a part of a city read once must give what
+    an analysis of that part alone gives.
 
     ``osm`` may hold only the part of the city near ``area``; its walkable ways must then carry
     city-wide ``junction`` flags so that ways split at the same nodes.
     """
 
     osm: OSMData
-    area: BaseGeometry  # WGS 84
-    communities: gpd.GeoDataFrame | None = None  # already assigned to this area
+    area: BaseGeometry | None = None  # WGS 84: --area, or a batch district
+    place_area: BaseGeometry | None = None  # WGS 84: the polygon --place fetched
+    communities: gpd.GeoDataFrame | None = None  # already limited to ``area``
     communities_source: str | None = None
     community_counts: dict[str, Any] = field(default_factory=dict)
     user_facilities: list[tuple[Path, gpd.GeoDataFrame]] = field(default_factory=list)
+    population: Path | None = None  # a raster is read over the area; points come read
     population_points: gpd.GeoDataFrame | None = None
+    taxonomy: Taxonomy | None = None
+    timings: dict[str, float] = field(default_factory=dict)  # seconds spent reading

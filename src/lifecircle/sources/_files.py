@@ -14,8 +14,9 @@ import shapely
 from pyproj import CRS
 from pyproj.exceptions import CRSError as ProjCRSError
 
+from lifecircle._validate import check_file as check_file  # re-exported for the readers
 from lifecircle.chinacoords import to_wgs84
-from lifecircle.errors import CRSError, InputError, InputFileError
+from lifecircle.errors import CRSError, InputError
 
 VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".fgb", ".parquet")
 
@@ -64,22 +65,6 @@ def to_wgs84_geoms(gdf: gpd.GeoDataFrame, china: str | None) -> gpd.GeoDataFrame
     out = gdf.copy()
     out["geometry"] = shapely.transform(gdf.geometry.to_numpy(), conv)
     return out.set_crs(4326, allow_override=True)
-
-
-def check_file(path: str | Path, option: str) -> Path:
-    p = Path(path)
-    if not p.exists():
-        raise InputFileError(f"{option} {p}: no such file; check the path")
-    if not p.is_file():
-        raise InputFileError(f"{option} {p}: is not a file")
-    try:
-        with open(p, "rb") as fh:
-            fh.read(1)
-    except OSError as exc:
-        raise InputFileError(
-            f"{option} {p}: cannot be read ({exc.strerror}); check permissions"
-        ) from exc
-    return p
 
 
 def read_vector(path: Path, option: str, declared: Declared) -> gpd.GeoDataFrame:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -176,20 +175,25 @@ def check_user_facilities(
     buffer_m: shapely.Geometry,
     crs: CRS,
     settings: Settings,
-    notes: list[str],
-    counts: dict[str, Any],
     *,
     refuse_if_outside: bool = True,
-) -> None:
+) -> tuple[int | None, str | None]:
     """Refuse a file whose points all fall far from the area (a wrong declared CRS), and warn when
     a file declared WGS 84 sits where GCJ-02 coordinates would: shifted by the same few hundred
-    metres, so that converting it as GCJ-02 brings most points onto the streets."""
+    metres, so that converting it as GCJ-02 brings most points onto the streets.
+
+    Returns
+    -------
+    outside, note
+        How many of the file's facilities lie beyond the reach buffer (``None`` when the file
+        was not checked), and the GCJ-02 warning (``None`` when there is none).
+    """
     if not len(fac):
-        return
+        return None, None
     pts = fac.to_crs(crs)
     inside = pts.intersects(buffer_m).to_numpy()
     if not inside.any() and not refuse_if_outside:
-        return
+        return None, None
     if not inside.any():
         c = fac.geometry.union_all().centroid
         raise InputError(
@@ -197,12 +201,12 @@ def check_user_facilities(
             f"read as {declared.label()} (they centre on lon {c.x:.4f}, lat {c.y:.4f}); check "
             "--facilities-crs (Amap/Tencent lists are gcj02, Baidu lists bd09)"
         )
-    counts.setdefault("facilities_outside_buffer_per_file", {})[path.name] = int((~inside).sum())
+    outside = int((~inside).sum())
     if declared.china or (declared.crs is not None and not declared.crs.is_geographic):
-        return
+        return outside, None
     xy = shapely.get_coordinates(fac.geometry.representative_point().to_numpy())
     if not (73 <= np.median(xy[:, 0]) <= 135.5 and 17 <= np.median(xy[:, 1]) <= 54):
-        return
+        return outside, None
     as_gcj = shapely.points(np.column_stack(gcj02_to_wgs84(xy[:, 0], xy[:, 1])))
     as_is = gpd.GeoSeries(shapely.points(xy), crs=4326).to_crs(crs).to_numpy()
     shifted = gpd.GeoSeries(as_gcj, crs=4326).to_crs(crs).to_numpy()
@@ -218,4 +222,5 @@ def check_user_facilities(
             "looks like an Amap/Tencent (GCJ-02) list. If so, rerun with --facilities-crs gcj02."
         )
         log.warning(msg)
-        notes.append(msg)
+        return outside, msg
+    return outside, None

@@ -1,0 +1,504 @@
+"""A study: one analysed area that keeps its state.
+
+A :class:`Study` holds the walk network, the facilities and residents snapped to it and, per
+category, the distance field of one multi-source search. :meth:`Study.coverage` turns that state
+into the tables ``lifecircle analyze`` writes; :meth:`Study.with_facilities` adds or removes
+facilities and re-routes only the categories they belong to; :meth:`Study.save` and
+:meth:`Study.load` keep a study in an output folder so that later commands need not read the
+OpenStreetMap file again.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from lifecircle.area import StudyArea, define_area
+from lifecircle.categories import Taxonomy, load_taxonomy
+from lifecircle.config import Settings
+from lifecircle.errors import InputError
+from lifecircle.fileio import atomic_write_bytes
+from lifecircle.inputs import Inputs, Prepared
+from lifecircle.isochrones import EdgeSamples, auto_cell_m, service_areas
+from lifecircle.network import Network, build_network
+from lifecircle.placement import (
+    PlacedResidents,
+    SitedFacilities,
+    analysed_categories,
+    check_user_lists,
+    gather_facilities,
+    place_residents,
+    site_facilities,
+)
+from lifecircle.prepare import prepare
+from lifecircle.result import Result
+from lifecircle.routing import Field, facility_fields, origin_distances
+from lifecircle.snapping import Snapped
+from lifecircle.sources._files import parse_crs
+from lifecircle.sources.facilities import FACILITY_COLUMNS
+from lifecircle.tables import CategoryReach, build_result
+from lifecircle.timing import Progress, Stopwatch
+
+log = logging.getLogger(__name__)
+
+# Searches stop at twice the longest walking reach. Every share is judged within the reach, so
+# that part is exact; the margin beyond it lets the popups and reports still give the median
+# walk to a facility that lies out of reach instead of "unreachable".
+SEARCH_LIMIT_FACTOR = 2.0
+
+CACHE_NAME = "study.pickle"
+CACHE_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class CategoryAccess:
+    """One category's facilities on the network and the distance field they cast.
+
+    ``rows`` gives each access point's facility row in the study's facility table; ``field``
+    gives, per network node, metres to the nearest access point and which one.
+    """
+
+    rows: np.ndarray
+    snap: Snapped
+    field: Field
+
+
+class Study:
+    """An analysed area: network, snapped residents and facilities, and distance fields.
+
+    Build one with :meth:`from_inputs` (reads the files) or :meth:`from_prepared` (inputs
+    already read); ask it with :meth:`coverage`; change its facilities with
+    :meth:`with_facilities`. A study is never changed in place.
+
+    Examples
+    --------
+    >>> from lifecircle import Inputs, Study, make_settings
+    >>> study = Study.from_inputs(Inputs(osm="helsinki.osm.pbf"), make_settings())  # doctest: +SKIP
+    >>> result = study.coverage()  # doctest: +SKIP
+    >>> result.area_coverage.head()  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        *,
+        inputs: Inputs,
+        settings: Settings,
+        taxonomy: Taxonomy,
+        area: StudyArea,
+        network: Network,
+        facilities: SitedFacilities,
+        residents: PlacedResidents,
+        categories: Sequence[str],
+        access: dict[str, CategoryAccess],
+        osm_counts: dict[str, Any],
+        osm_timestamp: str | None,
+        notes: Sequence[str],
+        counts: dict[str, Any],
+        timings: dict[str, float],
+    ) -> None:
+        self.inputs = inputs
+        self.settings = settings
+        self.taxonomy = taxonomy
+        self.area = area
+        self.network = network
+        self.facilities = facilities
+        self.residents = residents
+        self.categories = list(categories)
+        self.access = dict(access)
+        self.osm_counts = osm_counts
+        self.osm_timestamp = osm_timestamp
+        self.notes = list(notes)
+        self.counts = counts
+        self.timings = dict(timings)
+        self._reach: dict[str, CategoryReach] = {}
+        self._samples: EdgeSamples | None = None
+
+    # ---- building ------------------------------------------------------------------------
+
+    @classmethod
+    def from_inputs(
+        cls, inputs: Inputs, settings: Settings, *, progress: Progress | None = None
+    ) -> Study:
+        """Read the inputs and build the study.
+
+        Parameters
+        ----------
+        inputs
+            The data sources (exactly one of ``osm`` and ``place``).
+        settings
+            Preset, target and engine options (:func:`lifecircle.make_settings`).
+        progress
+            Called with a short description at the start of each stage.
+
+        Raises
+        ------
+        InputError
+            When an input is missing, unreadable or invalid.
+        """
+        clock = Stopwatch(progress)
+        prepared = prepare(inputs, settings, clock=clock)
+        return cls.from_prepared(prepared, settings, inputs=inputs, clock=clock)
+
+    @classmethod
+    def from_prepared(
+        cls,
+        prepared: Prepared,
+        settings: Settings,
+        *,
+        inputs: Inputs,
+        clock: Stopwatch | None = None,
+        refuse_if_outside: bool = True,
+    ) -> Study:
+        """Build the study from inputs already read (the batch reads a city once).
+
+        Parameters
+        ----------
+        prepared
+            The inputs, read (:func:`lifecircle.pipeline.prepare`).
+        settings
+            Preset, target and engine options.
+        inputs
+            Where the inputs came from (options and the record of the run).
+        clock
+            Times the stages (and tells progress).
+        refuse_if_outside
+            Refuse a facility list none of whose points lies near the area (the batch checks
+            city-wide lists once, so a district without any is fine).
+        """
+        clock = clock or Stopwatch()
+        taxonomy = prepared.taxonomy or load_taxonomy(inputs.categories)
+        user_lists = [f for _, f in prepared.user_facilities]
+        user_cats = sorted({c for f in user_lists for c in f["category"].unique()})
+        settings.preset.check_categories(set(taxonomy.keys) | set(user_cats))
+        with clock.stage("area"):
+            area = define_area(prepared, settings, source=inputs.osm_label)
+        with clock.stage("graph", "building the walk graph"):
+            net = build_network(
+                prepared.osm.ways,
+                area.crs,
+                clip=area.buffer_m,
+                min_component_m=settings.min_component_m,
+            )
+        with clock.stage("facilities", "finding facilities"):
+            fac_notes, fac_counts = check_user_lists(
+                prepared.user_facilities,
+                parse_crs(inputs.facilities_crs, "--facilities-crs"),
+                net,
+                area,
+                settings,
+                refuse_if_outside=refuse_if_outside,
+            )
+            raw = gather_facilities(
+                prepared.osm.features if inputs.osm_facilities else None, user_lists, taxonomy
+            )
+            sited = site_facilities(raw, net, area, settings)
+            categories = analysed_categories(
+                taxonomy, settings.preset, user_cats, osm_facilities=inputs.osm_facilities
+            )
+        with clock.stage("snapping", "placing residents"):
+            residents = place_residents(prepared, area, net, settings)
+        with clock.stage("routing_and_service_areas", "routing"):
+            access = _route(net, sited, categories, area, settings, clock)
+        counts: dict[str, Any] = dict(prepared.community_counts)
+        counts["osm"] = dict(prepared.osm.counts)
+        counts.update(area.counts)
+        counts.update(fac_counts)
+        counts["facilities_outside_buffer"] = sited.outside_buffer
+        counts["resident_points_outside_area"] = residents.outside_area
+        return cls(
+            inputs=inputs,
+            settings=settings,
+            taxonomy=taxonomy,
+            area=area,
+            network=net,
+            facilities=sited,
+            residents=residents,
+            categories=categories,
+            access=access,
+            osm_counts=counts.pop("osm"),
+            osm_timestamp=prepared.osm.timestamp,
+            notes=[*area.notes, *fac_notes, *residents.notes],
+            counts=counts,
+            timings=prepared.timings | clock.timings,
+        )
+
+    # ---- asking --------------------------------------------------------------------------
+
+    @property
+    def search_limit_m(self) -> float:
+        """How far each search goes (metres)."""
+        return SEARCH_LIMIT_FACTOR * self.area.reach_m
+
+    @property
+    def service_area_cell_m(self) -> float:
+        """The raster cell of the service areas (coarser on large areas)."""
+        return auto_cell_m(self.area.buffer_m.bounds, self.settings.service_area_cell_m)
+
+    def coverage(self, *, progress: Progress | None = None) -> Result:
+        """Every table and layer of ``lifecircle analyze`` for the study's current facilities.
+
+        Per category, the residents' distances and the service areas are computed once and
+        kept, so asking again after :meth:`with_facilities` redoes only the changed categories.
+
+        Returns
+        -------
+        Result
+        """
+        clock = Stopwatch(progress)
+        routing_s = service_s = 0.0
+        with clock.stage("routing_and_service_areas"):
+            for cat in self.categories:
+                if cat not in self._reach:
+                    self._reach[cat] = self._category_reach(cat)
+                    routing_s += self._reach[cat].routing_s
+                    service_s += self._reach[cat].service_areas_s
+        timings = dict(self.timings)
+        timings["routing_and_service_areas"] = round(
+            timings.get("routing_and_service_areas", 0.0)
+            + clock.timings["routing_and_service_areas"],
+            4,
+        )
+        timings["of_which_routing"] = round(timings.pop("fields", 0.0) + routing_s, 4)
+        timings["of_which_service_areas"] = round(service_s, 4)
+        with clock.stage("coverage", "computing coverage"):
+            result = build_result(self, [self._reach[c] for c in self.categories], timings)
+        result.summary["timings_s"]["coverage"] = clock.timings["coverage"]
+        log.info(
+            "analysed %d communities, %d resident points, %d categories",
+            len(result.communities),
+            len(result.residents),
+            len(self.categories),
+        )
+        return result
+
+    def _category_reach(self, cat: str) -> CategoryReach:
+        acc = self.access[cat]
+        net, res = self.network, self.residents
+        t0 = time.perf_counter()
+        dist_r, near_ap = origin_distances(
+            net, acc.field, acc.snap, res.snap, limit_m=self.search_limit_m
+        )
+        bld_m = (
+            origin_distances(
+                net, acc.field, acc.snap, res.buildings_snap, limit_m=self.search_limit_m
+            )[0]
+            if len(res.buildings)
+            else None
+        )
+        nearest = (
+            np.where(near_ap >= 0, acc.rows[np.maximum(near_ap, 0)], -1)
+            if len(acc.rows)
+            else np.full(len(dist_r), -1, dtype=np.int64)
+        )
+        t1 = time.perf_counter()
+        rows = self._service_areas(cat, acc) if len(acc.rows) else []
+        return CategoryReach(
+            category=cat,
+            resident_m=dist_r,
+            nearest_row=nearest,
+            building_m=bld_m,
+            service_areas=rows,
+            routing_s=t1 - t0,
+            service_areas_s=time.perf_counter() - t1,
+        )
+
+    def _service_areas(self, cat: str, acc: CategoryAccess) -> list[dict[str, Any]]:
+        preset = self.settings.preset
+        if self._samples is None:
+            self._samples = EdgeSamples(self.network, self.service_area_cell_m / 2)
+        wanted = preset.service_area_tiers()
+        d = self._samples.distance(acc.field.node_m, acc.snap)
+        areas = service_areas(
+            self._samples,
+            d,
+            wanted,
+            cell_m=self.service_area_cell_m,
+            buffer_m=self.settings.service_area_buffer_m,
+            fill_holes_m2=self.settings.service_area_fill_holes_m2,
+        )
+        return [
+            {"category": cat, "profile": profile, "minutes": minutes, "geometry": geom}
+            for (profile, minutes), geom in areas.items()
+        ]
+
+    # ---- changing ------------------------------------------------------------------------
+
+    def with_facilities(
+        self,
+        *,
+        add: gpd.GeoDataFrame | None = None,
+        remove: Iterable[str] = (),
+    ) -> Study:
+        """A new study with facilities added and removed; only their categories are re-routed.
+
+        Parameters
+        ----------
+        add
+            Facilities to add, WGS 84, with ``category``, ``name`` and ``facility_id`` columns
+            (as :func:`lifecircle.sources.facilities.read_facilities_file` reads them).
+        remove
+            ``facility_id`` values of facilities to remove.
+
+        Raises
+        ------
+        InputError
+            When an id to remove is not a facility of the study, or an added facility has a
+            category the preset does not know how to judge.
+        """
+        table = self.facilities.table
+        remove = list(dict.fromkeys(remove))
+        known = set(table["facility_id"].astype(str))
+        unknown = [r for r in remove if r not in known]
+        if unknown:
+            raise InputError(
+                f"facilities to remove: {len(unknown)} unknown id(s): {', '.join(unknown[:20])}; "
+                "use facility_id values of the facilities layer of lifecircle.gpkg"
+            )
+        gone = table["facility_id"].astype(str).isin(remove).to_numpy()
+        changed = set(table.loc[gone, "category"])
+        frames = [table.loc[~gone, FACILITY_COLUMNS]]
+        if add is not None and len(add):
+            missing = {"category", "facility_id", "geometry"} - set(add.columns)
+            if missing:
+                raise InputError(f"facilities to add: missing column(s) {sorted(missing)}")
+            extra = add.reindex(columns=FACILITY_COLUMNS)
+            extra["source"] = extra["source"].fillna("scenario")
+            extra["name"] = extra["name"].fillna("")
+            frames.append(extra.to_crs(4326))
+            changed |= set(add["category"])
+        raw = gpd.GeoDataFrame(
+            pd.concat(frames, ignore_index=True), geometry="geometry", crs="EPSG:4326"
+        )
+        sited = site_facilities(raw, self.network, self.area, self.settings)
+        new_cats = sorted(c for c in changed if c not in self.categories)
+        categories = self.categories + new_cats
+        clock = Stopwatch()
+        access = {c: a for c, a in self.access.items() if c not in changed}
+        # unchanged categories keep their fields; their access points are renumbered
+        for c in access:
+            rows, snap = sited.of_category(c)
+            access[c] = replace(access[c], rows=rows, snap=snap)
+        access |= _route(
+            self.network,
+            sited,
+            [c for c in categories if c in changed],
+            self.area,
+            self.settings,
+            clock,
+        )
+        study = Study(
+            inputs=self.inputs,
+            settings=self.settings,
+            taxonomy=self.taxonomy,
+            area=self.area,
+            network=self.network,
+            facilities=sited,
+            residents=self.residents,
+            categories=categories,
+            access=access,
+            osm_counts=self.osm_counts,
+            osm_timestamp=self.osm_timestamp,
+            notes=self.notes,
+            counts=self.counts
+            | {
+                "facilities_outside_buffer": self.counts["facilities_outside_buffer"]
+                + sited.outside_buffer
+            },
+            timings=self.timings,
+        )
+        study._samples = self._samples
+        study._reach = {c: r for c, r in self._reach.items() if c not in changed}
+        return study
+
+    # ---- keeping ---------------------------------------------------------------------------
+
+    def save(self, path: str | Path, *, key: str = "") -> Path:
+        """Write the study to ``path`` (one file), with ``key`` naming what it was built from.
+
+        The file is a Python pickle: open only studies written by you (as with any pickle,
+        loading a hostile one can run code).
+        """
+        state = {
+            "format": CACHE_FORMAT,
+            "version": _version(),
+            "key": key,
+            "study": self,
+        }
+        return atomic_write_bytes(Path(path), pickle.dumps(state, protocol=5))
+
+    @classmethod
+    def load(cls, path: str | Path, *, key: str | None = None) -> Study:
+        """Read a study written by :meth:`save`.
+
+        Raises
+        ------
+        InputError
+            When the file is not a study of this lifecircle version, or (with ``key``) was
+            built from other inputs or parameters.
+        """
+        p = Path(path)
+        try:
+            state = pickle.loads(p.read_bytes())
+        except FileNotFoundError as exc:
+            raise InputError(f"{p}: no saved study; run lifecircle analyze first") from exc
+        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
+            raise InputError(f"{p}: not a saved lifecircle study ({exc}); rerun analyze") from exc
+        if not isinstance(state, dict) or state.get("format") != CACHE_FORMAT:
+            raise InputError(f"{p}: not a saved lifecircle study; rerun lifecircle analyze")
+        if state.get("version") != _version():
+            raise InputError(
+                f"{p}: saved by lifecircle {state.get('version')}, this is {_version()}; "
+                "rerun lifecircle analyze"
+            )
+        if key is not None and state.get("key") != key:
+            raise InputError(f"{p}: saved from other inputs or parameters; rerun analyze")
+        study = state["study"]
+        if not isinstance(study, Study):
+            raise InputError(f"{p}: not a saved lifecircle study; rerun lifecircle analyze")
+        return study
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_samples"] = None  # cheap to rebuild, large to store
+        return state
+
+
+def _version() -> str:
+    try:
+        return metadata.version("lifecircle")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "unknown"
+
+
+def _route(
+    net: Network,
+    sited: SitedFacilities,
+    categories: Sequence[str],
+    area: StudyArea,
+    settings: Settings,
+    clock: Stopwatch,
+) -> dict[str, CategoryAccess]:
+    """One multi-source search per category, in parallel processes on large graphs."""
+    per_cat = {c: sited.of_category(c) for c in categories}
+    t0 = time.perf_counter()
+    fields = facility_fields(
+        net,
+        [snap for _, snap in per_cat.values()],
+        limit_m=SEARCH_LIMIT_FACTOR * area.reach_m,
+        processes=settings.processes,
+    )
+    clock.add("fields", time.perf_counter() - t0)
+    return {
+        c: CategoryAccess(rows=rows, snap=snap, field=f)
+        for (c, (rows, snap)), f in zip(per_cat.items(), fields, strict=True)
+    }

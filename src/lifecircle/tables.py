@@ -1,0 +1,213 @@
+"""From a study's routed state to the tables and layers of a :class:`~lifecircle.result.Result`:
+resident distances and times, coverage per community and for the area, the gaps layer, the
+communities layer, the service areas and the summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from lifecircle.config import Preset
+from lifecircle.coverage import (
+    AGE_WEIGHTED,
+    area_totals,
+    basket_limit_m,
+    coverage_table,
+    covered_mask,
+    denominator_tables,
+    weighted_median_by,
+)
+from lifecircle.naming import ALL, coverage_col, dist_col, limit_m, median_dist_col, time_col
+from lifecircle.result import Result
+from lifecircle.sources import ages
+from lifecircle.sources.codes import compare_with_code_table
+from lifecircle.summary import build_summary
+
+if TYPE_CHECKING:
+    from lifecircle.study import Study
+
+
+@dataclass(frozen=True)
+class CategoryReach:
+    """What routing gives for one category: per resident the distance and the nearest
+    facility's row (-1 beyond the search), per building the distance, and the service areas."""
+
+    category: str
+    resident_m: np.ndarray
+    nearest_row: np.ndarray
+    building_m: np.ndarray | None
+    service_areas: list[dict[str, Any]]
+    routing_s: float = 0.0
+    service_areas_s: float = 0.0
+
+
+def resident_layer(
+    residents: gpd.GeoDataFrame,
+    reaches: list[CategoryReach],
+    facility_ids: np.ndarray,
+    preset: Preset,
+) -> gpd.GeoDataFrame:
+    """The residents with, per category, the distance, the nearest facility and the times."""
+    res = residents.copy()
+    for r in reaches:
+        res[dist_col(r.category)] = r.resident_m
+        near = r.nearest_row
+        res[f"nearest_{r.category}"] = np.where(
+            near >= 0, facility_ids[np.maximum(near, 0)] if len(facility_ids) else "", ""
+        )
+        for profile, speed in preset.speeds_m_s.items():
+            res[time_col(r.category, profile)] = r.resident_m / speed / 60.0
+    return res
+
+
+def building_layer(buildings: gpd.GeoDataFrame, reaches: list[CategoryReach]) -> gpd.GeoDataFrame:
+    """The residential buildings with their distance per category."""
+    bld = buildings.copy()
+    if len(bld):
+        for r in reaches:
+            bld[dist_col(r.category)] = r.building_m
+    return bld
+
+
+def facility_layer(
+    facilities: gpd.GeoDataFrame, reaches: list[CategoryReach], weights: np.ndarray, preset: Preset
+) -> gpd.GeoDataFrame:
+    """The facilities with the residents each is the nearest for within the longest tier."""
+    fac = facilities.copy()
+    reached = np.zeros(len(fac))
+    within = limit_m(max(preset.minutes), preset.headline_speed_m_s)
+    for r in reaches:
+        hit = (r.resident_m <= within) & (r.nearest_row >= 0)
+        np.add.at(reached, r.nearest_row[hit], weights[hit])
+    fac["residents_within_max_minutes"] = reached
+    return fac
+
+
+def gaps_layer(res: gpd.GeoDataFrame, preset: Preset) -> gpd.GeoDataFrame:
+    """Residents without the complete life circle at the longest tier, with what they miss."""
+    maxm = max(preset.minutes)
+    speed = preset.headline_speed_m_s
+    full = covered_mask(res, ALL, speed, maxm, preset)
+    gap_idx = np.flatnonzero(~full)
+    miss_cols = []
+    for c in preset.basket_for(maxm):
+        lim = basket_limit_m(preset, c, speed, maxm)
+        miss_cols.append(np.where(~(res[dist_col(c)].to_numpy()[gap_idx] <= lim), c, ""))
+    missing = (
+        [", ".join(x for x in row if x) for row in zip(*miss_cols, strict=True)]
+        if miss_cols
+        else [""] * len(gap_idx)
+    )
+    return gpd.GeoDataFrame(
+        {
+            "community_id": res["community_id"].to_numpy()[~full],
+            "weight": res["weight"].to_numpy()[~full],
+            "missing_categories": missing,
+            "on_network": res["on_network"].to_numpy()[~full],
+        },
+        geometry=res.geometry.to_numpy()[~full],
+        crs="EPSG:4326",
+    )
+
+
+def communities_layer(
+    communities: gpd.GeoDataFrame,
+    cov: pd.DataFrame,
+    res: pd.DataFrame,
+    categories: list[str],
+) -> gpd.GeoDataFrame:
+    """The communities with their residents, one column per share and the median walks."""
+    wide = cov.pivot_table(
+        index="community_id",
+        columns=["category", "profile", "minutes"],
+        values="coverage",
+        dropna=False,
+    )
+    wide.columns = [coverage_col(str(t[0]), str(t[1]), int(t[2])) for t in wide.columns]
+    out = communities.merge(wide, left_on="community_id", right_index=True, how="left")
+    per_comm = cov.drop_duplicates("community_id").set_index("community_id")["residents"]
+    out.insert(2, "residents", out["community_id"].map(per_comm).to_numpy())
+    for cat in categories:  # how far the typical resident walks, for popups and reports
+        med = weighted_median_by(res, dist_col(cat))
+        out[median_dist_col(cat)] = out["community_id"].map(med).to_numpy(dtype=float)
+    return out
+
+
+def _code_table_check(study: Study, cov: pd.DataFrame) -> tuple[dict[str, Any] | None, list[str]]:
+    """Compare the communities with ``--code-table``: the report and its note."""
+    if study.inputs.code_table is None:
+        return None, []
+    per_comm = cov.drop_duplicates("community_id").set_index("community_id")["residents"]
+    report = compare_with_code_table(
+        study.inputs.code_table, study.area.communities["community_id"], per_comm
+    )
+    n1 = len(report["committees_without_polygon"])
+    n2 = len(report["polygons_with_unknown_codes"])
+    n3 = len(report["committees_without_residents"])
+    if not (n1 or n2 or n3):
+        return report, []
+    return report, [
+        f"Code table: {n1} committee(s) of the table have no polygon, {n3} have no "
+        f"residents, and {n2} polygon(s) carry codes the table does not know "
+        "(listed in summary.json → counts.code_table)."
+    ]
+
+
+def build_result(study: Study, reaches: list[CategoryReach], timings: dict[str, float]) -> Result:
+    """Every table and layer of an analysis from the study's state and its routed categories."""
+    preset, target = study.settings.preset, study.settings.target
+    communities = study.area.communities
+    categories = [r.category for r in reaches]
+    sited = study.facilities
+    fac_ids = sited.table["facility_id"].to_numpy(dtype=object)
+    res = resident_layer(study.residents.table, reaches, fac_ids, preset)
+    bld = building_layer(study.residents.buildings, reaches)
+    fac = facility_layer(sited.table, reaches, res["weight"].to_numpy(), preset)
+    age_share = ages.age_shares(study.inputs.age_share, communities, preset)
+    cov = coverage_table(res, communities, categories, preset, target, age_share=age_share)
+    area_cov = area_totals(cov, target)
+    denoms, area_denoms = denominator_tables(
+        cov[cov["profile"] != AGE_WEIGHTED], bld, communities, categories, preset, target
+    )
+    code_report, code_notes = _code_table_check(study, cov)
+    counts = dict(study.counts)
+    if code_report is not None:
+        counts["code_table"] = code_report
+    empty = [r.category for r in reaches if not len(study.access[r.category].rows)]
+    sa = gpd.GeoDataFrame(
+        [row for r in reaches for row in r.service_areas],
+        columns=["category", "profile", "minutes", "geometry"],
+        geometry="geometry",
+        crs=study.area.crs,
+    ).to_crs(4326)
+    summary = build_summary(
+        study,
+        res=res,
+        fac=fac,
+        cov=cov,
+        area_cov=area_cov,
+        categories=categories,
+        empty_categories=empty,
+        notes=[*study.notes, *code_notes],
+        counts=counts,
+        timings=timings,
+    )
+    return Result(
+        crs=study.area.crs,
+        communities=communities_layer(communities, cov, res, categories),
+        facilities=fac,
+        residents=res,
+        coverage=cov,
+        area_coverage=area_cov,
+        denominators=pd.concat([denoms, area_denoms], ignore_index=True),
+        service_areas=sa,
+        gaps=gaps_layer(res, preset),
+        summary=summary,
+        network=study.network,
+        taxonomy=study.taxonomy,
+        categories=categories,
+    )
