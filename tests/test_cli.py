@@ -387,13 +387,13 @@ def test_shanghai_example(tmp_path):
 )
 def test_analysis_failure_is_exit_1(tmp_path, helsinki, monkeypatch, error, message):
     """An analysis that fails on valid input exits 1 with a message, and writes nothing."""
-    from lifecircle.cli import analyze as analyze_cli
     from lifecircle.errors import AnalysisError
+    from lifecircle.study import Study
 
     def boom(*args, **kwargs):
         raise AnalysisError("the graph exploded") if error == "analysis" else RuntimeError("a bug")
 
-    monkeypatch.setattr(analyze_cli, "analyze", boom)
+    monkeypatch.setattr(Study, "from_inputs", boom)
     r = invoke("analyze", "--osm", helsinki, "--out", tmp_path / "o")
     assert r.exit_code == 1
     assert message in r.output

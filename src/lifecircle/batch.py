@@ -42,7 +42,9 @@ from lifecircle.manifest import (
     run_parameters,
     write_json,
 )
+from lifecircle.outputs import input_files, write_outputs
 from lifecircle.pipeline import analyze_prepared, read_user_communities, read_user_facilities
+from lifecircle.render.options import Presentation
 from lifecircle.sources import boundaries, population
 from lifecircle.sources._files import check_file, parse_crs
 from lifecircle.sources.citycache import CityCache, prepare_city
@@ -86,6 +88,7 @@ class DistrictTask:
     cache: CityCache
     inputs: Inputs
     settings: Settings
+    presentation: Presentation
     communities: gpd.GeoDataFrame | None
     communities_source: str | None
     community_counts: dict[str, Any]
@@ -108,8 +111,6 @@ def district_bbox(geom: BaseGeometry, reach_m: float) -> tuple[float, float, flo
 
 def run_district(task: DistrictTask) -> dict[str, Any]:
     """Analyse one district and write its folder; never raises for the district's own errors."""
-    from lifecircle.outputs import write_outputs
-
     t0 = time.perf_counter()
     d = task.district
     record: dict[str, Any] = {"district_id": d.district_id, "name": d.name, "dir": d.dirname}
@@ -136,6 +137,7 @@ def run_district(task: DistrictTask) -> dict[str, Any]:
             task.out / d.dirname,
             inputs=task.inputs,
             settings=task.settings,
+            presentation=task.presentation,
             overwrite=True,
             files=task.files,
             extra={"district": {"id": d.district_id, "name": d.name}},
@@ -225,6 +227,7 @@ def run_batch(
     district_name_column: str | None = None,
     districts_crs: str | None = None,
     cache_dir: Path | None = None,
+    presentation: Presentation | None = None,
     progress: Progress | None = None,
 ) -> BatchResult:
     """Analyse every district of ``districts_path``; see the module docstring."""
@@ -233,13 +236,10 @@ def run_batch(
     timings: dict[str, float] = {}
     out = out.resolve()
     settings = replace(settings, processes=1)  # parallelism comes from the cluster
-    if (inputs.osm is None) == (inputs.place is None):
-        raise InputError("give exactly one of --osm PATH or --places FILE")
-    for label, pth in (("--communities", inputs.communities), ("--population", inputs.population)):
-        if pth is not None:
-            check_file(pth, label)
-    for f in inputs.facilities:
-        check_file(f, "--facilities")
+    shown = presentation or Presentation()
+    inputs.check(place_option="--places FILE")
+    if inputs.place is not None:
+        check_file(inputs.place, "--places")
     dists = read_districts(
         districts_path,
         id_column=district_id_column,
@@ -250,7 +250,6 @@ def run_batch(
         _connect(cluster).close()
     params = run_parameters(inputs, settings)
     manifest = open_manifest(out, params, force=force)
-    from lifecircle.outputs import input_files
 
     # ---- read the city once
     say(f"{len(dists)} districts; reading the city's inputs once")
@@ -368,6 +367,7 @@ def run_batch(
                 cache=cache,
                 inputs=inputs,
                 settings=settings,
+                presentation=shown,
                 communities=sub,
                 communities_source=comm_src if sub is not None else None,
                 community_counts=comm_counts if sub is not None else {},
@@ -402,7 +402,7 @@ def run_batch(
 
     # ---- city outputs
     t = time.perf_counter()
-    summary = write_city_outputs(out, dists, manifest, settings, cache, files, rule)
+    summary = write_city_outputs(out, dists, manifest, settings, cache, files, rule, shown)
     timings["city_outputs_s"] = round(time.perf_counter() - t, 3)
     timings["total_s"] = round(time.perf_counter() - started, 3)
     summary["timings"] = timings

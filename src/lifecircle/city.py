@@ -10,6 +10,8 @@ from typing import Any
 import pandas as pd
 
 from lifecircle.config import Settings
+from lifecircle.render.citymap import make_city_map
+from lifecircle.render.options import Presentation
 from lifecircle.sources.citycache import CityCache
 from lifecircle.sources.districts import District
 
@@ -22,10 +24,9 @@ def write_city_outputs(
     cache: CityCache,
     files: dict[str, Any],
     rule: str | None,
+    presentation: Presentation,
 ) -> dict[str, Any]:
     """city_coverage.csv (every finished district's area rows), city_map.html and the summary."""
-    from lifecircle.render.citymap import make_city_map
-
     records = manifest["districts"]
     frames = []
     for d in dists:
@@ -107,8 +108,8 @@ def write_city_outputs(
         dists,
         records,
         target=settings.target,
-        lang=settings.lang,
-        tiles=settings.tiles,
-        offline=settings.offline,
+        lang=presentation.lang,
+        tiles=presentation.tiles,
+        offline=presentation.offline,
     )
     return summary

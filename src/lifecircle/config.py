@@ -15,6 +15,9 @@ from lifecircle._validate import Problems, gather
 from lifecircle.errors import InputError
 from lifecircle.naming import limit_m
 
+DEFAULT_MAX_SNAP_M = 200.0  # farther from every walkable way than this is off-network
+MAX_SNAP_LIMIT_M = 5000.0
+
 PRESETS = ("default", "gb50180", "tdt1062", "shanghai", "shanghai-2035")
 
 
@@ -360,7 +363,7 @@ class Settings:
 
     preset: Preset
     target: float
-    max_snap_m: float = 200.0
+    max_snap_m: float = DEFAULT_MAX_SNAP_M
     min_component_m: float = 250.0
     outline_step_m: float = 25.0
     service_area_cell_m: float = 10.0
@@ -370,11 +373,39 @@ class Settings:
     floor_area_per_person_m2: float = 35.0
     default_levels: float = 3.0
     admin_level: str | None = None
-    lang: str = "zh"
-    tiles: str = "osm"  # map basemap: osm, none, gaode or an xyzservices name
-    offline: bool = False  # inline the map's scripts so it opens with no network
     processes: int = field(default_factory=lambda: min(os.cpu_count() or 1, 4))
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Validate on construction, so that ``dataclasses.replace`` cannot bypass it."""
+        with gather("settings") as p:
+            if isinstance(self.target, bool) or not 0 < self.target <= 1:
+                p.add(f"--target must be a share in (0, 1], e.g. 0.85; got {self.target}")
+            if not 0 < self.max_snap_m <= MAX_SNAP_LIMIT_M:
+                p.add(
+                    f"--max-snap-m must be between 0 and {MAX_SNAP_LIMIT_M:g} metres; "
+                    f"got {self.max_snap_m}"
+                )
+            if not 0 < self.grid_cell_m <= 100_000 or math.isnan(self.grid_cell_m):
+                p.add(
+                    f"--grid-cell-m must be a positive size in metres (at most 100000), e.g. "
+                    f"500; got {self.grid_cell_m}"
+                )
+            for name in (
+                "outline_step_m",
+                "service_area_cell_m",
+                "floor_area_per_person_m2",
+                "default_levels",
+            ):
+                v = getattr(self, name)
+                if not v > 0:
+                    p.add(f"{name} must be positive; got {v}")
+            for name in ("min_component_m", "service_area_buffer_m", "service_area_fill_holes_m2"):
+                v = getattr(self, name)
+                if not v >= 0:
+                    p.add(f"{name} must be zero or positive; got {v}")
+            if self.processes < 1:
+                p.add(f"processes must be at least 1; got {self.processes}")
 
     @property
     def profiles(self) -> dict[str, float]:
@@ -399,7 +430,6 @@ class Settings:
             "floor_area_per_person_m2": self.floor_area_per_person_m2,
             "default_levels": self.default_levels,
             "admin_level": self.admin_level,
-            "lang": self.lang,
             "processes": self.processes,
             "max_reach_m": self.max_reach_m,
         }
@@ -409,25 +439,34 @@ def make_settings(
     preset: str | Path | None = None,
     *,
     target: float | None = None,
-    max_snap_m: float = 200.0,
+    max_snap_m: float = DEFAULT_MAX_SNAP_M,
     **kwargs: Any,
 ) -> Settings:
-    """Build validated :class:`Settings`; every problem is reported at once."""
-    pre = load_preset(preset)
-    with gather("settings") as p:
-        if target is not None and not (0 < target <= 1):
-            p.add(f"--target must be a share in (0, 1], e.g. 0.85; got {target}")
-        if not (0 < max_snap_m <= 5000):
-            p.add(f"--max-snap-m must be between 0 and 5000 metres; got {max_snap_m}")
-        if kwargs.get("lang", "zh") not in ("zh", "en"):
-            p.add(f"--lang must be zh or en; got {kwargs.get('lang')!r}")
-        if "tiles" in kwargs:
-            from lifecircle.render.maps import basemap
+    """Build validated :class:`Settings` from a preset name or file; every problem is reported
+    at once.
 
-            try:
-                basemap(kwargs["tiles"])
-            except ValueError as exc:
-                p.add(str(exc))
+    Parameters
+    ----------
+    preset
+        A shipped preset (see :data:`PRESETS`) or the path of a preset ``.toml`` file.
+    target
+        The share of residents to reach (overrides the preset's).
+    max_snap_m
+        Points farther than this from every walkable way are off-network.
+    **kwargs
+        Any other field of :class:`Settings`.
+
+    Raises
+    ------
+    InputError
+        When the preset or a setting is invalid.
+
+    Examples
+    --------
+    >>> make_settings("shanghai", target=0.99).target
+    0.99
+    """
+    pre = load_preset(preset)
     return Settings(
         preset=pre,
         target=pre.target if target is None else float(target),

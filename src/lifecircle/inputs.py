@@ -42,11 +42,11 @@ class Inputs:
     area: Path | None = None  # polygon(s) limiting the analysis to a district of a larger extract
     area_crs: str | None = None
 
-    def check(self) -> None:
+    def check(self, *, place_option: str = "--place NAME") -> None:
         """Raise :class:`~lifecircle.errors.InputError` unless exactly one of ``osm`` and
         ``place`` is given, every named file can be read, and ``area`` comes with ``osm``."""
         if (self.osm is None) == (self.place is None):
-            raise InputError("give exactly one of --osm PATH or --place NAME")
+            raise InputError(f"give exactly one of --osm PATH or {place_option}")
         for option, path in (
             ("--osm", self.osm),
             ("--communities", self.communities),

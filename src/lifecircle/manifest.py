@@ -16,7 +16,7 @@ import shapely
 
 from lifecircle.config import Settings
 from lifecircle.errors import InputError
-from lifecircle.pipeline import Inputs
+from lifecircle.inputs import Inputs
 
 MANIFEST = "batch_manifest.json"
 
@@ -45,8 +45,7 @@ def frame_digest(gdf: gpd.GeoDataFrame) -> str:
 def run_parameters(inputs: Inputs, settings: Settings) -> dict[str, Any]:
     """What a batch folder is bound to: changing any of these needs ``--force``."""
     params = settings.as_dict()
-    for how in ("processes", "tiles", "offline", "lang"):  # how results are shown, not what
-        params.pop(how, None)
+    params.pop("processes", None)  # how the work is spread, not what it computes
     return {
         "settings": params,
         "osm_facilities": inputs.osm_facilities,

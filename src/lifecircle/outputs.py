@@ -24,7 +24,14 @@ import numpy as np
 
 from lifecircle.config import Settings
 from lifecircle.errors import InputError
-from lifecircle.pipeline import Inputs, Result
+from lifecircle.inputs import Inputs
+from lifecircle.render.figures import write_figures
+from lifecircle.render.maps import make_map
+from lifecircle.render.options import Presentation
+from lifecircle.render.report import render_report
+from lifecircle.render.spreadsheet import write_xlsx
+from lifecircle.result import Result
+from lifecircle.study import Study, study_cache
 
 log = logging.getLogger(__name__)
 
@@ -164,16 +171,18 @@ def write_outputs(
     *,
     inputs: Inputs,
     settings: Settings,
+    presentation: Presentation | None = None,
     overwrite: bool,
     files: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
+    study: tuple[Study, str] | None = None,
 ) -> dict[str, Any]:
-    """Write every output into ``out`` atomically; returns the summary that was written."""
-    from lifecircle.render.figures import write_figures
-    from lifecircle.render.maps import make_map
-    from lifecircle.render.report import render_report
-    from lifecircle.render.spreadsheet import write_xlsx
+    """Write every output into ``out`` atomically; returns the summary that was written.
 
+    ``study`` (a study and its :func:`~lifecircle.study.study_key`) is saved in the folder's
+    ``_cache`` so that later commands on the folder need not read the inputs again.
+    """
+    shown = presentation or Presentation()
     check_output_dir(out, overwrite=overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
@@ -192,14 +201,14 @@ def write_outputs(
         }
         for name, layer in layers.items():
             _finite(layer).to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio")
-        write_xlsx(result, tmp / "coverage.xlsx", target=settings.target, lang=settings.lang)
+        write_xlsx(result, tmp / "coverage.xlsx", target=settings.target, lang=shown.lang)
         map_info = make_map(
             result,
             tmp / "map.html",
             target=settings.target,
-            lang=settings.lang,
-            tiles=settings.tiles,
-            offline=settings.offline,
+            lang=shown.lang,
+            tiles=shown.tiles,
+            offline=shown.offline,
         )
         summary = dict(result.summary)
         summary["map"] = map_info
@@ -209,7 +218,7 @@ def write_outputs(
             area_coverage=result.area_coverage,
             summary=summary,
             target=settings.target,
-            lang=settings.lang,
+            lang=shown.lang,
         )
         summary["provenance"] = provenance(inputs, settings, files=files)
         summary.update(extra or {})
@@ -217,7 +226,9 @@ def write_outputs(
         (tmp / "summary.json").write_text(
             json.dumps(_jsonable(summary), ensure_ascii=False, indent=2), encoding="utf-8"
         )
-        render_report(tmp, lang=settings.lang)  # built from what was just written
+        render_report(tmp, lang=shown.lang)  # built from what was just written
+        if study is not None:
+            study[0].save(study_cache(tmp), key=study[1])
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
             os.replace(out, old / "previous")

@@ -10,11 +10,13 @@ OpenStreetMap file again.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import pickle
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -56,8 +58,31 @@ log = logging.getLogger(__name__)
 # walk to a facility that lies out of reach instead of "unreachable".
 SEARCH_LIMIT_FACTOR = 2.0
 
+CACHE_DIR = "_cache"
 CACHE_NAME = "study.pickle"
 CACHE_FORMAT = 1
+
+
+def study_cache(out: Path) -> Path:
+    """Where an output folder keeps its study."""
+    return Path(out) / CACHE_DIR / CACHE_NAME
+
+
+def study_key(files: dict[str, Any], inputs: Inputs, settings: Settings) -> str:
+    """A digest of what a study is built from: the input files' contents (SHA-256 from
+    :func:`lifecircle.outputs.input_files`), the options and the engine settings, and this
+    lifecircle version. Presentation options are not part of it."""
+    h = hashlib.sha256()
+    for part in (
+        _version(),
+        CACHE_FORMAT,
+        {label: f["sha256"] for label, f in files.items()},
+        {k: v for k, v in asdict(inputs).items() if not isinstance(v, Path | tuple)},
+        {k: v for k, v in settings.as_dict().items() if k != "processes"},
+    ):
+        h.update(json.dumps(part, sort_keys=True, default=str).encode())
+        h.update(b"\0")
+    return h.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -3,19 +3,43 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from lifecircle.cli import options as opt
-from lifecircle.cli.main import app, run_guarded
-from lifecircle.config import make_settings
-from lifecircle.errors import InputError
-from lifecircle.outputs import check_output_dir, write_outputs
-from lifecircle.pipeline import Inputs, analyze
+from lifecircle.cli.guard import run_guarded
+from lifecircle.config import DEFAULT_MAX_SNAP_M, make_settings
+from lifecircle.inputs import Inputs
+
+if TYPE_CHECKING:
+    from lifecircle.config import Settings
+    from lifecircle.study import Study
+    from lifecircle.timing import Progress
 
 out_console = Console(stderr=True, soft_wrap=True)
+
+
+def _study(
+    inputs: Inputs, settings: Settings, out: Path, key: str, progress: Progress | None
+) -> Study:
+    """The study saved in ``out`` when it was built from the same inputs and parameters (no
+    file is read again), else a new one."""
+    # the engine is imported when a command runs, not for `lifecircle --help`
+    from lifecircle.errors import InputError
+    from lifecircle.study import Study, study_cache
+
+    cached = study_cache(out)
+    if cached.is_file():
+        try:
+            study = Study.load(cached, key=key)
+        except InputError:
+            pass  # another run's study, or another version's: build afresh
+        else:
+            study.inputs = inputs  # same contents; the paths of this run go in the record
+            return study
+    return Study.from_inputs(inputs, settings, progress=progress)
 
 
 def _run(
@@ -33,6 +57,10 @@ def _run(
     tiles: str = "osm",
     offline: bool = False,
 ) -> None:
+    from lifecircle.outputs import check_output_dir, input_files, write_outputs
+    from lifecircle.render.options import Presentation
+    from lifecircle.study import study_key
+
     check_output_dir(out, overwrite=overwrite)
     settings = make_settings(
         preset,
@@ -40,33 +68,52 @@ def _run(
         max_snap_m=max_snap_m,
         admin_level=admin_level,
         grid_cell_m=grid_cell_m,
-        lang=lang,
-        tiles=tiles,
-        offline=offline,
     )
+    shown = Presentation(lang=lang, tiles=tiles, offline=offline)
+    inputs.check()
+    files = input_files(inputs)
+    key = study_key(files, inputs, settings)
     if quiet:
-        result = analyze(inputs, settings)
+        study = _study(inputs, settings, out, key, None)
+        result = study.coverage()
     else:
         with out_console.status("starting…") as status:
-            result = analyze(inputs, settings, progress=lambda msg: status.update(f"{msg}…"))
-    summary = write_outputs(result, out, inputs=inputs, settings=settings, overwrite=overwrite)
+
+            def say(msg: str) -> None:
+                status.update(f"{msg}…")
+
+            study = _study(inputs, settings, out, key, say)
+            result = study.coverage(progress=say)
+    summary = write_outputs(
+        result,
+        out,
+        inputs=inputs,
+        settings=settings,
+        presentation=shown,
+        overwrite=overwrite,
+        files=files,
+        study=(study, key),
+    )
     if not quiet:
-        clc = summary["complete_life_circle"]
-        meet = summary["communities_meeting_target"]
-        out_console.print(
-            f"[bold]{summary['area']['communities']}[/] communities, "
-            f"{summary['residents']['total']:,.0f} residents ({summary['denominator']}). "
-            f"Complete life circle ≤ {clc['minutes']} min ({clc['profile']}): "
-            f"[bold]{clc['coverage']:.1%}[/] against a target of {clc['target']:.0%} — "
-            f"{'meets' if clc['meets_target'] else 'misses'} it; "
-            f"{meet['count']} of {meet['of']} communities meet it."
-        )
-        for note in summary["notes"]:
-            out_console.print(f"[yellow]note:[/] {note}", highlight=False)
-        out_console.print(f"Wrote {out}/")
+        _print_headline(summary, out)
 
 
-@app.command("analyze")
+def _print_headline(summary: dict, out: Path) -> None:
+    clc = summary["complete_life_circle"]
+    meet = summary["communities_meeting_target"]
+    out_console.print(
+        f"[bold]{summary['area']['communities']}[/] communities, "
+        f"{summary['residents']['total']:,.0f} residents ({summary['denominator']}). "
+        f"Complete life circle ≤ {clc['minutes']} min ({clc['profile']}): "
+        f"[bold]{clc['coverage']:.1%}[/] against a target of {clc['target']:.0%} — "
+        f"{'meets' if clc['meets_target'] else 'misses'} it; "
+        f"{meet['count']} of {meet['of']} communities meet it."
+    )
+    for note in summary["notes"]:
+        out_console.print(f"[yellow]note:[/] {note}", highlight=False)
+    out_console.print(f"Wrote {out}/")
+
+
 def analyze_cmd(
     ctx: typer.Context,
     out: opt.Out,
@@ -86,7 +133,7 @@ def analyze_cmd(
     no_osm_facilities: opt.NoOsmFacilities = False,
     preset: opt.Preset = None,
     target: opt.Target = None,
-    max_snap_m: opt.MaxSnap = 200.0,
+    max_snap_m: opt.MaxSnap = DEFAULT_MAX_SNAP_M,
     grid_cell_m: opt.GridCell = 500.0,
     categories: opt.Categories = None,
     walk_filter: opt.WalkFilter = None,
@@ -99,8 +146,6 @@ def analyze_cmd(
     overwrite: opt.Overwrite = False,
 ) -> None:
     """Analyse one area: per-community walking coverage of everyday facilities (5/10/15 min)."""
-    if (osm is None) == (place is None):
-        run_guarded(_raise, InputError("give exactly one of --osm PATH or --place NAME"))
     inputs = Inputs(
         osm=osm,
         place=place,
@@ -138,11 +183,6 @@ def analyze_cmd(
     )
 
 
-def _raise(exc: Exception) -> None:
-    raise exc
-
-
-@app.command("demo")
 def demo_cmd(
     ctx: typer.Context,
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("outputs/demo"),
@@ -158,7 +198,7 @@ def demo_cmd(
         out,
         preset=None,
         target=None,
-        max_snap_m=200.0,
+        max_snap_m=DEFAULT_MAX_SNAP_M,
         admin_level=None,
         grid_cell_m=500.0,
         overwrite=overwrite,

@@ -10,10 +10,9 @@ import typer
 from rich.console import Console
 
 from lifecircle.cli import options as opt
-from lifecircle.cli.main import app, run_guarded
-from lifecircle.config import make_settings
-from lifecircle.errors import InputError
-from lifecircle.pipeline import Inputs
+from lifecircle.cli.guard import run_guarded
+from lifecircle.config import DEFAULT_MAX_SNAP_M, make_settings
+from lifecircle.inputs import Inputs
 
 if TYPE_CHECKING:
     from lifecircle.batch import BatchResult
@@ -21,7 +20,6 @@ if TYPE_CHECKING:
 console = Console(stderr=True, soft_wrap=True)
 
 
-@app.command("batch")
 def batch_cmd(
     ctx: typer.Context,
     districts: Annotated[
@@ -68,7 +66,7 @@ def batch_cmd(
     no_osm_facilities: opt.NoOsmFacilities = False,
     preset: opt.Preset = None,
     target: opt.Target = None,
-    max_snap_m: opt.MaxSnap = 200.0,
+    max_snap_m: opt.MaxSnap = DEFAULT_MAX_SNAP_M,
     grid_cell_m: opt.GridCell = 500.0,
     categories: opt.Categories = None,
     walk_filter: opt.WalkFilter = None,
@@ -109,11 +107,10 @@ def batch_cmd(
 ) -> None:
     """Analyse every district of a city: the city file is read once, one task per district runs
     on dask.distributed, and a rerun skips districts that are already done."""
-    from lifecircle.batch import Cluster, run_batch
+    from lifecircle.batch import Cluster, run_batch  # dask: loaded when a batch runs
+    from lifecircle.render.options import Presentation
 
     quiet = ctx.obj["quiet"]
-    if (osm is None) == (places is None):
-        run_guarded(_raise, InputError("give exactly one of --osm PATH or --places FILE"))
     inputs = Inputs(
         osm=osm,
         place=str(places) if places else None,
@@ -139,9 +136,6 @@ def batch_cmd(
             max_snap_m=max_snap_m,
             admin_level=admin_level,
             grid_cell_m=grid_cell_m,
-            lang=lang,
-            tiles=tiles,
-            offline=offline,
         )
         return run_batch(
             inputs,
@@ -156,6 +150,7 @@ def batch_cmd(
             district_name_column=district_name_column,
             districts_crs=districts_crs,
             cache_dir=cache_dir,
+            presentation=Presentation(lang=lang, tiles=tiles, offline=offline),
             progress=None if quiet else (lambda m: console.print(m, highlight=False)),
         )
 
@@ -192,7 +187,3 @@ def batch_cmd(
                 f"[red]failed[/] {k}: {result.districts[k].get('error', '')}", highlight=False
             )
         raise typer.Exit(1)
-
-
-def _raise(exc: Exception) -> None:
-    raise exc

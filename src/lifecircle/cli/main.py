@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.logging import RichHandler
 
-from lifecircle.errors import AnalysisError, InputError, LifecircleError
+from lifecircle.cli import analyze, batch, presets, rebuild
+from lifecircle.cli.guard import err
 
 app = typer.Typer(
     help="Measure 15-minute community life circles (15分钟社区生活圈) on OpenStreetMap walking "
@@ -23,8 +22,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True, soft_wrap=True)
-T = TypeVar("T")
 
 
 @app.callback()
@@ -58,39 +55,14 @@ def main(
     ctx.obj = {"quiet": quiet}
 
 
-def _fail(exc: BaseException, code: int) -> typer.Exit:
-    label = "input error" if code == 2 else "analysis failed"
-    err.print(f"[bold red]lifecircle: {label}:[/] ", end="")
-    err.print(str(exc), markup=False, highlight=False)
-    return typer.Exit(code)
-
-
-def run_guarded(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Turn library errors into messages and exit codes."""
-    try:
-        return fn(*args, **kwargs)
-    except InputError as exc:
-        raise _fail(exc, 2) from None
-    except (AnalysisError, LifecircleError) as exc:
-        raise _fail(exc, 1) from None
-    except MemoryError as exc:
-        raise _fail(AnalysisError(f"out of memory ({exc}); analyse a smaller area"), 1) from None
-    except (typer.Exit, typer.Abort, KeyboardInterrupt):
-        raise
-    except Exception as exc:  # a bug or an unforeseen input: say so, exit 1, traceback with -vv
-        logging.getLogger("lifecircle").debug("unexpected error", exc_info=True)
-        raise _fail(
-            AnalysisError(
-                f"unexpected {type(exc).__name__}: {exc} (run with -vv for the traceback)"
-            ),
-            1,
-        ) from None
-
-
-from lifecircle.cli import analyze as _analyze  # noqa: E402,F401  (registers the commands)
-from lifecircle.cli import batch as _batch  # noqa: E402,F401
-from lifecircle.cli import presets as _presets  # noqa: E402,F401
-from lifecircle.cli import rebuild as _rebuild  # noqa: E402,F401
+# Commands are registered here; no command module imports this one back. Each keeps its heavy
+# imports (geopandas, the engine) inside the command, so that `lifecircle --help` is instant.
+app.command("analyze")(analyze.analyze_cmd)
+app.command("demo")(analyze.demo_cmd)
+app.command("batch")(batch.batch_cmd)
+app.command("presets")(presets.presets_cmd)
+app.command("report")(rebuild.report_cmd)
+app.command("map")(rebuild.map_cmd)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lifecircle.categories import load_taxonomy
-from lifecircle.cli.main import app, run_guarded
+from lifecircle.cli.guard import run_guarded
 from lifecircle.config import PRESETS, Preset, load_preset
 
 console = Console(soft_wrap=True)
@@ -38,7 +38,6 @@ def _show(preset: Preset) -> None:
     console.print(table)
 
 
-@app.command("presets")
 def presets_cmd(
     name: Annotated[
         str | None,

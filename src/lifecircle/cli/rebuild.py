@@ -12,14 +12,14 @@ from typing import Annotated
 import typer
 
 from lifecircle.cli import options as opt
-from lifecircle.cli.main import app, run_guarded
-from lifecircle.outputs import default_mode
-from lifecircle.render.maps import load_outputs, make_map
-from lifecircle.render.report import render_report
+from lifecircle.cli.guard import run_guarded
+from lifecircle.errors import InputError
 
 
 def _replace(out: Path, name: str, write: Callable[[Path], object]) -> Path:
     """Write ``out/name`` through a temporary file, so a failure leaves the old file whole."""
+    from lifecircle.outputs import default_mode  # the engine loads when a command runs
+
     fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out)
     os.close(fd)
     try:
@@ -36,7 +36,10 @@ def _rebuild(out: Path, lang: str) -> Path:
     """The figures (drawn in ``lang``), then the report that shows them."""
     import pandas as pd
 
+    from lifecircle.outputs import default_mode
     from lifecircle.render.figures import FIGURES, write_figures
+    from lifecircle.render.maps import load_outputs
+    from lifecircle.render.report import render_report
 
     run = load_outputs(out)
     area = pd.read_csv(out / "area_coverage.csv", encoding="utf-8-sig")
@@ -56,6 +59,8 @@ def _rebuild(out: Path, lang: str) -> Path:
 
 
 def _rebuild_map(out: Path, lang: str, tiles: str, offline: bool) -> Path:
+    from lifecircle.render.maps import load_outputs, make_map
+
     run = load_outputs(out)
     target = float(run.summary["complete_life_circle"]["target"])
     return _replace(
@@ -65,15 +70,12 @@ def _rebuild_map(out: Path, lang: str, tiles: str, offline: bool) -> Path:
     )
 
 
-@app.command("report")
 def report_cmd(
     out: Annotated[Path, typer.Argument(help="An output folder written by `lifecircle analyze`.")],
     lang: opt.Lang = "zh",
 ) -> None:
     """Rebuild report.html and its figures from an output folder without recomputing the
     analysis (for example in the other language)."""
-    from lifecircle.errors import InputError
-
     if not out.is_dir():
         run_guarded(_fail, InputError(f"{out}: no such output folder; give the --out of a run"))
     path = run_guarded(_rebuild, out, lang)
@@ -84,7 +86,6 @@ def _fail(exc: Exception) -> None:
     raise exc
 
 
-@app.command("map")
 def map_cmd(
     out: Annotated[Path, typer.Argument(help="An output folder written by `lifecircle analyze`.")],
     lang: opt.Lang = "zh",
@@ -93,8 +94,6 @@ def map_cmd(
 ) -> None:
     """Rebuild map.html from an output folder without recomputing the analysis (for example
     offline, or on another basemap)."""
-    from lifecircle.errors import InputError
-
     if not out.is_dir():
         run_guarded(_fail, InputError(f"{out}: no such output folder; give the --out of a run"))
     path = run_guarded(_rebuild_map, out, lang, tiles, offline)
