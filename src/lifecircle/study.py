@@ -320,17 +320,12 @@ class Study:
             if len(res.buildings)
             else None
         )
-        nearest = (
-            np.where(near_ap >= 0, acc.rows[np.maximum(near_ap, 0)], -1)
-            if len(acc.rows)
-            else np.full(len(dist_r), -1, dtype=np.int64)
-        )
         t1 = time.perf_counter()
         rows = self._service_areas(cat, acc) if len(acc.rows) else []
         return CategoryReach(
             category=cat,
             resident_m=dist_r,
-            nearest_row=nearest,
+            nearest_point=near_ap,
             building_m=bld_m,
             service_areas=rows,
             routing_s=t1 - t0,

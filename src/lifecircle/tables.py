@@ -33,29 +33,40 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class CategoryReach:
-    """What routing gives for one category: per resident the distance and the nearest
-    facility's row (-1 beyond the search), per building the distance, and the service areas."""
+    """What routing gives for one category: per resident the distance and the nearest access
+    point of the category (-1 beyond the search), per building the distance, and the service
+    areas. Access points are numbered within the category, so a change to another category's
+    facilities leaves this valid."""
 
     category: str
     resident_m: np.ndarray
-    nearest_row: np.ndarray
+    nearest_point: np.ndarray
     building_m: np.ndarray | None
     service_areas: list[dict[str, Any]]
     routing_s: float = 0.0
     service_areas_s: float = 0.0
 
 
+def nearest_rows(reach: CategoryReach, point_rows: np.ndarray) -> np.ndarray:
+    """Per resident, the facility-table row of the nearest facility (-1 for none), given the
+    row of each of the category's access points."""
+    if not len(point_rows):
+        return np.full(len(reach.nearest_point), -1, dtype=np.int64)
+    p = reach.nearest_point
+    return np.where(p >= 0, point_rows[np.maximum(p, 0)], -1)
+
+
 def resident_layer(
     residents: gpd.GeoDataFrame,
     reaches: list[CategoryReach],
+    nearest: list[np.ndarray],
     facility_ids: np.ndarray,
     preset: Preset,
 ) -> gpd.GeoDataFrame:
     """The residents with, per category, the distance, the nearest facility and the times."""
     res = residents.copy()
-    for r in reaches:
+    for r, near in zip(reaches, nearest, strict=True):
         res[dist_col(r.category)] = r.resident_m
-        near = r.nearest_row
         res[f"nearest_{r.category}"] = np.where(
             near >= 0, facility_ids[np.maximum(near, 0)] if len(facility_ids) else "", ""
         )
@@ -74,15 +85,19 @@ def building_layer(buildings: gpd.GeoDataFrame, reaches: list[CategoryReach]) ->
 
 
 def facility_layer(
-    facilities: gpd.GeoDataFrame, reaches: list[CategoryReach], weights: np.ndarray, preset: Preset
+    facilities: gpd.GeoDataFrame,
+    reaches: list[CategoryReach],
+    nearest: list[np.ndarray],
+    weights: np.ndarray,
+    preset: Preset,
 ) -> gpd.GeoDataFrame:
     """The facilities with the residents each is the nearest for within the longest tier."""
     fac = facilities.copy()
     reached = np.zeros(len(fac))
     within = limit_m(max(preset.minutes), preset.headline_speed_m_s)
-    for r in reaches:
-        hit = (r.resident_m <= within) & (r.nearest_row >= 0)
-        np.add.at(reached, r.nearest_row[hit], weights[hit])
+    for r, near in zip(reaches, nearest, strict=True):
+        hit = (r.resident_m <= within) & (near >= 0)
+        np.add.at(reached, near[hit], weights[hit])
     fac["residents_within_max_minutes"] = reached
     return fac
 
@@ -164,9 +179,10 @@ def build_result(study: Study, reaches: list[CategoryReach], timings: dict[str, 
     categories = [r.category for r in reaches]
     sited = study.facilities
     fac_ids = sited.table["facility_id"].to_numpy(dtype=object)
-    res = resident_layer(study.residents.table, reaches, fac_ids, preset)
+    nearest = [nearest_rows(r, study.access[r.category].rows) for r in reaches]
+    res = resident_layer(study.residents.table, reaches, nearest, fac_ids, preset)
     bld = building_layer(study.residents.buildings, reaches)
-    fac = facility_layer(sited.table, reaches, res["weight"].to_numpy(), preset)
+    fac = facility_layer(sited.table, reaches, nearest, res["weight"].to_numpy(), preset)
     age_share = ages.age_shares(study.inputs.age_share, communities, preset)
     cov = coverage_table(res, communities, categories, preset, target, age_share=age_share)
     area_cov = area_totals(cov, target)

@@ -1,0 +1,239 @@
+"""The study object: same tables as analyze, facility changes re-route only their category, and a
+study saved in an output folder comes back without reading the inputs again."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+import shapely
+from pandas.testing import assert_frame_equal
+from typer.testing import CliRunner
+
+import lifecircle
+from lifecircle import InputError, Inputs, Study, analyze, make_settings
+from lifecircle.cli.main import app
+from lifecircle.naming import dist_col
+
+LON0, LAT0 = 121.47, 31.23  # a 1 km street grid in central Shanghai
+STEP = 0.001  # about 95 m east-west, 111 m north-south
+
+
+def _grid_osm(path: Path, n: int = 11) -> Path:
+    """An .osm file of an n × n street grid (residential ways along every row and column)."""
+    nodes, ways = [], []
+    nid = lambda i, j: 1 + i * n + j  # noqa: E731
+    for i in range(n):
+        for j in range(n):
+            nodes.append(
+                f'<node id="{nid(i, j)}" version="1" lat="{LAT0 + i * STEP:.6f}" '
+                f'lon="{LON0 + j * STEP:.6f}"/>'
+            )
+    w = 1
+    for i in range(n):
+        for line in ([nid(i, j) for j in range(n)], [nid(j, i) for j in range(n)]):
+            refs = "".join(f'<nd ref="{r}"/>' for r in line)
+            ways.append(f'<way id="{w}" version="1">{refs}<tag k="highway" v="residential"/></way>')
+            w += 1
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6">\n'
+        + "\n".join(nodes + ways)
+        + "\n</osm>\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+FACILITIES = [
+    ("m1", "market", "东菜场", 0.5, 0.5),
+    ("m2", "market", "西菜场", 9.5, 9.0),
+    ("c1", "clinic", "卫生站", 5.0, 5.2),
+    ("k1", "kindergarten", "幼儿园", 1.2, 8.7),
+]
+
+
+def _csv(path: Path, rows: list[tuple[str, str, str, float, float]]) -> Path:
+    lines = ["id,category,name,lon,lat"]
+    lines += [f"{i},{c},{n},{LON0 + x * STEP:.6f},{LAT0 + y * STEP:.6f}" for i, c, n, x, y in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def town(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("town")
+    _grid_osm(d / "grid.osm")
+    _csv(d / "facilities.csv", FACILITIES)
+    return d
+
+
+def _inputs(town: Path, *facility_files: Path) -> Inputs:
+    files = facility_files or (town / "facilities.csv",)
+    return Inputs(osm=town / "grid.osm", facilities=tuple(files), osm_facilities=False)
+
+
+@pytest.fixture(scope="module")
+def settings():
+    return make_settings(grid_cell_m=300.0, processes=1)
+
+
+@pytest.fixture(scope="module")
+def study(town, settings) -> Study:
+    return Study.from_inputs(_inputs(town), settings)
+
+
+def _same_tables(a, b, *, ids: bool = True) -> None:
+    """The coverage tables and the residents' walks are equal (and the nearest facility's id,
+    when both runs named their facilities alike)."""
+    assert_frame_equal(a.coverage, b.coverage)
+    assert_frame_equal(a.area_coverage, b.area_coverage)
+    assert_frame_equal(a.denominators, b.denominators)
+    cols = [c for c in a.residents.columns if c != "geometry" and (ids or "nearest_" not in c)]
+    assert_frame_equal(pd.DataFrame(a.residents[cols]), pd.DataFrame(b.residents[cols]))
+
+
+def test_coverage_gives_the_tables_of_analyze(town, settings, study):
+    _same_tables(study.coverage(), analyze(_inputs(town), settings))
+
+
+def test_coverage_does_not_change_the_study(study):
+    before = study.residents.table.copy()
+    study.coverage()
+    study.coverage()
+    assert_frame_equal(study.residents.table, before)
+    assert dist_col("market") not in study.residents.table.columns
+
+
+def test_removing_a_facility_reroutes_its_category_only(town, settings, study, monkeypatch):
+    import lifecircle.study as study_mod
+
+    routed: list[int] = []
+    real = study_mod.facility_fields
+
+    def spy(net, facs, **kw):
+        routed.append(len(facs))
+        return real(net, facs, **kw)
+
+    monkeypatch.setattr(study_mod, "facility_fields", spy)
+    after = study.with_facilities(remove=["facilities.csv:m2"])
+    assert routed == [1]  # one category searched again: the market
+    for cat in ("clinic", "kindergarten"):
+        assert after.access[cat].field is study.access[cat].field
+    assert after.access["market"].field is not study.access["market"].field
+    without = _csv(town / "without_m2.csv", FACILITIES[:1] + FACILITIES[2:])
+    _same_tables(after.coverage(), analyze(_inputs(town, without), settings), ids=False)
+
+
+def test_adding_facilities_equals_analysing_with_them(town, settings, study, tmp_path):
+    extra = [("m3", "market", "新菜场", 9.0, 1.0), ("e1", "elder_care", "日间照料", 4.0, 4.0)]
+    extra_csv = _csv(tmp_path / "extra.csv", extra)
+    add = lifecircle.read_facilities_file(extra_csv)
+    after = study.with_facilities(add=add)
+    assert "elder_care" in after.categories
+    fresh = analyze(_inputs(town, town / "facilities.csv", extra_csv), settings)
+    _same_tables(after.coverage(), fresh)
+    # adding never lengthens a walk
+    base = study.coverage().residents
+    new = after.coverage().residents
+    assert (new[dist_col("market")].to_numpy() <= base[dist_col("market")].to_numpy()).all()
+    assert (new[dist_col("market")] < base[dist_col("market")]).any()
+
+
+def test_move_is_remove_plus_add(study):
+    moved = gpd.GeoDataFrame(
+        {"facility_id": ["c1b"], "category": ["clinic"], "name": ["卫生站"]},
+        geometry=[shapely.Point(LON0 + 1 * STEP, LAT0 + 1 * STEP)],
+        crs=4326,
+    )
+    after = study.with_facilities(add=moved, remove=["facilities.csv:c1"])
+    ids = set(after.facilities.table["facility_id"])
+    assert "facilities.csv:c1" not in ids and "c1b" in ids
+    assert "facilities.csv:c1" in set(study.facilities.table["facility_id"])  # left as it was
+    assert after.facilities.table.loc[lambda t: t.facility_id == "c1b", "source"].item() == (
+        "scenario"
+    )
+
+
+def test_unknown_ids_to_remove_are_refused_and_listed(study):
+    with pytest.raises(InputError, match=r"2 unknown id\(s\): nope, m9"):
+        study.with_facilities(remove=["nope", "facilities.csv:m1", "m9"])
+
+
+def test_save_and_load_round_trip(study, tmp_path):
+    path = study.save(tmp_path / "_cache" / "study.pickle", key="k1")
+    back = Study.load(path, key="k1")
+    _same_tables(back.coverage(), study.coverage())
+    with pytest.raises(InputError, match="other inputs or parameters"):
+        Study.load(path, key="k2")
+    junk = tmp_path / "junk.pickle"
+    junk.write_bytes(b"not a pickle at all")
+    with pytest.raises(InputError, match="not a saved lifecircle study"):
+        Study.load(junk)
+    with pytest.raises(InputError, match="no saved study"):
+        Study.load(tmp_path / "absent.pickle")
+
+
+def test_a_rerun_on_the_same_folder_does_not_read_the_osm_file_again(town, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    args = ["-q", "analyze", "--osm", str(town / "grid.osm"), "--no-osm-facilities"]
+    args += [
+        "--facilities",
+        str(town / "facilities.csv"),
+        "--grid-cell-m",
+        "300",
+        "--out",
+        str(out),
+    ]
+    runner = CliRunner()
+    assert runner.invoke(app, args).exit_code == 0
+    assert (out / "_cache" / "study.pickle").is_file()
+    first = (out / "coverage.csv").read_bytes()
+
+    import lifecircle.prepare as prepare_mod
+
+    def no_read(*a, **k):
+        raise AssertionError("the OSM file was read again")
+
+    monkeypatch.setattr(prepare_mod, "read_osm_input", no_read)
+    r = runner.invoke(app, [*args, "--overwrite", "--lang", "en"])
+    assert r.exit_code == 0, r.output
+    assert (out / "coverage.csv").read_bytes() == first
+    # other parameters: the saved study is not used
+    r = runner.invoke(app, [*args, "--overwrite", "--target", "0.9"])
+    assert r.exit_code == 1 and "the OSM file was read again" in r.output
+
+
+def test_help_does_not_load_the_engine():
+    code = (
+        "import sys\n"
+        "from lifecircle.cli.main import app\n"
+        "from typer.testing import CliRunner\n"
+        "r = CliRunner().invoke(app, ['analyze', '--help'])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "heavy = [m for m in ('geopandas', 'scipy', 'folium', 'shapely') if m in sys.modules]\n"
+        "print(heavy)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_settings_are_validated_however_they_are_made():
+    import dataclasses
+
+    s = make_settings()
+    for field, bad in (("grid_cell_m", 0.0), ("grid_cell_m", -5.0), ("max_snap_m", 0.0)):
+        with pytest.raises(InputError, match=field.replace("_", "-")):
+            dataclasses.replace(s, **{field: bad})
+    with pytest.raises(InputError, match="target"):
+        dataclasses.replace(s, target=1.5)
+
+
+def test_the_public_api_is_documented():
+    for name in lifecircle.__all__:
+        obj = getattr(lifecircle, name)
+        if callable(obj):
+            assert obj.__doc__, f"lifecircle.{name} has no docstring"
