@@ -90,3 +90,28 @@ def test_settings_reach_follows_the_longest_threshold(tmp_path):
     )
     assert s.max_reach_m == 1500
     assert make_settings().max_reach_m == pytest.approx(990)
+
+
+def test_profile_roles_are_explicit(tmp_path):
+    """The headline and elderly profiles come from [roles], not from the order or names."""
+    base = load_preset("default")
+    assert (base.headline_profile, base.elderly_profile) == ("standard", "elderly")
+    assert "roles" not in base.as_dict()  # implied roles add nothing to the record
+    body = (
+        "minutes = [5, 10, 15]\n[profiles]\nfast = 1.2\nslow = 0.8\n"
+        '[roles]\nheadline = "slow"\nelderly = "slow"\n'
+    )
+    p = tmp_path / "roles.toml"
+    p.write_text(body, encoding="utf-8")
+    pre = load_preset(p)
+    assert pre.headline_profile == "slow" and pre.headline_speed_m_s == 0.8
+    assert pre.as_dict()["roles"] == {"headline": "slow", "elderly": "slow"}
+    again = tmp_path / "again.toml"
+    again.write_text(pre.to_toml(), encoding="utf-8")
+    assert load_preset(again).roles == pre.roles
+    assert set(pre.service_area_tiers()) == {("slow", 5), ("slow", 10), ("slow", 15), ("fast", 15)}
+    p.write_text(body.replace('elderly = "slow"', 'elderly = "jogger"\nboss = "fast"'), "utf-8")
+    with pytest.raises(InputError) as err:
+        load_preset(p)
+    assert "roles.elderly = 'jogger' is not a profile" in str(err.value)
+    assert "roles.boss: unknown role" in str(err.value)

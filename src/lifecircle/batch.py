@@ -101,10 +101,25 @@ class DistrictTask:
 # ---- the task --------------------------------------------------------------------------------
 
 
+# What a district reads of the city cache (every row whose box meets this one): the district
+# buffered by the walking reach, with a safety margin. The analysis buffers its area in its own
+# metric CRS, centred on the area it settles on (communities given by code can reach beyond the
+# district), and clips the network and the facilities to that buffer; this box is drawn in a CRS
+# centred on the district. The extra 20 % of the reach and 500 m absorb the difference between
+# the two projections and the bending of a buffer's outline in lon/lat, at the cost of reading
+# a little more than is used. Too small a margin would silently lose facilities near the edge.
+BBOX_REACH_FACTOR = 1.2
+BBOX_MARGIN_M = 500.0
+
+
 def district_bbox(geom: BaseGeometry, reach_m: float) -> tuple[float, float, float, float]:
     """The lon/lat box holding ``geom`` buffered by the walking reach and a margin."""
     crs = metric_crs(geom.centroid.x, geom.centroid.y)
-    g = gpd.GeoSeries([geom], crs=4326).to_crs(crs).buffer(1.2 * reach_m + 500.0)
+    g = (
+        gpd.GeoSeries([geom], crs=4326)
+        .to_crs(crs)
+        .buffer(BBOX_REACH_FACTOR * reach_m + BBOX_MARGIN_M)
+    )
     minx, miny, maxx, maxy = g.to_crs(4326).total_bounds
     return float(minx), float(miny), float(maxx), float(maxy)
 

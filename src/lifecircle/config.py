@@ -63,6 +63,7 @@ class Preset:
     basket_tiers: dict[int, tuple[str, ...]]
     judge_with: dict[str, str] = field(default_factory=dict)
     file: str = ""
+    roles: dict[str, str] = field(default_factory=dict)  # see headline_profile, elderly_profile
 
     @property
     def basket(self) -> tuple[str, ...]:
@@ -83,8 +84,25 @@ class Preset:
 
     @property
     def headline_profile(self) -> str:
-        """The walking profile the headline figures use: the first of ``[profiles]``."""
-        return next(iter(self.speeds_m_s))
+        """The walking profile the headline figures use: ``[roles] headline``, else the first of
+        ``[profiles]``."""
+        return self.roles.get("headline") or next(iter(self.speeds_m_s))
+
+    @property
+    def elderly_profile(self) -> str | None:
+        """The profile of residents aged 60+ (age-weighted coverage): ``[roles] elderly``, else
+        a profile named ``elderly``, else none."""
+        if "elderly" in self.roles:
+            return self.roles["elderly"]
+        return "elderly" if "elderly" in self.speeds_m_s else None
+
+    @property
+    def explicit_roles(self) -> dict[str, str]:
+        """The roles that differ from what the profiles' order and names imply."""
+        implied = {"headline": next(iter(self.speeds_m_s))}
+        if "elderly" in self.speeds_m_s:
+            implied["elderly"] = "elderly"
+        return {k: v for k, v in self.roles.items() if implied.get(k) != v}
 
     @property
     def headline_speed_m_s(self) -> float:
@@ -171,6 +189,8 @@ class Preset:
             lines.append(f"{q(k)} = {{ {', '.join(fields)} }}")
         if self.judge_with:
             lines += ["", "[judge_with]", *(f"{q(k)} = {q(v)}" for k, v in self.judge_with.items())]
+        if self.explicit_roles:
+            lines += ["", "[roles]", *(f"{q(k)} = {q(v)}" for k, v in self.explicit_roles.items())]
         lines += ["", "[basket.tiers]"]
         lines += [
             f'"{t}" = {json.dumps(list(c), ensure_ascii=False)}'
@@ -194,7 +214,7 @@ class Preset:
             "basket_tiers": {str(k): list(v) for k, v in sorted(self.basket_tiers.items())},
             "judge_with": dict(self.judge_with),
             "unverified": self.unverified,
-        }
+        } | ({"roles": self.explicit_roles} if self.explicit_roles else {})
 
 
 def _parse_threshold(key: str, raw: object, p: Problems) -> Threshold | None:
@@ -294,6 +314,15 @@ def load_preset(name_or_path: str | Path | None = None) -> Preset:
         for k, prof in judge.items():
             if prof not in speeds:
                 p.add(f"judge_with.{k} = {prof!r} is not a profile; profiles: {sorted(speeds)}")
+        roles = data.get("roles", {})
+        if not isinstance(roles, dict):
+            p.add("[roles] must be a table: headline = <profile>, elderly = <profile>")
+            roles = {}
+        for k, prof in roles.items():
+            if k not in ("headline", "elderly"):
+                p.add(f"roles.{k}: unknown role; the roles are headline and elderly")
+            elif prof not in speeds:
+                p.add(f"roles.{k} = {prof!r} is not a profile; profiles: {sorted(speeds)}")
     return Preset(
         name=str(data.get("name", Path(source).stem)),
         title=str(data.get("title", "")),
@@ -304,6 +333,7 @@ def load_preset(name_or_path: str | Path | None = None) -> Preset:
         thresholds=thresholds,
         basket_tiers=tiers,
         judge_with={k: str(v) for k, v in judge.items() if v in speeds},
+        roles={k: str(v) for k, v in roles.items() if v in speeds},
         file=source,
     )
 

@@ -72,24 +72,21 @@ def coverage_table(
     frames = []
     age = None
     if age_share is not None:
-        # each resident counts (1 - s) as a standard walker and s as an elderly one, s being the
-        # share of residents aged 60+ in their community
+        # each resident counts (1 - s) as a walker of the headline profile and s as an elderly
+        # one, s being the share of residents aged 60+ in their community
         s_comm = age_share.reindex(ids).fillna(0.0).to_numpy(dtype=float)
         age = np.where(inside, s_comm[np.maximum(code, 0)], 0.0)
     profiles = list(preset.speeds_m_s.items())
+    elderly = preset.elderly_profile
+    elderly_speed = preset.speeds_m_s[elderly] if elderly else preset.headline_speed_m_s
     if age is not None:
         profiles.append((AGE_WEIGHTED, float("nan")))
     for cat in [*categories, ALL]:
         for profile, speed in profiles:
             for minutes in preset.minutes:
-                if profile == AGE_WEIGHTED:
-                    assert age is not None
-                    std = covered_mask(
-                        residents, cat, preset.speeds_m_s["standard"], minutes, preset
-                    )
-                    eld = covered_mask(
-                        residents, cat, preset.speeds_m_s["elderly"], minutes, preset
-                    )
+                if age is not None and profile == AGE_WEIGHTED:
+                    std = covered_mask(residents, cat, preset.headline_speed_m_s, minutes, preset)
+                    eld = covered_mask(residents, cat, elderly_speed, minutes, preset)
                     part = (1 - age) * std + age * eld
                     cov = np.bincount(code[inside], weights=(w * part)[inside], minlength=len(ids))
                 else:

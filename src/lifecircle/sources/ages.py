@@ -26,9 +26,10 @@ def age_shares(
     """The share of residents aged 60+ per community: one value for all, or a column."""
     if value is None:
         return None
-    if not {"standard", "elderly"} <= set(preset.speeds_m_s):
+    if preset.elderly_profile is None or preset.elderly_profile == preset.headline_profile:
         raise InputError(
-            "--age-share needs a preset with both a 'standard' and an 'elderly' walking profile"
+            "--age-share needs a preset with an elderly walking profile besides the headline "
+            "one: a profile named 'elderly', or [roles] elderly = <profile>"
         )
     ids = communities["community_id"].astype(str)
     if not is_column(value):

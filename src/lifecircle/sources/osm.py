@@ -438,7 +438,13 @@ def download_osm(
     Returns the file and the area polygon.
     """
     import osmnx as ox
-    from osmnx import _overpass  # the request function osmnx itself uses for every query
+
+    # osmnx's public API has no call that returns raw Overpass elements: graph_from_polygon and
+    # features_from_polygon return built graphs and GeoDataFrames that have already dropped the
+    # untagged nodes, way order and tags this reader needs (walk filter, junction splits,
+    # buildings, boundaries). _overpass_request is what those functions call, with osmnx's
+    # cache, rate limiting and endpoint settings; a recorded response tests it (test_osm.py).
+    from osmnx import _overpass
 
     if isinstance(place, str):
         gdf = ox.geocode_to_gdf(place)
