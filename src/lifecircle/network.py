@@ -83,6 +83,96 @@ def build_csr(n: int, u: np.ndarray, v: np.ndarray, w: np.ndarray) -> sp.csr_mat
     return sp.csr_matrix((wts, cols.astype(np.int32), indptr), shape=(n, n))
 
 
+@dataclass
+class _Edges:
+    """Edges between graph nodes, before the pieces are sorted out (metric CRS)."""
+
+    u: np.ndarray
+    v: np.ndarray
+    length: np.ndarray
+    geom: np.ndarray
+    way: np.ndarray  # index into the list of ways
+    node_xy: np.ndarray
+    node_osmid: np.ndarray
+
+
+def _split_ways(ways: list[WalkWay], crs: CRS) -> _Edges:
+    """Project the ways and split them into edges at their ends and at every node used more
+    than once (or flagged a junction city-wide)."""
+    sizes = np.fromiter((len(w.node_ids) for w in ways), dtype=np.int64, count=len(ways))
+    ids = np.concatenate([w.node_ids for w in ways])
+    lonlat = np.concatenate([w.lonlat for w in ways])
+    tf = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    x, y = tf.transform(lonlat[:, 0], lonlat[:, 1])
+    xy = np.column_stack([x, y])
+
+    # graph nodes: way ends and any node used more than once
+    uniq, inverse, counts = np.unique(ids, return_inverse=True, return_counts=True)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    is_graph = counts[inverse] >= 2
+    if all(w.junction is not None for w in ways):
+        is_graph |= np.concatenate([w.junction for w in ways])
+    is_graph[starts] = True
+    is_graph[starts + sizes - 1] = True
+
+    # edges: between consecutive graph nodes along each way
+    gpos = np.flatnonzero(is_graph)
+    way_of = np.repeat(np.arange(len(ways)), sizes)
+    same_way = way_of[gpos[:-1]] == way_of[gpos[1:]]
+    e_start = gpos[:-1][same_way]
+    e_end = gpos[1:][same_way]
+    seg = np.hypot(np.diff(xy[:, 0]), np.diff(xy[:, 1]))
+    cum = np.concatenate([[0.0], np.cumsum(seg)])
+
+    # vertex runs of each edge -> LineStrings in one vectorised call
+    n_vert = e_end - e_start + 1
+    run_idx = np.repeat(np.arange(len(e_start)), n_vert)
+    offs = np.arange(n_vert.sum()) - np.repeat(np.cumsum(n_vert) - n_vert, n_vert)
+    vert = np.repeat(e_start, n_vert) + offs
+
+    node_of_uniq = -np.ones(len(uniq), dtype=np.int64)
+    used = np.unique(inverse[np.concatenate([e_start, e_end])])
+    node_of_uniq[used] = np.arange(len(used))
+    eu = node_of_uniq[inverse[e_start]]
+    ev = node_of_uniq[inverse[e_end]]
+    node_xy = np.zeros((len(used), 2))
+    node_xy[eu] = xy[e_start]
+    node_xy[ev] = xy[e_end]
+    return _Edges(
+        u=eu,
+        v=ev,
+        length=cum[e_end] - cum[e_start],
+        geom=shapely.linestrings(xy[vert], indices=run_idx),
+        way=way_of[e_start],
+        node_xy=node_xy,
+        node_osmid=uniq[used],
+    )
+
+
+def _clip(e: _Edges, clip: BaseGeometry) -> tuple[_Edges, int]:
+    """The edges that meet ``clip`` and their nodes, renumbered; and how many were left out."""
+    inside = shapely.intersects(e.geom, clip)
+    if not inside.any():
+        raise NoNetworkError(
+            "no walkable way of the OpenStreetMap input lies in the analysis area; check "
+            "that the --osm file covers the communities / area you asked for"
+        )
+    u, v = e.u[inside], e.v[inside]
+    keep_nodes = np.unique(np.concatenate([u, v]))
+    remap = -np.ones(len(e.node_xy), dtype=np.int64)
+    remap[keep_nodes] = np.arange(len(keep_nodes))
+    clipped = _Edges(
+        u=remap[u],
+        v=remap[v],
+        length=e.length[inside],
+        geom=e.geom[inside],
+        way=e.way[inside],
+        node_xy=e.node_xy[keep_nodes],
+        node_osmid=e.node_osmid[keep_nodes],
+    )
+    return clipped, int((~inside).sum())
+
+
 def build_network(
     ways: list[WalkWay],
     crs: CRS,
@@ -104,98 +194,44 @@ def build_network(
     min_component_m
         Connected pieces whose total length is below this are not routed on (the largest piece is
         always kept).
+
+    Raises
+    ------
+    NoNetworkError
+        When there is no walkable way, or none in ``clip``.
     """
     if not ways:
         raise NoNetworkError(
             "the OpenStreetMap input has no walkable ways; check that the file covers a built-up "
             "area and that the walk filter does not exclude everything"
         )
-    sizes = np.fromiter((len(w.node_ids) for w in ways), dtype=np.int64, count=len(ways))
-    ids = np.concatenate([w.node_ids for w in ways])
-    lonlat = np.concatenate([w.lonlat for w in ways])
-    tf = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
-    x, y = tf.transform(lonlat[:, 0], lonlat[:, 1])
-    xy = np.column_stack([x, y])
-
-    # graph nodes: way ends and any node used more than once
-    uniq, inverse, counts = np.unique(ids, return_inverse=True, return_counts=True)
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    ends = starts + sizes - 1
-    is_graph = counts[inverse] >= 2
-    if all(w.junction is not None for w in ways):
-        is_graph |= np.concatenate([w.junction for w in ways])
-    is_graph[starts] = True
-    is_graph[ends] = True
-
-    # edges: between consecutive graph nodes along each way
-    gpos = np.flatnonzero(is_graph)
-    way_of = np.repeat(np.arange(len(ways)), sizes)
-    same_way = way_of[gpos[:-1]] == way_of[gpos[1:]]
-    e_start = gpos[:-1][same_way]
-    e_end = gpos[1:][same_way]
-    seg = np.hypot(np.diff(xy[:, 0]), np.diff(xy[:, 1]))
-    cum = np.concatenate([[0.0], np.cumsum(seg)])
-    e_len = cum[e_end] - cum[e_start]
-
-    # vertex runs of each edge -> LineStrings in one vectorised call
-    n_vert = e_end - e_start + 1
-    run_idx = np.repeat(np.arange(len(e_start)), n_vert)
-    offs = np.arange(n_vert.sum()) - np.repeat(np.cumsum(n_vert) - n_vert, n_vert)
-    vert = np.repeat(e_start, n_vert) + offs
-    geoms = shapely.linestrings(xy[vert], indices=run_idx)
-
-    node_of_uniq = -np.ones(len(uniq), dtype=np.int64)
-    used = np.unique(inverse[np.concatenate([e_start, e_end])])
-    node_of_uniq[used] = np.arange(len(used))
-    eu = node_of_uniq[inverse[e_start]]
-    ev = node_of_uniq[inverse[e_end]]
-    node_xy = np.zeros((len(used), 2))
-    node_xy[eu] = xy[e_start]
-    node_xy[ev] = xy[e_end]
-    node_osmid = uniq[used]
-    ew = way_of[e_start]  # index into `ways`
-    way_ids = np.array([w.way_id for w in ways], dtype=np.int64)
-    highway = np.array([w.highway for w in ways], dtype=object)
-    names = np.array([w.name for w in ways], dtype=object)
-
-    stats: dict[str, float] = {"edges_before_clip": float(len(eu))}
+    e = _split_ways(ways, crs)
+    stats: dict[str, float] = {"edges_before_clip": float(len(e.u))}
     if clip is not None:
-        inside = shapely.intersects(geoms, clip)
-        if not inside.any():
-            raise NoNetworkError(
-                "no walkable way of the OpenStreetMap input lies in the analysis area; check "
-                "that the --osm file covers the communities / area you asked for"
-            )
-        eu, ev, e_len, geoms, ew = eu[inside], ev[inside], e_len[inside], geoms[inside], ew[inside]
-        keep_nodes = np.unique(np.concatenate([eu, ev]))
-        remap = -np.ones(len(node_xy), dtype=np.int64)
-        remap[keep_nodes] = np.arange(len(keep_nodes))
-        eu, ev = remap[eu], remap[ev]
-        node_xy, node_osmid = node_xy[keep_nodes], node_osmid[keep_nodes]
-        stats["edges_outside_area"] = float((~inside).sum())
-
-    n = len(node_xy)
-    adj = sp.coo_matrix((np.ones(len(eu)), (eu, ev)), shape=(n, n))
+        e, outside = _clip(e, clip)
+        stats["edges_outside_area"] = float(outside)
+    n = len(e.node_xy)
+    adj = sp.coo_matrix((np.ones(len(e.u)), (e.u, e.v)), shape=(n, n))
     n_comp, comp = connected_components(adj, directed=False)
-    comp_len = np.bincount(comp[eu], weights=e_len, minlength=n_comp)
+    comp_len = np.bincount(comp[e.u], weights=e.length, minlength=n_comp)
     keep_comp = comp_len >= min_component_m
     keep_comp[np.argmax(comp_len)] = True
-    edge_kept = keep_comp[comp[eu]]
+    edge_kept = keep_comp[comp[e.u]]
     stats.update(
         {
             "nodes": float(n),
-            "edges": float(len(eu)),
-            "length_km": float(e_len.sum() / 1000),
+            "edges": float(len(e.u)),
+            "length_km": float(e.length.sum() / 1000),
             "components": float(n_comp),
             "components_dropped": float((~keep_comp).sum()),
             "edges_dropped_small_pieces": float((~edge_kept).sum()),
-            "length_dropped_small_pieces_km": float(e_len[~edge_kept].sum() / 1000),
+            "length_dropped_small_pieces_km": float(e.length[~edge_kept].sum() / 1000),
         }
     )
     log.info(
         "walk graph: %d nodes, %d edges, %.1f km; %d connected piece(s), %d below %.0f m dropped",
         n,
-        len(eu),
+        len(e.u),
         stats["length_km"],
         n_comp,
         stats["components_dropped"],
@@ -203,15 +239,15 @@ def build_network(
     )
     return Network(
         crs=crs,
-        node_xy=node_xy,
-        node_osmid=node_osmid,
-        edge_u=eu,
-        edge_v=ev,
-        edge_len=e_len,
-        edge_geom=geoms,
-        edge_way=way_ids[ew],
-        edge_highway=highway[ew],
-        edge_name=names[ew],
+        node_xy=e.node_xy,
+        node_osmid=e.node_osmid,
+        edge_u=e.u,
+        edge_v=e.v,
+        edge_len=e.length,
+        edge_geom=e.geom,
+        edge_way=np.array([w.way_id for w in ways], dtype=np.int64)[e.way],
+        edge_highway=np.array([w.highway for w in ways], dtype=object)[e.way],
+        edge_name=np.array([w.name for w in ways], dtype=object)[e.way],
         node_component=comp,
         edge_kept=edge_kept,
         stats=stats,

@@ -14,6 +14,7 @@ import platform
 import shutil
 import sys
 import tempfile
+from dataclasses import asdict
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -98,7 +99,11 @@ def input_files(inputs: Inputs) -> dict[str, Any]:
 
 
 def provenance(
-    inputs: Inputs, settings: Settings, *, files: dict[str, Any] | None = None
+    inputs: Inputs,
+    settings: Settings,
+    *,
+    files: dict[str, Any] | None = None,
+    presentation: Presentation | None = None,
 ) -> dict[str, Any]:
     """Where a run's inputs came from and with what it ran; ``files`` reuses digests already
     computed (the batch hashes a city's files once, not once per district)."""
@@ -138,6 +143,7 @@ def provenance(
             "walk_filter_file": str(inputs.walk_filter) if inputs.walk_filter else None,
         },
         "parameters": settings.as_dict(),
+        "presentation": asdict(presentation or Presentation()),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "packages": versions,
@@ -220,7 +226,7 @@ def write_outputs(
             target=settings.target,
             lang=shown.lang,
         )
-        summary["provenance"] = provenance(inputs, settings, files=files)
+        summary["provenance"] = provenance(inputs, settings, files=files, presentation=shown)
         summary.update(extra or {})
         summary["outputs"] = list(OUTPUT_FILES)
         (tmp / "summary.json").write_text(

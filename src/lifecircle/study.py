@@ -234,12 +234,13 @@ class Study:
             residents = place_residents(prepared, area, net, settings)
         with clock.stage("routing_and_service_areas", "routing"):
             access = _route(net, sited, categories, area, settings, clock)
-        counts: dict[str, Any] = dict(prepared.community_counts)
-        counts["osm"] = dict(prepared.osm.counts)
-        counts.update(area.counts)
-        counts.update(fac_counts)
-        counts["facilities_outside_buffer"] = sited.outside_buffer
-        counts["resident_points_outside_area"] = residents.outside_area
+        counts = {
+            **prepared.community_counts,
+            **area.counts,
+            **fac_counts,
+            "facilities_outside_buffer": sited.outside_buffer,
+            "resident_points_outside_area": residents.outside_area,
+        }
         return cls(
             inputs=inputs,
             settings=settings,
@@ -250,7 +251,7 @@ class Study:
             residents=residents,
             categories=categories,
             access=access,
-            osm_counts=counts.pop("osm"),
+            osm_counts=dict(prepared.osm.counts),
             osm_timestamp=prepared.osm.timestamp,
             notes=[*area.notes, *fac_notes, *residents.notes],
             counts=counts,
@@ -375,30 +376,7 @@ class Study:
             When an id to remove is not a facility of the study, or an added facility has a
             category the preset does not know how to judge.
         """
-        table = self.facilities.table
-        remove = list(dict.fromkeys(remove))
-        known = set(table["facility_id"].astype(str))
-        unknown = [r for r in remove if r not in known]
-        if unknown:
-            raise InputError(
-                f"facilities to remove: {len(unknown)} unknown id(s): {', '.join(unknown[:20])}; "
-                "use facility_id values of the facilities layer of lifecircle.gpkg"
-            )
-        gone = table["facility_id"].astype(str).isin(remove).to_numpy()
-        changed = set(table.loc[gone, "category"])
-        frames = [table.loc[~gone, FACILITY_COLUMNS]]
-        if add is not None and len(add):
-            missing = {"category", "facility_id", "geometry"} - set(add.columns)
-            if missing:
-                raise InputError(f"facilities to add: missing column(s) {sorted(missing)}")
-            extra = add.reindex(columns=FACILITY_COLUMNS)
-            extra["source"] = extra["source"].fillna("scenario")
-            extra["name"] = extra["name"].fillna("")
-            frames.append(extra.to_crs(4326))
-            changed |= set(add["category"])
-        raw = gpd.GeoDataFrame(
-            pd.concat(frames, ignore_index=True), geometry="geometry", crs="EPSG:4326"
-        )
+        raw, changed = _edited_table(self.facilities.table, add, list(dict.fromkeys(remove)))
         sited = site_facilities(raw, self.network, self.area, self.settings)
         new_cats = sorted(c for c in changed if c not in self.categories)
         categories = self.categories + new_cats
@@ -491,6 +469,34 @@ class Study:
         state = dict(self.__dict__)
         state["_samples"] = None  # cheap to rebuild, large to store
         return state
+
+
+def _edited_table(
+    table: gpd.GeoDataFrame, add: gpd.GeoDataFrame | None, remove: list[str]
+) -> tuple[gpd.GeoDataFrame, set[str]]:
+    """The facility table without ``remove`` and with ``add`` appended (the order a fresh
+    analysis with the added list as one more file would have); and the categories changed."""
+    known = set(table["facility_id"].astype(str))
+    unknown = [r for r in remove if r not in known]
+    if unknown:
+        raise InputError(
+            f"facilities to remove: {len(unknown)} unknown id(s): {', '.join(unknown[:20])}; "
+            "use facility_id values of the facilities layer of lifecircle.gpkg"
+        )
+    gone = table["facility_id"].astype(str).isin(remove).to_numpy()
+    changed = set(table.loc[gone, "category"])
+    frames = [table.loc[~gone, FACILITY_COLUMNS]]
+    if add is not None and len(add):
+        missing = {"category", "facility_id", "geometry"} - set(add.columns)
+        if missing:
+            raise InputError(f"facilities to add: missing column(s) {sorted(missing)}")
+        extra = add.reindex(columns=FACILITY_COLUMNS)
+        extra["source"] = extra["source"].fillna("scenario")
+        extra["name"] = extra["name"].fillna("")
+        frames.append(extra.to_crs(4326))
+        changed |= set(add["category"])
+    raw = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=4326)
+    return raw, changed
 
 
 def _version() -> str:

@@ -131,134 +131,120 @@ def _interesting(tags: dict[str, str], tag_keys: frozenset[str]) -> bool:
     return any(k in tag_keys for k in tags)
 
 
-def read_osm(path: str | Path, *, walk_filter: WalkFilter, taxonomy: Taxonomy) -> OSMData:
-    """Read a local OpenStreetMap file.
+_COUNTS = (
+    "ways_walkable",
+    "ways_excluded_by_filter",
+    "ways_elevated_excluded",
+    "ways_clipped",
+    "node_refs_missing",
+    "ways_dropped_clipped",
+    "features_incomplete",
+    "tagged_nodes_read",
+)
+_WALK_COUNT = {"excluded": "ways_excluded_by_filter", "elevated": "ways_elevated_excluded"}
 
-    Parameters
-    ----------
-    path
-        ``.osm``, ``.osm.xml``, ``.osm.bz2`` or ``.osm.pbf``.
-    walk_filter
-        Which ways are walkable.
-    taxonomy
-        Which features may be facilities (only those are kept).
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise InputFileError(f"--osm {p}: no such file; check the path")
-    fmt = _file_format(p)
-    try:
-        with open(p, "rb") as fh:
-            fh.read(1)
-    except OSError as exc:
-        raise InputFileError(
-            f"--osm {p}: cannot be read ({exc.strerror}); check permissions"
-        ) from exc
 
-    data = OSMData(source=str(p), timestamp=_data_timestamp(p, fmt))
-    tag_keys = taxonomy.tag_keys | {"name"}
-    counts = {
-        "ways_walkable": 0,
-        "ways_excluded_by_filter": 0,
-        "ways_elevated_excluded": 0,
-        "ways_clipped": 0,
-        "node_refs_missing": 0,
-        "ways_dropped_clipped": 0,
-        "features_incomplete": 0,
-        "tagged_nodes_read": 0,
-    }
-    try:
-        admin = _admin_relations(p, fmt)
-    except RuntimeError as exc:
-        raise InputError(
-            f"--osm {p}: not a readable OpenStreetMap {fmt} file ({exc}); "
-            "check that the file is complete and of the type its name says"
-        ) from exc
-    admin_ways: dict[int, list[tuple[float, float]]] = {}
-    wanted = {ref for _, _, members in admin for ref, _ in members}
-    wkb = osmium.geom.WKBFactory()
+class _Collector:
+    """Sorts what one pass over the file yields into ways, features, buildings and boundaries."""
+
+    def __init__(self, data: OSMData, walk_filter: WalkFilter, tag_keys: frozenset[str]) -> None:
+        self.data = data
+        self.walk_filter = walk_filter
+        self.tag_keys = tag_keys
+        self.counts = dict.fromkeys(_COUNTS, 0)
+        self.wanted: set[int] = set()  # ways of administrative relations
+        self.admin_ways: dict[int, list[tuple[float, float]]] = {}
+        self.wkb = osmium.geom.WKBFactory()
+
+    def node(self, obj: Any) -> None:
+        self.counts["tagged_nodes_read"] += 1
+        loc = obj.location
+        if loc.valid() and _interesting(tags := dict(obj.tags), self.tag_keys):
+            self.data.features.append(
+                Feature("node", obj.id, tags, shapely.Point(loc.lon, loc.lat))
+            )
+
+    def way(self, obj: Any) -> None:
+        if obj.id in self.wanted:
+            self.admin_ways[obj.id] = [(n.lon, n.lat) for n in obj.nodes if n.location.valid()]
+        tags = dict(obj.tags)
+        if "highway" in tags:
+            kind = self.walk_filter.classify(tags)
+            if kind == "walk":
+                self.counts["ways_walkable"] += 1
+                _add_walk_way(obj, tags, self.data, self.counts)
+            elif kind in _WALK_COUNT:
+                self.counts[_WALK_COUNT[kind]] += 1
+        # open ways that are facilities (closed ones come back as areas)
+        elif not obj.is_closed() and _interesting(tags, self.tag_keys):
+            coords = [(n.lon, n.lat) for n in obj.nodes if n.location.valid()]
+            if len(coords) >= 2:
+                self.data.features.append(Feature("way", obj.id, tags, shapely.LineString(coords)))
+
+    def area(self, obj: Any) -> None:
+        tags = dict(obj.tags)
+        try:
+            geom = shapely.from_wkb(self.wkb.create_multipolygon(obj))
+        except Exception:
+            self.counts["features_incomplete"] += 1
+            return
+        if geom.is_empty:
+            return
+        data = self.data
+        feature = Feature("way" if obj.from_way() else "relation", obj.orig_id(), tags, geom)
+        b = tags.get("building")
+        if b is not None and b != "no":
+            data.buildings.append(feature)
+        if tags.get("landuse") == "residential":
+            data.residential_landuse.append(geom)
+        if tags.get("boundary") == "administrative" and "admin_level" in tags and obj.from_way():
+            data.boundaries.append(feature)
+        if _interesting(tags, self.tag_keys) and "highway" not in tags:
+            data.features.append(feature)
+
+
+def _unreadable(p: Path, fmt: str, exc: Exception) -> InputError:
+    return InputError(
+        f"--osm {p}: not a readable OpenStreetMap {fmt} file ({exc}); "
+        "check that the file is complete and of the type its name says"
+    )
+
+
+def _scan(p: Path, fmt: str, collect: _Collector) -> None:
+    """One pass over the file, with node locations and assembled areas."""
     # untagged nodes only matter as way geometry, which the location cache keeps
     untagged_nodes = osmium.filter.EmptyTagFilter()
     untagged_nodes.enable_for(osmium.osm.NODE)
-    try:
-        processor = (
-            osmium.FileProcessor(osmium.io.File(str(p), fmt))
-            .with_locations()
-            .with_areas()
-            .with_filter(untagged_nodes)
-        )
-        for obj in processor:
-            if isinstance(obj, osmium.osm.Node):
-                counts["tagged_nodes_read"] += 1
-                loc = obj.location
-                if loc.valid() and _interesting(tags := dict(obj.tags), tag_keys):
-                    data.features.append(
-                        Feature("node", obj.id, tags, shapely.Point(loc.lon, loc.lat))
-                    )
-            elif isinstance(obj, osmium.osm.Way):
-                if obj.id in wanted:
-                    admin_ways[obj.id] = [(n.lon, n.lat) for n in obj.nodes if n.location.valid()]
-                tags = dict(obj.tags)
-                if "highway" in tags:
-                    kind = walk_filter.classify(tags)
-                    if kind == "walk":
-                        counts["ways_walkable"] += 1
-                        _add_walk_way(obj, tags, data, counts)
-                    elif kind == "excluded":
-                        counts["ways_excluded_by_filter"] += 1
-                    elif kind == "elevated":
-                        counts["ways_elevated_excluded"] += 1
-                # open ways that are facilities (closed ones come back as areas)
-                if not obj.is_closed() and _interesting(tags, tag_keys) and "highway" not in tags:
-                    coords = [(n.lon, n.lat) for n in obj.nodes if n.location.valid()]
-                    if len(coords) >= 2:
-                        data.features.append(
-                            Feature("way", obj.id, tags, shapely.LineString(coords))
-                        )
-            elif isinstance(obj, osmium.osm.Area):
-                tags = dict(obj.tags)
-                try:
-                    geom = shapely.from_wkb(wkb.create_multipolygon(obj))
-                except Exception:
-                    counts["features_incomplete"] += 1
-                    continue
-                if geom.is_empty:
-                    continue
-                otype = "way" if obj.from_way() else "relation"
-                oid = obj.orig_id()
-                feature = Feature(otype, oid, tags, geom)
-                b = tags.get("building")
-                if b is not None and b != "no":
-                    data.buildings.append(feature)
-                if tags.get("landuse") == "residential":
-                    data.residential_landuse.append(geom)
-                if (
-                    tags.get("boundary") == "administrative"
-                    and "admin_level" in tags
-                    and obj.from_way()
-                ):
-                    data.boundaries.append(feature)
-                if _interesting(tags, tag_keys) and "highway" not in tags:
-                    data.features.append(feature)
-    except RuntimeError as exc:
-        raise InputError(
-            f"--osm {p}: not a readable OpenStreetMap {fmt} file ({exc}); "
-            "check that the file is complete and of the type its name says"
-        ) from exc
-    for rel_id, tags, members in admin:
-        geom = _assemble(members, admin_ways)
-        if geom is None:
-            counts["boundaries_incomplete"] = counts.get("boundaries_incomplete", 0) + 1
-            continue
-        data.boundaries.append(Feature("relation", rel_id, tags, geom))
-    data.counts = counts
+    processor = (
+        osmium.FileProcessor(osmium.io.File(str(p), fmt))
+        .with_locations()
+        .with_areas()
+        .with_filter(untagged_nodes)
+    )
+    node, way, area = osmium.osm.Node, osmium.osm.Way, osmium.osm.Area
+    for obj in processor:
+        if isinstance(obj, node):
+            collect.node(obj)
+        elif isinstance(obj, way):
+            collect.way(obj)
+        elif isinstance(obj, area):
+            collect.area(obj)
+
+
+def _extent(data: OSMData) -> tuple[float, float, float, float] | None:
+    """The lon/lat box of the walkable ways and the point features."""
     pts = [w.lonlat for w in data.ways] + [
         shapely.get_coordinates(f.geometry) for f in data.features if f.osm_type == "node"
     ]
-    if pts:
-        ll = np.concatenate(pts)
-        lo, hi = ll.min(axis=0), ll.max(axis=0)
-        data.bounds = (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]))
+    if not pts:
+        return None
+    ll = np.concatenate(pts)
+    lo, hi = ll.min(axis=0), ll.max(axis=0)
+    return (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]))
+
+
+def _log_read(p: Path, data: OSMData) -> None:
+    counts = data.counts
     if counts["node_refs_missing"]:
         log.warning(
             "%s is clipped: %d walkable way(s) reference %d node(s) absent from the file; "
@@ -281,6 +267,60 @@ def read_osm(path: str | Path, *, walk_filter: WalkFilter, taxonomy: Taxonomy) -
         len(data.buildings),
         len(data.boundaries),
     )
+
+
+def read_osm(path: str | Path, *, walk_filter: WalkFilter, taxonomy: Taxonomy) -> OSMData:
+    """Read a local OpenStreetMap file.
+
+    Parameters
+    ----------
+    path
+        ``.osm``, ``.osm.xml``, ``.osm.bz2`` or ``.osm.pbf``.
+    walk_filter
+        Which ways are walkable.
+    taxonomy
+        Which features may be facilities (only those are kept).
+
+    Returns
+    -------
+    OSMData
+        Walkable ways, candidate facilities, buildings, residential land use and administrative
+        boundaries, with counts of what was excluded or incomplete.
+
+    Raises
+    ------
+    InputError
+        When the file is missing, unreadable or not of the type its name says.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise InputFileError(f"--osm {p}: no such file; check the path")
+    fmt = _file_format(p)
+    try:
+        with open(p, "rb") as fh:
+            fh.read(1)
+    except OSError as exc:
+        raise InputFileError(
+            f"--osm {p}: cannot be read ({exc.strerror}); check permissions"
+        ) from exc
+    data = OSMData(source=str(p), timestamp=_data_timestamp(p, fmt))
+    collect = _Collector(data, walk_filter, taxonomy.tag_keys | {"name"})
+    try:
+        admin = _admin_relations(p, fmt)
+        collect.wanted = {ref for _, _, members in admin for ref, _ in members}
+        _scan(p, fmt, collect)
+    except RuntimeError as exc:
+        raise _unreadable(p, fmt, exc) from exc
+    counts = collect.counts
+    for rel_id, tags, members in admin:
+        geom = _assemble(members, collect.admin_ways)
+        if geom is None:
+            counts["boundaries_incomplete"] = counts.get("boundaries_incomplete", 0) + 1
+            continue
+        data.boundaries.append(Feature("relation", rel_id, tags, geom))
+    data.counts = counts
+    data.bounds = _extent(data)
+    _log_read(p, data)
     return data
 
 
