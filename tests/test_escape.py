@@ -97,6 +97,19 @@ def test_names_are_text_after_folium_second_template_pass(name):
     assert '"n": "49"' not in decoded and '"n": "x"' not in decoded  # nothing evaluated
 
 
+def test_legend_and_attribution_show_hostile_text():
+    from lifecircle.render.controls import attribution_control, legend
+
+    m = folium.Map(tiles=None)
+    bad = "population_points:{{ 7*7 }}{% if true %}x{% endif %}<b>.csv"
+    legend(0.85, bad, "{{ 6*7 }}", 15).add_to(m)  # the denominator names the user's file
+    attribution_control(bad).add_to(m)
+    page = m.get_root().render()
+    assert "&#123;&#123; 7*7 &#125;&#125;&#123;% if true %&#125;x" in page
+    assert "&#123;&#123; 6*7 &#125;&#125; walker" in page
+    assert "42" not in page.split("lc-legend", 1)[1].split("</div>", 1)[0] and "<b>.csv" not in page
+
+
 @pytest.mark.parametrize(
     "text",
     [*HOSTILE, "'=already quoted", "''-1", "'plain", "'", "", " =1+1", "a=b", "3", "-12"],

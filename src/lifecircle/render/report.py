@@ -40,7 +40,7 @@ def _read(out: Path) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame, gpd.Ge
 
 
 def _as_text(value: object) -> Markup:
-    """Every value the template prints, escaped by the maps' own helper (``html_text``)."""
+    """Every value the template prints, escaped by the HTML helper the maps also use."""
     return value if isinstance(value, Markup) else Markup(html_text(value))
 
 
