@@ -199,8 +199,52 @@ def test_report_opens_with_figures_and_hostile_names_as_text(browser, hostile_ru
     assert page.evaluate("() => window.__pwned") is None
     widths = page.eval_on_selector_all(".figures img", "els => els.map(e => e.naturalWidth)")
     assert len(widths) == 2 and min(widths) > 300
-    assert "<script>" in page.inner_text("body")
+    body = page.inner_text("body")
+    assert "<script>" in body and "{{ 7*7 }} {% if true %}jinja{% endif %}" in body
     assert not_blank(page.screenshot(full_page=True)) > 10
+    page.close()
+
+
+def test_city_map_shows_hostile_district_names_as_text(browser, tmp_path):
+    """city_map.html (a batch's overview) with every district, ok or failed, named to attack
+    the page, plus control characters and a right-to-left override."""
+    from lifecircle.render.citymap import make_city_map
+    from lifecircle.sources.districts import District
+
+    names = [*HOSTILE, "bell\x07 NUL\x00 \u202eRTL override"]
+    dists = [
+        District(f"d{i}", n, shapely.box(*BOX).buffer(-0.001 * i), f"d{i}")
+        for i, n in enumerate(names)
+    ]
+    records = {
+        d.district_id: (
+            {"status": "ok", "residents": 10.0, "complete_life_circle": {"coverage": 0.5}}
+            if i % 2
+            else {"status": "failed", "error": f"{d.name} failed"}
+        )
+        for i, d in enumerate(dists)
+    }
+    make_city_map(tmp_path / "city_map.html", dists, records, target=0.8, tiles="none",
+                  offline=True)  # fmt: skip
+    page, errors, requests, dialogs = open_page(browser, tmp_path / "city_map.html")
+    text = page.evaluate(
+        """() => { const seen = [];
+             for (const k of Object.keys(window)) { const v = window[k];
+               const pop = v && v.getPopup && v.eachLayer ? v.getPopup() : null;
+               if (!pop || typeof pop._content !== 'function') continue;
+               v.eachLayer(l => { if (l.feature) {
+                 const el = pop._content(l); document.body.appendChild(el);
+                 seen.push(el.innerText); } }); }
+             return seen; }"""
+    )
+    page.wait_for_timeout(300)  # time for an injected onerror to fire
+    page.mouse.move(600, 400)  # a tooltip, as hovering shows it
+    assert page.evaluate("() => window.__pwned") is None
+    assert dialogs == [] and errors == [] and requests == []
+    assert len(text) == len(names)
+    assert sum("<script>" in t for t in text) == 1 and any("failed" in t for t in text)
+    assert any("{{ 7*7 }} {% if true %}jinja{% endif %}" in t for t in text)
+    assert any("RTL override" in t and "\x07" not in t for t in text)
     page.close()
 
 

@@ -44,7 +44,45 @@ def test_codes_are_text_and_formulas_stay_text(workbook):
         ws.cell(row=r, column=2).value: ws.cell(row=r, column=2) for r in range(2, ws.max_row + 1)
     }
     cell = names["=SUM(A1)"]  # a hostile name from the communities file
-    assert cell.data_type == "s" and cell.value == "=SUM(A1)"
+    assert cell.data_type == "s" and cell.value == "=SUM(A1)" and cell.quotePrefix
+
+
+def test_every_sheet_prints_landscape_one_page_wide_with_its_header(workbook):
+    for ws in workbook.worksheets:
+        ps = ws.page_setup
+        assert ps.orientation == "landscape" and str(ps.paperSize) == ws.PAPERSIZE_A4
+        assert (ps.fitToWidth, ps.fitToHeight) == (1, 0)
+        assert ws.sheet_properties.pageSetUpPr.fitToPage
+        header = ws.print_title_rows  # the row that holds the column labels
+        row = int(header.split(":")[0].lstrip("$"))
+        assert header == f"${row}:${row}" and ws.cell(row, 1).font.bold
+        assert ws.cell(row, 2).value  # a label, not an empty row
+        assert ws.oddFooter.center.text == "&P / &N"
+
+
+def test_unholdable_characters_are_removed_and_counted(tmp_path):
+    from openpyxl import Workbook
+
+    from lifecircle.render.spreadsheet import _TextCells
+
+    wb = Workbook()
+    ws = wb.active
+    text = _TextCells()
+    text(ws, 1, 1, "NUL\x00 bell\x07 esc\x1b")
+    text(ws, 2, 1, "\u202eRTL \u200fmark")  # legal in xlsx: kept
+    text(ws, 3, 1, "plain")
+    wb.save(tmp_path / "x.xlsx")  # raw, openpyxl raises IllegalCharacterError
+    back = openpyxl.load_workbook(tmp_path / "x.xlsx").active
+    assert back["A1"].value == "NUL bell esc" and back["A2"].value == "\u202eRTL \u200fmark"
+    assert text.cleaned == 1
+
+
+def test_sheet_titles_excel_accepts():
+    from lifecircle.render.spreadsheet import _sheet_title
+
+    used: set[str] = set()
+    assert _sheet_title("'quoted' [a]:b\x07", used) == "quoted' _a__b"
+    assert _sheet_title("QUOTED' _A__B", used) == "QUOTED' _A__B_2"  # unique ignoring case
 
 
 def test_percentages_and_below_target_highlighted(workbook):
@@ -62,14 +100,15 @@ def test_percentages_and_below_target_highlighted(workbook):
 def test_formula_payloads_stay_text(tmp_path, payload):
     from openpyxl import Workbook
 
-    from lifecircle.render.spreadsheet import _text
+    from lifecircle.render.spreadsheet import _TextCells
 
     wb = Workbook()
     ws = wb.active
-    _text(ws, 1, 1, payload)
+    _TextCells()(ws, 1, 1, payload)
     wb.save(tmp_path / "x.xlsx")
     cell = openpyxl.load_workbook(tmp_path / "x.xlsx").active["A1"]
     assert cell.value == payload and cell.data_type == "s"
+    assert cell.quotePrefix  # and stays text when someone edits it in Excel
     # and the file holds no formula element at all
     import zipfile
 

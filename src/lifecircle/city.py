@@ -11,6 +11,7 @@ import pandas as pd
 
 from lifecircle.config import Settings
 from lifecircle.render.citymap import make_city_map
+from lifecircle.render.escape import read_people_csv, write_people_csv
 from lifecircle.render.options import Presentation
 from lifecircle.sources.citycache import CityCache
 from lifecircle.sources.districts import District
@@ -33,14 +34,14 @@ def write_city_outputs(
         rec = records[d.district_id]
         f = out / d.dirname / "area_coverage.csv"
         if rec["status"] == "ok" and f.is_file():
-            a = pd.read_csv(f, dtype={"community_id": str}, encoding="utf-8-sig")
+            a = read_people_csv(f, dtype={"community_id": str})
             a = a.drop(columns=["community_id", "community_name"], errors="ignore")
             a.insert(0, "district_id", d.district_id)
             a.insert(1, "district_name", d.name)
             frames.append(a)
     city = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     tmp = out / ".city_coverage.csv.tmp"
-    city.to_csv(tmp, index=False, encoding="utf-8-sig")
+    quoted = write_people_csv(city, tmp)
     os.replace(tmp, out / "city_coverage.csv")
     ok = [d for d in dists if records[d.district_id]["status"] == "ok"]
     failed = {
@@ -61,6 +62,7 @@ def write_city_outputs(
         "community_assignment": rule,
         "target": settings.target,
         "preset": settings.preset.name,
+        "text_cells": {"csv_quoted": quoted},  # district names given a leading ' (see README)
         "totals": {
             "residents": total,
             "complete_life_circle_coverage": covered / total if total else None,

@@ -26,6 +26,7 @@ import numpy as np
 from lifecircle.config import Settings
 from lifecircle.errors import InputError
 from lifecircle.inputs import Inputs
+from lifecircle.render.escape import gpkg_safe_frame, write_people_csv
 from lifecircle.render.figures import write_figures
 from lifecircle.render.maps import make_map
 from lifecircle.render.options import Presentation
@@ -171,6 +172,29 @@ def _finite(df: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return out
 
 
+def text_cleaning(*, csv_quoted: int, xlsx: int, gpkg: int) -> tuple[dict[str, int], list[str]]:
+    """What was done to names so that each file shows them as text: the counts (summary.json's
+    ``text_cells``) and a note for each kind of change that was made."""
+    notes = []
+    if csv_quoted:
+        notes.append(
+            f"{csv_quoted} CSV cell(s) begin with =, +, -, @, a tab or a carriage return; they "
+            "were written with a leading ' so that Excel shows them as text rather than running "
+            "them as formulas (remove that one quote to get the value as it was)."
+        )
+    if xlsx:
+        notes.append(
+            f"{xlsx} coverage.xlsx cell(s) held control characters (such as NUL or BEL) that a "
+            "workbook cannot store; they were removed there and the rest of the text kept."
+        )
+    if gpkg:
+        notes.append(
+            f"{gpkg} lifecircle.gpkg value(s) held NUL characters, which a GeoPackage text field "
+            "cannot store; they were removed there and the rest of the text kept."
+        )
+    return {"csv_quoted": csv_quoted, "xlsx_cleaned": xlsx, "gpkg_nul_removed": gpkg}, notes
+
+
 def write_outputs(
     result: Result,
     out: Path,
@@ -194,9 +218,9 @@ def write_outputs(
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     default_mode(tmp, folder=True)
     try:
-        result.coverage.to_csv(tmp / "coverage.csv", index=False, encoding="utf-8-sig")
-        result.area_coverage.to_csv(tmp / "area_coverage.csv", index=False, encoding="utf-8-sig")
-        result.denominators.to_csv(tmp / "denominators.csv", index=False, encoding="utf-8-sig")
+        quoted = write_people_csv(result.coverage, tmp / "coverage.csv")
+        quoted += write_people_csv(result.area_coverage, tmp / "area_coverage.csv")
+        quoted += write_people_csv(result.denominators, tmp / "denominators.csv")
         gpkg = tmp / "lifecircle.gpkg"
         layers = {
             "communities": result.communities,
@@ -205,9 +229,12 @@ def write_outputs(
             "service_areas": result.service_areas,
             "gaps": result.gaps,
         }
+        nul = 0
         for name, layer in layers.items():
-            _finite(layer).to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio")
-        write_xlsx(result, tmp / "coverage.xlsx", target=settings.target, lang=shown.lang)
+            clean, n = gpkg_safe_frame(_finite(layer))
+            clean.to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio")
+            nul += n
+        xlsx = write_xlsx(result, tmp / "coverage.xlsx", target=settings.target, lang=shown.lang)
         map_info = make_map(
             result,
             tmp / "map.html",
@@ -217,6 +244,9 @@ def write_outputs(
             offline=shown.offline,
         )
         summary = dict(result.summary)
+        counts, notes = text_cleaning(csv_quoted=quoted, xlsx=xlsx["cleaned_cells"], gpkg=nul)
+        summary["text_cells"] = counts
+        summary["notes"] = [*summary.get("notes", []), *notes]
         summary["map"] = map_info
         summary["figures"] = write_figures(
             tmp,

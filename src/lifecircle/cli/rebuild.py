@@ -34,15 +34,14 @@ def _replace(out: Path, name: str, write: Callable[[Path], object]) -> Path:
 
 def _rebuild(out: Path, lang: str) -> Path:
     """The figures (drawn in ``lang``), then the report that shows them."""
-    import pandas as pd
-
     from lifecircle.outputs import default_mode
+    from lifecircle.render.escape import read_people_csv
     from lifecircle.render.figures import FIGURES, write_figures
     from lifecircle.render.maps import load_outputs
     from lifecircle.render.report import render_report
 
     run = load_outputs(out)
-    area = pd.read_csv(out / "area_coverage.csv", encoding="utf-8-sig")
+    area = read_people_csv(out / "area_coverage.csv")
     with tempfile.TemporaryDirectory(prefix=".figures-", dir=out) as tmp:
         write_figures(
             Path(tmp),

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from lifecircle.naming import ALL
+from lifecircle.render.escape import plot_text
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +161,7 @@ def coverage_chart_png(
     names = [
         TEXT["all"][lang]
         if c == ALL
-        else summary["categories"][c].get(f"name_{lang}", c).split("(")[0].split("/")[0]
+        else plot_text(summary["categories"][c].get(f"name_{lang}", c).split("(")[0].split("/")[0])
         for c in cats
     ]
     vals = np.array([float(rows.get(c, np.nan)) for c in cats])

@@ -462,7 +462,7 @@ def make_map(
             "name": [safe_text(n) for n in comm["community_name"]],
             "id": [safe_text(i) for i in comm["community_id"]],
             "q": [  # the search box decodes it back to text in the page
-                safe_text(f"{n} ({i})")
+                f"{safe_text(n)} ({safe_text(i)})"  # each isolated: see html_text
                 for n, i in zip(comm["community_name"], comm["community_id"], strict=True)
             ],
             "residents": [f"{r:,.0f}" for r in comm["residents"].fillna(0)],

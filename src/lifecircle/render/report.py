@@ -11,10 +11,12 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 
 from lifecircle.errors import InputError
 from lifecircle.i18n import t as label
 from lifecircle.naming import ALL
+from lifecircle.render.escape import html_text, read_people_csv
 
 
 def _pct(v: float | None) -> str:
@@ -26,8 +28,8 @@ def _pct(v: float | None) -> str:
 def _read(out: Path) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame, gpd.GeoDataFrame]:
     try:
         summary = json.loads((out / "summary.json").read_text("utf-8"))
-        cov = pd.read_csv(out / "coverage.csv", dtype={"community_id": str}, encoding="utf-8-sig")
-        area = pd.read_csv(out / "area_coverage.csv", encoding="utf-8-sig")
+        cov = read_people_csv(out / "coverage.csv", dtype={"community_id": str})
+        area = read_people_csv(out / "area_coverage.csv")
         gaps = gpd.read_file(out / "lifecircle.gpkg", layer="gaps")
     except (OSError, ValueError) as exc:
         raise InputError(
@@ -35,6 +37,11 @@ def _read(out: Path) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame, gpd.Ge
             "into it first"
         ) from exc
     return summary, cov, area, gaps
+
+
+def _as_text(value: object) -> Markup:
+    """Every value the template prints, escaped by the HTML helper the maps also use."""
+    return value if isinstance(value, Markup) else Markup(html_text(value))
 
 
 def render_report(out: Path, *, lang: str = "zh", dest: Path | None = None) -> Path:
@@ -101,6 +108,7 @@ def render_report(out: Path, *, lang: str = "zh", dest: Path | None = None) -> P
     env = Environment(
         loader=PackageLoader("lifecircle", "templates"),
         autoescape=select_autoescape(["html", "j2"]),
+        finalize=_as_text,
     )
     html = env.get_template("report.html.j2").render(
         summary=summary,

@@ -1,6 +1,11 @@
 """``coverage.xlsx`` for community offices: a summary sheet and one sheet per category, codes as
-text, percentages formatted, communities below target highlighted, frozen headers. Every cell that
-comes from data is written as a string cell, so it can never run as a formula."""
+text, percentages formatted, communities below target highlighted, frozen headers, and a print
+setup (landscape, one page wide, the header row on every page).
+
+Every cell that comes from data goes through :func:`lifecircle.render.escape.excel_text`: it is
+a string cell (so it can never run as a formula; one that looks like a formula is also marked
+as quoted text, as Excel does for a typed ``'=…``), and characters a workbook cannot hold are
+removed and counted."""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from lifecircle.i18n import t
 from lifecircle.naming import ALL
+from lifecircle.render.escape import excel_text, formula_like
 
 if TYPE_CHECKING:
     from lifecircle.pipeline import Result
@@ -26,13 +32,23 @@ BOLD = Font(bold=True)
 _BAD_SHEET_CHARS = str.maketrans({c: "_" for c in "[]:*?/\\"})
 
 
-def _text(ws: Worksheet, row: int, col: int, value: object) -> Cell:
-    """A string cell: shown as typed, never evaluated (``=SUM(A1)`` stays text)."""
-    cell = ws.cell(row=row, column=col)
-    cell.value = "" if value is None else str(value)
-    cell.data_type = "s"
-    cell.number_format = "@"
-    return cell
+class _TextCells:
+    """Writes string cells and counts those whose text had to be cleaned to fit a workbook."""
+
+    def __init__(self) -> None:
+        self.cleaned = 0
+
+    def __call__(self, ws: Worksheet, row: int, col: int, value: object) -> Cell:
+        """A string cell: shown as typed, never evaluated (``=SUM(A1)`` stays text)."""
+        text, changed = excel_text(value)
+        self.cleaned += changed
+        cell = ws.cell(row=row, column=col)
+        cell.value = text
+        cell.data_type = "s"
+        cell.number_format = "@"
+        if formula_like(text):  # stays text even when someone edits the cell
+            cell.quotePrefix = True
+        return cell
 
 
 def _share(ws: Worksheet, row: int, col: int, value: float, target: float | None) -> Cell:
@@ -47,9 +63,9 @@ def _share(ws: Worksheet, row: int, col: int, value: float, target: float | None
     return cell
 
 
-def _header(ws: Worksheet, labels: list[str]) -> None:
+def _header(text: _TextCells, ws: Worksheet, labels: list[str]) -> None:
     for j, label in enumerate(labels, start=1):
-        c = _text(ws, 1, j, label)
+        c = text(ws, 1, j, label)
         c.font = BOLD
         c.fill = HEADER
         c.alignment = Alignment(wrap_text=True, vertical="center")
@@ -61,8 +77,24 @@ def _widths(ws: Worksheet, widths: list[int]) -> None:
         ws.column_dimensions[get_column_letter(j)].width = w
 
 
+def _print_setup(ws: Worksheet, header_row: int) -> None:
+    """Landscape A4, every column on one page wide (as many pages down as it takes), the header
+    row repeated on every page, and the sheet name and page number in the margins."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = f"{header_row}:{header_row}"
+    ws.print_options.horizontalCentered = True
+    ws.oddHeader.center.text = "&A"
+    ws.oddFooter.center.text = "&P / &N"
+
+
 def _sheet_title(label: str, used: set[str]) -> str:
-    base = label.translate(_BAD_SHEET_CHARS)[:28] or "sheet"
+    """A sheet name Excel accepts: no ``[]:*?/\\`` or control characters, no quote at either
+    end, at most 31 characters, unique regardless of case."""
+    base = excel_text(label)[0].translate(_BAD_SHEET_CHARS).strip("'")[:28].rstrip("'") or "sheet"
     title, k = base, 2
     while title.lower() in used:
         title, k = f"{base[:25]}_{k}", k + 1
@@ -78,7 +110,15 @@ def category_label(summary: dict[str, Any], cat: str, lang: str) -> str:
 
 
 def write_xlsx(result: Result, path: Path, *, target: float, lang: str = "zh") -> dict[str, Any]:
-    """Write the workbook; returns its sheet names."""
+    """Write the workbook.
+
+    Returns
+    -------
+    dict
+        ``sheets``: the sheet names; ``cleaned_cells``: how many text cells had characters a
+        workbook cannot hold (NUL and other control characters) removed.
+    """
+    text = _TextCells()
     cov = result.coverage
     summary = result.summary
     profiles = list(dict.fromkeys(cov["profile"]))
@@ -99,32 +139,33 @@ def write_xlsx(result: Result, path: Path, *, target: float, lang: str = "zh") -
         ("", t("below_note", lang)),
     ]
     for i, (k, v) in enumerate(info, start=1):
-        _text(ws, i, 1, k).font = BOLD
-        _text(ws, i, 2, v)
+        text(ws, i, 1, k).font = BOLD
+        text(ws, i, 2, v)
     top = len(info) + 2
     labels = [t("category", lang), t("threshold", lang)]
     labels += [f"{t(p, lang)} ≤{m}{t('minutes', lang)}" for p in profiles for m in minutes]
     labels += [t("communities_meeting", lang)]
     for j, label in enumerate(labels, start=1):
-        c = _text(ws, top, j, label)
+        c = text(ws, top, j, label)
         c.font, c.fill = BOLD, HEADER
         c.alignment = Alignment(wrap_text=True)
     area = result.area_coverage.set_index(["category", "profile", "minutes"])["coverage"]
     per_comm = cov[(cov["profile"] == profiles[0]) & (cov["minutes"] == max(minutes))]
     cats = [*result.categories, ALL]
     for i, cat in enumerate(cats, start=top + 1):
-        _text(ws, i, 1, category_label(result.summary, cat, lang))
+        text(ws, i, 1, category_label(result.summary, cat, lang))
         info_c = summary["categories"].get(cat, {})
-        _text(ws, i, 2, info_c.get("threshold", ""))
+        text(ws, i, 2, info_c.get("threshold", ""))
         j = 3
         for p in profiles:
             for m in minutes:
                 _share(ws, i, j, area.get((cat, p, m), np.nan), target)
                 j += 1
         rows = per_comm[(per_comm["category"] == cat) & (per_comm["residents"] > 0)]
-        _text(ws, i, j, f"{int(rows['meets_target'].sum())} / {len(rows)}")
+        text(ws, i, j, f"{int(rows['meets_target'].sum())} / {len(rows)}")
     _widths(ws, [34, 14, *([13] * (len(profiles) * len(minutes))), 16])
     ws.freeze_panes = ws.cell(row=top + 1, column=2)
+    _print_setup(ws, top)
 
     # ---- one sheet per category
     for cat in cats:
@@ -138,23 +179,24 @@ def write_xlsx(result: Result, path: Path, *, target: float, lang: str = "zh") -
         labels = [t("community_id", lang), t("community_name", lang), t("residents", lang)]
         labels += [f"{t(p, lang)} ≤{m}{t('minutes', lang)}" for p, m in cols]
         labels += [t("meets_target", lang)]
-        _header(sheet, labels)
+        _header(text, sheet, labels)
         for i, (key_pair, row) in enumerate(wide.iterrows(), start=2):
             cid, cname = str(key_pair[0]), str(key_pair[1])  # type: ignore[index]
-            _text(sheet, i, 1, cid)
-            _text(sheet, i, 2, cname)
+            text(sheet, i, 1, cid)
+            text(sheet, i, 2, cname)
             sheet.cell(row=i, column=3, value=float(res.get(cid, 0.0))).number_format = "#,##0"
             for j, key in enumerate(cols, start=4):
                 _share(sheet, i, j, row.get(key, np.nan), target)
             head = row.get((profiles[0], max(minutes)), np.nan)
             if not np.isfinite(head):
-                _text(sheet, i, 4 + len(cols), t("no_residents", lang))
+                text(sheet, i, 4 + len(cols), t("no_residents", lang))
                 continue
             ok = bool(head >= target)
-            c = _text(sheet, i, 4 + len(cols), t("yes" if ok else "no", lang))
+            c = text(sheet, i, 4 + len(cols), t("yes" if ok else "no", lang))
             if not ok:
                 c.fill = BELOW
         _widths(sheet, [16, 24, 11, *([12] * len(cols)), 10])
         sheet.freeze_panes = "C2"
+        _print_setup(sheet, 1)
     wb.save(path)
-    return {"sheets": wb.sheetnames}
+    return {"sheets": wb.sheetnames, "cleaned_cells": text.cleaned}
