@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,8 +11,27 @@ from typing import Any
 import pandas as pd
 
 from lifecircle.config import Settings
+from lifecircle.headline import headline
 from lifecircle.sources.citycache import CityCache
 from lifecircle.sources.districts import District
+
+
+def district_warnings(
+    out: Path, dists: list[District], records: dict[str, Any]
+) -> dict[str, list[dict[str, Any]]]:
+    """Per finished district, the warnings of its headline (:mod:`lifecircle.headline`), read
+    from its own summary.json: a district can be ``ok`` and still be off the network."""
+    warned: dict[str, list[dict[str, Any]]] = {}
+    for d in dists:
+        f = out / d.dirname / "summary.json"
+        if records[d.district_id]["status"] != "ok" or not f.is_file():
+            continue
+        try:
+            summary = json.loads(f.read_text("utf-8"))
+        except (OSError, ValueError):
+            continue
+        warned[d.district_id] = [w.as_dict() for w in headline(summary).warnings]
+    return warned
 
 
 def write_city_outputs(
@@ -27,6 +47,7 @@ def write_city_outputs(
     from lifecircle.render.citymap import make_city_map
 
     records = manifest["districts"]
+    warned = district_warnings(out, dists, records)
     frames = []
     for d in dists:
         rec = records[d.district_id]
@@ -66,6 +87,7 @@ def write_city_outputs(
             "districts_meeting_target": sum(
                 bool(records[d.district_id]["complete_life_circle"]["meets_target"]) for d in ok
             ),
+            "districts_with_warnings": sum(bool(warned.get(d.district_id)) for d in ok),
         },
         "per_district": {
             d.district_id: {
@@ -85,7 +107,9 @@ def write_city_outputs(
             | {
                 "complete_life_circle": (
                     records[d.district_id].get("complete_life_circle") or {}
-                ).get("coverage")
+                ).get("coverage"),
+                "warning": bool(warned.get(d.district_id)),
+                "warnings": warned.get(d.district_id, []),
             }
             for d in dists
         },
@@ -106,6 +130,7 @@ def write_city_outputs(
         out / "city_map.html",
         dists,
         records,
+        warned,
         target=settings.target,
         lang=settings.lang,
         tiles=settings.tiles,

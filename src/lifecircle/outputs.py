@@ -14,6 +14,7 @@ import platform
 import shutil
 import sys
 import tempfile
+from dataclasses import replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -24,6 +25,7 @@ import numpy as np
 
 from lifecircle.config import Settings
 from lifecircle.errors import InputError
+from lifecircle.headline import with_headline
 from lifecircle.pipeline import Inputs, Result
 
 log = logging.getLogger(__name__)
@@ -192,8 +194,13 @@ def write_outputs(
         }
         for name, layer in layers.items():
             _finite(layer).to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio")
+        # the headline (verdict, warnings) is decided once, from the summary every output reads
+        summary = with_headline(
+            result.summary | {"provenance": provenance(inputs, settings, files=files)}
+        )
+        result = replace(result, summary=summary)
         write_xlsx(result, tmp / "coverage.xlsx", target=settings.target, lang=settings.lang)
-        map_info = make_map(
+        summary["map"] = make_map(
             result,
             tmp / "map.html",
             target=settings.target,
@@ -201,8 +208,6 @@ def write_outputs(
             tiles=settings.tiles,
             offline=settings.offline,
         )
-        summary = dict(result.summary)
-        summary["map"] = map_info
         summary["figures"] = write_figures(
             tmp,
             communities=result.communities,
@@ -211,7 +216,6 @@ def write_outputs(
             target=settings.target,
             lang=settings.lang,
         )
-        summary["provenance"] = provenance(inputs, settings, files=files)
         summary.update(extra or {})
         summary["outputs"] = list(OUTPUT_FILES)
         (tmp / "summary.json").write_text(

@@ -30,6 +30,7 @@ from lifecircle.coverage import (
     coverage_table,
     covered_mask,
     denominator_tables,
+    headline_shares,
     weighted_median_by,
 )
 from lifecircle.crs import metric_crs
@@ -536,6 +537,9 @@ def analyze(
         "target": settings.target,
         "meets_target": bool(top["meets_target"].iloc[0]),
     }
+    clc |= headline_shares(
+        res, categories, preset, speed_m_s=speed0, minutes=maxm, empty=empty_categories
+    )
     ctop = cov[(cov["category"] == ALL) & (cov["profile"] == profile0) & (cov["minutes"] == maxm)]
     populated = ctop[ctop["residents"] > 0]
     meeting = {

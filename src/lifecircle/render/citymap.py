@@ -11,6 +11,7 @@ import folium
 import geopandas as gpd
 import numpy as np
 
+from lifecircle.i18n import t
 from lifecircle.render.escape import safe_text
 from lifecircle.render.maps import (
     CLASS_COLOURS,
@@ -28,24 +29,34 @@ def make_city_map(
     path: Path,
     districts: list[District],
     records: dict[str, dict[str, Any]],
+    warnings: dict[str, list[dict[str, Any]]] | None = None,
     *,
     target: float,
     lang: str = "zh",
     tiles: str = "osm",
     offline: bool = False,
 ) -> dict[str, Any]:
-    """Write the city map; returns its size and feature count."""
+    """Write the city map; returns its size and feature count. ``warnings``: per district the
+    warnings of its headline (a finished district with warnings is marked ⚠, not plain ok)."""
+    warnings = warnings or {}
     rows = []
+    n_warned = 0
     for d in districts:
         rec = records.get(d.district_id, {})
         clc = (rec.get("complete_life_circle") or {}).get("coverage")
         ok = rec.get("status") == "ok"
         share = float(clc) if ok and clc is not None else np.nan
         link = f"{quote(d.dirname)}/map.html"
+        warned = warnings.get(d.district_id, []) if ok else []
+        n_warned += bool(warned)
         if ok:
+            alerts = "".join(
+                f'<div style="color:#8a4b00">⚠ {safe_text(w["message"].get(lang, ""))}</div>'
+                for w in warned
+            )
             body = (
                 f"complete life circle 完整生活圈: <b>{share:.1%}</b> (target {target:.0%})<br>"
-                f"residents 居民: {float(rec.get('residents') or 0):,.0f}<br>"
+                f"residents 居民: {float(rec.get('residents') or 0):,.0f}<br>{alerts}"
                 f'<a href="{safe_text(link)}" target="_blank">open the district map 打开地图</a>'
             )
         else:
@@ -55,7 +66,7 @@ def make_city_map(
             {
                 "name": safe_text(d.name),
                 "id": safe_text(d.district_id),
-                "coverage": f"{share:.1%}"
+                "coverage": (f"{share:.1%}" + (" ⚠" if warned else ""))
                 if np.isfinite(share)
                 else safe_text(rec.get("status", "")),
                 "cls": coverage_class(share, target) if ok else "none",
@@ -85,5 +96,11 @@ def make_city_map(
         ),
         popup=folium.GeoJsonPopup(fields=["popup"], labels=False, max_width=360),
     ).add_to(m)
-    legend(target, "residents of each district", "standard", None).add_to(m)
+    legend(
+        target,
+        "residents of each district",
+        "standard",
+        None,
+        warnings=(t("districts_with_warnings", lang).format(n=n_warned),) if n_warned else (),
+    ).add_to(m)
     return finish_map(m, path, offline=offline, counts={"districts": len(gdf)}, bm=bm)

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lifecircle.headline import headline
+from lifecircle.i18n import t
 from lifecircle.naming import ALL
 
 log = logging.getLogger(__name__)
@@ -85,6 +87,19 @@ TEXT: dict[str, dict[str, Any]] = {
 }
 
 
+def figure_warnings(summary: dict[str, Any], lang: str) -> list[str]:
+    """The headline's warnings, short, for a figure's title (:mod:`lifecircle.headline`)."""
+    hl = headline(summary)
+    out = [f"{t('warning', lang)}: {w.short_text(lang)}" for w in hl.warnings]
+    if hl.empty_basket and hl.coverage_with_data is not None:
+        out.append(
+            t("hl_short_with_data", lang).format(
+                m=len(hl.basket) - len(hl.empty_basket), share=f"{hl.coverage_with_data:.1%}"
+            )
+        )
+    return out
+
+
 def coverage_map_png(
     communities: Any, summary: dict[str, Any], path: Path, *, target: float, lang: str = "zh"
 ) -> dict[str, Any]:
@@ -109,12 +124,10 @@ def coverage_map_png(
         fig, ax = plt.subplots(figsize=(8, 8), dpi=DPI)
         comm.plot(ax=ax, color=colours, edgecolor="#333", linewidth=0.4)
         ax.set_axis_off()
-        ax.set_title(
-            TEXT["map_title"][lang].format(
-                m=clc["minutes"], p=TEXT[clc["profile"]][lang], t=target
-            ),
-            fontsize=12,
+        title = TEXT["map_title"][lang].format(
+            m=clc["minutes"], p=TEXT[clc["profile"]][lang], t=target
         )
+        ax.set_title("\n".join([title, *figure_warnings(summary, lang)]), fontsize=12)
         keys = ["well_below", "below", "meets", "well_above", "none"]
         ax.legend(
             handles=[
