@@ -73,6 +73,11 @@ TEXT: dict[str, dict[str, Any]] = {
     },
     "target": {"zh": "目标 {t:.0%}", "en": "target {t:.0%}"},
     "share": {"zh": "居民覆盖率", "en": "share of residents"},
+    "chart_title_samples": {
+        "zh": "各类设施 {m} 分钟步行覆盖率({p},面积样本点)",
+        "en": "Share of area samples within {m} minutes' walk ({p} walker)",
+    },
+    "share_samples": {"zh": "面积样本点覆盖率", "en": "share of area samples"},
     "all": {"zh": "完整生活圈", "en": "Complete life circle"},
     "standard": {"zh": "一般步行", "en": "standard"},
     "elderly": {"zh": "老年人步行", "en": "elderly"},
@@ -194,9 +199,12 @@ def coverage_chart_png(
         ax.set_yticks(y, names, fontsize=9)
         ax.set_xlim(0, 1)
         ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
-        ax.set_xlabel(TEXT["share"][lang])
+        samples = headline(summary).area_samples  # not residents: say so
+        ax.set_xlabel(TEXT["share_samples" if samples else "share"][lang])
         ax.set_title(
-            TEXT["chart_title"][lang].format(m=clc["minutes"], p=TEXT[clc["profile"]][lang]),
+            TEXT["chart_title_samples" if samples else "chart_title"][lang].format(
+                m=clc["minutes"], p=TEXT[clc["profile"]][lang]
+            ),
             fontsize=11,
         )
         ax.spines[["top", "right"]].set_visible(False)
