@@ -447,3 +447,15 @@ def test_batch_city_summary_marks_warned_districts_ok_with_a_flag(tmp_path):
     assert warned["D1"][0]["message"]["en"].startswith("40% of residents")
     # a failed district is not read
     assert district_warnings(tmp_path, [d], {"D1": {"status": "failed"}}) == {}
+
+
+def test_quiet_run_still_prints_the_headline_warnings(tmp_path):
+    from lifecircle.sources.osm import overpass_json_to_osm_xml
+
+    resp = json.loads((FIXTURES / "overpass_small.json").read_text("utf-8"))
+    osm = overpass_json_to_osm_xml(resp, tmp_path / "small.osm")
+    r = runner.invoke(app, ["-q", "analyze", "--osm", str(osm), "--out", str(tmp_path / "o")])
+    assert r.exit_code == 0, r.output
+    text = "".join(r.output.split())
+    assert "警示:" in text and "完整生活圈篮子中的" in text  # zh by default
+    assert "Complete life circle" not in text and "note:" not in text

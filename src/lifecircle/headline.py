@@ -115,8 +115,9 @@ class Headline:
         return t("hl_meets" if self.verdict == "meets" else "hl_misses", lang)
 
     def sentence(self, lang: str) -> str:
-        """The headline: the share against the target, and at once why when no one is covered
-        because basket categories are empty."""
+        """The headline sentence: the share against the target, the communities meeting it, and
+        what the share counts when there are no residents; the reasons to doubt it follow as
+        :attr:`warnings` (see :meth:`full_text`)."""
         parts = [
             t("hl_clc", lang).format(
                 minutes=self.minutes,

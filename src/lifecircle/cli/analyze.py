@@ -54,7 +54,10 @@ def _run(
         with out_console.status("starting…") as status:
             result = analyze(inputs, settings, progress=lambda msg: status.update(f"{msg}…"))
     summary = write_outputs(result, out, inputs=inputs, settings=settings, overwrite=overwrite)
-    if not quiet:
+    if quiet:  # -q keeps warnings: the headline's are printed, the rest is not
+        for text in headline(summary).warning_texts(lang):
+            out_console.print(f"[bold yellow]{t('warning', lang)}:[/] {escape(text)}")
+    else:
         print_headline(summary, lang=lang)
         for note in summary["notes"]:
             if note not in {w["message"]["en"] for w in summary["warnings"]}:
