@@ -459,3 +459,24 @@ def test_quiet_run_still_prints_the_headline_warnings(tmp_path):
     text = "".join(r.output.split())
     assert "警示:" in text and "完整生活圈篮子中的" in text  # zh by default
     assert "Complete life circle" not in text and "note:" not in text
+
+
+def test_legend_headline_is_text_never_markup_or_template():
+    from branca.element import Figure
+
+    from lifecircle.render.controls import legend
+
+    el = legend(
+        0.85,
+        "residents",
+        "standard",
+        15,
+        headline="<script>window.__pwned=1</script>",
+        warnings=("{{ 7*7 }} `${x}` <img onerror=y>",),
+    )
+    fig = Figure()
+    fig.add_child(el)
+    html = fig.render()
+    assert "<script>window" not in html and "&lt;script&gt;" in html
+    assert "{{ 7*7 }}" not in html and "&#123;&#123; 7*7 &#125;&#125;" in html
+    assert "<img" not in html and "&#96;&#36;&#123;x&#125;&#96;" in html
