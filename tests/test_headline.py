@@ -380,14 +380,14 @@ def test_area_samples_are_named_in_every_output(tmp_path):
 # ------------------------------------------------------------------ the batch
 
 
-def _district_summary(share: float) -> dict:
-    return with_headline(_summary(residents__off_network_share=share))
+def _district_summary(share: float, denominator: str = "population_points:p.csv") -> dict:
+    return with_headline(_summary(residents__off_network_share=share, denominator=denominator))
 
 
 def test_batch_status_table_and_city_outputs_flag_off_network_districts(tmp_path):
     from rich.console import Console
 
-    from lifecircle.city import district_warnings
+    from lifecircle.city import district_headlines
     from lifecircle.cli import batch as batch_cli
     from lifecircle.render.citymap import make_city_map
     from lifecircle.sources.districts import District
@@ -396,14 +396,18 @@ def test_batch_status_table_and_city_outputs_flag_off_network_districts(tmp_path
     for did, share in (("310101", 0.88), ("310104", 0.03)):
         d = District(did, f"name {did}", shapely.box(121.4, 31.2, 121.45, 31.25), did)
         (tmp_path / did).mkdir()
-        (tmp_path / did / "summary.json").write_text(json.dumps(_district_summary(share)))
+        den = AREA_SAMPLES if did == "310104" else "population_points:p.csv"
+        (tmp_path / did / "summary.json").write_text(json.dumps(_district_summary(share, den)))
         dists.append(d)
-        records[did] = {"status": "ok", "complete_life_circle": {"coverage": 0.6}}
-    warned = district_warnings(tmp_path, dists, records)
+        records[did] = {"status": "ok", "complete_life_circle": {"coverage": 0.6}, "residents": 5e3}
+    heads = district_headlines(tmp_path, dists, records)
+    warned = {k: [w.as_dict() for w in hl.warnings] for k, hl in heads.items()}
     assert [w["code"] for w in warned["310101"]] == [OFF_NETWORK] and warned["310104"] == []
-    make_city_map(tmp_path / "city_map.html", dists, records, warned, target=0.85, lang="en")
+    make_city_map(tmp_path / "city_map.html", dists, records, heads, target=0.85, lang="en")
     html = (tmp_path / "city_map.html").read_text("utf-8")
     assert "60.0% ⚠" in html and "88%" in html
+    assert html.count("area samples 面积样本点: 5,000") == 1
+    assert html.count("residents 居民: 5,000") == 1
     assert "1 district(s) finished with warnings" in html
 
     summary = {
@@ -413,6 +417,7 @@ def test_batch_status_table_and_city_outputs_flag_off_network_districts(tmp_path
                 "status": "ok",
                 "complete_life_circle": 0.6,
                 "residents": 5000.0,
+                "counts": "area_samples" if heads[d.district_id].area_samples else "residents",
                 "warning": bool(warned[d.district_id]),
                 "warnings": warned[d.district_id],
             }
@@ -431,22 +436,24 @@ def test_batch_status_table_and_city_outputs_flag_off_network_districts(tmp_path
     rows = {line.split()[0]: line for line in rec.export_text().splitlines() if line.strip()}
     assert "ok ⚠ 88% off the network" in rows["310101"]
     assert "⚠" not in rows["310104"] and " ok " in rows["310104"]
+    assert "5,000 (area samples)" in rows["310104"] and "area samples" not in rows["310101"]
     assert "failed" in rows["FAR"]
 
 
 def test_batch_city_summary_marks_warned_districts_ok_with_a_flag(tmp_path):
     """city_summary.json: a finished district with warnings keeps status ok and carries them."""
-    from lifecircle.city import district_warnings
+    from lifecircle.city import district_headlines
     from lifecircle.sources.districts import District
 
     d = District("D1", "one", shapely.box(0, 0, 1, 1), "D1")
     (tmp_path / "D1").mkdir()
     s = copy.deepcopy(_district_summary(0.4))
     (tmp_path / "D1" / "summary.json").write_text(json.dumps(s))
-    warned = district_warnings(tmp_path, [d], {"D1": {"status": "ok"}})
-    assert warned["D1"][0]["message"]["en"].startswith("40% of residents")
+    heads = district_headlines(tmp_path, [d], {"D1": {"status": "ok"}})
+    assert heads["D1"].warnings[0].text("en").startswith("40% of residents")
+    assert not heads["D1"].area_samples
     # a failed district is not read
-    assert district_warnings(tmp_path, [d], {"D1": {"status": "failed"}}) == {}
+    assert district_headlines(tmp_path, [d], {"D1": {"status": "failed"}}) == {}
 
 
 def test_quiet_run_still_prints_the_headline_warnings(tmp_path):

@@ -11,27 +11,26 @@ from typing import Any
 import pandas as pd
 
 from lifecircle.config import Settings
-from lifecircle.headline import headline
+from lifecircle.headline import Headline, headline
 from lifecircle.sources.citycache import CityCache
 from lifecircle.sources.districts import District
 
 
-def district_warnings(
+def district_headlines(
     out: Path, dists: list[District], records: dict[str, Any]
-) -> dict[str, list[dict[str, Any]]]:
-    """Per finished district, the warnings of its headline (:mod:`lifecircle.headline`), read
-    from its own summary.json: a district can be ``ok`` and still be off the network."""
-    warned: dict[str, list[dict[str, Any]]] = {}
+) -> dict[str, Headline]:
+    """Per finished district, its headline (:mod:`lifecircle.headline`), read from its own
+    summary.json: a district can be ``ok`` and still be off the network."""
+    found: dict[str, Headline] = {}
     for d in dists:
         f = out / d.dirname / "summary.json"
         if records[d.district_id]["status"] != "ok" or not f.is_file():
             continue
         try:
-            summary = json.loads(f.read_text("utf-8"))
-        except (OSError, ValueError):
+            found[d.district_id] = headline(json.loads(f.read_text("utf-8")))
+        except (OSError, ValueError, KeyError):
             continue
-        warned[d.district_id] = [w.as_dict() for w in headline(summary).warnings]
-    return warned
+    return found
 
 
 def write_city_outputs(
@@ -47,7 +46,8 @@ def write_city_outputs(
     from lifecircle.render.citymap import make_city_map
 
     records = manifest["districts"]
-    warned = district_warnings(out, dists, records)
+    heads = district_headlines(out, dists, records)
+    warned = {k: [w.as_dict() for w in hl.warnings] for k, hl in heads.items()}
     frames = []
     for d in dists:
         rec = records[d.district_id]
@@ -88,6 +88,8 @@ def write_city_outputs(
                 bool(records[d.district_id]["complete_life_circle"]["meets_target"]) for d in ok
             ),
             "districts_with_warnings": sum(bool(warned.get(d.district_id)) for d in ok),
+            # districts without population data count area samples, not residents
+            "districts_counting_area_samples": sum(hl.area_samples for hl in heads.values()),
         },
         "per_district": {
             d.district_id: {
@@ -110,6 +112,11 @@ def write_city_outputs(
                 ).get("coverage"),
                 "warning": bool(warned.get(d.district_id)),
                 "warnings": warned.get(d.district_id, []),
+                "counts": (
+                    ("area_samples" if heads[d.district_id].area_samples else "residents")
+                    if d.district_id in heads
+                    else None
+                ),
             }
             for d in dists
         },
@@ -130,7 +137,7 @@ def write_city_outputs(
         out / "city_map.html",
         dists,
         records,
-        warned,
+        heads,
         target=settings.target,
         lang=settings.lang,
         tiles=settings.tiles,

@@ -185,7 +185,9 @@ def batch_cmd(
             f"{summary['ok']} of {summary['districts']} districts done "
             f"({summary['districts_skipped_unchanged']} unchanged from an earlier run); "
             + (
-                f"complete life circle {cov:.1%} of {tot['residents']:,.0f} residents; "
+                f"complete life circle {cov:.1%} of {tot['residents']:,.0f} "
+                + _unit(tot.get("districts_counting_area_samples") or 0, summary["ok"])
+                + "; "
                 if cov is not None
                 else ""
             )
@@ -215,12 +217,28 @@ def print_status_table(summary: dict[str, Any], *, lang: str) -> None:
             escape(str(rec.get("name") or "")),
             f"[{colour}]{escape(status)}[/]" if colour else escape(status),
             f"{cov:.1%}" if cov is not None else "–",
-            f"{float(rec.get('residents') or 0):,.0f}" if rec.get("status") == "ok" else "",
+            (
+                f"{float(rec.get('residents') or 0):,.0f}"
+                + (
+                    f" ({t('unit_area_samples', lang)})"
+                    if rec.get("counts") == "area_samples"
+                    else ""
+                )
+            )
+            if rec.get("status") == "ok"
+            else "",
         )
     console.print(table)
     n = summary["totals"].get("districts_with_warnings") or 0
     if n:
         console.print(f"[yellow]{escape(t('districts_with_warnings', lang).format(n=n))}[/]")
+
+
+def _unit(n_samples: int, n_ok: int) -> str:
+    """What a city total counts: districts without population data count area samples."""
+    if not n_samples:
+        return "residents"
+    return "area samples" if n_samples >= n_ok else "residents and area samples"
 
 
 def _raise(exc: Exception) -> None:

@@ -11,6 +11,7 @@ import folium
 import geopandas as gpd
 import numpy as np
 
+from lifecircle.headline import Headline
 from lifecircle.i18n import t
 from lifecircle.render.escape import safe_text
 from lifecircle.render.maps import (
@@ -29,16 +30,16 @@ def make_city_map(
     path: Path,
     districts: list[District],
     records: dict[str, dict[str, Any]],
-    warnings: dict[str, list[dict[str, Any]]] | None = None,
+    headlines: dict[str, Headline] | None = None,
     *,
     target: float,
     lang: str = "zh",
     tiles: str = "osm",
     offline: bool = False,
 ) -> dict[str, Any]:
-    """Write the city map; returns its size and feature count. ``warnings``: per district the
-    warnings of its headline (a finished district with warnings is marked ⚠, not plain ok)."""
-    warnings = warnings or {}
+    """Write the city map; returns its size and feature count. ``headlines``: per finished
+    district its headline (a district with warnings is marked ⚠, not plain ok)."""
+    headlines = headlines or {}
     rows = []
     n_warned = 0
     for d in districts:
@@ -47,16 +48,19 @@ def make_city_map(
         ok = rec.get("status") == "ok"
         share = float(clc) if ok and clc is not None else np.nan
         link = f"{quote(d.dirname)}/map.html"
-        warned = warnings.get(d.district_id, []) if ok else []
+        hl = headlines.get(d.district_id) if ok else None
+        warned = hl.warning_texts(lang) if hl is not None else []
         n_warned += bool(warned)
         if ok:
-            alerts = "".join(
-                f'<div style="color:#8a4b00">⚠ {safe_text(w["message"].get(lang, ""))}</div>'
-                for w in warned
+            alerts = "".join(f'<div style="color:#8a4b00">⚠ {safe_text(w)}</div>' for w in warned)
+            unit = (
+                "area samples 面积样本点"
+                if hl is not None and hl.area_samples
+                else "residents 居民"
             )
             body = (
                 f"complete life circle 完整生活圈: <b>{share:.1%}</b> (target {target:.0%})<br>"
-                f"residents 居民: {float(rec.get('residents') or 0):,.0f}<br>{alerts}"
+                f"{unit}: {float(rec.get('residents') or 0):,.0f}<br>{alerts}"
                 f'<a href="{safe_text(link)}" target="_blank">open the district map 打开地图</a>'
             )
         else:
