@@ -151,6 +151,27 @@ def test_city_outputs_and_failure_isolation(batch_run):
     assert (out / "D4_north-east").is_dir()
 
 
+def test_finished_districts_with_warnings_are_flagged_not_plain_ok(batch_run):
+    """A district can finish and still carry headline warnings (here: basket categories without
+    any facility in Helsinki): city_summary.json keeps status ok with a warning flag and the
+    district's own warnings, and the city map marks it."""
+    _, out = batch_run
+    summary = json.loads((out / "city_summary.json").read_text("utf-8"))
+    flagged = 0
+    for did, folder in district_dirs(out).items():
+        rec = summary["per_district"][did]
+        if did == "FAR":
+            assert rec["status"] == "failed" and not rec["warning"]
+            continue
+        own = json.loads((folder / "summary.json").read_text("utf-8"))["warnings"]
+        assert rec["status"] == "ok"
+        assert [w["code"] for w in rec["warnings"]] == [w["code"] for w in own]
+        assert rec["warning"] is bool(own)
+        flagged += bool(own)
+    assert flagged and summary["totals"]["districts_with_warnings"] == flagged
+    assert "⚠" in (out / "city_map.html").read_text("utf-8")
+
+
 def test_rerun_skips_finished_districts_and_refuses_other_parameters(
     batch_run, helsinki, city, tmp_path
 ):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,11 +11,29 @@ from typing import Any
 import pandas as pd
 
 from lifecircle.config import Settings
+from lifecircle.headline import Headline, headline
 from lifecircle.render.citymap import make_city_map
 from lifecircle.render.escape import read_people_csv, write_people_csv
 from lifecircle.render.options import Presentation
 from lifecircle.sources.citycache import CityCache
 from lifecircle.sources.districts import District
+
+
+def district_headlines(
+    out: Path, dists: list[District], records: dict[str, Any]
+) -> dict[str, Headline]:
+    """Per finished district, its headline (:mod:`lifecircle.headline`), read from its own
+    summary.json: a district can be ``ok`` and still be off the network."""
+    found: dict[str, Headline] = {}
+    for d in dists:
+        f = out / d.dirname / "summary.json"
+        if records[d.district_id]["status"] != "ok" or not f.is_file():
+            continue
+        try:
+            found[d.district_id] = headline(json.loads(f.read_text("utf-8")))
+        except (OSError, ValueError, KeyError):
+            continue
+    return found
 
 
 def write_city_outputs(
@@ -29,6 +48,8 @@ def write_city_outputs(
 ) -> dict[str, Any]:
     """city_coverage.csv (every finished district's area rows), city_map.html and the summary."""
     records = manifest["districts"]
+    heads = district_headlines(out, dists, records)
+    warned = {k: [w.as_dict() for w in hl.warnings] for k, hl in heads.items()}
     frames = []
     for d in dists:
         rec = records[d.district_id]
@@ -69,6 +90,9 @@ def write_city_outputs(
             "districts_meeting_target": sum(
                 bool(records[d.district_id]["complete_life_circle"]["meets_target"]) for d in ok
             ),
+            "districts_with_warnings": sum(bool(warned.get(d.district_id)) for d in ok),
+            # districts without population data count area samples, not residents
+            "districts_counting_area_samples": sum(hl.area_samples for hl in heads.values()),
         },
         "per_district": {
             d.district_id: {
@@ -88,7 +112,14 @@ def write_city_outputs(
             | {
                 "complete_life_circle": (
                     records[d.district_id].get("complete_life_circle") or {}
-                ).get("coverage")
+                ).get("coverage"),
+                "warning": bool(warned.get(d.district_id)),
+                "warnings": warned.get(d.district_id, []),
+                "counts": (
+                    ("area_samples" if heads[d.district_id].area_samples else "residents")
+                    if d.district_id in heads
+                    else None
+                ),
             }
             for d in dists
         },
@@ -109,6 +140,7 @@ def write_city_outputs(
         out / "city_map.html",
         dists,
         records,
+        heads,
         target=settings.target,
         lang=presentation.lang,
         tiles=presentation.tiles,

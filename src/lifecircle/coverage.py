@@ -52,6 +52,68 @@ def covered_mask(
     return ok
 
 
+def _weighted_share(ok: np.ndarray, weight: np.ndarray) -> float | None:
+    total = float(weight.sum())
+    return float(weight[ok].sum() / total) if total > 0 else None
+
+
+def headline_shares(
+    residents: pd.DataFrame,
+    categories: list[str],
+    preset: Preset,
+    *,
+    speed_m_s: float,
+    minutes: int,
+    empty: list[str],
+) -> dict[str, object]:
+    """What the headline needs beyond the complete-life-circle share: the basket categories that
+    have no facility at all, the complete life circle over the basket categories that have data,
+    and per category the share of residents within its own limit at this tier.
+
+    Parameters
+    ----------
+    residents
+        ``weight``, ``community_id`` (residents outside every community, ``""``, are left out,
+        as in :func:`coverage_table`) and a ``dist_m_<category>`` column per category.
+    categories
+        The categories analysed.
+    preset
+        Basket and thresholds.
+    speed_m_s
+        The walking speed of the headline profile.
+    minutes
+        The headline tier.
+    empty
+        Categories with no facility in the area or its buffer.
+
+    Returns
+    -------
+    dict
+        ``empty_basket_categories``, ``basket_with_data``, ``coverage_with_data`` (None when no
+        basket category has data or there are no residents) and ``within_threshold``
+        (category -> share, the limit being :func:`basket_limit_m`).
+    """
+    counted = residents["community_id"].astype(str).to_numpy() != ""
+    w = np.where(counted, residents["weight"].to_numpy(dtype=float), 0.0)
+    basket = preset.basket_for(int(minutes))
+    gone = set(empty) | {c for c in basket if dist_col(c) not in residents.columns}
+    with_data = [c for c in basket if c not in gone]
+    within: dict[str, float | None] = {}
+    for c in categories:
+        if dist_col(c) in residents.columns:
+            lim = basket_limit_m(preset, c, speed_m_s, minutes)
+            within[c] = _weighted_share(residents[dist_col(c)].to_numpy() <= lim, w)
+    ok = np.ones(len(residents), dtype=bool)
+    for c in with_data:
+        ok &= residents[dist_col(c)].to_numpy() <= basket_limit_m(preset, c, speed_m_s, minutes)
+    return {
+        "empty_basket_categories": [c for c in basket if c in gone],
+        "basket_with_data": with_data,
+        "coverage_with_data": _weighted_share(ok, w) if with_data else None,
+        "within_threshold": within,
+    }
+
+
 def coverage_table(
     residents: pd.DataFrame,
     communities: pd.DataFrame,

@@ -18,6 +18,8 @@ LABELS: dict[str, dict[str, str]] = {
     "yes": {"zh": "达标", "en": "yes"},
     "no": {"zh": "未达标", "en": "no"},
     "no_residents": {"zh": "无居民", "en": "no residents"},
+    "no_area_samples": {"zh": "无面积样本点", "en": "no area samples"},
+    "headline": {"zh": "结论", "en": "Headline"},
     "median_walk": {"zh": "未达标时:步行距离中位数", "en": "if below target: median walk"},
     "standard": {"zh": "一般步行", "en": "standard walker"},
     "elderly": {"zh": "老年人步行", "en": "elderly walker"},
@@ -31,6 +33,12 @@ LABELS: dict[str, dict[str, str]] = {
     "below_note": {
         "zh": "红色:低于目标。覆盖率 = 步行可达居民 / 居民总数。",
         "en": "Red: below target. Coverage = residents within the walk / all residents.",
+    },
+    "below_note_samples": {
+        "zh": "红色:低于目标。没有人口数据:"
+        "覆盖率 = 步行可达的面积样本点 / 全部面积样本点(面积占比)。",
+        "en": "Red: below target. No population data: coverage = area samples within the walk / "
+        "all area samples (a share of area).",
     },
     "source": {"zh": "数据来源", "en": "Data"},
     "report_title": {"zh": "15分钟社区生活圈评估报告", "en": "15-minute life circle report"},
@@ -50,6 +58,7 @@ LABELS: dict[str, dict[str, str]] = {
     "none_missing": {"zh": "所有社区均达标。", "en": "Every community meets the target."},
     "caveats": {"zh": "数据说明与局限", "en": "Caveats"},
     "off_network": {"zh": "路网外的居民点", "en": "Resident points off the network"},
+    "off_network_points": {"zh": "路网外的{unit}点", "en": "Points ({unit}) off the network"},
     "dropped_pieces": {"zh": "孤立路段", "en": "Dropped pieces of network"},
     "provenance": {"zh": "数据来源与版本", "en": "Provenance"},
     "input": {"zh": "输入", "en": "Input"},
@@ -57,6 +66,13 @@ LABELS: dict[str, dict[str, str]] = {
     "timestamp": {"zh": "数据时间", "en": "data timestamp"},
     "figures": {"zh": "图", "en": "Figures"},
     "open_map": {"zh": "打开交互地图 (map.html)", "en": "Open the interactive map (map.html)"},
+    "osm_completeness_samples": {
+        "zh": "OSM 设施完整性:没有人口数据(面积样本点),无法计算每万居民设施数;"
+        "仅来自 OSM 的类别多半有缺漏,请用本地设施清单(--facilities)补充。",
+        "en": "OSM completeness: without population data (area samples) there is no rate per "
+        "10,000 residents; categories from OSM only are often incomplete — add a local list "
+        "(--facilities).",
+    },
     "osm_completeness": {
         "zh": "OSM 设施完整性:红色行仅来自 OSM 且每万居民不足 0.5 处,多半是地图缺漏而非实地没有,"
         "请用本地设施清单(--facilities)补充。",
@@ -69,6 +85,71 @@ LABELS: dict[str, dict[str, str]] = {
         "zh": "地图数据 © OpenStreetMap 贡献者",
         "en": "Map data © OpenStreetMap contributors",
     },
+    # ---- the headline (lifecircle.headline): {placeholders} are filled there
+    "area_samples": {"zh": "面积样本点", "en": "Area samples"},
+    "unit_residents": {"zh": "居民", "en": "residents"},
+    "unit_area_samples": {"zh": "面积样本点", "en": "area samples"},
+    "hl_clc": {
+        "zh": "完整生活圈(≤{minutes} 分钟,{profile}):"
+        "{share} 的{unit}全部可达,目标 {target},{verdict}。",
+        "en": "Complete life circle (≤ {minutes} min, {profile}): {share} of {unit} reach every "
+        "basket category — target {target}, {verdict}.",
+    },
+    "hl_meets": {"zh": "达标", "en": "meets it"},
+    "hl_misses": {"zh": "未达标", "en": "misses it"},
+    "hl_no_data": {"zh": "无法判断(没有{unit})", "en": "no verdict (no {unit})"},
+    "hl_communities": {
+        "zh": "{count} / {of} 个社区达标。",
+        "en": "{count} of {of} communities meet it.",
+    },
+    "hl_empty_basket": {
+        "zh": "完整生活圈篮子中的 {n} 类设施在数据中一处也没有({names}),"
+        "因此没有{unit}能达到完整生活圈;仅按有数据的 {m} 类计算,完整生活圈覆盖率为 {share}。",
+        "en": "{n} of the basket's categories have no facility at all in the data ({names}), so "
+        "no one can have the complete life circle; over the {m} basket categories with data it "
+        "is {share}.",
+    },
+    "hl_empty_basket_all": {
+        "zh": "完整生活圈篮子中的所有 {n} 类设施在数据中都没有({names})。",
+        "en": "None of the basket's {n} categories has a facility in the data ({names}).",
+    },
+    "hl_off_network": {
+        "zh": "{share} 的{unit}距最近的步行道路超过 {max_snap} 米(超过警示线 {limit}),按不可达计:"
+        "请检查 OSM 数据是否覆盖该区域并包含人行道路,或调大 --max-snap-m。",
+        "en": "{share} of {unit} are farther than {max_snap} m from any walkable way (more than "
+        "the {limit} warning level) and count as not covered: check that the OSM extract covers "
+        "the area and holds its footways, or raise --max-snap-m.",
+    },
+    "hl_gcj02": {
+        "zh": "设施清单 {files} 按 WGS 84 读取,但看起来是高德/腾讯(GCJ-02)坐标:"
+        "若是,请加 --facilities-crs gcj02 重新运行。",
+        "en": "facility list(s) {files} were read as WGS 84 but look like Amap/Tencent (GCJ-02) "
+        "coordinates: if so, rerun with --facilities-crs gcj02.",
+    },
+    "hl_area_samples": {
+        "zh": "没有人口数据:覆盖率是均匀分布的面积样本点的比例(面积占比),不是居民比例。",
+        "en": "No population data: coverage is the share of evenly spread area samples (a share "
+        "of area), not of residents.",
+    },
+    "warning": {"zh": "警示", "en": "Warning"},
+    "hl_short_empty": {"zh": "无设施:{names}", "en": "no facility: {names}"},
+    "hl_short_off_network": {"zh": "{share} 在路网外", "en": "{share} off the network"},
+    "hl_short_with_data": {
+        "zh": "按有数据的 {m} 类计算:{share}",
+        "en": "over the {m} basket categories with data: {share}",
+    },
+    "hl_short_gcj02": {"zh": "设施坐标疑为 GCJ-02", "en": "facilities look GCJ-02"},
+    "districts_with_warnings": {
+        "zh": "{n} 个区完成但有警示(见 city_summary.json → per_district → warnings)",
+        "en": "{n} district(s) finished with warnings (city_summary.json → per_district → "
+        "warnings)",
+    },
+    "within_threshold": {
+        "zh": "各类设施:{unit}在其标准({profile})内可达的比例",
+        "en": "Per category: share of {unit} within its threshold ({profile})",
+    },
+    "empty_category": {"zh": "数据中没有此类设施", "en": "no facility in the data"},
+    "in_basket": {"zh": "属完整生活圈", "en": "in the basket"},
 }
 
 

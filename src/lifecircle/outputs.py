@@ -14,7 +14,7 @@ import platform
 import shutil
 import sys
 import tempfile
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -25,6 +25,7 @@ import numpy as np
 
 from lifecircle.config import Settings
 from lifecircle.errors import InputError
+from lifecircle.headline import with_headline
 from lifecircle.inputs import Inputs
 from lifecircle.render.escape import gpkg_safe_frame, write_people_csv
 from lifecircle.render.figures import write_figures
@@ -234,8 +235,15 @@ def write_outputs(
             clean, n = gpkg_safe_frame(_finite(layer))
             clean.to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio")
             nul += n
+        # the headline (verdict, warnings) is decided once, from the summary every output reads
+        record = provenance(inputs, settings, files=files, presentation=shown)
+        summary = with_headline(result.summary | {"provenance": record})
+        result = replace(result, summary=summary)
         xlsx = write_xlsx(result, tmp / "coverage.xlsx", target=settings.target, lang=shown.lang)
-        map_info = make_map(
+        counts, notes = text_cleaning(csv_quoted=quoted, xlsx=xlsx["cleaned_cells"], gpkg=nul)
+        summary["text_cells"] = counts
+        summary["notes"] = [*summary.get("notes", []), *notes]
+        summary["map"] = make_map(
             result,
             tmp / "map.html",
             target=settings.target,
@@ -243,11 +251,6 @@ def write_outputs(
             tiles=shown.tiles,
             offline=shown.offline,
         )
-        summary = dict(result.summary)
-        counts, notes = text_cleaning(csv_quoted=quoted, xlsx=xlsx["cleaned_cells"], gpkg=nul)
-        summary["text_cells"] = counts
-        summary["notes"] = [*summary.get("notes", []), *notes]
-        summary["map"] = map_info
         summary["figures"] = write_figures(
             tmp,
             communities=result.communities,
@@ -256,7 +259,6 @@ def write_outputs(
             target=settings.target,
             lang=shown.lang,
         )
-        summary["provenance"] = provenance(inputs, settings, files=files, presentation=shown)
         summary.update(extra or {})
         summary["outputs"] = list(OUTPUT_FILES)
         (tmp / "summary.json").write_text(

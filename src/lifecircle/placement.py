@@ -77,9 +77,9 @@ def check_user_lists(
     """Check each user facility list against the area (see
     :func:`lifecircle.sources.facilities.check_user_facilities`); the notes and counts found."""
     notes: list[str] = []
-    per_file: dict[str, int] = {}
+    counts: dict[str, Any] = {}
     for path, fac in user_items:
-        outside, note = facilities.check_user_facilities(
+        found = facilities.check_user_facilities(
             fac,
             path,
             declared,
@@ -89,11 +89,15 @@ def check_user_lists(
             settings,
             refuse_if_outside=refuse_if_outside,
         )
-        if outside is not None:
-            per_file[path.name] = outside
-        if note:
-            notes.append(note)
-    return notes, ({"facilities_outside_buffer_per_file": per_file} if per_file else {})
+        if found.outside is not None:
+            counts.setdefault("facilities_outside_buffer_per_file", {})[path.name] = found.outside
+        if found.gcj02:
+            counts.setdefault("facilities_gcj02_check", {})[path.name] = found.gcj02
+            if found.gcj02["looks_gcj02"]:
+                counts.setdefault("facilities_look_gcj02", []).append(path.name)
+        if found.note:
+            notes.append(found.note)
+    return notes, counts
 
 
 def gather_facilities(

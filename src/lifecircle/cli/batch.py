@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import signal
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
 
 from lifecircle.cli import options as opt
 from lifecircle.cli.guard import run_guarded
 from lifecircle.config import DEFAULT_MAX_SNAP_M, make_settings
+from lifecircle.headline import status_cell
+from lifecircle.i18n import t
 from lifecircle.inputs import Inputs
 
 if TYPE_CHECKING:
@@ -170,12 +174,15 @@ def batch_cmd(
     failed = result.failed
     tot = summary["totals"]
     if not quiet:
+        print_status_table(summary, lang=lang)
         cov = tot["complete_life_circle_coverage"]
         console.print(
             f"{summary['ok']} of {summary['districts']} districts done "
             f"({summary['districts_skipped_unchanged']} unchanged from an earlier run); "
             + (
-                f"complete life circle {cov:.1%} of {tot['residents']:,.0f} residents; "
+                f"complete life circle {cov:.1%} of {tot['residents']:,.0f} "
+                + _unit(tot.get("districts_counting_area_samples") or 0, summary["ok"])
+                + "; "
                 if cov is not None
                 else ""
             )
@@ -187,3 +194,47 @@ def batch_cmd(
                 f"[red]failed[/] {k}: {result.districts[k].get('error', '')}", highlight=False
             )
         raise typer.Exit(1)
+
+
+def print_status_table(summary: dict[str, Any], *, lang: str) -> None:
+    """One row per district: status (``ok``, ``ok ⚠`` with its warnings, or failed), the
+    complete life circle and residents; a finished district with warnings is never plain ok."""
+    table = Table(title=None, show_edge=False, pad_edge=False)
+    for name, justify in (("id", "left"), ("name", "left"), ("status", "left"),
+                          ("complete life circle", "right"), ("residents", "right")):  # fmt: skip
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for k, rec in summary["per_district"].items():
+        status = status_cell(str(rec.get("status")), rec.get("warnings") or [], lang)
+        cov = rec.get("complete_life_circle")
+        colour = "red" if rec.get("status") != "ok" else ("yellow" if rec.get("warning") else "")
+        table.add_row(
+            escape(str(k)),
+            escape(str(rec.get("name") or "")),
+            f"[{colour}]{escape(status)}[/]" if colour else escape(status),
+            f"{cov:.1%}" if cov is not None else "–",
+            (
+                f"{float(rec.get('residents') or 0):,.0f}"
+                + (
+                    f" ({t('unit_area_samples', lang)})"
+                    if rec.get("counts") == "area_samples"
+                    else ""
+                )
+            )
+            if rec.get("status") == "ok"
+            else "",
+        )
+    console.print(table)
+    n = summary["totals"].get("districts_with_warnings") or 0
+    if n:
+        console.print(f"[yellow]{escape(t('districts_with_warnings', lang).format(n=n))}[/]")
+
+
+def _unit(n_samples: int, n_ok: int) -> str:
+    """What a city total counts: districts without population data count area samples."""
+    if not n_samples:
+        return "residents"
+    return "area samples" if n_samples >= n_ok else "residents and area samples"
+
+
+def _raise(exc: Exception) -> None:
+    raise exc

@@ -11,6 +11,8 @@ import folium
 import geopandas as gpd
 import numpy as np
 
+from lifecircle.headline import Headline
+from lifecircle.i18n import t
 from lifecircle.render.escape import safe_text
 from lifecircle.render.maps import (
     CLASS_COLOURS,
@@ -28,24 +30,37 @@ def make_city_map(
     path: Path,
     districts: list[District],
     records: dict[str, dict[str, Any]],
+    headlines: dict[str, Headline] | None = None,
     *,
     target: float,
     lang: str = "zh",
     tiles: str = "osm",
     offline: bool = False,
 ) -> dict[str, Any]:
-    """Write the city map; returns its size and feature count."""
+    """Write the city map; returns its size and feature count. ``headlines``: per finished
+    district its headline (a district with warnings is marked ⚠, not plain ok)."""
+    headlines = headlines or {}
     rows = []
+    n_warned = 0
     for d in districts:
         rec = records.get(d.district_id, {})
         clc = (rec.get("complete_life_circle") or {}).get("coverage")
         ok = rec.get("status") == "ok"
         share = float(clc) if ok and clc is not None else np.nan
         link = f"{quote(d.dirname)}/map.html"
+        hl = headlines.get(d.district_id) if ok else None
+        warned = hl.warning_texts(lang) if hl is not None else []
+        n_warned += bool(warned)
         if ok:
+            alerts = "".join(f'<div style="color:#8a4b00">⚠ {safe_text(w)}</div>' for w in warned)
+            unit = (
+                "area samples 面积样本点"
+                if hl is not None and hl.area_samples
+                else "residents 居民"
+            )
             body = (
                 f"complete life circle 完整生活圈: <b>{share:.1%}</b> (target {target:.0%})<br>"
-                f"residents 居民: {float(rec.get('residents') or 0):,.0f}<br>"
+                f"{unit}: {float(rec.get('residents') or 0):,.0f}<br>{alerts}"
                 f'<a href="{safe_text(link)}" target="_blank">open the district map 打开地图</a>'
             )
         else:
@@ -55,7 +70,7 @@ def make_city_map(
             {
                 "name": safe_text(d.name),
                 "id": safe_text(d.district_id),
-                "coverage": f"{share:.1%}"
+                "coverage": (f"{share:.1%}" + (" ⚠" if warned else ""))
                 if np.isfinite(share)
                 else safe_text(rec.get("status", "")),
                 "cls": coverage_class(share, target) if ok else "none",
@@ -85,5 +100,11 @@ def make_city_map(
         ),
         popup=folium.GeoJsonPopup(fields=["popup"], labels=False, max_width=360),
     ).add_to(m)
-    legend(target, "residents of each district", "standard", None).add_to(m)
+    legend(
+        target,
+        "residents of each district",
+        "standard",
+        None,
+        warnings=(t("districts_with_warnings", lang).format(n=n_warned),) if n_warned else (),
+    ).add_to(m)
     return finish_map(m, path, offline=offline, counts={"districts": len(gdf)}, bm=bm)

@@ -112,8 +112,18 @@ def search_control(layer_name: str) -> MacroElement:
     return el
 
 
-def legend(target: float, denominator: str, profile: str, minutes: int | None) -> MacroElement:
-    """The class legend; states the target and the denominator."""
+def legend(
+    target: float,
+    denominator: str,
+    profile: str,
+    minutes: int | None,
+    *,
+    headline: str = "",
+    warnings: tuple[str, ...] = (),
+    unit: str = "residents",
+) -> MacroElement:
+    """The class legend; states the target and the denominator, and above them the run's
+    headline and its warnings (plain text, escaped here)."""
     rows = "".join(
         f'<div><span style="background:{CLASS_COLOURS[k]};width:14px;height:14px;'
         f'display:inline-block;margin-right:6px;border:1px solid #555"></span>{label}</div>'
@@ -122,17 +132,25 @@ def legend(target: float, denominator: str, profile: str, minutes: int | None) -
             ("below", f"below target (&lt; {target:.0%})"),
             ("meets", f"meets target (≥ {target:.0%})"),
             ("well_above", f"well above (≥ {target + (1 - target) / 2:.0%})"),
-            ("none", "no residents / not analysed"),
+            ("none", f"no {safe_text(unit)} / not analysed"),
         ]
     )
     within = f", ≤ {minutes} min" if minutes else ""
+    top = f'<div class="lc-headline"><b>{safe_text(headline)}</b></div>' if headline else ""
+    top += "".join(
+        f'<div class="lc-warning" style="color:#8a4b00;margin-top:3px">⚠ {safe_text(w)}</div>'
+        for w in warnings
+    )
+    if top:
+        top += '<hr style="margin:5px 0">'
     html = f"""
     {{% macro html(this, kwargs) %}}
     <div class="lc-legend" style="position:fixed;bottom:24px;left:12px;z-index:9999;
          background:white;padding:8px 10px;border:1px solid #888;border-radius:4px;
          font:12px sans-serif;max-width:280px">
+      {top}
       <b>Complete life circle 完整生活圈</b><br>
-      share of residents reaching every basket category within its threshold
+      share of {safe_text(unit)} reaching every basket category within its threshold
       ({safe_text(profile)} walker{within}). Target {target:.0%}.<br>
       <i>Denominator: {safe_text(denominator)}</i>
       {rows}

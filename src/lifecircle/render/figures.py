@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lifecircle.headline import headline
+from lifecircle.i18n import t
 from lifecircle.naming import ALL
 from lifecircle.render.escape import plot_text
 
@@ -72,6 +74,11 @@ TEXT: dict[str, dict[str, Any]] = {
     },
     "target": {"zh": "目标 {t:.0%}", "en": "target {t:.0%}"},
     "share": {"zh": "居民覆盖率", "en": "share of residents"},
+    "chart_title_samples": {
+        "zh": "各类设施 {m} 分钟步行覆盖率({p},面积样本点)",
+        "en": "Share of area samples within {m} minutes' walk ({p} walker)",
+    },
+    "share_samples": {"zh": "面积样本点覆盖率", "en": "share of area samples"},
     "all": {"zh": "完整生活圈", "en": "Complete life circle"},
     "standard": {"zh": "一般步行", "en": "standard"},
     "elderly": {"zh": "老年人步行", "en": "elderly"},
@@ -84,6 +91,19 @@ TEXT: dict[str, dict[str, Any]] = {
         "en": "Map data © OpenStreetMap contributors · lifecircle",
     },
 }
+
+
+def figure_warnings(summary: dict[str, Any], lang: str) -> list[str]:
+    """The headline's warnings, short, for a figure's title (:mod:`lifecircle.headline`)."""
+    hl = headline(summary)
+    out = [f"{t('warning', lang)}: {w.short_text(lang)}" for w in hl.warnings]
+    if hl.empty_basket and hl.coverage_with_data is not None:
+        out.append(
+            t("hl_short_with_data", lang).format(
+                m=len(hl.basket) - len(hl.empty_basket), share=f"{hl.coverage_with_data:.1%}"
+            )
+        )
+    return out
 
 
 def coverage_map_png(
@@ -110,12 +130,10 @@ def coverage_map_png(
         fig, ax = plt.subplots(figsize=(8, 8), dpi=DPI)
         comm.plot(ax=ax, color=colours, edgecolor="#333", linewidth=0.4)
         ax.set_axis_off()
-        ax.set_title(
-            TEXT["map_title"][lang].format(
-                m=clc["minutes"], p=TEXT[clc["profile"]][lang], t=target
-            ),
-            fontsize=12,
+        title = TEXT["map_title"][lang].format(
+            m=clc["minutes"], p=TEXT[clc["profile"]][lang], t=target
         )
+        ax.set_title("\n".join([title, *figure_warnings(summary, lang)]), fontsize=12)
         keys = ["well_below", "below", "meets", "well_above", "none"]
         ax.legend(
             handles=[
@@ -182,9 +200,12 @@ def coverage_chart_png(
         ax.set_yticks(y, names, fontsize=9)
         ax.set_xlim(0, 1)
         ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
-        ax.set_xlabel(TEXT["share"][lang])
+        samples = headline(summary).area_samples  # not residents: say so
+        ax.set_xlabel(TEXT["share_samples" if samples else "share"][lang])
         ax.set_title(
-            TEXT["chart_title"][lang].format(m=clc["minutes"], p=TEXT[clc["profile"]][lang]),
+            TEXT["chart_title_samples" if samples else "chart_title"][lang].format(
+                m=clc["minutes"], p=TEXT[clc["profile"]][lang]
+            ),
             fontsize=11,
         )
         ax.spines[["top", "right"]].set_visible(False)

@@ -24,6 +24,7 @@ from pyproj import CRS
 
 from lifecircle.chinacoords import wgs84_to_gcj02
 from lifecircle.errors import InputError
+from lifecircle.headline import headline
 from lifecircle.i18n import t
 from lifecircle.naming import ALL, median_dist_col
 from lifecircle.render.assets import DEFAULT_CSS, DEFAULT_JS, inline_assets
@@ -243,6 +244,7 @@ def _popups(
     """Per community: each category's coverage, and for those below the target the walk the
     typical (median) resident has to the nearest facility of that category."""
     limit = float(result.summary.get("area", {}).get("analysis_buffer_m", 990.0)) * 2
+    no_data = "no_area_samples" if headline(result.summary).area_samples else "no_residents"
     out = []
     for _, c in comm.iterrows():
         rows = []
@@ -264,12 +266,17 @@ def _popups(
             f"<tr><th>{t('category', lang)}</th><th>{t('coverage', lang)}</th>"
             f"<th>{t('median_walk', lang)}</th></tr>"
         )
-        body = header + "".join(rows) if rows else f"<tr><td>{t('no_residents', lang)}</td></tr>"
+        body = header + "".join(rows) if rows else f"<tr><td>{t(no_data, lang)}</td></tr>"
         out.append(
             f"{head}<br>{t('coverage', lang)} ≤ {minutes} {t('minutes', lang)}, "
             f"{t(profile, lang)}<table>{body}</table>"
         )
     return out
+
+
+def _unit_alias(area_samples: bool) -> str:
+    """What the weights count, in both languages as the map's other fixed labels are."""
+    return "Area samples 面积样本点" if area_samples else "Residents 居民"
 
 
 def _short(label: str) -> str:
@@ -317,6 +324,7 @@ def _category_layer(
     shift: Callable[[gpd.GeoDataFrame], gpd.GeoDataFrame],
     lang: str,
     counts: dict[str, int],
+    unit: str = "Residents 居民",
 ) -> None:
     fac, sa, crs = result.facilities, result.service_areas, result.crs
     colour = CATEGORY_COLOURS[k % len(CATEGORY_COLOURS)]
@@ -363,7 +371,7 @@ def _category_layer(
             tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=[""]),
             popup=folium.GeoJsonPopup(
                 fields=["name", "category", "reached"],
-                aliases=["Facility 设施", "Category 类别", f"Residents ≤ {top} min 覆盖居民"],
+                aliases=["Facility 设施", "Category 类别", f"{unit} ≤ {top} min"],
             ),
         ).add_to(fg)
     counts[f"category:{cat}"] = len(pts)
@@ -375,10 +383,12 @@ def _gaps_layer(
     result: MapInputs,
     shift: Callable[[gpd.GeoDataFrame], gpd.GeoDataFrame],
     counts: dict[str, int],
+    unit: str = "Residents 居民",
 ) -> None:
     gaps = result.gaps
+    what = "area samples" if unit == _unit_alias(True) else "residents"
     gfg = folium.FeatureGroup(
-        name=f"Gaps 缺口: residents missing the complete life circle ({len(gaps)})", show=True
+        name=f"Gaps 缺口: {what} missing the complete life circle ({len(gaps)})", show=True
     )
     if len(gaps) > MAX_GAP_POINTS:
         gm = gaps.to_crs(result.crs)
@@ -397,7 +407,7 @@ def _gaps_layer(
                 "fillOpacity": f["properties"]["o"],
             },
             tooltip=folium.GeoJsonTooltip(
-                fields=["residents"], aliases=["Residents without the complete life circle"]
+                fields=["residents"], aliases=[f"{unit} without the complete life circle"]
             ),
         ).add_to(gfg)
         counts["gaps"] = len(hexes)
@@ -425,9 +435,7 @@ def _gaps_layer(
                 "color": "#b2182b",
                 "radius": f["properties"]["r"],
             },
-            tooltip=folium.GeoJsonTooltip(
-                fields=["residents", "what"], aliases=["Residents 居民", ""]
-            ),
+            tooltip=folium.GeoJsonTooltip(fields=["residents", "what"], aliases=[unit, ""]),
         ).add_to(gfg)
         counts["gaps"] = len(pts_g)
     counts.setdefault("gaps", 0)
@@ -451,6 +459,8 @@ def make_map(
     col = f"cov_{ALL}_{profile}_{minutes}min"
     bm = basemap(tiles)
     shift = display_shift(bm)
+    hl = headline(summary)
+    unit = _unit_alias(hl.area_samples)
     comm = shift(_simplify(result.communities, crs, 2.0))
     m = base_map(tuple(comm.total_bounds), bm)
     counts: dict[str, int] = {}
@@ -483,16 +493,24 @@ def make_map(
         },
         tooltip=folium.GeoJsonTooltip(
             fields=["name", "id", "residents", "coverage"],
-            aliases=["Community 社区", "ID", "Residents 居民", "Complete life circle"],
+            aliases=["Community 社区", "ID", unit, "Complete life circle"],
         ),
         popup=folium.GeoJsonPopup(fields=["popup"], labels=False, max_width=420),
     )
     communities.add_to(m)
     counts["communities"] = len(props)
     for k, cat in enumerate(result.categories):
-        _category_layer(m, k, cat, result, profile, shift, lang, counts)
-    _gaps_layer(m, result, shift, counts)
-    legend(target, summary["denominator"], profile, minutes).add_to(m)
+        _category_layer(m, k, cat, result, profile, shift, lang, counts, unit)
+    _gaps_layer(m, result, shift, counts, unit)
+    legend(
+        target,
+        summary["denominator"],
+        profile,
+        minutes,
+        headline=hl.sentence(lang),
+        warnings=tuple(hl.warning_texts(lang)),
+        unit=hl.unit("en"),
+    ).add_to(m)
     search_control(communities.get_name()).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     return finish_map(m, path, offline=offline, counts=counts, bm=bm)

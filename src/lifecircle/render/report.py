@@ -14,6 +14,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from lifecircle.errors import InputError
+from lifecircle.headline import headline
 from lifecircle.i18n import t as label
 from lifecircle.naming import ALL
 from lifecircle.render.escape import html_text, read_people_csv
@@ -89,6 +90,7 @@ def render_report(out: Path, *, lang: str = "zh", dest: Path | None = None) -> P
             {"id": c["community_id"], "name": c["community_name"], "residents": c["residents"],
              "coverage": c["coverage"], "why": why}
         )  # fmt: skip
+    hl = headline(summary)
     residents = float(summary["residents"]["total"]) or 1.0
     sources = summary["facilities"].get("per_category_source", {})
     completeness = []
@@ -101,8 +103,9 @@ def render_report(out: Path, *, lang: str = "zh", dest: Path | None = None) -> P
                 "label": info.get(f"name_{lang}", key),
                 "n": n,
                 "sources": ", ".join(f"{k} {v}" for k, v in src.items()) or "–",
-                "per_10k": n / residents * 10_000,
-                "flag": osm_only and n / residents * 10_000 < 0.5,
+                # area samples are not people: no rate per resident from them
+                "per_10k": None if hl.area_samples else n / residents * 10_000,
+                "flag": not hl.area_samples and osm_only and n / residents * 10_000 < 0.5,
             }
         )
     env = Environment(
@@ -113,6 +116,7 @@ def render_report(out: Path, *, lang: str = "zh", dest: Path | None = None) -> P
     html = env.get_template("report.html.j2").render(
         summary=summary,
         clc=clc,
+        hl=hl,
         meeting=summary["communities_meeting_target"],
         categories=rows,
         profiles=profiles,

@@ -19,6 +19,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from lifecircle.headline import headline
 from lifecircle.i18n import t
 from lifecircle.naming import ALL
 from lifecircle.render.escape import excel_text, formula_like
@@ -131,12 +132,15 @@ def write_xlsx(result: Result, path: Path, *, target: float, lang: str = "zh") -
 
     # ---- summary: the area, then one row per category
     preset = summary.get("preset", {})
+    hl = headline(summary)
     info = [
+        (t("headline", lang), hl.sentence(lang)),
+        *((t("warning", lang), w) for w in hl.warning_texts(lang)),
         (t("preset", lang), f"{preset.get('name', '')} — {preset.get('title', '')}"),
         (t("denominator", lang), summary["denominator"]),
         (t("target", lang), f"{target:.0%}"),
         (t("source", lang), t("osm_attribution", lang)),
-        ("", t("below_note", lang)),
+        ("", t("below_note_samples" if hl.area_samples else "below_note", lang)),
     ]
     for i, (k, v) in enumerate(info, start=1):
         text(ws, i, 1, k).font = BOLD
@@ -152,6 +156,7 @@ def write_xlsx(result: Result, path: Path, *, target: float, lang: str = "zh") -
     area = result.area_coverage.set_index(["category", "profile", "minutes"])["coverage"]
     per_comm = cov[(cov["profile"] == profiles[0]) & (cov["minutes"] == max(minutes))]
     cats = [*result.categories, ALL]
+    no_data = "no_area_samples" if hl.area_samples else "no_residents"
     for i, cat in enumerate(cats, start=top + 1):
         text(ws, i, 1, category_label(result.summary, cat, lang))
         info_c = summary["categories"].get(cat, {})
@@ -176,7 +181,7 @@ def write_xlsx(result: Result, path: Path, *, target: float, lang: str = "zh") -
         ].unstack(["profile", "minutes"])
         res = sub.drop_duplicates("community_id").set_index("community_id")["residents"]
         cols = [(p, m) for p in profiles for m in minutes]
-        labels = [t("community_id", lang), t("community_name", lang), t("residents", lang)]
+        labels = [t("community_id", lang), t("community_name", lang), hl.unit_label(lang)]
         labels += [f"{t(p, lang)} ≤{m}{t('minutes', lang)}" for p, m in cols]
         labels += [t("meets_target", lang)]
         _header(text, sheet, labels)
@@ -189,7 +194,7 @@ def write_xlsx(result: Result, path: Path, *, target: float, lang: str = "zh") -
                 _share(sheet, i, j, row.get(key, np.nan), target)
             head = row.get((profiles[0], max(minutes)), np.nan)
             if not np.isfinite(head):
-                text(sheet, i, 4 + len(cols), t("no_residents", lang))
+                text(sheet, i, 4 + len(cols), t(no_data, lang))
                 continue
             ok = bool(head >= target)
             c = text(sheet, i, 4 + len(cols), t("yes" if ok else "no", lang))

@@ -4,7 +4,10 @@ GeoJSON, GeoPackage) with a declared CRS. Polygons count by their outline."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -167,6 +170,17 @@ def access_points(
     return np.concatenate(rows).astype(np.int64), np.concatenate(pts)
 
 
+@dataclass(frozen=True)
+class FileCheck:
+    """What checking one user facility list found: how many of its facilities lie beyond the
+    reach buffer (``None`` when it was not checked), the GCJ-02 warning, and the evidence for it
+    (see :func:`gcj02_evidence`)."""
+
+    outside: int | None = None
+    note: str | None = None
+    gcj02: dict[str, Any] = field(default_factory=dict)
+
+
 def check_user_facilities(
     fac: gpd.GeoDataFrame,
     path: Path,
@@ -177,23 +191,21 @@ def check_user_facilities(
     settings: Settings,
     *,
     refuse_if_outside: bool = True,
-) -> tuple[int | None, str | None]:
+) -> FileCheck:
     """Refuse a file whose points all fall far from the area (a wrong declared CRS), and warn when
     a file declared WGS 84 sits where GCJ-02 coordinates would: shifted by the same few hundred
     metres, so that converting it as GCJ-02 brings most points onto the streets.
 
     Returns
     -------
-    outside, note
-        How many of the file's facilities lie beyond the reach buffer (``None`` when the file
-        was not checked), and the GCJ-02 warning (``None`` when there is none).
+    FileCheck
     """
     if not len(fac):
-        return None, None
+        return FileCheck()
     pts = fac.to_crs(crs)
     inside = pts.intersects(buffer_m).to_numpy()
     if not inside.any() and not refuse_if_outside:
-        return None, None
+        return FileCheck()
     if not inside.any():
         c = fac.geometry.union_all().centroid
         raise InputError(
@@ -203,24 +215,84 @@ def check_user_facilities(
         )
     outside = int((~inside).sum())
     if declared.china or (declared.crs is not None and not declared.crs.is_geographic):
-        return outside, None
+        return FileCheck(outside)
     xy = shapely.get_coordinates(fac.geometry.representative_point().to_numpy())
     if not (73 <= np.median(xy[:, 0]) <= 135.5 and 17 <= np.median(xy[:, 1]) <= 54):
-        return outside, None
-    as_gcj = shapely.points(np.column_stack(gcj02_to_wgs84(xy[:, 0], xy[:, 1])))
-    as_is = gpd.GeoSeries(shapely.points(xy), crs=4326).to_crs(crs).to_numpy()
-    shifted = gpd.GeoSeries(as_gcj, crs=4326).to_crs(crs).to_numpy()
-    far = settings.max_snap_m
-    d_as_is = snap_points(as_is, net, max_snap_m=far).leg_m
-    d_shift = snap_points(shifted, net, max_snap_m=far).leg_m
-    med_as_is = float(np.nanmedian(np.where(np.isnan(d_as_is), far, d_as_is)))
-    med_shift = float(np.nanmedian(np.where(np.isnan(d_shift), far, d_shift)))
-    if med_as_is > 25.0 and med_shift < 0.5 * med_as_is:
+        return FileCheck(outside)
+    ev = gcj02_evidence(xy, net, crs)
+    if ev["looks_gcj02"]:
         msg = (
             f"--facilities {path.name} was read as WGS 84, but its points sit a median "
-            f"{med_as_is:.0f} m from the streets and {med_shift:.0f} m once read as GCJ-02: it "
-            "looks like an Amap/Tencent (GCJ-02) list. If so, rerun with --facilities-crs gcj02."
+            f"{ev['median_m_as_given']:.0f} m from the streets and "
+            f"{ev['median_m_read_as_gcj02']:.0f} m once read as GCJ-02 (the same shift in other "
+            f"directions gives {ev['median_m_shifted_elsewhere']:.0f} m): it looks like an "
+            "Amap/Tencent (GCJ-02) list. If so, rerun with --facilities-crs gcj02."
         )
         log.warning(msg)
-        return outside, msg
-    return outside, None
+        return FileCheck(outside, msg, ev)
+    return FileCheck(outside, None, ev)
+
+
+GCJ02_GAIN_RATIO = 0.5
+"""Read as GCJ-02, a list's median distance to the streets must drop below this fraction of both
+its distance as given and its distance after the same shift in other directions."""
+GCJ02_MIN_GAIN_M = 3.0  # and by at least this many metres: not a rounding difference
+GCJ02_CAP_M = 500.0  # distances are measured up to this far (farther counts as this far)
+
+
+def gcj02_evidence(lonlat: np.ndarray, net: Network, crs: CRS) -> dict[str, Any]:
+    """Does a list read as WGS 84 sit where GCJ-02 coordinates would?
+
+    Compares the median distance from the points to the walk network as given, after the
+    GCJ-02 → WGS 84 inverse, and after the same displacement turned by 90°, 180° and 270° (a
+    control: how far points land from the streets after a shift of that length that is *not*
+    the GCJ-02 one, which is what street density alone gives). A GCJ-02 list comes much closer
+    to the streets with the inverse than both as given and with the controls; a WGS 84 list does
+    not, however dense the streets are — so no fixed distance in metres is needed.
+
+    Parameters
+    ----------
+    lonlat
+        (n, 2) longitudes and latitudes as read.
+    net
+        The walk network (metric CRS ``crs``).
+    crs
+        The metric CRS.
+
+    Returns
+    -------
+    dict
+        The three medians (metres, capped at :data:`GCJ02_CAP_M`), the median shift length and
+        ``looks_gcj02``.
+    """
+    to_m = partial(_metric_xy, crs=crs)
+    as_is = to_m(lonlat)
+    shifted = to_m(np.column_stack(gcj02_to_wgs84(lonlat[:, 0], lonlat[:, 1])))
+    delta = shifted - as_is
+
+    def median_m(xy: np.ndarray) -> float:
+        leg = snap_points(shapely.points(xy), net, max_snap_m=GCJ02_CAP_M).leg_m
+        return float(np.median(np.where(np.isfinite(leg), leg, GCJ02_CAP_M)))
+
+    d_given, d_gcj = median_m(as_is), median_m(shifted)
+    quarter = np.column_stack([-delta[:, 1], delta[:, 0]])  # the shift turned by 90°
+    turns = [quarter, -delta, -quarter]
+    d_ctrl = float(np.median([median_m(as_is + d) for d in turns]))
+    looks = (
+        d_gcj < GCJ02_GAIN_RATIO * d_given
+        and d_gcj < GCJ02_GAIN_RATIO * d_ctrl
+        and d_given - d_gcj >= GCJ02_MIN_GAIN_M
+    )
+    return {
+        "points": len(lonlat),
+        "median_m_as_given": round(d_given, 2),
+        "median_m_read_as_gcj02": round(d_gcj, 2),
+        "median_m_shifted_elsewhere": round(d_ctrl, 2),
+        "median_shift_m": round(float(np.median(np.hypot(delta[:, 0], delta[:, 1]))), 1),
+        "looks_gcj02": bool(looks),
+    }
+
+
+def _metric_xy(lonlat: np.ndarray, *, crs: CRS) -> np.ndarray:
+    pts = gpd.GeoSeries(shapely.points(lonlat), crs=4326).to_crs(crs)
+    return shapely.get_coordinates(pts.to_numpy())
