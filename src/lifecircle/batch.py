@@ -230,7 +230,7 @@ def _client(cluster: Cluster, n_tasks: int) -> Iterator[Any]:
             yield client
 
 
-def run_batch(
+def run_batch(  # noqa: PLR0913  (keyword-only, one per option of `lifecircle batch`)
     inputs: Inputs,
     settings: Settings,
     *,

@@ -113,7 +113,7 @@ class Study:
     >>> result.area_coverage.head()  # doctest: +SKIP
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913  (the study's state, keyword-only; see from_prepared)
         self,
         *,
         inputs: Inputs,

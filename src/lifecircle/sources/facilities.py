@@ -26,6 +26,7 @@ from lifecircle.sources._files import (
     Declared,
     check_file,
     normalise_headers,
+    parse_crs,
     read_csv_text,
     read_vector,
     to_wgs84_geoms,
@@ -88,7 +89,7 @@ def _rows_to_points(df: pd.DataFrame, path: Path, option: str) -> gpd.GeoSeries:
 def read_facilities_file(
     path: str | Path,
     *,
-    crs: Declared | None = None,
+    crs: Declared | str | int | None = None,
     encoding: str | None = None,
     option: str = "--facilities",
 ) -> gpd.GeoDataFrame:
@@ -97,7 +98,36 @@ def read_facilities_file(
     CSV columns ``id,category,name,lon,lat`` (or Chinese headers such as 类别, 名称, 经度, 纬度) in
     the declared system (WGS 84 by default; any EPSG code; ``gcj02`` / ``bd09`` converted here).
     Vector layers need ``category``; ``id`` and ``name`` are optional.
+
+    Parameters
+    ----------
+    path
+        The CSV, GeoJSON, GeoPackage or Shapefile.
+    crs
+        The coordinate system the file is in when it does not say: ``"EPSG:4549"``, ``"gcj02"``,
+        ``"bd09"`` … (WGS 84 by default).
+    encoding
+        The CSV's text encoding (detected when not given: UTF-8, GB18030 …).
+    option
+        How the file is named in messages.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``facility_id`` (``<file name>:<id>``), ``category``, ``name``, ``source``, geometry.
+
+    Raises
+    ------
+    InputError
+        When the file cannot be read, lacks a category, or has rows with bad coordinates (all
+        listed with their line numbers).
+
+    Examples
+    --------
+    >>> read_facilities_file("canteens.csv", crs="gcj02")  # doctest: +SKIP
     """
+    if not isinstance(crs, Declared):
+        crs = parse_crs(crs, f"{option}-crs")
     declared = crs or Declared()
     p = check_file(path, option)
     if p.suffix.lower() in (".csv", ".txt"):
