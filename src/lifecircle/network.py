@@ -51,6 +51,19 @@ class Network:
     def n_edges(self) -> int:
         return len(self.edge_u)
 
+    def __getstate__(self) -> dict[str, object]:
+        # edges as one coordinate array: pickling a million LineStrings one by one is slow
+        state = dict(self.__dict__)
+        xy, idx = shapely.get_coordinates(self.edge_geom, return_index=True)
+        state["edge_geom"] = (xy, idx)
+        state["_csr"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        xy, idx = state["edge_geom"]  # type: ignore[misc]
+        state["edge_geom"] = shapely.linestrings(xy, indices=idx)
+        self.__dict__.update(state)
+
     def csr(self) -> sp.csr_matrix:
         """Symmetric adjacency of kept edges, the shortest of any parallel edges; cached."""
         if self._csr is None:

@@ -60,7 +60,7 @@ SEARCH_LIMIT_FACTOR = 2.0
 
 CACHE_DIR = "_cache"
 CACHE_NAME = "study.pickle"
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 
 def study_cache(out: Path) -> Path:
@@ -449,8 +449,10 @@ class Study:
             state = pickle.loads(p.read_bytes())
         except FileNotFoundError as exc:
             raise InputError(f"{p}: no saved study; run lifecircle analyze first") from exc
-        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
-            raise InputError(f"{p}: not a saved lifecircle study ({exc}); rerun analyze") from exc
+        except Exception as exc:  # any unpickling failure: truncated, foreign or older layout
+            raise InputError(
+                f"{p}: not a saved lifecircle study ({type(exc).__name__}); rerun analyze"
+            ) from exc
         if not isinstance(state, dict) or state.get("format") != CACHE_FORMAT:
             raise InputError(f"{p}: not a saved lifecircle study; rerun lifecircle analyze")
         if state.get("version") != _version():
