@@ -86,7 +86,11 @@ def test_unknown_preset_name():
 
 def test_settings_reach_follows_the_longest_threshold(tmp_path):
     s = make_settings(
-        _write(tmp_path, "minutes = [5, 10, 15]\n[thresholds]\npark = { metres = 1500 }")
+        _write(
+            tmp_path,
+            "minutes = [5, 10, 15]\n[thresholds]\npark = { metres = 1500 }\n"
+            "[basket]\nmandatory = [\"park\"]",
+        )
     )
     assert s.max_reach_m == 1500
     assert make_settings().max_reach_m == pytest.approx(990)

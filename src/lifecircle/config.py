@@ -189,6 +189,12 @@ def _parse_threshold(key: str, raw: object, p: Problems) -> Threshold | None:
     extra = set(raw) - {"minutes", "metres", "unverified", "note"}
     if extra:
         p.add(f"thresholds.{key}: unknown field(s) {sorted(extra)}; use minutes or metres")
+    unverified = raw.get("unverified", False)
+    if not isinstance(unverified, bool):
+        p.add(f"thresholds.{key}.unverified must be true or false, got {unverified!r}")
+    note = raw.get("note", "")
+    if not isinstance(note, str):
+        p.add(f"thresholds.{key}.note must be text, got {note!r}")
     has = [k for k in ("minutes", "metres") if k in raw]
     if len(has) != 1:
         p.add(f"thresholds.{key} needs exactly one of minutes or metres, got {sorted(raw)}")
@@ -201,13 +207,70 @@ def _parse_threshold(key: str, raw: object, p: Problems) -> Threshold | None:
     return Threshold(
         minutes=float(v) if has[0] == "minutes" else None,
         metres=float(v) if has[0] == "metres" else None,
-        unverified=bool(raw.get("unverified", False)),
-        note=str(raw.get("note", "")),
+        unverified=unverified is True,
+        note=note if isinstance(note, str) else "",
     )
 
 
+_PRESET_KEYS = {
+    "name",
+    "title",
+    "source",
+    "target",
+    "minutes",
+    "profiles",
+    "thresholds",
+    "basket",
+    "judge_with",
+}
+
+
+def _is_key_list(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(b, str) and b.strip() for b in value)
+
+
+def _parse_basket(basket: object, minutes: list[int], p: Problems) -> dict[int, tuple[str, ...]]:
+    """The basket tiers of a preset: ``mandatory = [...]`` (the first tier) and/or
+    ``[basket.tiers]`` with a list of category keys per tier."""
+    tiers: dict[int, tuple[str, ...]] = {}
+    if not isinstance(basket, dict):
+        p.add("[basket] must be a table with mandatory = [...] or [basket.tiers]")
+        return tiers
+    extra = set(basket) - {"mandatory", "tiers"}
+    if extra:
+        p.add(
+            f"[basket]: unknown field(s) {sorted(extra)}; use mandatory = [...] or [basket.tiers]"
+        )
+    mandatory = basket.get("mandatory")
+    if mandatory is not None:
+        if not _is_key_list(mandatory):
+            p.add(f"basket.mandatory must be a list of category keys, got {mandatory!r}")
+        else:
+            tiers[min(minutes)] = tuple(mandatory)
+    raw_tiers = basket.get("tiers", {})
+    if not isinstance(raw_tiers, dict):
+        p.add(
+            f"[basket.tiers] must be a table of minutes = [category keys], e.g. "
+            f'"15" = ["market"]; got {raw_tiers!r}'
+        )
+        raw_tiers = {}
+    for tier, cats in raw_tiers.items():
+        if not str(tier).isdigit() or int(tier) not in minutes:
+            p.add(f"basket.tiers.{tier}: a tier must be one of minutes {minutes}")
+            continue
+        if not _is_key_list(cats):
+            p.add(f"basket.tiers.{tier} must be a list of category keys, got {cats!r}")
+            continue
+        tiers[int(tier)] = tiers.get(int(tier), ()) + tuple(cats)
+    return tiers
+
+
 def load_preset(name_or_path: str | Path | None = None) -> Preset:
-    """Load a shipped preset by name (see :data:`PRESETS`) or a user's preset file (``*.toml``)."""
+    """Load a shipped preset by name (see :data:`PRESETS`) or a user's preset file (``*.toml``).
+
+    Every problem of the file (wrong types, values out of range, an empty basket, unknown
+    fields) is gathered and reported in one :class:`InputError`.
+    """
     ref = "default" if name_or_path is None else str(name_or_path)
     if ref in PRESETS:
         data, source = read_toml(None, f"preset_{ref}.toml", "preset")
@@ -219,8 +282,24 @@ def load_preset(name_or_path: str | Path | None = None) -> Preset:
             "or give the path of a preset .toml file"
         )
     with gather(f"preset {source}") as p:
+        if not data:
+            p.add(
+                "the file is empty; copy a shipped preset (lifecircle presets default) and edit "
+                "it: a preset needs at least a [basket] of categories"
+            )
+        extra = sorted(set(data) - _PRESET_KEYS)
+        if extra:
+            p.add(f"unknown field(s) {extra}; a preset has {', '.join(sorted(_PRESET_KEYS))}")
+        for key in ("name", "title", "source"):
+            if key in data and not isinstance(data[key], str):
+                p.add(f"{key} must be text, got {data[key]!r}")
         target = data.get("target", 0.85)
-        if isinstance(target, bool) or not isinstance(target, int | float) or not 0 < target <= 1:
+        if (
+            isinstance(target, bool)
+            or not isinstance(target, int | float)
+            or math.isnan(target)
+            or not 0 < target <= 1
+        ):
             p.add(f"target must be a share in (0, 1], e.g. 0.85; got {target!r}")
             target = 0.85
         minutes = data.get("minutes", [5, 10, 15])
@@ -233,10 +312,15 @@ def load_preset(name_or_path: str | Path | None = None) -> Preset:
             minutes = [5, 10, 15]
         speeds = data.get("profiles", {"standard": 1.1, "elderly": 0.9})
         if not isinstance(speeds, dict) or not speeds:
-            p.add("[profiles] must name at least one walking speed in m/s")
+            p.add(f"[profiles] must name at least one walking speed in m/s, got {speeds!r}")
             speeds = {"standard": 1.1}
         for k, v in list(speeds.items()):
-            if isinstance(v, bool) or not isinstance(v, int | float) or not 0.1 <= v <= 3.0:
+            if (
+                isinstance(v, bool)
+                or not isinstance(v, int | float)
+                or math.isnan(v)
+                or not 0.1 <= v <= 3.0
+            ):
                 p.add(f"profiles.{k} must be a walking speed between 0.1 and 3 m/s, got {v!r}")
                 speeds[k] = 1.0
         raw_thr = data.get("thresholds", {})
@@ -248,31 +332,19 @@ def load_preset(name_or_path: str | Path | None = None) -> Preset:
             t = _parse_threshold(k, v, p)
             if t is not None:
                 thresholds[k] = t
-        basket = data.get("basket", {})
-        tiers: dict[int, tuple[str, ...]] = {}
-        if not isinstance(basket, dict):
-            p.add("[basket] must be a table with mandatory = [...] or [basket.tiers]")
-            basket = {}
-        mandatory = basket.get("mandatory")
-        if mandatory is not None:
-            if not isinstance(mandatory, list) or not all(isinstance(b, str) for b in mandatory):
-                p.add("basket.mandatory must be a list of category keys")
-            else:
-                tiers[min(minutes)] = tuple(mandatory)
-        for tier, cats in basket.get("tiers", {}).items():
-            if not str(tier).isdigit() or int(tier) not in minutes:
-                p.add(f"basket.tiers.{tier}: a tier must be one of minutes {minutes}")
-                continue
-            if not isinstance(cats, list) or not all(isinstance(b, str) for b in cats):
-                p.add(f"basket.tiers.{tier} must be a list of category keys")
-                continue
-            tiers[int(tier)] = tiers.get(int(tier), ()) + tuple(cats)
+        tiers = _parse_basket(data.get("basket", {}), minutes, p)
+        if data and not any(tiers.values()):
+            p.add(
+                "the basket is empty: name the categories of the complete life circle with "
+                '[basket] mandatory = ["market", ...] or [basket.tiers] "15" = [...]; without '
+                "them every resident would count as covered"
+            )
         judge = data.get("judge_with", {})
         if not isinstance(judge, dict):
             p.add("[judge_with] must be a table of category = profile")
             judge = {}
         for k, prof in judge.items():
-            if prof not in speeds:
+            if not isinstance(prof, str) or prof not in speeds:
                 p.add(f"judge_with.{k} = {prof!r} is not a profile; profiles: {sorted(speeds)}")
     return Preset(
         name=str(data.get("name", Path(source).stem)),
@@ -359,6 +431,17 @@ class Settings:
     processes: int = field(default_factory=lambda: min(os.cpu_count() or 1, 4))
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        with gather("settings") as p:
+            p.items.extend(
+                settings_problems(
+                    target=self.target,
+                    max_snap_m=self.max_snap_m,
+                    grid_cell_m=self.grid_cell_m,
+                    lang=self.lang,
+                )
+            )
+
     @property
     def profiles(self) -> dict[str, float]:
         return self.preset.speeds_m_s
@@ -388,6 +471,42 @@ class Settings:
         }
 
 
+def _bad_number(value: object, low: float, high: float) -> bool:
+    """Whether ``value`` is not a number in (low, high] (NaN and booleans are not numbers)."""
+    return (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or math.isnan(value)
+        or not low < value <= high
+    )
+
+
+def settings_problems(
+    *,
+    target: float | None = None,
+    max_snap_m: float = 200.0,
+    grid_cell_m: float = 500.0,
+    lang: str = "zh",
+) -> list[str]:
+    """What is wrong with these engine options, one message per option (empty when valid)."""
+    out = []
+    if target is not None and _bad_number(target, 0.0, 1.0):
+        out.append(f"--target must be a share in (0, 1], e.g. 0.85; got {target}")
+    if _bad_number(max_snap_m, 0.0, 5000.0):
+        out.append(
+            f"--max-snap-m must be a distance in metres above 0 and at most 5000 (default 200); "
+            f"got {max_snap_m}"
+        )
+    if _bad_number(grid_cell_m, 0.0, 20_000.0):
+        out.append(
+            f"--grid-cell-m must be a cell size in metres above 0 and at most 20000 (default "
+            f"500); got {grid_cell_m}"
+        )
+    if lang not in ("zh", "en"):
+        out.append(f"--lang must be zh or en; got {lang!r}")
+    return out
+
+
 def make_settings(
     preset: str | Path | None = None,
     *,
@@ -398,12 +517,14 @@ def make_settings(
     """Build validated :class:`Settings`; every problem is reported at once."""
     pre = load_preset(preset)
     with gather("settings") as p:
-        if target is not None and not (0 < target <= 1):
-            p.add(f"--target must be a share in (0, 1], e.g. 0.85; got {target}")
-        if not (0 < max_snap_m <= 5000):
-            p.add(f"--max-snap-m must be between 0 and 5000 metres; got {max_snap_m}")
-        if kwargs.get("lang", "zh") not in ("zh", "en"):
-            p.add(f"--lang must be zh or en; got {kwargs.get('lang')!r}")
+        p.items.extend(
+            settings_problems(
+                target=target,
+                max_snap_m=max_snap_m,
+                grid_cell_m=kwargs.get("grid_cell_m", 500.0),
+                lang=kwargs.get("lang", "zh"),
+            )
+        )
         if "tiles" in kwargs:
             from lifecircle.render.maps import basemap
 

@@ -21,7 +21,7 @@ import shapely
 from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
-from lifecircle.categories import Taxonomy, load_taxonomy
+from lifecircle.categories import Taxonomy, load_taxonomy, outside_taxonomy
 from lifecircle.config import Settings, load_walk_filter
 from lifecircle.coverage import (
     AGE_WEIGHTED,
@@ -42,6 +42,7 @@ from lifecircle.routing import facility_fields, origin_distances
 from lifecircle.snapping import Snapped, snap_points
 from lifecircle.sources import ages, boundaries, facilities, population
 from lifecircle.sources._files import VECTOR_SUFFIXES, check_file, parse_crs
+from lifecircle.sources._report import split_report
 from lifecircle.sources.codes import compare_with_code_table
 from lifecircle.sources.osm import OSMData, download_osm, read_osm
 
@@ -102,10 +103,7 @@ def read_user_communities(inputs: Inputs) -> tuple[gpd.GeoDataFrame, dict[str, A
 def read_user_facilities(inputs: Inputs) -> list[tuple[Path, gpd.GeoDataFrame]]:
     """Every ``--facilities`` file, in WGS 84, with its path."""
     crs = parse_crs(inputs.facilities_crs, "--facilities-crs")
-    return [
-        (Path(f), facilities.read_facilities_file(f, crs=crs, encoding=inputs.encoding))
-        for f in inputs.facilities
-    ]
+    return facilities.read_facilities_files(inputs.facilities, crs=crs, encoding=inputs.encoding)
 
 
 def _load_osm(
@@ -182,7 +180,9 @@ def analyze(
     if prepared is not None:
         communities = prepared.communities
         comm_src = prepared.communities_source
-        counts.update(prepared.community_counts)
+        rep_counts, rep_notes = split_report(prepared.community_counts)
+        counts.update(rep_counts)
+        notes += rep_notes
         user_items = list(prepared.user_facilities)
         fixed_area = prepared.area
     else:
@@ -197,7 +197,9 @@ def analyze(
             )
         if inputs.communities is not None:
             communities, rep, comm_src = read_user_communities(inputs)
-            counts.update(rep)
+            rep_counts, rep_notes = split_report(rep)
+            counts.update(rep_counts)
+            notes += rep_notes
             if fixed_area is not None:
                 communities = boundaries.within_area(communities, fixed_area)
                 if not len(communities):
@@ -209,6 +211,10 @@ def analyze(
     user_fac = [f for _, f in user_items]
     user_cats = sorted({c for f in user_fac for c in f["category"].unique()})
     preset.check_categories(set(taxonomy.keys) | set(user_cats))
+    outside, outside_notes = outside_taxonomy(user_cats, taxonomy, preset.basket)
+    if outside:
+        counts["user_categories_outside_taxonomy"] = outside
+        notes += outside_notes
     lap("load_user_files")
 
     say("reading OpenStreetMap")
@@ -325,7 +331,10 @@ def analyze(
     )
     if inputs.population is not None:
         if population.is_raster(inputs.population):
-            res = population.residents_from_raster(inputs.population, area)
+            res, raster_report = population.residents_from_raster(inputs.population, area)
+            rep_counts, rep_notes = split_report(raster_report)
+            counts.update(rep_counts)
+            notes += rep_notes
             denominator = f"population_raster:{Path(inputs.population).name}"
         else:
             res = (
