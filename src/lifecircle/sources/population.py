@@ -49,12 +49,12 @@ def is_raster(path: str | Path) -> bool:
 MAX_DENSITY_PER_KM2 = 2_000_000.0
 
 
-def _cell_area_km2(src: rasterio.io.DatasetReader, lat: float) -> float:
+def _cell_area_km2(src: rasterio.io.DatasetReader, crs: CRS, lat: float) -> float:
     """The area of one cell in km² (at latitude ``lat`` for a longitude/latitude raster)."""
     a, e = abs(src.transform.a), abs(src.transform.e)
-    if src.crs.is_geographic:
+    if crs.is_geographic:
         return a * 111_320.0 * max(np.cos(np.radians(lat)), 0.01) * e * 110_574.0 / 1e6
-    unit = src.crs.axis_info[0].unit_conversion_factor if src.crs.axis_info else 1.0
+    unit = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
     return a * e * unit * unit / 1e6
 
 
@@ -114,7 +114,7 @@ def residents_from_raster(
         mask = np.ma.getmaskarray(band)
         nan = np.isnan(values) & ~mask
         negative = (values < 0) & ~mask
-        limit = MAX_DENSITY_PER_KM2 * _cell_area_km2(src, area_wgs84.centroid.y)
+        limit = MAX_DENSITY_PER_KM2 * _cell_area_km2(src, crs, area_wgs84.centroid.y)
         absurd = (values > limit) & ~mask
         if absurd.any():
             raise InputError(
