@@ -124,13 +124,13 @@ def read_facilities_file(
         gdf = read_vector(p, option, declared)
         names = normalise_headers([c for c in gdf.columns if c != "geometry"])
         gdf = gdf.rename(columns=names).set_geometry("geometry")
-        if "category" not in gdf.columns:
-            raise InputError(f"{option} {p}: needs a 'category' (类别) column")
         if not len(gdf):
             raise InputError(
                 f"{option} {p}: the layer holds no feature; add your facilities, or drop this "
                 "--facilities file"
             )
+        if "category" not in gdf.columns:
+            raise InputError(f"{option} {p}: needs a 'category' (类别) column")
         empty = empty_rows(gdf)
         if len(empty):
             raise InputError(
