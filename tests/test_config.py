@@ -281,3 +281,22 @@ def test_outside_taxonomy_notes_say_what_happens_and_what_to_write():
     assert "'clinic'" in notes[0] and "outside the complete-life-circle basket" in notes[0]
     assert "'health' (基层医疗" in notes[0] and "(in the basket)" in notes[0]
     assert "taxonomy keys: canteen" in notes[1]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("exclude = ['area']", r"\[exclude\] must be a table"),
+        ("require = 'highway'", "require must be a list of texts"),
+        ("[exclude]\narea = 1", "exclude.area must be a regular expression"),
+        ("[elevated]\nrules = { highway = 'trunk' }", r"\[\[elevated.rules\]\] must be a list"),
+        ("[elevated]\nfoot_allowed = 'yes'", "elevated.foot_allowed must be a list"),
+        ("excludes = {}", "unknown field"),
+    ],
+)
+def test_wrongly_typed_walk_filter_is_refused(tmp_path, body, message):
+    from lifecircle.config import load_walk_filter
+
+    with pytest.raises(InputError, match=message):
+        load_walk_filter(_write(tmp_path, body))
+    assert load_walk_filter().classify({"highway": "footway"}) == "walk"

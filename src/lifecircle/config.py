@@ -387,24 +387,59 @@ class WalkFilter:
 
 
 def load_walk_filter(path: str | Path | None = None) -> WalkFilter:
+    """Load the walkable-way rules (``data/walk_filter.toml``, or a user's file); every problem
+    of the file (wrong types, invalid regular expressions, unknown fields) is reported at once."""
     data, source = read_toml(path, "walk_filter.toml", "walk filter")
     with gather(f"walk filter {source}") as p:
 
         def comp(k: str, v: object) -> re.Pattern[str]:
+            if not isinstance(v, str):
+                p.add(f"{k} must be a regular expression in quotes, got {v!r}")
+                return re.compile("(?!)")
             try:
-                return re.compile(str(v))
+                return re.compile(v)
             except re.error as exc:
                 p.add(f"{k}: invalid regular expression {v!r}: {exc}")
                 return re.compile("(?!)")
 
-        exclude = tuple((k, comp(k, v)) for k, v in data.get("exclude", {}).items())
-        elev = data.get("elevated", {})
-        rules = tuple(tuple((k, comp(k, v)) for k, v in r.items()) for r in elev.get("rules", []))
+        def table(value: object, where: str) -> dict[str, Any]:
+            if isinstance(value, dict):
+                return value
+            p.add(f"{where} must be a table of tag = regular expression, got {value!r}")
+            return {}
+
+        def texts(value: object, where: str, default: list[str]) -> list[str]:
+            if isinstance(value, list) and all(isinstance(x, str) for x in value):
+                return value
+            p.add(f"{where} must be a list of texts, got {value!r}")
+            return default
+
+        extra = sorted(set(data) - {"require", "exclude", "elevated"})
+        if extra:
+            p.add(f"unknown field(s) {extra}; a walk filter has require, exclude, elevated")
+        require = texts(data.get("require", ["highway"]), "require", ["highway"])
+        exclude = tuple(
+            (k, comp(f"exclude.{k}", v))
+            for k, v in table(data.get("exclude", {}), "[exclude]").items()
+        )
+        elev = table(data.get("elevated", {}), "[elevated]")
+        raw_rules = elev.get("rules", [])
+        if not isinstance(raw_rules, list):
+            p.add(f"[[elevated.rules]] must be a list of tables, got {raw_rules!r}")
+            raw_rules = []
+        rules = tuple(
+            tuple(
+                (k, comp(f"elevated.rules[{i}].{k}", v))
+                for k, v in table(r, f"elevated.rules[{i}]").items()
+            )
+            for i, r in enumerate(raw_rules)
+        )
+        foot = texts(elev.get("foot_allowed", []), "elevated.foot_allowed", [])
     return WalkFilter(
-        require=tuple(data.get("require", ["highway"])),
+        require=tuple(require),
         exclude=exclude,
         elevated=rules,
-        foot_allowed=frozenset(elev.get("foot_allowed", [])),
+        foot_allowed=frozenset(foot),
         source=source,
     )
 
