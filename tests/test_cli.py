@@ -567,6 +567,9 @@ def test_population_points_with_swapped_coordinates(tmp_path, helsinki):
     out = tmp_path / "o"
     r = invoke("analyze", "--osm", helsinki, "--population", pop, "--out", out)
     assert_refused(r, out, "--population", "pop.csv", "line 3", "swapped")
+    pop.write_text("lon,lat,weight\n24.94,60.17,5\n60.17,24.94,5\n", encoding="utf-8")
+    r = invoke("analyze", "--osm", helsinki, "--population", pop, "--out", out)
+    assert_refused(r, out, "--population", "pop.csv", "lines 3", "swapped")
 
 
 # ------------------------------------------------------------------ repaired and reported

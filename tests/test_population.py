@@ -141,3 +141,16 @@ def test_vector_points_without_geometry_are_refused(tmp_path):
                      crs=4326).to_file(p)  # fmt: skip
     with pytest.raises(InputError, match=r"(?s)pop.gpkg.*without a geometry \(features 2\)"):
         residents_from_points(p)
+
+
+def test_in_range_swapped_points_are_refused_against_the_area(tmp_path):
+    from lifecircle.sources.population import refuse_swapped_points
+
+    helsinki = shapely.box(24.93, 60.16, 24.96, 60.18)
+    p = _csv(tmp_path, "lon,lat,weight\n24.94,60.17,5\n60.17,24.94,5\n24.95,60.17,5\n"
+             "60.175,24.945,1\n")  # fmt: skip
+    pts = residents_from_points(p)  # both columns in range: the reader cannot tell
+    with pytest.raises(InputError, match=r"(?s)pop.csv: 2 point\(s\).*lines 3, 5.*swapped"):
+        refuse_swapped_points(pts, helsinki, p)
+    far = _csv(tmp_path, "lon,lat,weight\n24.94,60.17,5\n10.0,50.0,5\n", name="far.csv")
+    refuse_swapped_points(residents_from_points(far), helsinki, far)  # outside, not swapped

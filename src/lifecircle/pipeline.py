@@ -346,6 +346,8 @@ def analyze(
                     encoding=inputs.encoding,
                 )
             )
+            if prepared is None:  # the batch reads city-wide points once, for every district
+                population.refuse_swapped_points(res, area, Path(inputs.population))
             denominator = f"population_points:{Path(inputs.population).name}"
     else:
         res = osm_buildings()

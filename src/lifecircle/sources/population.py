@@ -223,6 +223,28 @@ def residents_from_points(
     )
 
 
+def refuse_swapped_points(points: gpd.GeoDataFrame, area_wgs84: BaseGeometry, path: Path) -> None:
+    """Refuse a points file (as read by :func:`residents_from_points`, rows in file order) with
+    points outside the area that would lie inside it with longitude and latitude exchanged:
+    swapped columns that are both in range (lon 60.17, lat 24.94) pass every other check."""
+    if not len(points):
+        return
+    xy = shapely.get_coordinates(points.geometry.to_numpy())
+    outside = ~shapely.contains_xy(area_wgs84, xy[:, 0], xy[:, 1])
+    swapped = outside & shapely.contains_xy(area_wgs84, xy[:, 1], xy[:, 0])
+    if not swapped.any():
+        return
+    csv = path.suffix.lower() in (".csv", ".txt")
+    rows = np.flatnonzero(swapped) + (2 if csv else 1)
+    where = "lines" if csv else "features"
+    raise InputError(
+        f"--population {path}: {int(swapped.sum())} point(s) lie outside the area but would lie "
+        f"inside it with longitude and latitude exchanged ({where} "
+        f"{', '.join(str(r) for r in rows[:20])}{' …' if len(rows) > 20 else ''}): the columns "
+        "look swapped; fix these rows (lon is the x, east-west coordinate)"
+    )
+
+
 def residents_from_buildings(
     buildings: list[Feature],
     residential_landuse: list[BaseGeometry],
