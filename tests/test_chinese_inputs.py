@@ -177,3 +177,97 @@ def test_communities_and_population_declared_gcj02(tmp_path):
     got = r.communities.geometry.iloc[0]
     assert got.equals_exact(shapely.Polygon(box), tolerance=1e-7)
     assert r.residents["snap_m"].iloc[0] < 0.5  # the resident lands on its street node again
+
+
+# ------------------------------------------------------------------ hostile facility lists
+
+
+def _fac(tmp_path, text, name="f.csv", encoding="utf-8"):
+    p = tmp_path / name
+    _write(p, text, encoding)
+    return p
+
+
+@pytest.mark.parametrize("header", ["id,category,name,lon,lat\n", "编号,类别,名称,经度,纬度\n"])
+def test_a_facility_file_with_a_header_and_no_rows_is_refused(tmp_path, header):
+    p = _fac(tmp_path, header)
+    with pytest.raises(InputError, match=r"(?s)--facilities .*f.csv.*header but no rows"):
+        read_facilities_file(p)
+
+
+def test_an_empty_vector_facility_layer_is_refused(tmp_path):
+    import geopandas as gpd
+
+    p = tmp_path / "f.geojson"
+    gpd.GeoDataFrame({"category": []}, geometry=[], crs=4326).to_file(p)
+    with pytest.raises(InputError, match=r"(?s)--facilities .*f.geojson.*no feature"):
+        read_facilities_file(p)
+
+
+def test_duplicate_ids_in_a_file_are_refused_with_lines(tmp_path):
+    p = _fac(tmp_path, "编号,类别,名称,经度,纬度\n001,market,a,121.47,31.23\n"
+             "002,market,b,121.48,31.23\n001,market,c,121.49,31.23\n"
+             "002,health,d,121.50,31.23\n")  # fmt: skip
+    with pytest.raises(InputError) as exc:
+        read_facilities_file(p)
+    msg = str(exc.value)
+    assert "2 row(s) rejected" in msg
+    assert "id '001' is given to 2 rows (lines 2, 4)" in msg  # same id, same category
+    assert "id '002' is given to 2 rows (lines 3, 5)" in msg  # same id, elsewhere
+
+
+def test_one_facility_in_two_categories_keeps_its_id(tmp_path):
+    p = _fac(tmp_path, "id,category,name,lon,lat\n7,canteen,中心,121.47,31.23\n"
+             "7,community_centre,中心,121.47,31.23\n")  # fmt: skip
+    f = read_facilities_file(p)
+    assert list(f["facility_id"]) == ["f.csv:7", "f.csv:7"]
+    assert list(f["category"]) == ["canteen", "community_centre"]
+
+
+def test_rows_without_an_id_get_their_line(tmp_path):
+    p = _fac(tmp_path, "id,category,name,lon,lat\n,market,a,121.47,31.23\n9,market,b,121.48,31.2\n")
+    assert list(read_facilities_file(p)["facility_id"]) == ["f.csv:line2", "f.csv:9"]
+    q = _fac(tmp_path, "category,lon,lat\nmarket,121.47,31.23\n", name="g.csv")
+    assert list(read_facilities_file(q)["facility_id"]) == ["g.csv:line2"]
+
+
+def test_facility_ids_are_unique_across_files(tmp_path):
+    from lifecircle.sources.facilities import read_facilities_files
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    text = "id,category,name,lon,lat\n1,market,x,121.47,31.23\n"
+    a = _fac(tmp_path / "a", text, name="shops.csv")
+    b = _fac(tmp_path / "b", text, name="shops.csv")
+    c = _fac(tmp_path, text, name="other.csv")
+    got = read_facilities_files([a, b, c])
+    ids = [fid for _, f in got for fid in f["facility_id"]]
+    assert ids == ["a/shops.csv:1", "b/shops.csv:1", "other.csv:1"]
+    assert [f["source"].iloc[0] for _, f in got] == ["a/shops.csv", "b/shops.csv", "other.csv"]
+    with pytest.raises(InputError, match=r"--facilities .*shops.csv: given twice"):
+        read_facilities_files([a, c, tmp_path / "a" / ".." / "a" / "shops.csv"])
+
+
+def test_projected_facility_csv_is_not_range_checked(tmp_path):
+    from lifecircle.sources._files import parse_crs
+
+    p = _fac(tmp_path, "id,category,name,lon,lat\n1,market,x,500000,3460000\n")
+    f = read_facilities_file(p, crs=parse_crs("EPSG:4549", "--facilities-crs"))
+    assert 119.9 < f.geometry.x.iloc[0] < 120.1
+
+
+def test_own_categories_outside_the_taxonomy_get_a_hint_in_the_summary(tmp_path):
+    osm, resp = _small_osm(tmp_path)
+    rows = ["编号,类别,名称,经度,纬度"]
+    for i, (lon, lat) in enumerate(_on_street_points(resp, 4)):
+        rows.append(f"{i},{['clinic', 'elderly_care', '诊所', 'market'][i]},f{i},{lon},{lat}")
+    p = tmp_path / "mine.csv"
+    p.write_text("\n".join(rows), encoding="utf-8")
+    r = analyze(Inputs(osm=osm, facilities=(p,), osm_facilities=False), make_settings())
+    outside = r.summary["counts"]["user_categories_outside_taxonomy"]
+    assert outside == {"clinic": "health", "elderly_care": "elder_care", "诊所": "health"}
+    notes = [n for n in r.summary["notes"] if "not in the taxonomy" in n]
+    assert len(notes) == 3
+    assert any("'elderly_care'" in n and "'elder_care' (养老服务" in n for n in notes)
+    assert all("outside the complete-life-circle basket" in n for n in notes)
+    assert "clinic" in r.categories  # still analysed on its own

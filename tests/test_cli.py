@@ -398,3 +398,207 @@ def test_analysis_failure_is_exit_1(tmp_path, helsinki, monkeypatch, error, mess
     assert r.exit_code == 1
     assert message in r.output
     assert not (tmp_path / "o").exists()
+
+
+# ------------------------------------------------------------------ hostile inputs: exit 2
+
+
+UNDEFINED_WKT = (
+    'ENGCRS["undefined",EDATUM["unknown"],CS[Cartesian,2],AXIS["x",east],AXIS["y",north],'
+    'LENGTHUNIT["metre",1]]'
+)
+
+
+def assert_refused(r, out: Path, *parts: str) -> None:
+    """Exit 2, a message naming each part, no traceback, and no output folder."""
+    assert r.exit_code == 2, r.output
+    assert "input error" in r.output and "unexpected" not in r.output
+    assert "Traceback" not in r.output
+    for part in parts:
+        assert part in r.output, (part, r.output)
+    assert not out.exists()
+
+
+def test_communities_in_an_undefined_crs(tmp_path, helsinki):
+    from pyproj import CRS
+
+    p = tmp_path / "local.gpkg"
+    gpd.GeoDataFrame({"id": ["a"], "name": ["a"]}, geometry=[shapely.box(0, 0, 100, 100)],
+                     crs=CRS.from_wkt(UNDEFINED_WKT)).to_file(p)  # fmt: skip
+    out = tmp_path / "o"
+    r = invoke("analyze", "--osm", helsinki, "--communities", p, "--out", out)
+    assert_refused(r, out, "--communities", "local.gpkg", "--communities-crs")
+    r = invoke("analyze", "--osm", helsinki, "--area", p, "--out", out)
+    assert_refused(r, out, "--area", "local.gpkg", "--area-crs")
+
+
+def test_communities_with_a_null_numeric_id(tmp_path, helsinki):
+    p = tmp_path / "c.gpkg"
+    boxes = [shapely.box(*BOX), shapely.box(*BOX)]
+    gpd.GeoDataFrame({"code": [310101001001, None], "name": ["a", "b"]},
+                     geometry=boxes, crs=4326).to_file(p)  # fmt: skip
+    out = tmp_path / "o"
+    r = invoke("analyze", "--osm", helsinki, "--communities", p, "--id-column", "code",
+               "--out", out)  # fmt: skip
+    assert_refused(r, out, "--communities", "c.gpkg", "no 'code'", "feature(s) 2")
+
+
+def test_a_truncated_population_raster(tmp_path, helsinki):
+    tif = tmp_path / "pop.tif"
+    with rasterio.open(tif, "w", driver="GTiff", width=300, height=300, count=1,
+                       dtype="float32", crs="EPSG:4326",
+                       transform=from_origin(BOX[0], BOX[3], 0.0001, 0.0001)) as dst:  # fmt: skip
+        dst.write(np.random.default_rng(0).uniform(1, 5, (1, 300, 300)).astype("float32"))
+    raw = tif.read_bytes()
+    tif.write_bytes(raw[: len(raw) // 3])
+    out = tmp_path / "o"
+    r = invoke("analyze", "--osm", helsinki, "--population", tif, "--out", out)
+    assert_refused(r, out, "--population", "pop.tif", "truncated")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (bytes(range(256)), "not a text file in UTF-8"),
+        (b"", "the file is empty"),
+        (b"[basket]\ntiers = ['market']\n", "[basket.tiers] must be a table"),
+        (b"target = 'high'\n[basket]\nmandatory = ['market']\n", "target must be a share"),
+    ],
+)
+def test_garbage_preset_files(tmp_path, helsinki, content, message):
+    p = tmp_path / "mine.toml"
+    p.write_bytes(content)
+    out = tmp_path / "o"
+    r = invoke("analyze", "--osm", helsinki, "--preset", p, "--out", out)
+    assert_refused(r, out, "mine.toml", message)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00garbage\xff", "not a text file in UTF-8"),
+        (b"[categories.x]\nmatch = [{ amenity = 1 }]\n", "needs name_zh"),
+        (b"categories = [1, 2]\n", "needs at least one [categories.<key>] table"),
+    ],
+)
+def test_garbage_categories_files(tmp_path, helsinki, content, message):
+    p = tmp_path / "cats.toml"
+    p.write_bytes(content)
+    out = tmp_path / "o"
+    r = invoke("analyze", "--osm", helsinki, "--categories", p, "--out", out)
+    assert_refused(r, out, "categories file", "cats.toml", message)
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (("--grid-cell-m", "0"), "--grid-cell-m"),
+        (("--grid-cell-m", "-500"), "--grid-cell-m"),
+        (("--max-snap-m", "0"), "--max-snap-m"),
+        (("--target", "0"), "--target"),
+    ],
+)
+def test_bad_numbers_for_options(tmp_path, helsinki, args, option):
+    out = tmp_path / "o"
+    r = invoke("analyze", "--osm", helsinki, *args, "--out", out)
+    assert_refused(r, out, option)
+
+
+def _offline(*_args, **_kwargs):
+    import requests
+
+    raise requests.exceptions.ConnectionError("Failed to resolve 'nominatim.openstreetmap.org'")
+
+
+def test_place_when_the_geocoder_cannot_be_reached(tmp_path, monkeypatch):
+    import osmnx
+
+    monkeypatch.setattr(osmnx, "geocode_to_gdf", _offline)
+    out = tmp_path / "o"
+    r = invoke("analyze", "--place", "黄浦区, 上海市", "--out", out)
+    assert_refused(r, out, "--place '黄浦区, 上海市'", "Nominatim", "cannot be reached", "--osm")
+
+
+def test_place_the_geocoder_does_not_know(tmp_path, monkeypatch):
+    import osmnx
+    from osmnx._errors import InsufficientResponseError
+
+    def nothing(query, *_a, **_k):
+        raise InsufficientResponseError(
+            f"Nominatim geocoder returned 0 results for query {query!r}."
+        )
+
+    monkeypatch.setattr(osmnx, "geocode_to_gdf", nothing)
+    out = tmp_path / "o"
+    r = invoke("analyze", "--place", "Nowhere-on-earth", "--out", out)
+    assert_refused(r, out, "--place 'Nowhere-on-earth'", "found no place")
+
+
+def test_place_polygon_when_overpass_cannot_be_reached(tmp_path, monkeypatch):
+    from osmnx import _overpass
+
+    monkeypatch.setattr(_overpass, "_overpass_request", _offline)
+    p = tmp_path / "area.geojson"
+    gpd.GeoDataFrame(geometry=[shapely.box(*BOX)], crs=4326).to_file(p)
+    out = tmp_path / "o"
+    r = invoke("analyze", "--place", p, "--out", out)
+    assert_refused(r, out, "--place", "Overpass", "cannot be reached", "--osm")
+
+
+def test_age_share_naming_a_missing_column(tmp_path, helsinki, comm_file):
+    out = tmp_path / "o"
+    r = invoke("analyze", "--osm", helsinki, "--communities", comm_file, "--age-share",
+               "share_60", "--out", out)  # fmt: skip
+    assert_refused(r, out, "--age-share", "'share_60'", "communities.geojson")
+    assert "--id-column" not in r.output
+
+
+def test_a_facility_file_without_rows(tmp_path, helsinki):
+    fac = tmp_path / "canteens.csv"
+    fac.write_text("id,category,name,lon,lat\n", encoding="utf-8")
+    out = tmp_path / "o"
+    r = invoke("analyze", "--osm", helsinki, "--facilities", fac, "--out", out)
+    assert_refused(r, out, "--facilities", "canteens.csv", "no rows")
+
+
+def test_population_points_with_swapped_coordinates(tmp_path, helsinki):
+    pop = tmp_path / "pop.csv"
+    pop.write_text("lon,lat,weight\n24.94,60.17,5\n60.17,124.94,5\n", encoding="utf-8")
+    out = tmp_path / "o"
+    r = invoke("analyze", "--osm", helsinki, "--population", pop, "--out", out)
+    assert_refused(r, out, "--population", "pop.csv", "line 3", "swapped")
+    pop.write_text("lon,lat,weight\n24.94,60.17,5\n60.17,24.94,5\n", encoding="utf-8")
+    r = invoke("analyze", "--osm", helsinki, "--population", pop, "--out", out)
+    assert_refused(r, out, "--population", "pop.csv", "lines 3", "swapped")
+
+
+# ------------------------------------------------------------------ repaired and reported
+
+
+def test_empty_communities_and_odd_raster_cells_are_reported(tmp_path, helsinki, comm_file):
+    g = gpd.read_file(comm_file)
+    extra = gpd.GeoDataFrame({"id": ["310101001005", "310101001006"], "name": ["空", "无"]},
+                             geometry=[None, shapely.Polygon()], crs=4326)  # fmt: skip
+    comm = tmp_path / "c.gpkg"
+    pd.concat([g, extra], ignore_index=True).to_file(comm)
+    w, h = 40, 40
+    values = np.full((1, h, w), 10, dtype="float32")
+    values[0, 20, 10:15] = -1
+    values[0, 21, 10:13] = np.nan
+    tif = tmp_path / "pop.tif"
+    x0, y0, x1, y1 = BOX
+    with rasterio.open(tif, "w", driver="GTiff", width=w, height=h, count=1, dtype="float32",
+                       crs="EPSG:4326", transform=from_origin(x0 - 0.001, y1 + 0.001,
+                       (x1 - x0 + 0.002) / w, (y1 - y0 + 0.002) / h)) as dst:  # fmt: skip
+        dst.write(values)
+    out = tmp_path / "o"
+    r = invoke("analyze", "--osm", helsinki, "--communities", comm, "--population", tif,
+               "--out", out)  # fmt: skip
+    assert r.exit_code == 0, r.output
+    s = json.loads((out / "summary.json").read_text("utf-8"))
+    assert s["area"]["communities"] == 4
+    assert s["counts"]["communities_dropped_empty_ids"] == ["310101001005", "310101001006"]
+    assert s["counts"]["population_raster_cells_ignored"] == {"negative": 5, "nan": 3}
+    assert any("310101001005, 310101001006" in n for n in s["notes"])
+    assert any("5 cell(s)" in n and "NaN" in n for n in s["notes"])
+    assert "notes" not in s["counts"]

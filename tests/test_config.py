@@ -86,7 +86,11 @@ def test_unknown_preset_name():
 
 def test_settings_reach_follows_the_longest_threshold(tmp_path):
     s = make_settings(
-        _write(tmp_path, "minutes = [5, 10, 15]\n[thresholds]\npark = { metres = 1500 }")
+        _write(
+            tmp_path,
+            "minutes = [5, 10, 15]\n[thresholds]\npark = { metres = 1500 }\n"
+            '[basket]\nmandatory = ["park"]',
+        )
     )
     assert s.max_reach_m == 1500
     assert make_settings().max_reach_m == pytest.approx(990)
@@ -114,4 +118,210 @@ def test_profile_roles_are_explicit(tmp_path):
     with pytest.raises(InputError) as err:
         load_preset(p)
     assert "roles.elderly = 'jogger' is not a profile" in str(err.value)
-    assert "roles.boss: unknown role" in str(err.value)
+    assert "roles.boss: unknown key" in str(err.value)
+
+
+# ------------------------------------------------------------------ hostile preset files
+
+
+def test_binary_preset_file_is_refused(tmp_path):
+    f = tmp_path / "p.toml"
+    f.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(InputError, match=r"preset file .*p.toml: not a text file in UTF-8"):
+        load_preset(f)
+    f.write_bytes(b"target = 0.8\x00\x00\x00")
+    with pytest.raises(InputError, match="binary data"):
+        load_preset(f)
+
+
+def test_wrongly_typed_preset_gathers_every_problem_and_raises_once(tmp_path):
+    body = (
+        'target = "0.9"\n'  # a string where a number is expected
+        "profiles = [1.1, 0.9]\n"  # a list where a table is expected
+        'judge_with = { market = ["elderly"] }\n'
+        "[thresholds]\n"
+        'market = { minutes = 5, unverified = "yes" }\n'
+        "[basket]\n"
+        'tiers = ["market"]\n'  # a list where a table is expected
+    )
+    with pytest.raises(InputError) as exc:
+        load_preset(_write(tmp_path, body))
+    msg = str(exc.value)
+    assert "6 problem(s)" in msg
+    for part in (
+        "target must be a share",
+        "[profiles] must name at least one walking speed",
+        "judge_with.market",
+        "thresholds.market.unverified must be true or false",
+        "[basket.tiers] must be a table",
+        "the basket is empty",
+    ):
+        assert part in msg
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "",
+        "# only a comment\n",
+        "target = 0.9\n[thresholds]\nmarket = 10\n",
+        "[basket]\nmandatory = []\n",
+        '[basket.tiers]\n"15" = []\n',
+    ],
+)
+def test_a_preset_without_a_basket_is_refused(tmp_path, body):
+    """An empty basket made every resident count as covered: a 100 % complete life circle."""
+    with pytest.raises(InputError, match=r"the file is empty|the basket is empty"):
+        load_preset(_write(tmp_path, body))
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("title = 5\n[basket]\nmandatory = ['market']", "title must be text"),
+        ("[basket]\nmandatory = ['market']\nmust = ['park']", r"\[basket\]: unknown field"),
+        ("tresholds = {}\n[basket]\nmandatory = ['market']", r"unknown field\(s\) \['tresholds'\]"),
+        ("[basket]\nmandatory = ['market', 3]", "basket.mandatory must be a list"),
+    ],
+)
+def test_more_wrong_fields(tmp_path, body, message):
+    with pytest.raises(InputError, match=message):
+        load_preset(_write(tmp_path, body))
+
+
+# ------------------------------------------------------------------ settings
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "option"),
+    [
+        ({"grid_cell_m": 0}, "--grid-cell-m"),
+        ({"grid_cell_m": -500}, "--grid-cell-m"),
+        ({"grid_cell_m": float("nan")}, "--grid-cell-m"),
+        ({"max_snap_m": 0}, "--max-snap-m"),
+        ({"max_snap_m": -1}, "--max-snap-m"),
+        ({"target": 0}, "--target"),
+        ({"target": 1.01}, "--target"),
+        ({"target": float("nan")}, "--target"),
+    ],
+)
+def test_bad_settings_are_refused(kwargs, option):
+    with pytest.raises(InputError, match=option):
+        make_settings(**kwargs)
+
+
+def test_settings_problems_are_reported_together_also_when_built_directly():
+    with pytest.raises(InputError, match=r"3 problem\(s\)"):
+        make_settings(target=2, max_snap_m=0, grid_cell_m=0)
+    from lifecircle.config import Settings
+
+    with pytest.raises(InputError, match="--grid-cell-m"):
+        Settings(preset=load_preset(), target=0.85, grid_cell_m=-1)
+    s = make_settings(grid_cell_m=250, max_snap_m=50, target=1)
+    assert dataclasses.replace(s, grid_cell_m=300).grid_cell_m == 300
+
+
+# ------------------------------------------------------------------ the taxonomy
+
+
+def _cats(tmp_path, body):
+    f = tmp_path / "c.toml"
+    f.write_text(body, encoding="utf-8")
+    return f
+
+
+def test_binary_categories_file_is_refused(tmp_path):
+    f = tmp_path / "c.toml"
+    f.write_bytes(b"\xff\xfe\x00garbage" * 10)
+    with pytest.raises(InputError, match=r"categories file .*c.toml: not a text file"):
+        load_taxonomy(f)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("[categories.x]\nname_en = 'X'\nmatch = [{ amenity = 'cafe' }]", "needs name_zh"),
+        ("[categories.x]\nname_zh = 1\nname_en = 'X'\nmatch = [{ a = 'b' }]", "x.name_zh must"),
+        (
+            "[categories.x]\nname_zh = '甲'\nname_en = 'X'\nmatch = [{ amenity = ['cafe'] }]",
+            "x.match.0..amenity must be a regular expression in quotes",
+        ),
+        (
+            "[categories.x]\nname_zh = '甲'\nname_en = 'X'\nmatch = [{ amenity = { a = 1 } }]",
+            "must be a regular expression in quotes",
+        ),
+        ("[categories.x]\nname_zh = '甲'\nname_en = 'X'", "x.match: needs at least one rule"),
+        (
+            "[categories.x]\nname_zh = '甲'\nname_en = 'X'\nmatch = [{ a = 'b' }]\nicon = 5",
+            "x.icon must be one character",
+        ),
+        (
+            "[categories.x]\nname_zh = '甲'\nname_en = 'X'\nmatch = [{ a = 'b' }]\nmatches = []",
+            "unknown field",
+        ),
+        ("categories = 'x'", "needs at least one"),
+    ],
+)
+def test_garbage_categories_files_are_refused(tmp_path, body, message):
+    with pytest.raises(InputError, match=message):
+        load_taxonomy(_cats(tmp_path, body))
+
+
+def test_the_shipped_taxonomy_names_every_category():
+    tax = load_taxonomy()
+    assert all(c.name_zh and c.name_en for c in tax.categories)
+    assert "elderly_care" in tax["elder_care"].synonyms
+
+
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [
+        ("clinic", "health"),  # an OSM tag value of the category's rules
+        ("elderly_care", "elder_care"),  # a synonym
+        ("Elder-Care", "elder_care"),  # spelling
+        ("kinder_garten", "kindergarten"),  # close to the key
+        ("诊所", "health"),  # a Chinese name part
+        ("养老院", "elder_care"),  # a Chinese name in the rules
+        ("社区食堂", "canteen"),
+        ("foo", None),  # short and close to nothing sensible
+        ("observatory", None),
+    ],
+)
+def test_suggest_category(name, key):
+    from lifecircle.categories import suggest_category
+
+    assert suggest_category(name, load_taxonomy()) == key
+
+
+def test_outside_taxonomy_notes_say_what_happens_and_what_to_write():
+    from lifecircle.categories import outside_taxonomy
+
+    found, notes = outside_taxonomy(
+        ["clinic", "market", "wet_thing_xyz", "my_basket_kind"],
+        load_taxonomy(),
+        ["health", "market", "my_basket_kind"],
+    )
+    assert found == {"clinic": "health", "wet_thing_xyz": None}
+    assert len(notes) == 2
+    assert "'clinic'" in notes[0] and "outside the complete-life-circle basket" in notes[0]
+    assert "'health' (基层医疗" in notes[0] and "(in the basket)" in notes[0]
+    assert "taxonomy keys: canteen" in notes[1]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("exclude = ['area']", r"\[exclude\] must be a table"),
+        ("require = 'highway'", "require must be a list of texts"),
+        ("[exclude]\narea = 1", "exclude.area must be a regular expression"),
+        ("[elevated]\nrules = { highway = 'trunk' }", r"\[\[elevated.rules\]\] must be a list"),
+        ("[elevated]\nfoot_allowed = 'yes'", "elevated.foot_allowed must be a list"),
+        ("excludes = {}", "unknown field"),
+    ],
+)
+def test_wrongly_typed_walk_filter_is_refused(tmp_path, body, message):
+    from lifecircle.config import load_walk_filter
+
+    with pytest.raises(InputError, match=message):
+        load_walk_filter(_write(tmp_path, body))
+    assert load_walk_filter().classify({"highway": "footway"}) == "walk"

@@ -229,6 +229,12 @@ def _parse_threshold(key: str, raw: object, p: Problems) -> Threshold | None:
     extra = set(raw) - {"minutes", "metres", "unverified", "note"}
     if extra:
         p.add(f"thresholds.{key}: unknown field(s) {sorted(extra)}; use minutes or metres")
+    unverified = raw.get("unverified", False)
+    if not isinstance(unverified, bool):
+        p.add(f"thresholds.{key}.unverified must be true or false, got {unverified!r}")
+    note = raw.get("note", "")
+    if not isinstance(note, str):
+        p.add(f"thresholds.{key}.note must be text, got {note!r}")
     has = [k for k in ("minutes", "metres") if k in raw]
     if len(has) != 1:
         p.add(f"thresholds.{key} needs exactly one of minutes or metres, got {sorted(raw)}")
@@ -241,13 +247,126 @@ def _parse_threshold(key: str, raw: object, p: Problems) -> Threshold | None:
     return Threshold(
         minutes=float(v) if has[0] == "minutes" else None,
         metres=float(v) if has[0] == "metres" else None,
-        unverified=bool(raw.get("unverified", False)),
-        note=str(raw.get("note", "")),
+        unverified=unverified is True,
+        note=note if isinstance(note, str) else "",
     )
 
 
+_PRESET_KEYS = {
+    "name",
+    "title",
+    "source",
+    "target",
+    "minutes",
+    "profiles",
+    "thresholds",
+    "basket",
+    "judge_with",
+    "roles",
+}
+
+
+def _is_key_list(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(b, str) and b.strip() for b in value)
+
+
+def _parse_basket(basket: object, minutes: list[int], p: Problems) -> dict[int, tuple[str, ...]]:
+    """The basket tiers of a preset: ``mandatory = [...]`` (the first tier) and/or
+    ``[basket.tiers]`` with a list of category keys per tier."""
+    tiers: dict[int, tuple[str, ...]] = {}
+    if not isinstance(basket, dict):
+        p.add("[basket] must be a table with mandatory = [...] or [basket.tiers]")
+        return tiers
+    extra = set(basket) - {"mandatory", "tiers"}
+    if extra:
+        p.add(
+            f"[basket]: unknown field(s) {sorted(extra)}; use mandatory = [...] or [basket.tiers]"
+        )
+    mandatory = basket.get("mandatory")
+    if mandatory is not None:
+        if not _is_key_list(mandatory):
+            p.add(f"basket.mandatory must be a list of category keys, got {mandatory!r}")
+        else:
+            tiers[min(minutes)] = tuple(mandatory)
+    raw_tiers = basket.get("tiers", {})
+    if not isinstance(raw_tiers, dict):
+        p.add(
+            f"[basket.tiers] must be a table of minutes = [category keys], e.g. "
+            f'"15" = ["market"]; got {raw_tiers!r}'
+        )
+        raw_tiers = {}
+    for tier, cats in raw_tiers.items():
+        if not str(tier).isdigit() or int(tier) not in minutes:
+            p.add(f"basket.tiers.{tier}: a tier must be one of minutes {minutes}")
+            continue
+        if not _is_key_list(cats):
+            p.add(f"basket.tiers.{tier} must be a list of category keys, got {cats!r}")
+            continue
+        tiers[int(tier)] = tiers.get(int(tier), ()) + tuple(cats)
+    return tiers
+
+
+def _preset_target(target: object, p: Problems) -> float:
+    if _bad_number(target, 0.0, 1.0):
+        p.add(f"target must be a share in (0, 1], e.g. 0.85; got {target!r}")
+        return 0.85
+    return float(target)  # type: ignore[arg-type]
+
+
+def _preset_minutes(minutes: object, p: Problems) -> list[int]:
+    if (
+        not isinstance(minutes, list)
+        or not minutes
+        or not all(isinstance(m, int) and not isinstance(m, bool) and m > 0 for m in minutes)
+    ):
+        p.add(f"minutes must be a list of positive whole minutes, got {minutes!r}")
+        return [5, 10, 15]
+    return minutes
+
+
+def _preset_speeds(speeds: object, p: Problems) -> dict[str, float]:
+    if not isinstance(speeds, dict) or not speeds:
+        p.add(f"[profiles] must name at least one walking speed in m/s, got {speeds!r}")
+        return {"standard": 1.1}
+    out = {}
+    for k, v in speeds.items():
+        if _bad_number(v, 0.0, 3.0) or v < 0.1:
+            p.add(f"profiles.{k} must be a walking speed between 0.1 and 3 m/s, got {v!r}")
+            out[str(k)] = 1.0
+        else:
+            out[str(k)] = float(v)
+    return out
+
+
+def _profile_table(
+    table: object,
+    name: str,
+    shape: str,
+    keys: tuple[str, ...] | None,
+    speeds: dict[str, float],
+    p: Problems,
+) -> dict[str, str]:
+    """A table mapping names (categories, roles) to walking profiles: the valid entries."""
+    if not isinstance(table, dict):
+        p.add(f"[{name}] must be a table: {shape}")
+        return {}
+    out = {}
+    for k, prof in table.items():
+        if keys is not None and k not in keys:
+            p.add(f"{name}.{k}: unknown key; the keys are {' and '.join(keys)}")
+        elif not isinstance(prof, str) or prof not in speeds:
+            p.add(f"{name}.{k} = {prof!r} is not a profile; profiles: {sorted(speeds)}")
+        else:
+            out[str(k)] = prof
+    return out
+
+
 def load_preset(name_or_path: str | Path | None = None) -> Preset:
-    """Load a shipped preset by name (see :data:`PRESETS`) or a user's preset file (``*.toml``)."""
+    """Load a shipped preset by name (see :data:`PRESETS`) or a user's preset file (``*.toml``).
+
+    Every problem of the file (wrong types, values out of range, an empty basket, unknown
+    fields) is gathered and reported in one :class:`InputError`.
+    """
     ref = "default" if name_or_path is None else str(name_or_path)
     if ref in PRESETS:
         data, source = read_toml(None, f"preset_{ref}.toml", "preset")
@@ -259,26 +378,20 @@ def load_preset(name_or_path: str | Path | None = None) -> Preset:
             "or give the path of a preset .toml file"
         )
     with gather(f"preset {source}") as p:
-        target = data.get("target", 0.85)
-        if isinstance(target, bool) or not isinstance(target, int | float) or not 0 < target <= 1:
-            p.add(f"target must be a share in (0, 1], e.g. 0.85; got {target!r}")
-            target = 0.85
-        minutes = data.get("minutes", [5, 10, 15])
-        if (
-            not isinstance(minutes, list)
-            or not minutes
-            or not all(isinstance(m, int) and not isinstance(m, bool) and m > 0 for m in minutes)
-        ):
-            p.add(f"minutes must be a list of positive whole minutes, got {minutes!r}")
-            minutes = [5, 10, 15]
-        speeds = data.get("profiles", {"standard": 1.1, "elderly": 0.9})
-        if not isinstance(speeds, dict) or not speeds:
-            p.add("[profiles] must name at least one walking speed in m/s")
-            speeds = {"standard": 1.1}
-        for k, v in list(speeds.items()):
-            if isinstance(v, bool) or not isinstance(v, int | float) or not 0.1 <= v <= 3.0:
-                p.add(f"profiles.{k} must be a walking speed between 0.1 and 3 m/s, got {v!r}")
-                speeds[k] = 1.0
+        if not data:
+            p.add(
+                "the file is empty; copy a shipped preset (lifecircle presets default) and edit "
+                "it: a preset needs at least a [basket] of categories"
+            )
+        extra = sorted(set(data) - _PRESET_KEYS)
+        if extra:
+            p.add(f"unknown field(s) {extra}; a preset has {', '.join(sorted(_PRESET_KEYS))}")
+        for key in ("name", "title", "source"):
+            if key in data and not isinstance(data[key], str):
+                p.add(f"{key} must be text, got {data[key]!r}")
+        target = _preset_target(data.get("target", 0.85), p)
+        minutes = _preset_minutes(data.get("minutes", [5, 10, 15]), p)
+        speeds = _preset_speeds(data.get("profiles", {"standard": 1.1, "elderly": 0.9}), p)
         raw_thr = data.get("thresholds", {})
         if not isinstance(raw_thr, dict):
             p.add("[thresholds] must be a table of category = minutes or {minutes|metres = …}")
@@ -288,52 +401,35 @@ def load_preset(name_or_path: str | Path | None = None) -> Preset:
             t = _parse_threshold(k, v, p)
             if t is not None:
                 thresholds[k] = t
-        basket = data.get("basket", {})
-        tiers: dict[int, tuple[str, ...]] = {}
-        if not isinstance(basket, dict):
-            p.add("[basket] must be a table with mandatory = [...] or [basket.tiers]")
-            basket = {}
-        mandatory = basket.get("mandatory")
-        if mandatory is not None:
-            if not isinstance(mandatory, list) or not all(isinstance(b, str) for b in mandatory):
-                p.add("basket.mandatory must be a list of category keys")
-            else:
-                tiers[min(minutes)] = tuple(mandatory)
-        for tier, cats in basket.get("tiers", {}).items():
-            if not str(tier).isdigit() or int(tier) not in minutes:
-                p.add(f"basket.tiers.{tier}: a tier must be one of minutes {minutes}")
-                continue
-            if not isinstance(cats, list) or not all(isinstance(b, str) for b in cats):
-                p.add(f"basket.tiers.{tier} must be a list of category keys")
-                continue
-            tiers[int(tier)] = tiers.get(int(tier), ()) + tuple(cats)
-        judge = data.get("judge_with", {})
-        if not isinstance(judge, dict):
-            p.add("[judge_with] must be a table of category = profile")
-            judge = {}
-        for k, prof in judge.items():
-            if prof not in speeds:
-                p.add(f"judge_with.{k} = {prof!r} is not a profile; profiles: {sorted(speeds)}")
-        roles = data.get("roles", {})
-        if not isinstance(roles, dict):
-            p.add("[roles] must be a table: headline = <profile>, elderly = <profile>")
-            roles = {}
-        for k, prof in roles.items():
-            if k not in ("headline", "elderly"):
-                p.add(f"roles.{k}: unknown role; the roles are headline and elderly")
-            elif prof not in speeds:
-                p.add(f"roles.{k} = {prof!r} is not a profile; profiles: {sorted(speeds)}")
+        tiers = _parse_basket(data.get("basket", {}), minutes, p)
+        if data and not any(tiers.values()):
+            p.add(
+                "the basket is empty: name the categories of the complete life circle with "
+                '[basket] mandatory = ["market", ...] or [basket.tiers] "15" = [...]; without '
+                "them every resident would count as covered"
+            )
+        judge = _profile_table(
+            data.get("judge_with", {}), "judge_with", "category = profile", None, speeds, p
+        )
+        roles = _profile_table(
+            data.get("roles", {}),
+            "roles",
+            "headline = <profile>, elderly = <profile>",
+            ("headline", "elderly"),
+            speeds,
+            p,
+        )
     return Preset(
         name=str(data.get("name", Path(source).stem)),
         title=str(data.get("title", "")),
         source=str(data.get("source", "")),
-        target=float(target),
+        target=target,
         minutes=tuple(sorted(set(minutes))),
         speeds_m_s={k: float(v) for k, v in speeds.items()},
         thresholds=thresholds,
         basket_tiers=tiers,
-        judge_with={k: str(v) for k, v in judge.items() if v in speeds},
-        roles={k: str(v) for k, v in roles.items() if v in speeds},
+        judge_with=judge,
+        roles=roles,
         file=source,
     )
 
@@ -365,24 +461,59 @@ class WalkFilter:
 
 
 def load_walk_filter(path: str | Path | None = None) -> WalkFilter:
+    """Load the walkable-way rules (``data/walk_filter.toml``, or a user's file); every problem
+    of the file (wrong types, invalid regular expressions, unknown fields) is reported at once."""
     data, source = read_toml(path, "walk_filter.toml", "walk filter")
     with gather(f"walk filter {source}") as p:
 
         def comp(k: str, v: object) -> re.Pattern[str]:
+            if not isinstance(v, str):
+                p.add(f"{k} must be a regular expression in quotes, got {v!r}")
+                return re.compile("(?!)")
             try:
-                return re.compile(str(v))
+                return re.compile(v)
             except re.error as exc:
                 p.add(f"{k}: invalid regular expression {v!r}: {exc}")
                 return re.compile("(?!)")
 
-        exclude = tuple((k, comp(k, v)) for k, v in data.get("exclude", {}).items())
-        elev = data.get("elevated", {})
-        rules = tuple(tuple((k, comp(k, v)) for k, v in r.items()) for r in elev.get("rules", []))
+        def table(value: object, where: str) -> dict[str, Any]:
+            if isinstance(value, dict):
+                return value
+            p.add(f"{where} must be a table of tag = regular expression, got {value!r}")
+            return {}
+
+        def texts(value: object, where: str, default: list[str]) -> list[str]:
+            if isinstance(value, list) and all(isinstance(x, str) for x in value):
+                return value
+            p.add(f"{where} must be a list of texts, got {value!r}")
+            return default
+
+        extra = sorted(set(data) - {"require", "exclude", "elevated"})
+        if extra:
+            p.add(f"unknown field(s) {extra}; a walk filter has require, exclude, elevated")
+        require = texts(data.get("require", ["highway"]), "require", ["highway"])
+        exclude = tuple(
+            (k, comp(f"exclude.{k}", v))
+            for k, v in table(data.get("exclude", {}), "[exclude]").items()
+        )
+        elev = table(data.get("elevated", {}), "[elevated]")
+        raw_rules = elev.get("rules", [])
+        if not isinstance(raw_rules, list):
+            p.add(f"[[elevated.rules]] must be a list of tables, got {raw_rules!r}")
+            raw_rules = []
+        rules = tuple(
+            tuple(
+                (k, comp(f"elevated.rules[{i}].{k}", v))
+                for k, v in table(r, f"elevated.rules[{i}]").items()
+            )
+            for i, r in enumerate(raw_rules)
+        )
+        foot = texts(elev.get("foot_allowed", []), "elevated.foot_allowed", [])
     return WalkFilter(
-        require=tuple(data.get("require", ["highway"])),
+        require=tuple(require),
         exclude=exclude,
         elevated=rules,
-        foot_allowed=frozenset(elev.get("foot_allowed", [])),
+        foot_allowed=frozenset(foot),
         source=source,
     )
 
@@ -409,18 +540,11 @@ class Settings:
     def __post_init__(self) -> None:
         """Validate on construction, so that ``dataclasses.replace`` cannot bypass it."""
         with gather("settings") as p:
-            if isinstance(self.target, bool) or not 0 < self.target <= 1:
-                p.add(f"--target must be a share in (0, 1], e.g. 0.85; got {self.target}")
-            if not 0 < self.max_snap_m <= MAX_SNAP_LIMIT_M:
-                p.add(
-                    f"--max-snap-m must be between 0 and {MAX_SNAP_LIMIT_M:g} metres; "
-                    f"got {self.max_snap_m}"
+            p.items.extend(
+                settings_problems(
+                    target=self.target, max_snap_m=self.max_snap_m, grid_cell_m=self.grid_cell_m
                 )
-            if not 0 < self.grid_cell_m <= 100_000 or math.isnan(self.grid_cell_m):
-                p.add(
-                    f"--grid-cell-m must be a positive size in metres (at most 100000), e.g. "
-                    f"500; got {self.grid_cell_m}"
-                )
+            )
             for name in (
                 "outline_step_m",
                 "service_area_cell_m",
@@ -463,6 +587,40 @@ class Settings:
             "processes": self.processes,
             "max_reach_m": self.max_reach_m,
         }
+
+
+def _bad_number(value: object, low: float, high: float) -> bool:
+    """Whether ``value`` is not a number in (low, high] (NaN and booleans are not numbers)."""
+    return (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or math.isnan(value)
+        or not low < value <= high
+    )
+
+
+def settings_problems(
+    *,
+    target: float | None = None,
+    max_snap_m: float = 200.0,
+    grid_cell_m: float = 500.0,
+) -> list[str]:
+    """What is wrong with these engine options, one message per option (empty when valid)."""
+    out = []
+    if target is not None and _bad_number(target, 0.0, 1.0):
+        out.append(f"--target must be a share in (0, 1], e.g. 0.85; got {target}")
+    if _bad_number(max_snap_m, 0.0, MAX_SNAP_LIMIT_M):
+        out.append(
+            f"--max-snap-m must be a distance in metres above 0 and at most "
+            f"{MAX_SNAP_LIMIT_M:g} (default {DEFAULT_MAX_SNAP_M:g}); "
+            f"got {max_snap_m}"
+        )
+    if _bad_number(grid_cell_m, 0.0, 20_000.0):
+        out.append(
+            f"--grid-cell-m must be a cell size in metres above 0 and at most 20000 (default "
+            f"500); got {grid_cell_m}"
+        )
+    return out
 
 
 def make_settings(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -60,8 +61,10 @@ class Network:
         return state
 
     def __setstate__(self, state: dict[str, object]) -> None:
-        xy, idx = state["edge_geom"]  # type: ignore[misc]
-        state["edge_geom"] = shapely.linestrings(xy, indices=idx)
+        xy, idx = cast("tuple[np.ndarray, np.ndarray]", state["edge_geom"])
+        state["edge_geom"] = (
+            shapely.linestrings(xy, indices=idx) if len(xy) else np.empty(0, dtype=object)
+        )
         self.__dict__.update(state)
 
     def csr(self) -> sp.csr_matrix:

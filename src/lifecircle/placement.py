@@ -22,6 +22,7 @@ from lifecircle.network import Network
 from lifecircle.snapping import Snapped, snap_points
 from lifecircle.sources import facilities, population
 from lifecircle.sources._files import Declared
+from lifecircle.sources._report import split_report
 
 UNIFORM = "uniform_area_no_population_data"
 OSM_BUILDINGS = "osm_residential_buildings_floor_area_estimate"
@@ -79,6 +80,8 @@ def check_user_lists(
     notes: list[str] = []
     counts: dict[str, Any] = {}
     for path, fac in user_items:
+        # the label tells apart two lists of one name in different folders (a/shops.csv)
+        label = str(fac["source"].iloc[0]) if "source" in fac.columns and len(fac) else path.name
         found = facilities.check_user_facilities(
             fac,
             path,
@@ -90,11 +93,11 @@ def check_user_lists(
             refuse_if_outside=refuse_if_outside,
         )
         if found.outside is not None:
-            counts.setdefault("facilities_outside_buffer_per_file", {})[path.name] = found.outside
+            counts.setdefault("facilities_outside_buffer_per_file", {})[label] = found.outside
         if found.gcj02:
-            counts.setdefault("facilities_gcj02_check", {})[path.name] = found.gcj02
+            counts.setdefault("facilities_gcj02_check", {})[label] = found.gcj02
             if found.gcj02["looks_gcj02"]:
-                counts.setdefault("facilities_look_gcj02", []).append(path.name)
+                counts.setdefault("facilities_look_gcj02", []).append(label)
         if found.note:
             notes.append(found.note)
     return notes, counts
@@ -180,6 +183,7 @@ class PlacedResidents:
     buildings_snap: Snapped
     outside_area: int = 0
     notes: tuple[str, ...] = field(default=())
+    counts: dict[str, Any] = field(default_factory=dict)
 
 
 def _community_of(points_m: gpd.GeoDataFrame, comm_m: gpd.GeoDataFrame) -> np.ndarray:
@@ -191,28 +195,26 @@ def _community_of(points_m: gpd.GeoDataFrame, comm_m: gpd.GeoDataFrame) -> np.nd
 
 def _resident_points(
     prepared: Prepared, area: StudyArea, settings: Settings
-) -> tuple[gpd.GeoDataFrame, str, list[str]]:
-    """The resident points from the population input, the OSM buildings, or spread evenly."""
+) -> tuple[gpd.GeoDataFrame, str, dict[str, Any]]:
+    """The resident points from the population input, the OSM buildings, or spread evenly, and
+    what reading them repaired (counts and ``notes``)."""
     if prepared.population is not None:
         name = Path(prepared.population).name
         if population.is_raster(prepared.population):
-            return (
-                population.residents_from_raster(prepared.population, area.area),
-                f"population_raster:{name}",
-                [],
-            )
+            res, report = population.residents_from_raster(prepared.population, area.area)
+            return res, f"population_raster:{name}", report
         if prepared.population_points is None:
             raise InputError(f"--population {prepared.population}: the points were not read")
-        return prepared.population_points, f"population_points:{name}", []
+        return prepared.population_points, f"population_points:{name}", {}
     res = _osm_buildings(prepared, area, settings)
     res_m = res.to_crs(area.crs)
     if len(res) and res_m.intersects(area.area_m).any():
-        return res, OSM_BUILDINGS, []
+        return res, OSM_BUILDINGS, {}
     note = (
         "No population input and no residential buildings in the OSM data: residents are "
         "spread evenly over the area (one point per 50 m), so coverage is a share of area."
     )
-    return population.uniform_residents(area.area_m, area.crs), UNIFORM, [note]
+    return population.uniform_residents(area.area_m, area.crs), UNIFORM, {"notes": [note]}
 
 
 def _osm_buildings(prepared: Prepared, area: StudyArea, settings: Settings) -> gpd.GeoDataFrame:
@@ -226,18 +228,29 @@ def _osm_buildings(prepared: Prepared, area: StudyArea, settings: Settings) -> g
 
 
 def place_residents(
-    prepared: Prepared, area: StudyArea, net: Network, settings: Settings
+    prepared: Prepared,
+    area: StudyArea,
+    net: Network,
+    settings: Settings,
+    *,
+    check_swapped: bool = True,
 ) -> PlacedResidents:
     """Resident points (and residential buildings) inside the area, in their communities,
     snapped to the network.
 
+    ``check_swapped`` refuses population points that lie inside the area only with longitude
+    and latitude exchanged; the batch checks its city-wide points once instead.
+
     Raises
     ------
     InputError
-        When no resident point falls inside the area.
+        When no resident point falls inside the area, or points look swapped.
     """
     crs = area.crs
-    res, denominator, notes = _resident_points(prepared, area, settings)
+    res, denominator, report = _resident_points(prepared, area, settings)
+    if check_swapped and prepared.population_points is not None and prepared.population:
+        population.refuse_swapped_points(res, area.area, Path(prepared.population))
+    counts, notes = split_report(report)
     res_m = res.to_crs(crs)
     inside = res_m.within(area.area_m).to_numpy()
     res, res_m = res[inside].reset_index(drop=True), res_m[inside].reset_index(drop=True)
@@ -269,4 +282,5 @@ def place_residents(
         buildings_snap=bsnap,
         outside_area=int((~inside).sum()),
         notes=tuple(notes),
+        counts=counts,
     )

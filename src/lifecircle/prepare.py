@@ -44,10 +44,7 @@ def read_user_communities(inputs: Inputs) -> tuple[gpd.GeoDataFrame, dict[str, A
 def read_user_facilities(inputs: Inputs) -> list[tuple[Path, gpd.GeoDataFrame]]:
     """Every ``--facilities`` file, in WGS 84, with its path."""
     crs = parse_crs(inputs.facilities_crs, "--facilities-crs")
-    return [
-        (Path(f), facilities.read_facilities_file(f, crs=crs, encoding=inputs.encoding))
-        for f in inputs.facilities
-    ]
+    return facilities.read_facilities_files(inputs.facilities, crs=crs, encoding=inputs.encoding)
 
 
 def read_population_points(inputs: Inputs) -> gpd.GeoDataFrame | None:

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from lifecircle.area import StudyArea, define_area
-from lifecircle.categories import Taxonomy, load_taxonomy
+from lifecircle.categories import Taxonomy, load_taxonomy, outside_taxonomy
 from lifecircle.config import Settings
 from lifecircle.errors import InputError
 from lifecircle.fileio import atomic_write_bytes
@@ -47,6 +47,7 @@ from lifecircle.result import Result
 from lifecircle.routing import Field, facility_fields, origin_distances
 from lifecircle.snapping import Snapped
 from lifecircle.sources._files import parse_crs
+from lifecircle.sources._report import split_report
 from lifecircle.sources.facilities import FACILITY_COLUMNS
 from lifecircle.tables import CategoryReach, build_result
 from lifecircle.timing import Progress, Stopwatch
@@ -205,6 +206,10 @@ class Study:
         user_lists = [f for _, f in prepared.user_facilities]
         user_cats = sorted({c for f in user_lists for c in f["category"].unique()})
         settings.preset.check_categories(set(taxonomy.keys) | set(user_cats))
+        outside, outside_notes = outside_taxonomy(user_cats, taxonomy, settings.preset.basket)
+        comm_counts, comm_notes = split_report(prepared.community_counts)
+        if outside:
+            comm_counts["user_categories_outside_taxonomy"] = outside
         with clock.stage("area"):
             area = define_area(prepared, settings, source=inputs.osm_label)
         with clock.stage("graph", "building the walk graph"):
@@ -231,15 +236,18 @@ class Study:
                 taxonomy, settings.preset, user_cats, osm_facilities=inputs.osm_facilities
             )
         with clock.stage("snapping", "placing residents"):
-            residents = place_residents(prepared, area, net, settings)
+            residents = place_residents(
+                prepared, area, net, settings, check_swapped=refuse_if_outside
+            )
         with clock.stage("routing_and_service_areas", "routing"):
             access = _route(net, sited, categories, area, settings, clock)
         counts = {
-            **prepared.community_counts,
+            **comm_counts,
             **area.counts,
             **fac_counts,
             "facilities_outside_buffer": sited.outside_buffer,
             "resident_points_outside_area": residents.outside_area,
+            **residents.counts,
         }
         return cls(
             inputs=inputs,
@@ -253,7 +261,7 @@ class Study:
             access=access,
             osm_counts=dict(prepared.osm.counts),
             osm_timestamp=prepared.osm.timestamp,
-            notes=[*area.notes, *fac_notes, *residents.notes],
+            notes=[*comm_notes, *outside_notes, *area.notes, *fac_notes, *residents.notes],
             counts=counts,
             timings=prepared.timings | clock.timings,
         )

@@ -11,8 +11,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import CRS
+from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError as ProjCRSError
+from pyproj.exceptions import ProjError
 
 from lifecircle._validate import check_file as check_file  # re-exported for the readers
 from lifecircle.chinacoords import to_wgs84
@@ -67,9 +68,49 @@ def to_wgs84_geoms(gdf: gpd.GeoDataFrame, china: str | None) -> gpd.GeoDataFrame
     return out.set_crs(4326, allow_override=True)
 
 
+# the option that declares each file option's CRS (--place and --places have none)
+CRS_OPTIONS = {
+    o: f"{o}-crs"
+    for o in ("--communities", "--area", "--population", "--facilities", "--districts")
+}
+
+
+def usable_crs(crs: CRS) -> bool:
+    """Whether coordinates in ``crs`` can be brought to WGS 84: not a local (engineering)
+    Cartesian system such as GDAL's ``LOCAL_CS["undefined"]``."""
+    if crs.is_engineering:
+        return False
+    try:
+        Transformer.from_crs(crs, 4326, always_xy=True)
+    except ProjError:
+        return False
+    return True
+
+
+def unusable_crs_error(crs: CRS, option: str, path: Path) -> CRSError:
+    """The error for a file whose CRS cannot be related to the earth."""
+    declare = CRS_OPTIONS.get(option)
+    fix = (
+        f"declare the real one with {declare} EPSG:xxxx (for example EPSG:4549, CGCS2000 "
+        "3-degree Gauss-Kruger CM 120E) or reproject the file (ogr2ogr -t_srs EPSG:4326)"
+        if declare
+        else "reproject the file to a known CRS (ogr2ogr -t_srs EPSG:4326)"
+    )
+    return CRSError(
+        f"{option} {path}: the file's coordinate reference system is {crs.name!r}, a local "
+        f"system with no link to the earth, so its coordinates cannot be placed on a map; {fix}"
+    )
+
+
 def read_vector(path: Path, option: str, declared: Declared) -> gpd.GeoDataFrame:
     """Read a vector layer; it must carry a CRS or the user must declare one. Layers declared
-    GCJ-02 / BD-09 must be longitude/latitude and are converted to WGS 84."""
+    GCJ-02 / BD-09 must be longitude/latitude and are converted to WGS 84.
+
+    A file whose CRS is a local Cartesian one (no link to the earth) is refused, unless the user
+    declares the real CRS, which then replaces it. Features without a geometry, or with an empty
+    one, are kept (``geometry`` None or empty): each reader decides whether to refuse them or to
+    drop and report them (see :func:`empty_rows`).
+    """
     try:
         gdf = gpd.read_file(path)
     except Exception as exc:
@@ -77,6 +118,10 @@ def read_vector(path: Path, option: str, declared: Declared) -> gpd.GeoDataFrame
             f"{option} {path}: cannot be read as a vector layer ({exc}); give a GeoJSON, "
             "GeoPackage or Shapefile"
         ) from exc
+    if gdf.crs is not None and not usable_crs(gdf.crs):
+        if declared.crs is None or declared.china:
+            raise unusable_crs_error(gdf.crs, option, path)
+        gdf = gdf.set_crs(declared.crs, allow_override=True)
     if declared.china:
         if gdf.crs is not None and not gdf.crs.is_geographic:
             raise CRSError(
@@ -97,8 +142,79 @@ def read_vector(path: Path, option: str, declared: Declared) -> gpd.GeoDataFrame
             f"{option} {path}: the file says its CRS is {gdf.crs.to_string()} but "
             f"{declared.crs.to_string()} was declared; drop the option or fix the file"
         )
-    gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty].copy()
+    if declared.crs is not None and not declared.china and not usable_crs(declared.crs):
+        raise unusable_crs_error(declared.crs, CRS_OPTIONS.get(option, option), path)
     return to_wgs84_geoms(gdf, declared.china)
+
+
+def empty_rows(gdf: gpd.GeoDataFrame) -> np.ndarray:
+    """Positions of the rows without a geometry or with an empty one."""
+    geoms = gdf.geometry.to_numpy()
+    return np.flatnonzero(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+
+
+def coordinate_problems(
+    x: pd.Series, y: pd.Series, raw_x: pd.Series, raw_y: pd.Series, *, geographic: bool
+) -> list[str]:
+    """One message per CSV row whose coordinates are missing, not numbers, or (in a
+    longitude/latitude system) out of range or swapped; lines count the header as line 1."""
+    problems: list[str] = []
+    for i in range(len(x)):
+        line = i + 2
+        rx, ry = raw_x.iloc[i], raw_y.iloc[i]
+        xi, yi = x.iloc[i], y.iloc[i]
+        if str(rx).strip() == "" or str(ry).strip() == "":
+            problems.append(f"line {line}: missing lon or lat")
+        elif not (np.isfinite(xi) and np.isfinite(yi)):
+            problems.append(f"line {line}: lon/lat not numbers ({rx!r}, {ry!r})")
+        elif not geographic:
+            continue
+        elif abs(yi) > 90 and abs(xi) <= 90 and abs(yi) <= 180:
+            problems.append(
+                f"line {line}: lat {yi} is out of range and lon {xi} would be a latitude: "
+                "the columns look swapped"
+            )
+        elif abs(xi) > 180 or abs(yi) > 90:
+            problems.append(f"line {line}: lon {xi} / lat {yi} out of range")
+    return problems
+
+
+def rows_to_points(
+    df: pd.DataFrame, path: Path, option: str, declared: Declared, columns: str
+) -> np.ndarray:
+    """Points from a CSV's ``lon`` / ``lat`` text columns; every bad row is listed in one
+    :class:`InputError` (``columns`` describes the columns the file needs, for the message)."""
+    lon = pd.to_numeric(df["lon"].str.strip(), errors="coerce")
+    lat = pd.to_numeric(df["lat"].str.strip(), errors="coerce")
+    geographic = declared.crs is None or declared.crs.is_geographic
+    problems = coordinate_problems(lon, lat, df["lon"], df["lat"], geographic=geographic)
+    if problems:
+        raise rejected_rows_error(problems, path, option, columns)
+    return shapely.points(lon.to_numpy(dtype=float), lat.to_numpy(dtype=float))
+
+
+def rejected_rows_error(problems: list[str], path: Path, option: str, columns: str) -> InputError:
+    """One error listing a file's rejected rows (the first 30)."""
+    shown = "\n".join(f"  - {p}" for p in problems[:30])
+    more = f"\n  - … and {len(problems) - 30} more" if len(problems) > 30 else ""
+    return InputError(
+        f"{option} {path}: {len(problems)} row(s) rejected\n{shown}{more}\n"
+        f"Fix or remove these rows (columns: {columns} in the declared CRS)."
+    )
+
+
+def text_ids(values: pd.Series) -> pd.Series:
+    """Ids as text, ``""`` where missing: whole numbers read as floats (a numeric column with a
+    null) keep their digits (``310101001001``, not ``310101001001.0``)."""
+    if pd.api.types.is_float_dtype(values.dtype):
+        v = values.to_numpy(dtype=float)
+        finite = np.isfinite(v)
+        if np.all(v[finite] == np.round(v[finite])):
+            out = [f"{x:.0f}" if f else "" for x, f in zip(v, finite, strict=True)]
+            return pd.Series(out, index=values.index, dtype=object)
+    missing = values.isna().to_numpy()
+    text = values.astype(str).str.strip()
+    return text.where(~missing, "")
 
 
 ENCODINGS = ("utf-8", "gb18030")

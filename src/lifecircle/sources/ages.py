@@ -38,9 +38,12 @@ def age_shares(
             raise InputError(f"--age-share {value}: a share of residents aged 60+ is in [0, 1]")
         return pd.Series(v, index=ids.to_numpy())
     if value not in communities.columns:
+        have = [c for c in communities.columns if c not in ("community_id", "geometry")]
         raise InputError(
-            f"--age-share {value!r}: not a number and not a column of the communities file; "
-            "give a share such as 0.23 or the name of a column holding one per community"
+            f"--age-share {value!r}: not a number, and the communities have no such column "
+            f"(they have {', '.join(have) or 'none'}; a column can only come from a "
+            "--communities file); give a share such as 0.23, or the name of a column of "
+            "--communities holding one per community"
         )
     s = pd.to_numeric(communities[value], errors="coerce")
     bad = ids[(s.isna() | (s < 0) | (s > 1)).to_numpy()]

@@ -13,8 +13,9 @@ import shapely
 from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
+from lifecircle._validate import gather
 from lifecircle.errors import InputError
-from lifecircle.sources._files import Declared, check_file, read_vector
+from lifecircle.sources._files import Declared, check_file, empty_rows, read_vector, text_ids
 from lifecircle.sources.codes import looks_like_codes, validate_community_codes
 from lifecircle.sources.osm import Feature
 
@@ -28,60 +29,107 @@ def read_communities(
     name_column: str = "name",
     crs: Declared | None = None,
     keep: tuple[str, ...] = (),
+    keep_option: str = "--age-share",
 ) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
     """Community polygons with text ``community_id`` and ``community_name`` (WGS 84), plus the
-    columns named in ``keep``.
+    columns named in ``keep`` (by the option ``keep_option``, for the messages).
 
-    Invalid polygons are repaired (``make_valid``) and counted; duplicate ids are an error.
+    Missing, empty or duplicate ids are refused, all listed at once. Invalid polygons are
+    repaired (``make_valid``) and counted; communities without a geometry (or with one that is
+    empty, or has no area once repaired) are dropped, and their ids reported (``report["notes"]``
+    says so in words).
     """
     option = "--communities"
     p = check_file(path, option)
     gdf = read_vector(p, option, crs or Declared())
-    missing = [c for c in (id_column, name_column, *keep) if c not in gdf.columns]
-    if missing:
-        raise InputError(
-            f"{option} {p}: no column(s) {', '.join(repr(m) for m in missing)}; the file has "
-            f"{', '.join(c for c in gdf.columns if c != 'geometry')}. Name the right ones with "
-            "--id-column / --name-column"
-        )
-    ids = gdf[id_column].astype(str).str.strip()
-    dup = ids[ids.duplicated(keep=False)]
-    if len(dup):
-        raise InputError(
-            f"{option} {p}: duplicate community ids {sorted(set(dup))[:10]}; every community "
-            "needs its own id"
-        )
+    have = ", ".join(c for c in gdf.columns if c != "geometry") or "no attribute columns"
+    missing = [c for c in (id_column, name_column) if c not in gdf.columns]
+    missing_keep = [c for c in keep if c not in gdf.columns]
+    with gather(f"{option} {p}") as problems:
+        if missing:
+            problems.add(
+                f"no column(s) {', '.join(repr(m) for m in missing)}; the file has {have}. Name "
+                "the right ones with --id-column / --name-column"
+            )
+        if missing_keep:
+            problems.add(
+                f"no column(s) {', '.join(repr(m) for m in missing_keep)} named by "
+                f"{keep_option}; the file has {have}. Give one of these, or a number"
+            )
+    if not len(gdf):
+        raise InputError(f"{option} {p}: the file holds no feature; give community polygons")
+    ids = text_ids(gdf[id_column])
+    with gather(f"{option} {p}") as problems:
+        blank = np.flatnonzero((ids == "").to_numpy())
+        if len(blank):
+            problems.add(
+                f"{len(blank)} communit{'y has' if len(blank) == 1 else 'ies have'} no "
+                f"{id_column!r} (feature(s) {', '.join(str(i + 1) for i in blank[:10])}); every "
+                "community needs its own id"
+            )
+        dup = ids[ids.duplicated(keep=False) & (ids != "")]
+        if len(dup):
+            problems.add(
+                f"duplicate community ids {sorted(set(dup))[:10]}; every community needs its own id"
+            )
     code_report: dict[str, object] = {}
     if looks_like_codes(ids):
         code_report = validate_community_codes(gdf.assign(**{id_column: ids}), id_column, option)
-    types = set(gdf.geometry.geom_type)
+    empty = np.zeros(len(gdf), dtype=bool)
+    empty[empty_rows(gdf)] = True
+    types = set(gdf.geometry[~empty].geom_type)
     if not types <= {"Polygon", "MultiPolygon"}:
-        raise InputError(f"{option} {p}: geometries must be polygons, found {sorted(types)}")
-    invalid = ~gdf.geometry.is_valid
+        raise InputError(
+            f"{option} {p}: geometries must be polygons, found {sorted(types)}; give the "
+            "communities' boundaries as polygons"
+        )
     geoms = gdf.geometry.to_numpy().copy()
+    invalid = ~empty & ~shapely.is_valid(geoms)
     repaired = []
-    if invalid.any():
-        for i in np.flatnonzero(invalid.to_numpy()):
-            fixed = shapely.make_valid(geoms[i])
-            polys = [
-                g for g in shapely.get_parts(fixed) if g.geom_type in ("Polygon", "MultiPolygon")
-            ]
-            geoms[i] = shapely.union_all(polys) if polys else fixed
+    for i in np.flatnonzero(invalid):
+        fixed = shapely.make_valid(geoms[i])
+        polys = [g for g in shapely.get_parts(fixed) if g.geom_type in ("Polygon", "MultiPolygon")]
+        geoms[i] = shapely.union_all(polys) if polys else shapely.Polygon()
+        if shapely.is_empty(geoms[i]) or shapely.area(geoms[i]) == 0:
+            empty[i] = True  # nothing of it is left to analyse
+        else:
             repaired.append(ids.iloc[i])
+    if repaired:
         log.warning("%d invalid community polygon(s) repaired: %s", len(repaired), repaired[:10])
+    dropped = ids[empty].tolist()
+    if empty.all():
+        raise InputError(
+            f"{option} {p}: no community has a polygon with an area (all {len(gdf)} are empty "
+            "or degenerate); check the file's geometries"
+        )
+    notes = []
+    if dropped:
+        msg = (
+            f"{len(dropped)} communit{'y' if len(dropped) == 1 else 'ies'} of {p.name} had no "
+            f"polygon (empty, missing or without area once repaired) and "
+            f"{'was' if len(dropped) == 1 else 'were'} left out: "
+            f"{', '.join(dropped[:10])}{' …' if len(dropped) > 10 else ''} (all listed in "
+            "summary.json → counts.communities_dropped_empty_ids)."
+        )
+        log.warning(msg)
+        notes.append(msg)
+    keep_rows = ~empty
     out = gpd.GeoDataFrame(
         {
-            "community_id": ids.to_numpy(),
-            "community_name": gdf[name_column].astype(str).to_numpy(),
-            **{k: gdf[k].to_numpy() for k in keep},
+            "community_id": ids.to_numpy()[keep_rows],
+            "community_name": text_ids(gdf[name_column]).to_numpy()[keep_rows],
+            **{k: gdf[k].to_numpy()[keep_rows] for k in keep},
         },
-        geometry=geoms,
+        geometry=geoms[keep_rows],
         crs=gdf.crs,
     ).to_crs(4326)
     return out, {
         "communities_repaired": len(repaired),
         "repaired_ids": repaired,
+        "communities_dropped_empty": len(dropped),
+        "communities_dropped_empty_ids": dropped,
         "codes": code_report,
+        "notes": notes,
     }
 
 
@@ -91,6 +139,7 @@ def read_area(
     """The union of a polygon file's features, in WGS 84, repaired if invalid."""
     p = check_file(path, option)
     gdf = read_vector(p, option, crs or Declared())
+    gdf = gdf.drop(index=gdf.index[empty_rows(gdf)])  # nothing to add to the union
     types = set(gdf.geometry.geom_type.dropna())
     if not len(gdf) or not types <= {"Polygon", "MultiPolygon"}:
         raise InputError(

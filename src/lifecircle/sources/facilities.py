@@ -25,10 +25,14 @@ from lifecircle.sources._files import (
     VECTOR_SUFFIXES,
     Declared,
     check_file,
+    empty_rows,
     normalise_headers,
     parse_crs,
     read_csv_text,
     read_vector,
+    rejected_rows_error,
+    rows_to_points,
+    text_ids,
     to_wgs84_geoms,
 )
 from lifecircle.sources.osm import Feature
@@ -56,34 +60,29 @@ def facilities_from_osm(features: list[Feature], taxonomy: Taxonomy) -> gpd.GeoD
     return gdf
 
 
-def _rows_to_points(df: pd.DataFrame, path: Path, option: str) -> gpd.GeoSeries:
-    """Parse lon/lat text columns; every bad row is listed in one error."""
-    problems: list[str] = []
-    lon = pd.to_numeric(df["lon"].str.strip(), errors="coerce")
-    lat = pd.to_numeric(df["lat"].str.strip(), errors="coerce")
-    for i in range(len(df)):
-        line = i + 2  # header is line 1
-        raw_lon, raw_lat = df["lon"].iloc[i], df["lat"].iloc[i]
-        x, y = lon.iloc[i], lat.iloc[i]
-        if str(raw_lon).strip() == "" or str(raw_lat).strip() == "":
-            problems.append(f"line {line}: missing lon or lat")
-        elif np.isnan(x) or np.isnan(y):
-            problems.append(f"line {line}: lon/lat not numbers ({raw_lon!r}, {raw_lat!r})")
-        elif abs(y) > 90 and abs(x) <= 90 and abs(y) <= 180:
+FACILITY_CSV_COLUMNS = "id,category,name,lon,lat"
+
+
+def _duplicate_id_problems(ids: pd.Series, cats: pd.Series, geoms: np.ndarray) -> list[str]:
+    """Ids given to more than one row, except one facility listed once per category (the same
+    id and location on each row, as OSM features that fall in two categories)."""
+    problems = []
+    positions: dict[str, list[int]] = {}
+    for i, fid in enumerate(ids.tolist()):
+        if fid != "":
+            positions.setdefault(fid, []).append(i)
+    for fid, pos in positions.items():
+        if len(pos) < 2:
+            continue
+        lines = ", ".join(str(i + 2) for i in pos[:10])
+        same_place = all(shapely.equals_exact(geoms[pos[0]], geoms[i], 1e-9) for i in pos[1:])
+        if cats.iloc[pos].duplicated().any() or not same_place:
             problems.append(
-                f"line {line}: lat {y} is out of range and lon {x} would be a latitude: "
-                "the columns look swapped"
+                f"id {fid!r} is given to {len(pos)} rows (lines {lines}); give every facility "
+                "its own id (one facility in two categories: the same id and location on a row "
+                "per category)"
             )
-        elif abs(x) > 180 or abs(y) > 90:
-            problems.append(f"line {line}: lon {x} / lat {y} out of range")
-    if problems:
-        shown = "\n".join(f"  - {p}" for p in problems[:30])
-        more = f"\n  - … and {len(problems) - 30} more" if len(problems) > 30 else ""
-        raise InputError(
-            f"{option} {path}: {len(problems)} row(s) rejected\n{shown}{more}\n"
-            "Fix or remove these rows (columns: id,category,name,lon,lat in the declared CRS)."
-        )
-    return gpd.GeoSeries(shapely.points(lon.to_numpy(), lat.to_numpy()))
+    return problems
 
 
 def read_facilities_file(
@@ -92,12 +91,17 @@ def read_facilities_file(
     crs: Declared | str | int | None = None,
     encoding: str | None = None,
     option: str = "--facilities",
+    label: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Read a user's facility list, returned in WGS 84.
 
     CSV columns ``id,category,name,lon,lat`` (or Chinese headers such as 类别, 名称, 经度, 纬度) in
     the declared system (WGS 84 by default; any EPSG code; ``gcj02`` / ``bd09`` converted here).
-    Vector layers need ``category``; ``id`` and ``name`` are optional.
+    Vector layers need ``category``; ``id`` and ``name`` are optional. Refused, with line
+    numbers: a file without rows, rows with bad coordinates, without a category or without a
+    geometry, and one id on several rows (unless one facility is listed once per category).
+    Rows without an id get ``line<N>``. Ids are prefixed with ``label`` (the file's name by
+    default), which is also the facilities' ``source``.
 
     Parameters
     ----------
@@ -110,6 +114,8 @@ def read_facilities_file(
         The CSV's text encoding (detected when not given: UTF-8, GB18030 …).
     option
         How the file is named in messages.
+    label
+        The prefix of the ids and the facilities' ``source`` (the file's name by default).
 
     Returns
     -------
@@ -130,6 +136,7 @@ def read_facilities_file(
         crs = parse_crs(crs, f"{option}-crs")
     declared = crs or Declared()
     p = check_file(path, option)
+    label = label or p.name
     if p.suffix.lower() in (".csv", ".txt"):
         df = read_csv_text(p, option, encoding)
         missing = [c for c in ("category", "lon", "lat") if c not in df.columns]
@@ -138,33 +145,59 @@ def read_facilities_file(
                 f"{option} {p}: missing column(s) {', '.join(missing)}; a facility CSV needs "
                 "id,category,name,lon,lat (or 编号,类别,名称,经度,纬度)"
             )
-        geom = _rows_to_points(df, p, option)
-        gdf = gpd.GeoDataFrame(df, geometry=geom.values, crs=declared.crs or CRS.from_epsg(4326))
+        if not len(df):
+            raise InputError(
+                f"{option} {p}: the file has a header but no rows; add your facilities, or drop "
+                "this --facilities file"
+            )
+        geom = rows_to_points(df, p, option, declared, FACILITY_CSV_COLUMNS)
+        gdf = gpd.GeoDataFrame(df, geometry=geom, crs=declared.crs or CRS.from_epsg(4326))
         gdf = to_wgs84_geoms(gdf, declared.china)
+        where = "lines"
     elif p.suffix.lower() in VECTOR_SUFFIXES:
         gdf = read_vector(p, option, declared)
         names = normalise_headers([c for c in gdf.columns if c != "geometry"])
         gdf = gdf.rename(columns=names).set_geometry("geometry")
+        if not len(gdf):
+            raise InputError(
+                f"{option} {p}: the layer holds no feature; add your facilities, or drop this "
+                "--facilities file"
+            )
         if "category" not in gdf.columns:
             raise InputError(f"{option} {p}: needs a 'category' (类别) column")
+        empty = empty_rows(gdf)
+        if len(empty):
+            raise InputError(
+                f"{option} {p}: {len(empty)} feature(s) without a geometry (features "
+                f"{', '.join(str(i + 1) for i in empty[:20])}); give each a location or remove it"
+            )
+        where = "features"
     else:
         raise InputError(
             f"{option} {p}: unknown file type {p.suffix!r}; give .csv, .geojson, .gpkg or .shp"
         )
-    cats = gdf["category"].astype(str).str.strip()
-    empty = cats == ""
-    if empty.any():
-        lines = ", ".join(str(i + 2) for i in np.flatnonzero(empty.to_numpy())[:20])
-        raise InputError(f"{option} {p}: rows without a category (lines {lines}); fill them in")
-    ids = (
-        gdf["id"].astype(str) if "id" in gdf.columns else pd.Series(np.arange(len(gdf))).astype(str)
-    )
+    first = 2 if where == "lines" else 1  # a CSV's header is line 1
+    cats = text_ids(gdf["category"]).reset_index(drop=True)
+    empty_cat = np.flatnonzero((cats == "").to_numpy())
+    if len(empty_cat):
+        rows = ", ".join(str(i + first) for i in empty_cat[:20])
+        raise InputError(f"{option} {p}: rows without a category ({where} {rows}); fill them in")
+    if "id" in gdf.columns:
+        ids = text_ids(gdf["id"]).reset_index(drop=True)
+        ids = ids.where(ids != "", [f"line{i + first}" for i in range(len(ids))])
+    else:
+        ids = pd.Series([f"line{i + first}" for i in range(len(gdf))], dtype=object)
+    dup = _duplicate_id_problems(ids, cats, gdf.geometry.to_numpy())
+    if dup:
+        if where == "features":
+            dup = [m.replace("(lines", "(features") for m in dup]
+        raise rejected_rows_error(dup, p, option, FACILITY_CSV_COLUMNS)
     out = gpd.GeoDataFrame(
         {
-            "facility_id": [f"{p.name}:{i}" for i in ids],
+            "facility_id": [f"{label}:{i}" for i in ids],
             "category": cats.to_numpy(),
-            "name": gdf["name"].astype(str).to_numpy() if "name" in gdf.columns else "",
-            "source": p.name,
+            "name": text_ids(gdf["name"]).to_numpy() if "name" in gdf.columns else "",
+            "source": label,
         },
         geometry=gdf.geometry.values,
         crs=gdf.crs,
@@ -172,6 +205,47 @@ def read_facilities_file(
     out.attrs["declared"] = declared.label()
     log.info("read %d facilities from %s (%s)", len(out), p.name, declared.label())
     return out
+
+
+def read_facilities_files(
+    paths: tuple[str | Path, ...] | list[str | Path],
+    *,
+    crs: Declared | None = None,
+    encoding: str | None = None,
+) -> list[tuple[Path, gpd.GeoDataFrame]]:
+    """Every ``--facilities`` file, in WGS 84, with its path.
+
+    The same file given twice is refused. Files of the same name in different folders are told
+    apart by their folder (``a/shops.csv``, ``b/shops.csv``), so that every facility id is unique
+    across the files.
+    """
+    resolved = [Path(f).resolve() for f in paths]
+    seen: dict[Path, str] = {}
+    for f, r in zip(paths, resolved, strict=True):
+        if r in seen:
+            raise InputError(
+                f"--facilities {f}: given twice (also as {seen[r]}); its facilities would be "
+                "counted twice, give each file once"
+            )
+        seen[r] = str(f)
+    names = [r.name for r in resolved]
+    labels = []
+    for r in resolved:
+        if names.count(r.name) == 1:
+            labels.append(r.name)
+            continue
+        parts = r.parts
+        depth = 2
+        while depth <= len(parts):
+            lab = "/".join(parts[-depth:])
+            if sum("/".join(o.parts[-depth:]) == lab for o in resolved) == 1:
+                break
+            depth += 1
+        labels.append(lab)
+    return [
+        (Path(f), read_facilities_file(f, crs=crs, encoding=encoding, label=lab))
+        for f, lab in zip(paths, labels, strict=True)
+    ]
 
 
 def access_points(

@@ -14,6 +14,8 @@ import json
 import logging
 import re
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -468,6 +470,38 @@ def overpass_query(polygon: BaseGeometry, timeout_s: int = 180) -> str:
     return f'[out:json][timeout:{timeout_s}];(nwr(poly:"{coords}"););(._;>;);out body;'
 
 
+@contextmanager
+def _online_errors(what: str, service: str) -> Iterator[None]:
+    """Turn what osmnx and requests raise when a service cannot be used into an
+    :class:`InputError` that says what happened and points to ``--osm``."""
+    import requests
+    from osmnx._errors import InsufficientResponseError, ResponseStatusCodeError
+
+    offline = (
+        "; check the internet connection (and any proxy), or run offline with a local extract: "
+        "--osm city.osm.pbf (from any OpenStreetMap extract provider)"
+    )
+    try:
+        yield
+    except InsufficientResponseError as exc:
+        if "geocoder returned 0 results" in str(exc):
+            raise InputError(
+                f"{what}: {service} found no place of that name; check the spelling, add the "
+                'city ("黄浦区, 上海市"), or give a polygon file or a local --osm extract'
+            ) from exc
+        raise InputError(f"{what}: {service} gave no usable answer ({exc}){offline}") from exc
+    except ResponseStatusCodeError as exc:
+        raise InputError(
+            f"{what}: {service} refused the request ({exc}); try again later{offline}"
+        ) from exc
+    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+        raise InputError(
+            f"{what}: {service} cannot be reached ({type(exc).__name__}){offline}"
+        ) from exc
+    except requests.exceptions.RequestException as exc:
+        raise InputError(f"{what}: the request to {service} failed ({exc}){offline}") from exc
+
+
 def download_osm(
     place: str | BaseGeometry, dest_dir: Path, *, reach_m: float = 0.0
 ) -> tuple[Path, BaseGeometry]:
@@ -486,8 +520,16 @@ def download_osm(
     # cache, rate limiting and endpoint settings; a recorded response tests it (test_osm.py).
     from osmnx import _overpass
 
+    what = f"--place {place!r}" if isinstance(place, str) else "--place (a polygon file)"
     if isinstance(place, str):
-        gdf = ox.geocode_to_gdf(place)
+        with _online_errors(what, "the Nominatim geocoder"):
+            try:
+                gdf = ox.geocode_to_gdf(place)
+            except TypeError as exc:  # osmnx: the place is a point or a street, not an area
+                raise InputError(
+                    f"{what}: Nominatim knows the place but not as an area ({exc}); name a "
+                    'district or city ("黄浦区, 上海市"), or give a polygon file'
+                ) from exc
         area = gdf.geometry.union_all()
     else:
         area = place
@@ -496,7 +538,8 @@ def download_osm(
         # buffer in degrees at the area's latitude: about reach_m metres
         lat = area.centroid.y
         fetch = area.buffer(reach_m / (111_320.0 * max(np.cos(np.radians(lat)), 0.1)))
-    response = _overpass._overpass_request(OrderedDict(data=overpass_query(fetch)))
+    with _online_errors(what, "the Overpass API"):
+        response = _overpass._overpass_request(OrderedDict(data=overpass_query(fetch)))
     dest_dir.mkdir(parents=True, exist_ok=True)
     target = dest_dir / "overpass.osm"
     overpass_json_to_osm_xml(response, target)
