@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from lifecircle.config import Settings
+from lifecircle.fileio import atomic_write
 from lifecircle.sources.citycache import CityCache
 from lifecircle.sources.districts import District
 
@@ -38,9 +38,9 @@ def write_city_outputs(
             a.insert(1, "district_name", d.name)
             frames.append(a)
     city = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    tmp = out / ".city_coverage.csv.tmp"
-    city.to_csv(tmp, index=False, encoding="utf-8-sig")
-    os.replace(tmp, out / "city_coverage.csv")
+    atomic_write(
+        out / "city_coverage.csv", lambda p: city.to_csv(p, index=False, encoding="utf-8-sig")
+    )
     ok = [d for d in dists if records[d.district_id]["status"] == "ok"]
     failed = {
         d.district_id: records[d.district_id].get("error", "")

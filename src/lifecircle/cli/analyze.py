@@ -33,7 +33,7 @@ def _run(
     tiles: str = "osm",
     offline: bool = False,
 ) -> None:
-    check_output_dir(out, overwrite=overwrite)
+    check_output_dir(out, overwrite=overwrite, inputs=inputs)
     settings = make_settings(
         preset,
         target=target,

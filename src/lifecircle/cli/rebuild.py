@@ -3,8 +3,6 @@ output folder without rerunning the analysis (for example in the other language)
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -13,56 +11,54 @@ import typer
 
 from lifecircle.cli import options as opt
 from lifecircle.cli.main import app, run_guarded
-from lifecircle.outputs import default_mode
+from lifecircle.fileio import replace_outputs
+from lifecircle.outputs import OUTPUT_FILES
 from lifecircle.render.maps import load_outputs, make_map
 from lifecircle.render.report import render_report
 
 
-def _replace(out: Path, name: str, write: Callable[[Path], object]) -> Path:
-    """Write ``out/name`` through a temporary file, so a failure leaves the old file whole."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        default_mode(Path(tmp))
-        os.replace(tmp, out / name)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return out / name
+def _update(out: Path, build: Callable[[Path], object]) -> None:
+    """Replace the files ``build`` writes among the run's outputs in ``out``, all at once; the
+    other outputs and every file of the user's stay as they are, also on a failure."""
+    replace_outputs(
+        out, build, overwrite=True, update=True, legacy=OUTPUT_FILES, option="output folder"
+    )
 
 
 def _rebuild(out: Path, lang: str) -> Path:
     """The figures (drawn in ``lang``), then the report that shows them."""
     import pandas as pd
 
-    from lifecircle.render.figures import FIGURES, write_figures
+    from lifecircle.render.figures import write_figures
 
     run = load_outputs(out)
     area = pd.read_csv(out / "area_coverage.csv", encoding="utf-8-sig")
-    with tempfile.TemporaryDirectory(prefix=".figures-", dir=out) as tmp:
+
+    def build(tmp: Path) -> None:
         write_figures(
-            Path(tmp),
+            tmp,
             communities=run.communities,
             area_coverage=area,
             summary=run.summary,
             target=float(run.summary["complete_life_circle"]["target"]),
             lang=lang,
         )
-        for name in FIGURES:  # each replaced whole, as the report below
-            default_mode(Path(tmp) / name)
-            os.replace(Path(tmp) / name, out / name)
-    return _replace(out, "report.html", lambda p: render_report(out, lang=lang, dest=p))
+        render_report(out, lang=lang, dest=tmp / "report.html")
+
+    _update(out, build)
+    return out / "report.html"
 
 
 def _rebuild_map(out: Path, lang: str, tiles: str, offline: bool) -> Path:
     run = load_outputs(out)
     target = float(run.summary["complete_life_circle"]["target"])
-    return _replace(
+    _update(
         out,
-        "map.html",
-        lambda p: make_map(run, p, target=target, lang=lang, tiles=tiles, offline=offline),
+        lambda tmp: make_map(
+            run, tmp / "map.html", target=target, lang=lang, tiles=tiles, offline=offline
+        ),
     )
+    return out / "map.html"
 
 
 @app.command("report")

@@ -13,6 +13,7 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from lifecircle.errors import InputError
+from lifecircle.fileio import write_text
 from lifecircle.i18n import t as label
 from lifecircle.naming import ALL
 
@@ -118,5 +119,4 @@ def render_report(out: Path, *, lang: str = "zh", dest: Path | None = None) -> P
         pct=_pct,
     )
     path = dest or out / "report.html"
-    path.write_text(html, encoding="utf-8")
-    return path
+    return write_text(path, html)
