@@ -212,6 +212,17 @@ def test_a_file_named_like_an_output_that_lifecircle_did_not_write_is_refused(ea
         fileio.check_out_folder(earlier, overwrite=True, names=["summary.json"], legacy=LEGACY)
 
 
+def test_a_folder_named_like_an_output_is_never_removed(tmp_path):
+    out = tmp_path / "old"
+    (out / "summary.json").mkdir(parents=True)  # the user's folder, named like an output
+    (out / "summary.json" / "mine.txt").write_text("mine")
+    run(out, {"coverage.csv": "new"})
+    assert (out / "summary.json" / "mine.txt").read_text() == "mine"
+    with pytest.raises(OutputError, match=r"holds summary\.json"):
+        run(out, {"summary.json": "{}"})
+    assert (out / "summary.json" / "mine.txt").read_text() == "mine"
+
+
 def test_a_folder_of_an_older_version_without_a_marker(tmp_path):
     out = tmp_path / "old"
     out.mkdir()

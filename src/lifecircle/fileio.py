@@ -417,8 +417,9 @@ def _commit(out: Path, tmp: Path, new: list[str], old: list[str], run: str) -> N
         write_json(backup / "journal.json", {"run": run, "new": new, "old": old})
         (backup / "files").mkdir()
         for name in old:
-            if os.path.lexists(out / name):
-                os.replace(out / name, backup / "files" / name)
+            p = out / name
+            if os.path.islink(p) or p.is_file():  # a folder of that name is not ours
+                os.replace(p, backup / "files" / name)
         (backup / "moved").touch()
         for name in new:
             os.replace(tmp / name, out / name)
