@@ -94,10 +94,11 @@ def _errno(exc: BaseException, probe: Path | None) -> int | None:
 
 
 def output_error(
-    exc: BaseException, subject: str, *, probe: Path | None = None
+    exc: BaseException, subject: str, *, what: str = "there", probe: Path | None = None
 ) -> OutputError | None:
     """``exc`` explained as an :class:`OutputError` about ``subject`` (for example
-    ``"--out results"``), or ``None`` when it is not a file-system error lifecircle explains."""
+    ``"--out results"``) and ``what`` could not be written in it, or ``None`` when it is not a
+    file-system error lifecircle explains."""
     code = _errno(exc, probe)
     if code is None:
         return None
@@ -108,7 +109,7 @@ def output_error(
     )
     if len(detail) > 160:  # GDAL quotes whole SQL statements
         detail = detail[:157] + "…"
-    err = OutputError(f"{subject}: cannot write there: {reason} ({detail}); {fix}")
+    err = OutputError(f"{subject}: cannot write {what}: {reason} ({detail}); {fix}")
     err.errno = code
     return err
 
@@ -159,7 +160,11 @@ def atomic_write(path: Path, write: Callable[[Path], T]) -> T:
         os.chmod(tmp, file_mode())
         os.replace(tmp, path)
     except BaseException as exc:
-        err = None if isinstance(exc, OutputError) else output_error(exc, f"{path}", probe=tmpdir)
+        err = (
+            None
+            if isinstance(exc, OutputError)
+            else output_error(exc, f"{path.parent}", what=path.name, probe=tmpdir)
+        )
         shutil.rmtree(tmpdir, ignore_errors=True)
         if err is not None:
             raise err from exc
@@ -200,7 +205,11 @@ def new_folder(dest: Path) -> Iterator[Path]:
                 raise
             log.debug("%s was built meanwhile by another run; keeping that one", dest)
     except BaseException as exc:
-        err = None if isinstance(exc, OutputError) else output_error(exc, f"{dest}", probe=tmp)
+        err = (
+            None
+            if isinstance(exc, OutputError)
+            else output_error(exc, f"{dest.parent}", what=dest.name, probe=tmp)
+        )
         if err is not None:
             raise err from exc
         raise
