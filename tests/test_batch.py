@@ -587,3 +587,70 @@ def test_places_are_fetched_once_from_a_recorded_response(tmp_path, monkeypatch)
     assert _statuses(tmp_path / "out") == {"W": "ok", "E": "ok"}
     assert invoke(*args).exit_code == 0
     assert len(calls) == 1  # the download is kept with the batch's cache
+
+
+@pytest.fixture
+def small_city(tmp_path):
+    """The hand-made block grid (tests/fixtures/overpass_small.json) cut into two districts."""
+    from lifecircle.sources.osm import overpass_json_to_osm_xml
+
+    resp = json.loads((FIXTURES / "overpass_small.json").read_text("utf-8"))
+    osm = overpass_json_to_osm_xml(resp, tmp_path / "small.osm")
+    halves = [
+        shapely.box(121.4695, 31.2295, 121.471, 31.2322),
+        shapely.box(121.471, 31.2295, 121.4725, 31.2322),
+    ]
+    gpd.GeoDataFrame({"code": ["W", "E"]}, geometry=halves, crs=4326).to_file(
+        tmp_path / "d.geojson"
+    )
+    return osm, tmp_path / "d.geojson"
+
+
+def test_force_into_a_foreign_folder_keeps_the_users_files(small_city, tmp_path):
+    """--force writes a batch into a folder holding other things: the planner's files stay
+    byte-identical, also inside a folder that a district's outputs go into."""
+    from lifecircle.outputs import OUTPUT_FILES
+    from lifecircle.sources.districts import read_districts
+
+    osm, districts = small_city
+    out = tmp_path / "o"
+    west = out / read_districts(districts)[0].dirname
+    west.mkdir(parents=True)
+    (out / "notes.txt").write_text("实地调查笔记", encoding="utf-8")
+    (west / "survey.xlsx").write_bytes(b"PK\x03\x04 the planner's survey")
+    args = ["batch", "--osm", osm, "--districts", districts, "--out", out, "--workers", 1]
+    assert invoke(*args).exit_code == 2  # refused without --force
+    r = invoke(*args, "--force")
+    assert r.exit_code == 0, r.output
+    assert _statuses(out) == {"W": "ok", "E": "ok"}
+    assert (out / "notes.txt").read_text(encoding="utf-8") == "实地调查笔记"
+    assert (west / "survey.xlsx").read_bytes() == b"PK\x03\x04 the planner's survey"
+    assert {*OUTPUT_FILES, "survey.xlsx"} <= {p.name for p in west.iterdir()}
+
+
+def test_a_batch_folder_that_cannot_be_written_is_exit_2(small_city, tmp_path, monkeypatch):
+    import errno
+
+    osm, districts = small_city
+    ro = (tmp_path / "ro").resolve()
+    ro.mkdir()
+    real_open, real_mkdir = os.open, os.mkdir
+
+    def refuse_open(path, flags, *a, **kw):
+        if Path(os.fsdecode(path)).resolve().is_relative_to(ro) and flags & (
+            os.O_WRONLY | os.O_RDWR | os.O_CREAT
+        ):
+            raise OSError(errno.EROFS, "Read-only file system")
+        return real_open(path, flags, *a, **kw)
+
+    def refuse_mkdir(path, *a, **kw):
+        if Path(os.fsdecode(path)).resolve().is_relative_to(ro):
+            raise OSError(errno.EROFS, "Read-only file system")
+        return real_mkdir(path, *a, **kw)
+
+    monkeypatch.setattr(os, "open", refuse_open)
+    monkeypatch.setattr(os, "mkdir", refuse_mkdir)
+    r = invoke("batch", "--osm", osm, "--districts", districts, "--out", ro / "city")
+    assert r.exit_code == 2, r.output
+    assert "read-only" in r.output and "choose a folder you can write to" in r.output
+    assert not list(ro.iterdir())

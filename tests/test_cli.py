@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import shutil
 from pathlib import Path
 
 import geopandas as gpd
@@ -198,7 +201,7 @@ def test_failed_run_leaves_previous_output_intact(tmp_path, helsinki, comm_file)
     r = invoke("analyze", "--osm", helsinki, "--facilities", bad, "--out", out, "--overwrite")
     assert r.exit_code == 2
     assert (out / "coverage.csv").read_bytes() == before
-    assert not list(tmp_path.glob(".o.tmp-*"))
+    assert not list(tmp_path.glob(".o.*")) and not list(out.glob(".lifecircle-tmp-*"))
 
 
 def test_osm_without_walkable_ways(tmp_path):
@@ -602,3 +605,157 @@ def test_empty_communities_and_odd_raster_cells_are_reported(tmp_path, helsinki,
     assert any("310101001005, 310101001006" in n for n in s["notes"])
     assert any("5 cell(s)" in n and "NaN" in n for n in s["notes"])
     assert "notes" not in s["counts"]
+
+
+# ---- the output folder: only a run's own outputs are ever replaced ------------------------------
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def small_osm(tmp_path_factory) -> Path:
+    """The hand-made 3 × 3 block grid of tests/fixtures/overpass_small.json as .osm XML."""
+    from lifecircle.sources.osm import overpass_json_to_osm_xml
+
+    resp = json.loads((Path(__file__).parent / "fixtures" / "overpass_small.json").read_text())
+    return overpass_json_to_osm_xml(resp, tmp_path_factory.mktemp("small") / "small.osm")
+
+
+@pytest.fixture(scope="module")
+def small_run(small_osm, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("small_run") / "out"
+    r = invoke("analyze", "--osm", small_osm, "--out", out, "--offline")
+    assert r.exit_code == 0, r.output
+    return out
+
+
+@pytest.fixture
+def earlier(small_run, tmp_path) -> Path:
+    """An earlier run's folder, to which the planner added a survey and notes."""
+    out = tmp_path / "out"
+    shutil.copytree(small_run, out)
+    (out / "survey.xlsx").write_bytes(b"PK\x03\x04 the planner's survey")
+    (out / "notes.txt").write_text("实地调查笔记", encoding="utf-8")
+    return out
+
+
+def test_overwrite_keeps_the_users_files(small_osm, earlier):
+    mine = {k: v for k, v in _snapshot(earlier).items() if k in ("survey.xlsx", "notes.txt")}
+    before = _snapshot(earlier)
+    r = invoke("analyze", "--osm", small_osm, "--out", earlier, "--offline", "--overwrite")
+    assert r.exit_code == 0, r.output
+    after = _snapshot(earlier)
+    assert {k: after[k] for k in mine} == mine
+    assert set(after) == set(before)  # the same outputs, replaced; nothing left beside
+    assert after["summary.json"] != before["summary.json"]  # replaced (a new created_utc)
+    assert [p.name for p in earlier.parent.iterdir()] == ["out"]
+
+
+def test_out_holding_the_runs_inputs_is_refused_and_kept(small_osm, earlier):
+    data = earlier / "data"
+    data.mkdir()
+    osm = shutil.copy(small_osm, data / "city.osm")
+    comm = earlier / "communities.geojson"
+    gpd.GeoDataFrame({"id": ["1"]}, geometry=[shapely.box(0, 0, 1, 1)], crs=4326).to_file(comm)
+    before = _snapshot(earlier)
+    for extra in ([], ["--overwrite"]):
+        r = invoke("analyze", "--osm", osm, "--communities", comm, "--out", earlier, *extra)
+        assert r.exit_code == 2, r.output
+        assert "holds the input --osm" in r.output and "Choose another --out" in r.output
+        assert _snapshot(earlier) == before
+
+
+def test_out_dot_is_the_current_folder(small_osm, earlier, monkeypatch):
+    monkeypatch.chdir(earlier)
+    r = invoke("analyze", "--osm", small_osm, "--out", ".", "--offline", "--overwrite")
+    assert r.exit_code == 0, r.output
+    assert (earlier / "notes.txt").read_text(encoding="utf-8") == "实地调查笔记"
+    assert [p.name for p in earlier.parent.iterdir()] == ["out"]  # no ..old-* beside it
+    assert not [p for p in earlier.iterdir() if p.name.startswith(".lifecircle-tmp")]
+    r = invoke("analyze", "--osm", small_osm, "--out", ".")
+    assert r.exit_code == 2 and "--overwrite" in r.output
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_full_disk_is_exit_2_and_keeps_the_old_outputs(
+    small_osm, earlier, tmp_path, monkeypatch, overwrite
+):
+    import matplotlib.figure
+
+    def full(self, path, *a, **kw):
+        Path(path).write_bytes(b"\x89PNG half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", full)
+    out = earlier if overwrite else tmp_path / "fresh"
+    before = _snapshot(earlier)
+    r = invoke("analyze", "--osm", small_osm, "--out", out, *(["--overwrite"] * overwrite))
+    assert r.exit_code == 2, r.output
+    assert "the disk is full" in r.output and "free some space" in r.output
+    assert f"--out {out}" in " ".join(r.output.split())
+    assert _snapshot(earlier) == before
+    assert not (tmp_path / "fresh").exists()
+
+
+@pytest.mark.parametrize("code", [errno.EROFS, errno.EACCES])
+def test_read_only_out_is_exit_2_before_the_analysis(small_osm, earlier, monkeypatch, code):
+    from lifecircle.study import Study
+
+    real_open, real_mkdir = os.open, os.mkdir
+    ro = earlier.resolve()
+
+    def under(path) -> bool:
+        return Path(os.fsdecode(path)).resolve().is_relative_to(ro)
+
+    def refuse_open(path, flags, *a, **kw):
+        if under(path) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+            raise OSError(code, os.strerror(code))
+        return real_open(path, flags, *a, **kw)
+
+    def refuse_mkdir(path, *a, **kw):
+        if under(path):
+            raise OSError(code, os.strerror(code))
+        return real_mkdir(path, *a, **kw)
+
+    def never(*a, **kw):
+        raise AssertionError("analysed although the folder cannot be written")
+
+    monkeypatch.setattr(os, "open", refuse_open)
+    monkeypatch.setattr(os, "mkdir", refuse_mkdir)
+    monkeypatch.setattr(Study, "from_inputs", never)
+    before = _snapshot(earlier)
+    for out, extra in ((earlier, ["--overwrite"]), (earlier / "new", [])):
+        r = invoke("analyze", "--osm", small_osm, "--out", out, *extra)
+        assert r.exit_code == 2, r.output
+        assert "choose a folder you can write to" in r.output
+        assert "unexpected" not in r.output
+    assert _snapshot(earlier) == before
+
+
+def test_rebuilding_the_map_and_report_keeps_the_users_files(earlier, monkeypatch):
+    before = _snapshot(earlier)
+    real = Path.write_text
+
+    def full(self, *a, **kw):
+        if self.name == "map.html":
+            real(self, "<html>half", encoding="utf-8")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, *a, **kw)
+
+    monkeypatch.setattr(Path, "write_text", full)
+    r = invoke("map", earlier, "--lang", "en")
+    assert r.exit_code == 2 and "the disk is full" in r.output, r.output
+    assert _snapshot(earlier) == before
+    monkeypatch.undo()
+    for cmd in ("map", "report"):
+        assert invoke(cmd, earlier, "--lang", "en").exit_code == 0
+    after = _snapshot(earlier)
+    assert after["notes.txt"] == before["notes.txt"]
+    assert after["survey.xlsx"] == before["survey.xlsx"]
+    assert after["coverage.csv"] == before["coverage.csv"]  # not rebuilt
+    assert after["map.html"] != before["map.html"]
+    assert set(after) == set(before)

@@ -15,7 +15,6 @@ import contextlib
 import logging
 import os
 import resource
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -432,7 +431,7 @@ def _download_places(places: Path, out: Path, reach_m: float) -> Path:
     (one per line, geocoded by osmnx). Kept in ``out/_cache/download`` for reruns."""
     import osmnx as ox
 
-    from lifecircle.outputs import default_mode
+    from lifecircle.fileio import new_folder
 
     check_file(places, "--places")
     if places.suffix.lower() == ".txt":
@@ -447,17 +446,8 @@ def _download_places(places: Path, out: Path, reach_m: float) -> Path:
     dest = out / "_cache" / "download" / digest(shapely.to_wkb(area))[:16]
     if (dest / "overpass.osm").is_file():
         return dest / "overpass.osm"
-    tmp = Path(tempfile.mkdtemp(prefix=".download-", dir=out))
-    default_mode(tmp, folder=True)
-    try:
+    with new_folder(dest) as tmp:
         path, _ = download_osm(area, tmp, reach_m=reach_m)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp, dest)
-    except BaseException:
-        import shutil
-
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return dest / path.name
 
 

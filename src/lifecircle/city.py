@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from lifecircle.config import Settings
+from lifecircle.fileio import atomic_write
 from lifecircle.headline import Headline, headline
 from lifecircle.render.citymap import make_city_map
 from lifecircle.render.escape import read_people_csv, write_people_csv
@@ -61,9 +61,7 @@ def write_city_outputs(
             a.insert(1, "district_name", d.name)
             frames.append(a)
     city = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    tmp = out / ".city_coverage.csv.tmp"
-    quoted = write_people_csv(city, tmp)
-    os.replace(tmp, out / "city_coverage.csv")
+    quoted = atomic_write(out / "city_coverage.csv", lambda p: write_people_csv(city, p))
     ok = [d for d in dists if records[d.district_id]["status"] == "ok"]
     failed = {
         d.district_id: records[d.district_id].get("error", "")

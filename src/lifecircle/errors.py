@@ -29,3 +29,8 @@ class NoNetworkError(InputError):
 
 class AnalysisError(LifecircleError, RuntimeError):
     """The analysis could not be completed although the inputs were valid. The CLI exits with 1."""
+
+
+class OutputError(InputError, OSError):
+    """An output folder cannot be written (full disk, read-only, no permission) or would hold an
+    input of the run or a file lifecircle did not write. The CLI exits with 2."""

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +14,8 @@ import shapely
 
 from lifecircle.config import Settings
 from lifecircle.errors import InputError
+from lifecircle.fileio import explained, probe_writable
+from lifecircle.fileio import write_json as write_json  # the batch writes its JSON with it
 from lifecircle.inputs import Inputs
 
 MANIFEST = "batch_manifest.json"
@@ -59,17 +59,6 @@ def run_parameters(inputs: Inputs, settings: Settings) -> dict[str, Any]:
     }
 
 
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Replace ``path`` atomically: a reader never sees half a file."""
-    from lifecircle.outputs import default_mode
-
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, ensure_ascii=False, indent=2, default=str)
-    default_mode(Path(tmp))
-    os.replace(tmp, path)
-
-
 def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in d.items():
@@ -86,6 +75,7 @@ def open_manifest(out: Path, params: dict[str, Any], *, force: bool) -> dict[str
     path = out / MANIFEST
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out}: exists and is not a folder; choose another path")
+    probe_writable(out)  # now, not after the city is read
     if path.is_file():
         try:
             manifest = json.loads(path.read_text("utf-8"))
@@ -108,9 +98,10 @@ def open_manifest(out: Path, params: dict[str, Any], *, force: bool) -> dict[str
     if out.is_dir() and any(p for p in out.iterdir() if p.name != "_cache") and not force:
         raise InputError(
             f"--out {out}: the folder is not empty and holds no batch run; choose an empty "
-            "folder, or pass --force to write into it"
+            "folder, or pass --force to write into it (its other files are kept)"
         )
-    out.mkdir(parents=True, exist_ok=True)
+    with explained(f"--out {out}"):
+        out.mkdir(parents=True, exist_ok=True)
     return {"format": 1, "parameters": params, "districts": {}}
 
 

@@ -1,7 +1,9 @@
 """Write an analysis to an output folder: coverage.csv, lifecircle.gpkg, summary.json, map.html.
 
-Everything is written into a temporary sibling folder first and moved into place only when all
-files are complete, so a failure never leaves a half-written folder or destroys an earlier run.
+Everything is written into a temporary folder inside ``--out`` first and moved into place only
+when all files are complete (:func:`lifecircle.fileio.replace_outputs`): a failure never leaves a
+half-written folder, and only the outputs of an earlier run are replaced — never an input of the
+run or any other file of the user's.
 """
 
 from __future__ import annotations
@@ -9,34 +11,31 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import platform
-import shutil
 import sys
-import tempfile
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
 
+from lifecircle import fileio
 from lifecircle.config import Settings
-from lifecircle.errors import InputError
 from lifecircle.headline import with_headline
 from lifecircle.inputs import Inputs
 from lifecircle.render.escape import gpkg_safe_frame, write_people_csv
-from lifecircle.render.figures import write_figures
-from lifecircle.render.maps import make_map
 from lifecircle.render.options import Presentation
-from lifecircle.render.report import render_report
-from lifecircle.render.spreadsheet import write_xlsx
 from lifecircle.result import Result
-from lifecircle.study import Study, study_cache
+
+if TYPE_CHECKING:
+    from lifecircle.study import Study
 
 log = logging.getLogger(__name__)
+
+CACHE_FILE = "study_cache.pickle"  # lifecircle.study.CACHE_NAME, without importing the engine
 
 OUTPUT_FILES = (
     "coverage.csv",
@@ -52,23 +51,35 @@ OUTPUT_FILES = (
 )
 
 
-def default_mode(path: Path, *, folder: bool = False) -> None:
-    """Give a temporary file or folder the permissions a plainly created one would have
-    (``mkstemp`` / ``mkdtemp`` make them private), before it is moved into place."""
-    umask = os.umask(0)
-    os.umask(umask)
-    path.chmod((0o777 if folder else 0o666) & ~umask)
+def input_paths(inputs: Inputs) -> list[tuple[str, Path]]:
+    """``(option, path)`` of every input file of a run, for refusing an ``--out`` that holds
+    one."""
+    labelled: list[tuple[str, Path | str | None]] = [
+        ("--osm", inputs.osm),
+        ("--area", inputs.area),
+        ("--communities", inputs.communities),
+        ("--population", inputs.population),
+        ("--code-table", inputs.code_table),
+        ("--categories", inputs.categories),
+        ("--walk-filter", inputs.walk_filter),
+        *(("--facilities", f) for f in inputs.facilities),
+    ]
+    if inputs.place is not None and Path(inputs.place).is_file():  # a polygon file
+        labelled.append(("--place", inputs.place))
+    return [(label, Path(p)) for label, p in labelled if p is not None]
 
 
-def check_output_dir(out: Path, *, overwrite: bool) -> None:
-    """Refuse a non-empty output folder unless ``overwrite``; refuse a path that is a file."""
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out}: exists and is not a folder; choose another path")
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise InputError(
-            f"--out {out}: the folder is not empty; pass --overwrite to replace its contents, "
-            "or choose another folder"
-        )
+def check_output_dir(out: Path, *, overwrite: bool, inputs: Inputs | None = None) -> None:
+    """Refuse an output folder before the analysis: a path that is a file, a folder holding an
+    input of the run, a non-empty folder unless ``overwrite``, a folder holding a file named
+    like an output that lifecircle did not write, or one that cannot be written."""
+    fileio.check_out_folder(
+        out,
+        overwrite=overwrite,
+        inputs=input_paths(inputs) if inputs is not None else (),
+        names=OUTPUT_FILES,
+        legacy=OUTPUT_FILES,
+    )
 
 
 def sha256(path: Path) -> str:
@@ -208,17 +219,36 @@ def write_outputs(
     extra: dict[str, Any] | None = None,
     study: tuple[Study, str] | None = None,
 ) -> dict[str, Any]:
-    """Write every output into ``out`` atomically; returns the summary that was written.
+    """Write every output into ``out``, replacing only an earlier run's outputs there.
 
-    ``study`` (a study and its :func:`~lifecircle.study.study_key`) is saved in the folder's
-    ``_cache`` so that later commands on the folder need not read the inputs again.
+    Nothing in ``out`` changes until every file is complete; then the files listed by the
+    folder's marker (``.lifecircle-outputs.json``; in a folder of an older version, the
+    :data:`OUTPUT_FILES`) are replaced and any other file is left alone. A folder holding an
+    input of the run is refused. Returns the summary that was written.
+
+    ``study`` (a study and its :func:`~lifecircle.study.study_key`) is saved with the outputs
+    (``study_cache.pickle``) so that a later command on the folder need not read the inputs
+    again.
+
+    Raises
+    ------
+    lifecircle.errors.OutputError
+        ``out`` cannot take the outputs or cannot be written (full disk, read-only); ``out``
+        is then left exactly as it was.
     """
+    from lifecircle.render.figures import write_figures
+    from lifecircle.render.maps import make_map
+    from lifecircle.render.report import render_report
+    from lifecircle.render.spreadsheet import write_xlsx
+    from lifecircle.study import study_cache
+
     shown = presentation or Presentation()
-    check_output_dir(out, overwrite=overwrite)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    default_mode(tmp, folder=True)
-    try:
+
+    check_output_dir(out, overwrite=overwrite, inputs=inputs)
+    stage = fileio.staged_outputs(
+        out, overwrite=overwrite, inputs=input_paths(inputs), legacy=OUTPUT_FILES
+    )
+    with stage as tmp:  # the private folder of the new files; moved in when all are written
         quoted = write_people_csv(result.coverage, tmp / "coverage.csv")
         quoted += write_people_csv(result.area_coverage, tmp / "area_coverage.csv")
         quoted += write_people_csv(result.denominators, tmp / "denominators.csv")
@@ -260,22 +290,12 @@ def write_outputs(
             lang=shown.lang,
         )
         summary.update(extra or {})
-        summary["outputs"] = list(OUTPUT_FILES)
-        (tmp / "summary.json").write_text(
-            json.dumps(_jsonable(summary), ensure_ascii=False, indent=2), encoding="utf-8"
+        summary["outputs"] = [*OUTPUT_FILES, *([CACHE_FILE] if study is not None else [])]
+        fileio.write_text(
+            tmp / "summary.json", json.dumps(_jsonable(summary), ensure_ascii=False, indent=2)
         )
         render_report(tmp, lang=shown.lang)  # built from what was just written
         if study is not None:
             study[0].save(study_cache(tmp), key=study[1])
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            os.replace(out, old / "previous")
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     log.info("wrote %s", out)
     return summary

@@ -29,7 +29,7 @@ from lifecircle.area import StudyArea, define_area
 from lifecircle.categories import Taxonomy, load_taxonomy, outside_taxonomy
 from lifecircle.config import Settings
 from lifecircle.errors import InputError
-from lifecircle.fileio import atomic_write_bytes
+from lifecircle.fileio import atomic_write
 from lifecircle.inputs import Inputs, Prepared
 from lifecircle.isochrones import EdgeSamples, auto_cell_m, service_areas
 from lifecircle.network import Network, build_network
@@ -59,14 +59,14 @@ log = logging.getLogger(__name__)
 # walk to a facility that lies out of reach instead of "unreachable".
 SEARCH_LIMIT_FACTOR = 2.0
 
-CACHE_DIR = "_cache"
-CACHE_NAME = "study.pickle"
+CACHE_NAME = "study_cache.pickle"
 CACHE_FORMAT = 2
 
 
 def study_cache(out: Path) -> Path:
-    """Where an output folder keeps its study."""
-    return Path(out) / CACHE_DIR / CACHE_NAME
+    """Where an output folder keeps its study: a file of the run's outputs (listed in the
+    folder's marker, replaced with them, never a file of the user's)."""
+    return Path(out) / CACHE_NAME
 
 
 def study_key(files: dict[str, Any], inputs: Inputs, settings: Settings) -> str:
@@ -440,7 +440,9 @@ class Study:
             "key": key,
             "study": self,
         }
-        return atomic_write_bytes(Path(path), pickle.dumps(state, protocol=5))
+        data = pickle.dumps(state, protocol=5)
+        atomic_write(Path(path), lambda p: p.write_bytes(data))
+        return Path(path)
 
     @classmethod
     def load(cls, path: str | Path, *, key: str | None = None) -> Study:

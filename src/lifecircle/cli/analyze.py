@@ -32,10 +32,12 @@ def _study(
     file is read again), else a new one."""
     # the engine is imported when a command runs, not for `lifecircle --help`
     from lifecircle.errors import InputError
+    from lifecircle.fileio import owned_files
     from lifecircle.study import Study, study_cache
 
     cached = study_cache(out)
-    if cached.is_file():
+    # only a cache the folder's marker lists as lifecircle's: a pickle can run code when loaded
+    if cached.is_file() and cached.name in owned_files(out):
         try:
             study = Study.load(cached, key=key)
         except InputError:
@@ -65,7 +67,7 @@ def _run(
     from lifecircle.render.options import Presentation
     from lifecircle.study import study_key
 
-    check_output_dir(out, overwrite=overwrite)
+    check_output_dir(out, overwrite=overwrite, inputs=inputs)
     settings = make_settings(
         preset,
         target=target,

@@ -3,8 +3,6 @@ output folder without rerunning the analysis (for example in the other language)
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -16,45 +14,40 @@ from lifecircle.cli.guard import run_guarded
 from lifecircle.errors import InputError
 
 
-def _replace(out: Path, name: str, write: Callable[[Path], object]) -> Path:
-    """Write ``out/name`` through a temporary file, so a failure leaves the old file whole."""
-    from lifecircle.outputs import default_mode  # the engine loads when a command runs
+def _update(out: Path, build: Callable[[Path], object]) -> None:
+    """Replace the files ``build`` writes among the run's outputs in ``out``, all at once; the
+    other outputs and every file of the user's stay as they are, also on a failure."""
+    from lifecircle.fileio import replace_outputs  # the engine loads when a command runs
+    from lifecircle.outputs import OUTPUT_FILES
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        default_mode(Path(tmp))
-        os.replace(tmp, out / name)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return out / name
+    replace_outputs(
+        out, build, overwrite=True, update=True, legacy=OUTPUT_FILES, option="output folder"
+    )
 
 
 def _rebuild(out: Path, lang: str) -> Path:
     """The figures (drawn in ``lang``), then the report that shows them."""
-    from lifecircle.outputs import default_mode
     from lifecircle.render.escape import read_people_csv
-    from lifecircle.render.figures import FIGURES, write_figures
+    from lifecircle.render.figures import write_figures
     from lifecircle.render.maps import load_outputs
     from lifecircle.render.report import render_report
 
     run = load_outputs(out)
     area = read_people_csv(out / "area_coverage.csv")
-    with tempfile.TemporaryDirectory(prefix=".figures-", dir=out) as tmp:
+
+    def build(tmp: Path) -> None:
         write_figures(
-            Path(tmp),
+            tmp,
             communities=run.communities,
             area_coverage=area,
             summary=run.summary,
             target=float(run.summary["complete_life_circle"]["target"]),
             lang=lang,
         )
-        for name in FIGURES:  # each replaced whole, as the report below
-            default_mode(Path(tmp) / name)
-            os.replace(Path(tmp) / name, out / name)
-    return _replace(out, "report.html", lambda p: render_report(out, lang=lang, dest=p))
+        render_report(out, lang=lang, dest=tmp / "report.html")
+
+    _update(out, build)
+    return out / "report.html"
 
 
 def _rebuild_map(out: Path, lang: str, tiles: str, offline: bool) -> Path:
@@ -62,11 +55,13 @@ def _rebuild_map(out: Path, lang: str, tiles: str, offline: bool) -> Path:
 
     run = load_outputs(out)
     target = float(run.summary["complete_life_circle"]["target"])
-    return _replace(
+    _update(
         out,
-        "map.html",
-        lambda p: make_map(run, p, target=target, lang=lang, tiles=tiles, offline=offline),
+        lambda tmp: make_map(
+            run, tmp / "map.html", target=target, lang=lang, tiles=tiles, offline=offline
+        ),
     )
+    return out / "map.html"
 
 
 def report_cmd(

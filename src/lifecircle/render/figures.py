@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lifecircle.fileio import atomic_write
 from lifecircle.headline import headline
 from lifecircle.i18n import t
 from lifecircle.naming import ALL
@@ -150,7 +151,10 @@ def coverage_map_png(
         ax.text(1.0, -0.06, TEXT["attribution"][lang], transform=ax.transAxes, ha="right",
                 va="top", fontsize=7)  # fmt: skip
         fig.tight_layout()
-        fig.savefig(path, dpi=DPI, format="png", bbox_inches="tight", pad_inches=0.2)
+        atomic_write(
+            path,
+            lambda p: fig.savefig(p, dpi=DPI, format="png", bbox_inches="tight", pad_inches=0.2),
+        )
         plt.close(fig)
     return {"lang": lang, "font": font}
 
@@ -211,7 +215,7 @@ def coverage_chart_png(
         ax.spines[["top", "right"]].set_visible(False)
         fig.text(0.99, 0.005, TEXT["attribution"][lang], ha="right", va="bottom", fontsize=6)
         fig.tight_layout()
-        fig.savefig(path, dpi=DPI, format="png")
+        atomic_write(path, lambda p: fig.savefig(p, dpi=DPI, format="png"))
         plt.close(fig)
     return {"lang": lang, "font": font}
 

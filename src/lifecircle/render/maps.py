@@ -24,6 +24,7 @@ from pyproj import CRS
 
 from lifecircle.chinacoords import wgs84_to_gcj02
 from lifecircle.errors import InputError
+from lifecircle.fileio import write_text
 from lifecircle.headline import headline
 from lifecircle.i18n import t
 from lifecircle.naming import ALL, median_dist_col
@@ -225,7 +226,7 @@ def finish_map(
     html = _unescape_non_ascii(m.get_root().render())
     if offline:
         html = inline_assets(html)
-    path.write_text(html, encoding="utf-8")
+    write_text(path, html)
     return {
         "bytes": path.stat().st_size,
         "features_per_layer": counts,

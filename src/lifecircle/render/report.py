@@ -14,6 +14,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from lifecircle.errors import InputError
+from lifecircle.fileio import write_text
 from lifecircle.headline import headline
 from lifecircle.i18n import t as label
 from lifecircle.naming import ALL
@@ -130,5 +131,4 @@ def render_report(out: Path, *, lang: str = "zh", dest: Path | None = None) -> P
         pct=_pct,
     )
     path = dest or out / "report.html"
-    path.write_text(html, encoding="utf-8")
-    return path
+    return write_text(path, html)

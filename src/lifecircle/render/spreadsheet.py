@@ -19,6 +19,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from lifecircle.fileio import atomic_write
 from lifecircle.headline import headline
 from lifecircle.i18n import t
 from lifecircle.naming import ALL
@@ -203,5 +204,5 @@ def write_xlsx(result: Result, path: Path, *, target: float, lang: str = "zh") -
         _widths(sheet, [16, 24, 11, *([12] * len(cols)), 10])
         sheet.freeze_panes = "C2"
         _print_setup(sheet, 1)
-    wb.save(path)
+    atomic_write(path, wb.save)
     return {"sheets": wb.sheetnames, "cleaned_cells": text.cleaned}

@@ -17,9 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +30,7 @@ import shapely
 from lifecircle._toml import read_toml
 from lifecircle.categories import Taxonomy
 from lifecircle.config import WalkFilter
+from lifecircle.fileio import new_folder, write_text
 from lifecircle.sources.osm import Feature, OSMData, WalkWay, read_osm
 
 log = logging.getLogger(__name__)
@@ -129,10 +127,7 @@ def prepare_city(
     t0 = time.perf_counter()
     osm = read_osm(osm_path, walk_filter=walk_filter, taxonomy=taxonomy)
     t_read = time.perf_counter() - t0
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{key}.tmp-", dir=root))
-    tmp.chmod(0o755)
-    try:
+    with new_folder(dest) as tmp:  # complete or absent, also if the run is killed
         _write_ways(osm.ways, tmp / "ways.parquet")
         _write_features(osm.features, tmp / "features.parquet")
         _write_features(osm.buildings, tmp / "buildings.parquet")
@@ -152,11 +147,7 @@ def prepare_city(
             "read_seconds": round(t_read, 3),
             "seconds": round(time.perf_counter() - t0, 3),
         }
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
-        os.replace(tmp, dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        write_text(tmp / "meta.json", json.dumps(meta, indent=2))
     log.info(
         "city cache %s: %d ways, %d features, %d buildings in %.1f s",
         dest,

@@ -29,6 +29,7 @@ from shapely.geometry.base import BaseGeometry
 from lifecircle.categories import Taxonomy
 from lifecircle.config import WalkFilter
 from lifecircle.errors import InputError, InputFileError
+from lifecircle.fileio import write_text
 
 log = logging.getLogger(__name__)
 
@@ -459,8 +460,7 @@ def overpass_json_to_osm_xml(response: dict[str, Any], dest: Path) -> Path:
             )
             lines.append(f'<relation id="{i}" version="1">{mem}{"".join(tag_lines(el))}</relation>')
     lines.append("</osm>")
-    dest.write_text("\n".join(lines), encoding="utf-8")
-    return dest
+    return write_text(dest, "\n".join(lines))
 
 
 def overpass_query(polygon: BaseGeometry, timeout_s: int = 180) -> str:
@@ -543,7 +543,5 @@ def download_osm(
     dest_dir.mkdir(parents=True, exist_ok=True)
     target = dest_dir / "overpass.osm"
     overpass_json_to_osm_xml(response, target)
-    (dest_dir / "overpass_area.geojson").write_text(
-        json.dumps(shapely.geometry.mapping(area)), encoding="utf-8"
-    )
+    write_text(dest_dir / "overpass_area.geojson", json.dumps(shapely.geometry.mapping(area)))
     return target, area

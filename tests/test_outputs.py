@@ -1,0 +1,196 @@
+"""write_outputs: every output of a real (tiny) analysis, replacing only an earlier run's files.
+
+The analysis runs once on the hand-made Overpass fixture; the disk that fills, the read-only
+folder and GDAL's own error are simulated (tests run as root).
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+from pathlib import Path
+
+import geopandas as gpd
+import matplotlib.figure
+import pytest
+
+from lifecircle import fileio
+from lifecircle.config import make_settings
+from lifecircle.errors import OutputError
+from lifecircle.outputs import OUTPUT_FILES, check_output_dir, input_paths, write_outputs
+from lifecircle.pipeline import Inputs, analyze
+from lifecircle.sources.osm import overpass_json_to_osm_xml
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """The analysis of a 3 × 3 block grid (tests/fixtures/overpass_small.json)."""
+    d = tmp_path_factory.mktemp("small")
+    resp = json.loads((FIXTURES / "overpass_small.json").read_text("utf-8"))
+    osm = overpass_json_to_osm_xml(resp, d / "small.osm")
+    inputs = Inputs(osm=osm)
+    settings = make_settings(offline=True)
+    return analyze(inputs, settings), inputs, settings
+
+
+def write(small, out: Path, *, overwrite: bool = True, inputs: Inputs | None = None) -> dict:
+    result, default_inputs, settings = small
+    return write_outputs(
+        result, out, inputs=inputs or default_inputs, settings=settings, overwrite=overwrite
+    )
+
+
+@pytest.fixture(scope="module")
+def earlier_run(small, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("earlier") / "out"
+    write(small, out, overwrite=False)
+    return out
+
+
+@pytest.fixture
+def earlier(earlier_run, tmp_path) -> Path:
+    """A copy of an earlier run's folder, with a survey and notes of the user's beside."""
+    out = tmp_path / "out"
+    shutil.copytree(earlier_run, out)
+    (out / "survey.xlsx").write_bytes(b"PK\x03\x04 the planner's survey")
+    (out / "notes.txt").write_text("实地调查笔记", encoding="utf-8")
+    return out
+
+
+def test_every_output_and_the_marker(earlier_run):
+    names = {p.name for p in earlier_run.iterdir()}
+    assert names == {*OUTPUT_FILES, fileio.MARKER}
+    listed = json.loads((earlier_run / fileio.MARKER).read_text("utf-8"))["files"]
+    assert sorted(listed) == sorted(OUTPUT_FILES)
+    for name in names:
+        assert (earlier_run / name).stat().st_mode & 0o777 == fileio.file_mode()
+
+
+def test_overwrite_keeps_the_users_files_byte_identical(small, earlier):
+    mine = {k: v for k, v in snapshot(earlier).items() if k in ("survey.xlsx", "notes.txt")}
+    write(small, earlier)
+    after = snapshot(earlier)
+    assert {k: after[k] for k in mine} == mine
+    assert set(after) == {*OUTPUT_FILES, fileio.MARKER, *mine}
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_disk_that_fills_while_writing_leaves_the_old_outputs(
+    small, earlier, tmp_path, monkeypatch, overwrite
+):
+    """The figures come after the tables, the GeoPackage, the workbook and the map: the disk
+    fills there. The earlier outputs, the user's files — and a new folder's absence — stay."""
+
+    def full(self, *a, **kw):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", full)
+    out = earlier if overwrite else tmp_path / "fresh"
+    before = snapshot(earlier)
+    with pytest.raises(OutputError, match="the disk is full") as err:
+        write(small, out, overwrite=overwrite)
+    assert f"--out {out}" in str(err.value) and "free some space" in str(err.value)
+    assert snapshot(earlier) == before
+    assert not (tmp_path / "fresh").exists()
+
+
+def test_gdals_own_error_on_a_full_disk(small, earlier, monkeypatch):
+    from pyogrio.errors import DataSourceError
+
+    def gdal(self, path, **kw):
+        Path(path).write_bytes(b"SQLite format 3\0")
+        raise DataSourceError("Failed to commit transaction")
+
+    monkeypatch.setattr(gpd.GeoDataFrame, "to_file", gdal)
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(10**9, 10**9, 0))
+    before = snapshot(earlier)
+    with pytest.raises(OutputError, match="the disk is full"):
+        write(small, earlier)
+    assert snapshot(earlier) == before
+
+
+def test_an_interrupted_run_leaves_the_old_outputs(small, earlier, monkeypatch):
+    def ctrl_c(*a, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("lifecircle.render.report.render_report", ctrl_c)
+    before = snapshot(earlier)
+    with pytest.raises(KeyboardInterrupt):
+        write(small, earlier)
+    assert snapshot(earlier) == before
+
+
+@pytest.mark.parametrize("where", [".", "data", "data/osm"])
+def test_an_input_inside_out_is_refused(small, earlier, where):
+    _, inputs, _ = small
+    (earlier / where).mkdir(parents=True, exist_ok=True)
+    osm = earlier / where / "city.osm"
+    shutil.copy(inputs.osm, osm)
+    before = snapshot(earlier)
+    for overwrite in (False, True):
+        with pytest.raises(OutputError, match="holds the input --osm") as err:
+            write(small, earlier, overwrite=overwrite, inputs=Inputs(osm=osm))
+        assert str(osm) in str(err.value)
+        with pytest.raises(OutputError, match="holds the input --osm"):
+            check_output_dir(earlier, overwrite=overwrite, inputs=Inputs(osm=osm))
+    assert snapshot(earlier) == before
+
+
+def test_input_paths_name_every_option(tmp_path):
+    poly = tmp_path / "place.geojson"
+    poly.write_text("{}")
+    inputs = Inputs(
+        osm=Path("a.osm"),
+        place=str(poly),
+        communities=Path("c.shp"),
+        population=Path("p.tif"),
+        facilities=(Path("f1.csv"), Path("f2.xlsx")),
+        code_table=Path("codes.csv"),
+        categories=Path("cat.toml"),
+        walk_filter=Path("walk.toml"),
+        area=Path("area.geojson"),
+    )
+    got = dict(input_paths(inputs))
+    assert set(got) == {
+        "--osm",
+        "--place",
+        "--communities",
+        "--population",
+        "--facilities",
+        "--code-table",
+        "--categories",
+        "--walk-filter",
+        "--area",
+    }
+    assert [p for k, p in input_paths(inputs) if k == "--facilities"] == [
+        Path("f1.csv"),
+        Path("f2.xlsx"),
+    ]
+    assert input_paths(Inputs(place="Huangpu, Shanghai")) == []  # a name, not a file
+
+
+def test_a_folder_that_cannot_be_written_is_refused_before_the_analysis(tmp_path, monkeypatch):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    real = os.open
+
+    def read_only(path, flags, *a, **kw):
+        if Path(os.fsdecode(path)).resolve().is_relative_to(ro) and flags & (
+            os.O_WRONLY | os.O_RDWR
+        ):
+            raise OSError(errno.EROFS, "Read-only file system")
+        return real(path, flags, *a, **kw)
+
+    monkeypatch.setattr(os, "open", read_only)
+    with pytest.raises(OutputError, match=r"read-only .*choose a folder you can write to"):
+        check_output_dir(ro / "out", overwrite=False)
