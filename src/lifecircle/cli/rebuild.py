@@ -7,7 +7,6 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
 
 import typer
 
@@ -67,8 +66,10 @@ def _rebuild_map(out: Path, lang: str, tiles: str, offline: bool) -> Path:
 
 @app.command("report")
 def report_cmd(
-    out: Annotated[Path, typer.Argument(help="An output folder written by `lifecircle analyze`.")],
-    lang: opt.Lang = "zh",
+    out: opt.OutFolder,
+    lang: opt.ReportLang = "zh",
+    verbose: opt.Verbose = 0,
+    quiet: opt.Quiet = False,
 ) -> None:
     """Rebuild report.html and its figures from an output folder without recomputing the
     analysis (for example in the other language)."""
@@ -86,10 +87,12 @@ def _fail(exc: Exception) -> None:
 
 @app.command("map")
 def map_cmd(
-    out: Annotated[Path, typer.Argument(help="An output folder written by `lifecircle analyze`.")],
-    lang: opt.Lang = "zh",
+    out: opt.OutFolder,
+    lang: opt.MapLang = "zh",
     tiles: opt.Tiles = "osm",
     offline: opt.Offline = False,
+    verbose: opt.Verbose = 0,
+    quiet: opt.Quiet = False,
 ) -> None:
     """Rebuild map.html from an output folder without recomputing the analysis (for example
     offline, or on another basemap)."""
