@@ -110,7 +110,29 @@ def test_end_to_end_with_communities_and_facilities(tmp_path, helsinki, comm_fil
     assert s["provenance"]["inputs"]["osm"]["sha256"]
     assert s["denominator"] == "osm_residential_buildings_floor_area_estimate"
     layers = set(gpd.list_layers(out / "lifecircle.gpkg")["name"])
-    assert layers == {"communities", "facilities", "residents", "service_areas", "gaps"}
+    assert layers == {
+        "communities",
+        "facilities",
+        "facility_outlines",
+        "facility_lines",
+        "residents",
+        "service_areas",
+        "gaps",
+    }
+    # one declared geometry type per layer, also with parks (polygons) from OSM
+    import pyogrio
+
+    from lifecircle.gpkg import LAYER_TYPES
+
+    for name in layers:
+        assert (
+            pyogrio.read_info(out / "lifecircle.gpkg", layer=name)["geometry_type"]
+            == (LAYER_TYPES[name])
+        )
+    outlines = gpd.read_file(out / "lifecircle.gpkg", layer="facility_outlines")
+    assert "park" in set(outlines["category"])
+    fac = gpd.read_file(out / "lifecircle.gpkg", layer="facilities")
+    assert set(outlines["facility_id"]) <= set(fac.loc[fac["shape"] == "area", "facility_id"])
     html = (out / "map.html").read_text("utf-8")
     assert "<script>alert(1)</script>" not in html
     assert "`${x}`" not in html

@@ -24,6 +24,7 @@ import numpy as np
 
 from lifecircle.config import Settings
 from lifecircle.errors import InputError
+from lifecircle.gpkg import write_gpkg
 from lifecircle.pipeline import Inputs, Result
 
 log = logging.getLogger(__name__)
@@ -190,8 +191,7 @@ def write_outputs(
             "service_areas": result.service_areas,
             "gaps": result.gaps,
         }
-        for name, layer in layers.items():
-            _finite(layer).to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio")
+        write_gpkg(gpkg, {name: _finite(layer) for name, layer in layers.items()})
         write_xlsx(result, tmp / "coverage.xlsx", target=settings.target, lang=settings.lang)
         map_info = make_map(
             result,
