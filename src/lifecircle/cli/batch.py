@@ -157,7 +157,12 @@ def batch_cmd(
             districts_path=districts,
             out=out,
             cluster=Cluster(
-                scheduler=scheduler, workers=workers, memory_limit=memory_limit, retries=retries
+                scheduler=scheduler,
+                workers=workers,
+                memory_limit=memory_limit,
+                retries=retries,
+                # dask's own lines (scheduler, nanny, workers) only when asked for
+                log_level={0: "error", 1: "info"}.get(ctx.obj["verbose"], "debug"),
             ),
             force=force,
             district_id_column=district_id_column,
