@@ -132,7 +132,7 @@ def test_offline_map_loads_with_no_network(browser, hostile_run):
     layers = page.eval_on_selector_all(
         ".leaflet-control-layers-overlays label", "els => els.map(e => e.textContent.trim())"
     )
-    assert any("Communities" in x for x in layers) and any("Gaps" in x for x in layers)
+    assert any("社区" in x for x in layers) and any("缺口" in x for x in layers)  # --lang zh
     assert len(layers) >= 3
     assert page.locator(".leaflet-control-scale").count() == 1
     assert page.locator(".lc-fullscreen").count() == 1

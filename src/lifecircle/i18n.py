@@ -65,6 +65,23 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "from": {"zh": "来源", "en": "Source"},
     "per_10k": {"zh": "每万居民", "en": "per 10,000 residents"},
+    "layer_communities": {"zh": "社区(完整生活圈)", "en": "Communities (complete life circle)"},
+    "layer_gaps": {
+        "zh": "缺口:未覆盖完整生活圈的居民 ({n})",
+        "en": "Gaps: residents missing the complete life circle ({n})",
+    },
+    "tip_gaps": {
+        "zh": "未覆盖完整生活圈的居民",
+        "en": "Residents without the complete life circle",
+    },
+    "tip_service_area": {
+        "zh": "{label}:{minutes} 分钟服务范围",
+        "en": "{label}: {minutes}-minute service area",
+    },
+    "facility": {"zh": "设施", "en": "Facility"},
+    "reached_within": {"zh": "{minutes} 分钟内覆盖居民", "en": "Residents ≤ {minutes} min"},
+    "missing": {"zh": "缺少", "en": "missing"},
+    "unnamed": {"zh": "(未命名)", "en": "(unnamed)"},
     "osm_attribution": {
         "zh": "地图数据 © OpenStreetMap 贡献者",
         "en": "Map data © OpenStreetMap contributors",

@@ -38,6 +38,7 @@ from lifecircle.inputs import Inputs, Prepared
 from lifecircle.isochrones import EdgeSamples, auto_cell_m, service_areas
 from lifecircle.naming import ALL, coverage_col, dist_col, limit_m, median_dist_col, time_col
 from lifecircle.network import Network, build_network
+from lifecircle.notes import note, note_keys
 from lifecircle.routing import facility_fields, origin_distances
 from lifecircle.snapping import Snapped, snap_points
 from lifecircle.sources import ages, boundaries, facilities, population
@@ -170,7 +171,7 @@ def analyze(
         _validate_paths(inputs)
     taxonomy = load_taxonomy(inputs.categories)
     preset = settings.preset
-    notes: list[str] = []
+    notes: list[str] = []  # lifecircle.notes.Note: English text with a key and parameters
     counts: dict[str, Any] = {}
 
     # ---- user layers first: cheap, and their errors should come before a long OSM parse
@@ -252,20 +253,13 @@ def analyze(
         else:
             communities = boundaries.grid_communities(area_m, crs, settings.grid_cell_m)
             comm_src = f"grid_{settings.grid_cell_m:g}m"
-            notes.append(
-                f"No community boundaries were given or found in the OSM input: the area is cut "
-                f"into a {settings.grid_cell_m:g} m grid."
-            )
+            notes.append(note("grid_communities", cell_m=settings.grid_cell_m))
     if osm.bounds is not None:
         data_box = _to_metric(shapely.box(*osm.bounds), crs)
         outside = buffer_m.difference(data_box).area / buffer_m.area
         counts["analysis_buffer_outside_osm_extent_share"] = round(float(outside), 4)
         if outside > 0.01:
-            notes.append(
-                f"{outside:.0%} of the area buffered by the {reach:.0f} m walking reach lies "
-                "outside the OSM extract: facilities there are unknown, so coverage near the edge "
-                "may be understated."
-            )
+            notes.append(note("extract_clipped", outside_share=float(outside), reach_m=reach))
     lap("area")
 
     say("building the walk graph")
@@ -345,10 +339,7 @@ def analyze(
         if len(res) == 0 or not res_m.intersects(area_m).any():
             res = population.uniform_residents(area_m, crs)
             denominator = "uniform_area_no_population_data"
-            notes.append(
-                "No population input and no residential buildings in the OSM data: residents are "
-                "spread evenly over the area (one point per 50 m), so coverage is a share of area."
-            )
+            notes.append(note("uniform_residents"))
     res_m = res.to_crs(crs)
     inside = res_m.within(area_m).to_numpy()
     counts["resident_points_outside_area"] = int((~inside).sum())
@@ -510,11 +501,7 @@ def analyze(
         )
         n3 = len(report["committees_without_residents"])
         if n1 or n2 or n3:
-            notes.append(
-                f"Code table: {n1} committee(s) of the table have no polygon, {n3} have no "
-                f"residents, and {n2} polygon(s) carry codes the table does not know "
-                "(listed in summary.json → counts.code_table)."
-            )
+            notes.append(note("code_table", no_polygon=n1, no_residents=n3, unknown_codes=n2))
     lap("coverage")
 
     # ---- summary
@@ -522,7 +509,7 @@ def analyze(
     off = ~rsnap.on_network
     fac_counts = {c: int((fac["category"] == c).sum()) for c in categories}
     for c in empty_categories:
-        notes.append(f"Category '{c}' has no facility in the area or its buffer: coverage is 0.")
+        notes.append(note("empty_category", category=c))
     top = area_cov[
         (area_cov["category"] == ALL)
         & (area_cov["profile"] == profile0)
@@ -614,6 +601,7 @@ def analyze(
         "complete_life_circle": clc,
         "communities_meeting_target": meeting,
         "notes": notes,
+        "note_keys": note_keys(notes),
         "timings_s": timings,
         "counts": {k: v for k, v in counts.items() if k != "osm"},
         "osm_timestamp": osm.timestamp,

@@ -26,6 +26,7 @@ from lifecircle.chinacoords import wgs84_to_gcj02
 from lifecircle.errors import InputError
 from lifecircle.i18n import t
 from lifecircle.naming import ALL, median_dist_col
+from lifecircle.notes import denominator_label
 from lifecircle.render.assets import DEFAULT_CSS, DEFAULT_JS, inline_assets
 from lifecircle.render.controls import (
     CLASS_COLOURS,
@@ -237,6 +238,16 @@ def finish_map(
 # ---- the area map -------------------------------------------------------------------------------
 
 
+def _category_names(result: MapInputs, keys: str, lang: str) -> str:
+    """``"canteen, elder_care"`` as the categories' short names in ``lang``."""
+    sep = "、" if lang == "zh" else ", "
+    return sep.join(
+        _short(category_label(result.summary, k.strip(), lang))
+        for k in str(keys or "").split(",")
+        if k.strip()
+    )
+
+
 def _popups(
     comm: gpd.GeoDataFrame, result: MapInputs, profile: str, minutes: int, target: float, lang: str
 ) -> list[str]:
@@ -333,14 +344,14 @@ def _category_layer(
         EncodedAreas(
             area.geometry.iloc[0],
             style={"fillColor": colour, "color": colour, "weight": 1, "fillOpacity": 0.12},
-            tooltip=safe_text(f"{label}: {minutes}-minute service area"),
+            tooltip=safe_text(t("tip_service_area", lang).format(label=label, minutes=minutes)),
         ).add_to(fg)
     if len(pts):
         rp = pts.to_crs(crs).geometry.representative_point().to_crs(4326)
         layer = shift(
             gpd.GeoDataFrame(
                 {
-                    "name": [safe_text(n) or "(unnamed)" for n in pts["name"]],
+                    "name": [safe_text(n) or t("unnamed", lang) for n in pts["name"]],
                     "category": safe_text(label),
                     "reached": [f"{v:,.0f}" for v in pts["residents_within_max_minutes"]],
                 },
@@ -363,7 +374,11 @@ def _category_layer(
             tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=[""]),
             popup=folium.GeoJsonPopup(
                 fields=["name", "category", "reached"],
-                aliases=["Facility 设施", "Category 类别", f"Residents ≤ {top} min 覆盖居民"],
+                aliases=[
+                    t("facility", lang),
+                    t("category", lang),
+                    t("reached_within", lang).format(minutes=top),
+                ],
             ),
         ).add_to(fg)
     counts[f"category:{cat}"] = len(pts)
@@ -375,11 +390,10 @@ def _gaps_layer(
     result: MapInputs,
     shift: Callable[[gpd.GeoDataFrame], gpd.GeoDataFrame],
     counts: dict[str, int],
+    lang: str = "zh",
 ) -> None:
     gaps = result.gaps
-    gfg = folium.FeatureGroup(
-        name=f"Gaps 缺口: residents missing the complete life circle ({len(gaps)})", show=True
-    )
+    gfg = folium.FeatureGroup(name=t("layer_gaps", lang).format(n=len(gaps)), show=True)
     if len(gaps) > MAX_GAP_POINTS:
         gm = gaps.to_crs(result.crs)
         size = hex_size_m(tuple(gm.total_bounds), MAX_GAP_POINTS, 60.0)
@@ -396,9 +410,7 @@ def _gaps_layer(
                 "weight": 0.4,
                 "fillOpacity": f["properties"]["o"],
             },
-            tooltip=folium.GeoJsonTooltip(
-                fields=["residents"], aliases=["Residents without the complete life circle"]
-            ),
+            tooltip=folium.GeoJsonTooltip(fields=["residents"], aliases=[t("tip_gaps", lang)]),
         ).add_to(gfg)
         counts["gaps"] = len(hexes)
         counts["gaps_hexagon_m"] = round(size)
@@ -407,7 +419,10 @@ def _gaps_layer(
             gpd.GeoDataFrame(
                 {
                     "weight": gaps["weight"].to_numpy(),
-                    "what": [f"missing: {safe_text(x)}" for x in gaps["missing_categories"]],
+                    "what": [
+                        safe_text(f"{t('missing', lang)}: {_category_names(result, x, lang)}")
+                        for x in gaps["missing_categories"]
+                    ],
                 },
                 geometry=gaps.geometry.values,
                 crs=4326,
@@ -426,7 +441,7 @@ def _gaps_layer(
                 "radius": f["properties"]["r"],
             },
             tooltip=folium.GeoJsonTooltip(
-                fields=["residents", "what"], aliases=["Residents 居民", ""]
+                fields=["residents", "what"], aliases=[t("residents", lang), ""]
             ),
         ).add_to(gfg)
         counts["gaps"] = len(pts_g)
@@ -474,7 +489,7 @@ def make_map(
     )
     communities = folium.GeoJson(
         props.to_json(),
-        name="Communities 社区 (complete life circle)",
+        name=t("layer_communities", lang),
         style_function=lambda f: {
             "fillColor": CLASS_COLOURS[f["properties"]["cls"]],
             "color": "#333",
@@ -483,7 +498,12 @@ def make_map(
         },
         tooltip=folium.GeoJsonTooltip(
             fields=["name", "id", "residents", "coverage"],
-            aliases=["Community 社区", "ID", "Residents 居民", "Complete life circle"],
+            aliases=[
+                t("community_name", lang),
+                t("community_id", lang),
+                t("residents", lang),
+                t("all", lang),
+            ],
         ),
         popup=folium.GeoJsonPopup(fields=["popup"], labels=False, max_width=420),
     )
@@ -491,8 +511,10 @@ def make_map(
     counts["communities"] = len(props)
     for k, cat in enumerate(result.categories):
         _category_layer(m, k, cat, result, profile, shift, lang, counts)
-    _gaps_layer(m, result, shift, counts)
-    legend(target, summary["denominator"], profile, minutes).add_to(m)
+    _gaps_layer(m, result, shift, counts, lang)
+    legend(target, denominator_label(summary["denominator"], lang), profile, minutes, lang).add_to(
+        m
+    )
     search_control(communities.get_name()).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     return finish_map(m, path, offline=offline, counts=counts, bm=bm)

@@ -16,6 +16,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from lifecircle.i18n import t
 from lifecircle.naming import ALL
+from lifecircle.notes import denominator_label, threshold_label
 
 if TYPE_CHECKING:
     from lifecircle.pipeline import Result
@@ -93,7 +94,7 @@ def write_xlsx(result: Result, path: Path, *, target: float, lang: str = "zh") -
     preset = summary.get("preset", {})
     info = [
         (t("preset", lang), f"{preset.get('name', '')} — {preset.get('title', '')}"),
-        (t("denominator", lang), summary["denominator"]),
+        (t("denominator", lang), denominator_label(summary["denominator"], lang)),
         (t("target", lang), f"{target:.0%}"),
         (t("source", lang), t("osm_attribution", lang)),
         ("", t("below_note", lang)),
@@ -115,7 +116,14 @@ def write_xlsx(result: Result, path: Path, *, target: float, lang: str = "zh") -
     for i, cat in enumerate(cats, start=top + 1):
         _text(ws, i, 1, category_label(result.summary, cat, lang))
         info_c = summary["categories"].get(cat, {})
-        _text(ws, i, 2, info_c.get("threshold", ""))
+        _text(
+            ws,
+            i,
+            2,
+            threshold_label(str(info_c["threshold_kind"]), float(info_c["threshold_value"]), lang)
+            if info_c.get("threshold_value") is not None
+            else info_c.get("threshold", ""),
+        )
         j = 3
         for p in profiles:
             for m in minutes:

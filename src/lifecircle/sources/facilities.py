@@ -18,6 +18,7 @@ from lifecircle.chinacoords import gcj02_to_wgs84
 from lifecircle.config import Settings
 from lifecircle.errors import InputError
 from lifecircle.network import Network
+from lifecircle.notes import note
 from lifecircle.snapping import snap_points
 from lifecircle.sources._files import (
     VECTOR_SUFFIXES,
@@ -212,10 +213,6 @@ def check_user_facilities(
     med_as_is = float(np.nanmedian(np.where(np.isnan(d_as_is), far, d_as_is)))
     med_shift = float(np.nanmedian(np.where(np.isnan(d_shift), far, d_shift)))
     if med_as_is > 25.0 and med_shift < 0.5 * med_as_is:
-        msg = (
-            f"--facilities {path.name} was read as WGS 84, but its points sit a median "
-            f"{med_as_is:.0f} m from the streets and {med_shift:.0f} m once read as GCJ-02: it "
-            "looks like an Amap/Tencent (GCJ-02) list. If so, rerun with --facilities-crs gcj02."
-        )
+        msg = note("looks_gcj02", file=path.name, median_m=med_as_is, median_gcj02_m=med_shift)
         log.warning(msg)
         notes.append(msg)
