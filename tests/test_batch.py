@@ -660,3 +660,25 @@ def test_places_are_fetched_once_from_a_recorded_response(tmp_path, monkeypatch)
     assert _statuses(tmp_path / "out") == {"W": "ok", "E": "ok"}
     assert invoke(*args).exit_code == 0
     assert len(calls) == 1  # the download is kept with the batch's cache
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_city_map_speaks_the_language_asked_for(tmp_path, lang):
+    from lifecircle.render.citymap import make_city_map
+
+    ds = [
+        District("310101", "黄浦区", shapely.box(121.47, 31.22, 121.50, 31.24), "310101_黄浦区"),
+        District("310104", "徐汇区", shapely.box(121.42, 31.17, 121.46, 31.21), "310104_徐汇区"),
+    ]
+    records = {
+        "310101": {"status": "ok", "complete_life_circle": {"coverage": 0.8}, "residents": 10.0},
+        "310104": {"status": "failed", "error": "InputError: outside the extract"},
+    }
+    make_city_map(tmp_path / "m.html", ds, records, target=0.85, lang=lang, tiles="none")
+    html = (tmp_path / "m.html").read_text("utf-8")
+    zh = ("打开本区地图", "失败", "各区居民", "完整生活圈")
+    en = ("open the district map", "residents of each district", "Complete life circle")
+    for word in zh if lang == "zh" else en:
+        assert word in html, word
+    for word in en if lang == "zh" else zh:
+        assert word not in html, word

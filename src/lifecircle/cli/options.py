@@ -27,6 +27,7 @@ Verbose = Annotated[
         "--verbose",
         "-v",
         count=True,
+        show_default=False,
         callback=_verbose,
         help="More log output: -v adds the cluster's messages (batch), -vv debug output and "
         "tracebacks.",
