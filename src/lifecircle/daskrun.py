@@ -69,8 +69,10 @@ def held_interrupts() -> Iterator[None]:
     got: list[int] = []
     old = {}
     for sig in (signal.SIGINT, signal.SIGTERM):
-        if signal.getsignal(sig) is not signal.SIG_IGN:
-            old[sig] = signal.signal(sig, lambda signum, _frame: got.append(signum))
+        current = signal.getsignal(sig)
+        if current is None or current is signal.SIG_IGN:  # not set from Python, or ignored
+            continue
+        old[sig] = signal.signal(sig, lambda signum, _frame: got.append(signum))
     try:
         yield
     finally:
