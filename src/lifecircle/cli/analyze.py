@@ -12,6 +12,7 @@ from lifecircle.cli import options as opt
 from lifecircle.cli.main import app, run_guarded
 from lifecircle.config import make_settings
 from lifecircle.errors import InputError
+from lifecircle.notes import denominator_label
 from lifecircle.outputs import check_output_dir, write_outputs
 from lifecircle.pipeline import Inputs, analyze
 
@@ -55,7 +56,8 @@ def _run(
         meet = summary["communities_meeting_target"]
         out_console.print(
             f"[bold]{summary['area']['communities']}[/] communities, "
-            f"{summary['residents']['total']:,.0f} residents ({summary['denominator']}). "
+            f"{summary['residents']['total']:,.0f} residents; denominator: "
+            f"{denominator_label(summary['denominator'], 'en')}. "
             f"Complete life circle ≤ {clc['minutes']} min ({clc['profile']}): "
             f"[bold]{clc['coverage']:.1%}[/] against a target of {clc['target']:.0%} — "
             f"{'meets' if clc['meets_target'] else 'misses'} it; "
