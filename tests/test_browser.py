@@ -187,7 +187,7 @@ def test_hostile_names_run_nothing(browser, hostile_run):
     assert page.evaluate("() => window.__pwned") is None
     assert dialogs == [] and errors == [] and requests == []
     assert sum("<script>" in t for t in text) >= 2  # shown as text: community and facility
-    assert any("Facility" in t for t in text)
+    assert any("设施" in t for t in text)  # the facility popup, in --lang zh
     assert any('<img src=x onerror="' in t for t in text)
     assert any("{{ 7*7 }} {% if true %}" in t for t in text)
     page.close()
