@@ -469,7 +469,7 @@ def _statuses(out: Path) -> dict[str, str]:
     return {k: v["status"] for k, v in man["districts"].items()}
 
 
-def _batch_process(args: list[object], log: Path) -> subprocess.Popen:
+def _batch_process(args: list[object], log: Path, *, session: bool = False) -> subprocess.Popen:
     return subprocess.Popen(
         [str(Path(sys.executable).parent / "lifecircle"), *map(str, args)],
         stdout=open(log, "w"),
@@ -477,7 +477,38 @@ def _batch_process(args: list[object], log: Path) -> subprocess.Popen:
         stdin=subprocess.DEVNULL,
         # as in a terminal: a test run started in the background inherits SIGINT ignored
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        start_new_session=session,  # to find its worker processes after it ended
     )
+
+
+#: what dask says when its loggers are left at their defaults
+DASK_NOISE = ("Scheduler at", "Start Nanny", "Register worker", "Remove client", "distributed.")
+
+
+def _assert_clean(log: str, *, verbose: bool = False) -> None:
+    """No traceback, no dask comm error, and dask's own lines only with -v."""
+    assert "Traceback" not in log, log
+    assert "CommClosedError" not in log, log
+    assert "AssertionError" not in log, log
+    noise = [ln for ln in log.splitlines() if any(w in ln for w in DASK_NOISE)]
+    if verbose:
+        assert noise, log  # -v shows them
+    else:
+        assert not noise, log
+        assert sum(" INFO " in f" {ln} " for ln in log.splitlines()) <= 5, log
+
+
+def _session_processes(sid: int) -> list[int]:
+    import psutil
+
+    found = []
+    for p in psutil.process_iter():
+        try:
+            if os.getsid(p.pid) == sid and p.status() != psutil.STATUS_ZOMBIE:
+                found.append(p.pid)
+        except (OSError, psutil.Error):
+            pass
+    return found
 
 
 def test_killed_worker_task_is_retried_then_recorded(cluster_procs, helsinki, city, tmp_path):
@@ -542,19 +573,82 @@ def test_interrupted_run_resumes_without_redoing_finished_districts(helsinki, ci
         1,
     ]
     proc = _batch_process(args, tmp_path / "first.log")
-    _wait_for(lambda: list(_statuses(out).values()).count("ok") >= 1)
+    # a generous wait: the machine may be shared (not a timing assertion)
+    _wait_for(lambda: list(_statuses(out).values()).count("ok") >= 1, 600)
     proc.send_signal(sig)
     assert proc.wait(timeout=120) == 130, (tmp_path / "first.log").read_text()
+    _assert_clean((tmp_path / "first.log").read_text())
     first = _statuses(out)
     done = sorted(k for k, v in first.items() if v == "ok")
     assert done and len(done) < 4
     stamps = {k: (district_dirs(out)[k] / "coverage.csv").stat().st_mtime_ns for k in done}
-    proc = _batch_process(args, tmp_path / "second.log")
+    verbose = sig == signal.SIGINT  # the second run once with -v (after the command)
+    proc = _batch_process([*args, "-v"] if verbose else args, tmp_path / "second.log")
     assert proc.wait(timeout=300) == 1  # FAR
     log = (tmp_path / "second.log").read_text()
+    _assert_clean(log, verbose=verbose)  # a run to its end closes its cluster without noise
     assert f"{len(done)} unchanged and skipped" in log
     assert {k: (district_dirs(out)[k] / "coverage.csv").stat().st_mtime_ns for k in done} == stamps
     assert [k for k, v in _statuses(out).items() if v == "ok"] == ["D1", "D2", "D3", "D4"]
+
+
+def test_interrupt_while_the_cluster_starts(helsinki, city, tmp_path):
+    """SIGTERM before any district ran (the local cluster is starting): every district is
+    recorded as interrupted, no traceback, and no worker process is left behind."""
+    out = tmp_path / "out"
+    args = ["batch", "--osm", helsinki, "--districts", city / "districts.geojson"]
+    args += ["--out", out, "--workers", 1]
+    proc = _batch_process(args, tmp_path / "first.log", session=True)
+    _wait_for(lambda: "pending" in _statuses(out).values())  # the manifest, then the cluster
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=120) == 130, (tmp_path / "first.log").read_text()
+    log = (tmp_path / "first.log").read_text()
+    _assert_clean(log)
+    assert "interrupted" in log
+    st = _statuses(out)
+    assert "pending" not in st.values()
+    assert {k for k, v in st.items() if v == "interrupted"} == {"D1", "D2", "D3", "D4"}
+    _wait_for(lambda: not _session_processes(proc.pid), 30)
+
+
+def test_interrupts_are_held_and_raised_after(monkeypatch):
+    """What the cluster's start-up and shut-down run under: a signal is kept until the end."""
+    from lifecircle.daskrun import held_interrupts
+
+    def handler(signum, frame):
+        raise RuntimeError("the handler ran inside the held section")
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        reached = False
+        with pytest.raises(KeyboardInterrupt), held_interrupts():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)
+            reached = True
+        assert reached
+        assert signal.getsignal(signal.SIGTERM) is handler  # given back
+        with held_interrupts():  # no signal: nothing raised
+            pass
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+@pytest.mark.parametrize(("level", "expected"), [("error", 40), ("info", 20), ("debug", 10)])
+def test_dask_loggers_held_at_the_level_asked_for(level, expected):
+    import logging
+
+    import dask
+    import distributed  # noqa: F401  (its import sets the levels: what is given back)
+
+    from lifecircle.daskrun import dask_logging
+
+    before = logging.getLogger("distributed").level
+    with dask_logging(level) as num:
+        assert num == expected
+        assert logging.getLogger("distributed").level == expected
+        env = dask.config.get("distributed.nanny.pre-spawn-environ")
+        assert env["DASK_DISTRIBUTED__LOGGING__DISTRIBUTED"] == level  # the worker processes
+    assert logging.getLogger("distributed").level == before
 
 
 def test_places_are_fetched_once_from_a_recorded_response(tmp_path, monkeypatch):
@@ -654,3 +748,25 @@ def test_a_batch_folder_that_cannot_be_written_is_exit_2(small_city, tmp_path, m
     assert r.exit_code == 2, r.output
     assert "read-only" in r.output and "choose a folder you can write to" in r.output
     assert not list(ro.iterdir())
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_city_map_speaks_the_language_asked_for(tmp_path, lang):
+    from lifecircle.render.citymap import make_city_map
+
+    ds = [
+        District("310101", "黄浦区", shapely.box(121.47, 31.22, 121.50, 31.24), "310101_黄浦区"),
+        District("310104", "徐汇区", shapely.box(121.42, 31.17, 121.46, 31.21), "310104_徐汇区"),
+    ]
+    records = {
+        "310101": {"status": "ok", "complete_life_circle": {"coverage": 0.8}, "residents": 10.0},
+        "310104": {"status": "failed", "error": "InputError: outside the extract"},
+    }
+    make_city_map(tmp_path / "m.html", ds, records, target=0.85, lang=lang, tiles="none")
+    html = (tmp_path / "m.html").read_text("utf-8")
+    zh = ("打开本区地图", "失败", "各区居民", "完整生活圈")
+    en = ("open the district map", "residents of each district", "Complete life circle")
+    for word in zh if lang == "zh" else en:
+        assert word in html, word
+    for word in en if lang == "zh" else zh:
+        assert word not in html, word

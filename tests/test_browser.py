@@ -132,7 +132,7 @@ def test_offline_map_loads_with_no_network(browser, hostile_run):
     layers = page.eval_on_selector_all(
         ".leaflet-control-layers-overlays label", "els => els.map(e => e.textContent.trim())"
     )
-    assert any("Communities" in x for x in layers) and any("Gaps" in x for x in layers)
+    assert any("社区" in x for x in layers) and any("缺口" in x for x in layers)  # --lang zh
     assert len(layers) >= 3
     assert page.locator(".leaflet-control-scale").count() == 1
     assert page.locator(".lc-fullscreen").count() == 1
@@ -187,7 +187,7 @@ def test_hostile_names_run_nothing(browser, hostile_run):
     assert page.evaluate("() => window.__pwned") is None
     assert dialogs == [] and errors == [] and requests == []
     assert sum("<script>" in t for t in text) >= 2  # shown as text: community and facility
-    assert any("Facility" in t for t in text)
+    assert any("设施" in t for t in text)  # the facility popup, in --lang zh
     assert any('<img src=x onerror="' in t for t in text)
     assert any("{{ 7*7 }} {% if true %}" in t for t in text)
     page.close()

@@ -113,7 +113,29 @@ def test_end_to_end_with_communities_and_facilities(tmp_path, helsinki, comm_fil
     assert s["provenance"]["inputs"]["osm"]["sha256"]
     assert s["denominator"] == "osm_residential_buildings_floor_area_estimate"
     layers = set(gpd.list_layers(out / "lifecircle.gpkg")["name"])
-    assert layers == {"communities", "facilities", "residents", "service_areas", "gaps"}
+    assert layers == {
+        "communities",
+        "facilities",
+        "facility_outlines",
+        "facility_lines",
+        "residents",
+        "service_areas",
+        "gaps",
+    }
+    # one declared geometry type per layer, also with parks (polygons) from OSM
+    import pyogrio
+
+    from lifecircle.gpkg import LAYER_TYPES
+
+    for name in layers:
+        assert (
+            pyogrio.read_info(out / "lifecircle.gpkg", layer=name)["geometry_type"]
+            == (LAYER_TYPES[name])
+        )
+    outlines = gpd.read_file(out / "lifecircle.gpkg", layer="facility_outlines")
+    assert "park" in set(outlines["category"])
+    fac = gpd.read_file(out / "lifecircle.gpkg", layer="facilities")
+    assert set(outlines["facility_id"]) <= set(fac.loc[fac["shape"] == "area", "facility_id"])
     html = (out / "map.html").read_text("utf-8")
     assert "<script>alert(1)</script>" not in html
     assert "`${x}`" not in html
@@ -332,6 +354,103 @@ def test_presets_command_lists_and_shows():
     assert r.exit_code == 0 and "300 m" in r.output and "unverified" in r.output
     r = runner.invoke(app, ["presets", "nope"])
     assert r.exit_code == 2 and "no such preset" in r.output
+
+
+@pytest.mark.parametrize("name", ["default", "shanghai", "shanghai-2035"])
+def test_presets_toml_prints_a_file_to_copy(tmp_path, name):
+    """`presets NAME` names no path inside the installed package (it may be a wheel); `--toml`
+    prints the file itself, which loads back to the same preset."""
+    from lifecircle.config import load_preset
+
+    r = runner.invoke(app, ["presets", name], env={"COLUMNS": "250"})
+    assert r.exit_code == 0, r.output
+    assert "lifecircle/data/" not in r.output
+    assert f"lifecircle presets {name} --toml >" in r.output
+    r = runner.invoke(app, ["presets", name, "--toml"])
+    assert r.exit_code == 0, r.output
+    copy = tmp_path / "my.toml"
+    copy.write_text(r.stdout, encoding="utf-8")
+    mine, shipped = load_preset(copy), load_preset(name)
+    assert (mine.thresholds, mine.target, mine.basket_tiers) == (
+        shipped.thresholds,
+        shipped.target,
+        shipped.basket_tiers,
+    )
+    r = runner.invoke(app, ["presets", str(copy)], env={"COLUMNS": "250"})
+    assert r.exit_code == 0 and f"file: {copy.resolve()}" in r.output
+    r = runner.invoke(app, ["presets", "--toml"])
+    assert r.exit_code == 2 and "name the preset" in r.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-vv", "presets", "default"],
+        ["presets", "default", "-vv"],
+        ["presets", "-vv", "default"],
+        ["-vv", "presets", "default", "-v"],  # the more verbose of the two counts
+    ],
+)
+def test_verbose_before_or_after_the_command(args):
+    import logging
+
+    r = runner.invoke(app, args, env={"COLUMNS": "250"})
+    assert r.exit_code == 0, r.output
+    assert logging.getLogger().level == logging.DEBUG
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+@pytest.mark.parametrize("command", ["analyze", "batch", "demo", "map", "report", "presets"])
+def test_every_command_takes_v_and_q_after_it(tmp_path, where, command):
+    import logging
+
+    flags = ["-q"]
+    args = {
+        "analyze": ["--osm", tmp_path / "missing.osm", "--out", tmp_path / "o"],
+        "batch": ["--osm", tmp_path / "missing.osm", "--districts", tmp_path / "d.gpkg",
+                  "--out", tmp_path / "o"],
+        "demo": ["--help"],
+        "map": [tmp_path / "nowhere"],
+        "report": [tmp_path / "nowhere"],
+        "presets": ["default"],
+    }[command]  # fmt: skip
+    argv = (
+        [*flags, command, *map(str, args)]
+        if where == "before"
+        else [command, *map(str, args), *flags]
+    )
+    r = runner.invoke(app, argv, env={"COLUMNS": "250"})
+    assert "No such option" not in r.output
+    assert r.exit_code in (0, 2), r.output
+    if command != "demo":  # --help exits before the option callbacks
+        assert logging.getLogger().level == logging.WARNING
+    r = runner.invoke(app, [command, "--help"], env={"COLUMNS": "250"})
+    assert "--verbose" in r.output and "-vv" in r.output and "--quiet" in r.output
+
+
+def test_help_words():
+    """The help names what a user needs: every file --out gets, every shipped preset, the right
+    outputs of each --lang, and no shipped file by a path inside the package."""
+    from lifecircle.config import PRESETS
+    from lifecircle.outputs import OUTPUT_FILES
+
+    env = {"COLUMNS": "400", "TERMINAL_WIDTH": "400"}
+    analyze = runner.invoke(app, ["analyze", "--help"], env=env).output
+    for f in OUTPUT_FILES:
+        assert f in analyze, f
+    for name in PRESETS:
+        assert f" {name}" in analyze, name
+    assert "--toml" in analyze
+    report = runner.invoke(app, ["report", "--help"], env=env).output
+    assert "report.html" in report and "spreadsheet" not in report
+    map_ = runner.invoke(app, ["map", "--help"], env=env).output
+    assert "map.html" in map_ and "spreadsheet" not in map_
+    for cmd in ("report", "map"):
+        assert "lifecircle batch" in runner.invoke(app, [cmd, "--help"], env=env).output
+    batch = runner.invoke(app, ["batch", "--help"], env=env).output
+    assert "gcj02" in batch.split("--districts-crs")[1].split("--communities")[0]
+    assert "files of `analyze --out`" in batch
+    assert "files of `analyze --out`" in runner.invoke(app, ["demo", "--help"], env=env).output
 
 
 def test_bad_preset_file_is_exit_2(tmp_path, helsinki):

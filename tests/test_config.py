@@ -103,7 +103,7 @@ def test_profile_roles_are_explicit(tmp_path):
     assert "roles" not in base.as_dict()  # implied roles add nothing to the record
     body = (
         "minutes = [5, 10, 15]\n[profiles]\nfast = 1.2\nslow = 0.8\n"
-        '[roles]\nheadline = "slow"\nelderly = "slow"\n'
+        '[roles]\nheadline = "slow"\nelderly = "slow"\n[basket]\nmandatory = ["market"]\n'
     )
     p = tmp_path / "roles.toml"
     p.write_text(body, encoding="utf-8")

@@ -29,6 +29,67 @@ def test_report_written_with_escaped_names(out):
         assert key in html or key.lower() in html
 
 
+RAW_KEYS = ("osm_residential_buildings_floor_area_estimate", "file:communities.geojson")
+
+
+def _text(html: str) -> str:
+    """What a reader sees: the page without its tags and styles."""
+    import html as h
+    import re
+
+    body = re.sub(r"<style.*?</style>|<script.*?</script>", "", html, flags=re.S)
+    return h.unescape(re.sub(r"<[^>]+>", " ", body))
+
+
+def test_chinese_outputs_speak_chinese(out, tmp_path):
+    """--lang zh (the default): notes, denominator, community source, thresholds and input names
+    in Chinese in the report; the denominator in words on the map and in the spreadsheet; no
+    raw keys and no reference to a file users do not have."""
+    import json
+
+    from openpyxl import load_workbook
+
+    from lifecircle.notes import NOTES, denominator_label
+
+    s = json.loads((out / "summary.json").read_text("utf-8"))
+    assert s["notes"] and all(isinstance(n, str) for n in s["notes"])  # as before: English
+    keys = [k["key"] for k in s["note_keys"]]
+    assert "empty_category" in keys and set(keys) <= set(NOTES)
+    text = _text((out / "report.html").read_text("utf-8"))
+    for english in s["notes"]:
+        assert english not in text
+    assert "一处也没有" in text
+    for raw in (*RAW_KEYS, "see STANDARDS", "has no facility", "are not routed on"):
+        assert raw not in text, raw
+    assert "按 OSM 居住建筑估算的居民" in text and "用户文件 communities.geojson" in text
+    assert "10 分钟" in text and "OpenStreetMap 数据 (--osm)" in text
+    map_text = _text((out / "map.html").read_text("utf-8"))
+    assert denominator_label(s["denominator"], "zh") in (out / "map.html").read_text("utf-8")
+    assert "Denominator" not in map_text and "service area" not in map_text
+    ws = load_workbook(out / "coverage.xlsx").worksheets[0]
+    cells = [str(c.value) for row in ws.iter_rows() for c in row if c.value is not None]
+    assert denominator_label(s["denominator"], "zh") in cells
+    assert not any(raw in c for raw in RAW_KEYS for c in cells)
+    assert "10 分钟" in cells
+
+
+def test_english_report_rebuilt_from_the_same_summary(out, tmp_path):
+    import json
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    r = runner.invoke(app, ["report", str(copy), "--lang", "en"])
+    assert r.exit_code == 0, r.output
+    text = _text((copy / "report.html").read_text("utf-8"))
+    s = json.loads((copy / "summary.json").read_text("utf-8"))
+    empty = [k["params"]["category"] for k in s["note_keys"] if k["key"] == "empty_category"]
+    name = s["categories"][empty[0]]["name_en"]
+    assert f"Category '{name}' has no facility" in text
+    assert "residents estimated from OSM residential buildings" in text
+    assert "一处也没有" not in text and RAW_KEYS[0] not in text
+
+
 def test_report_command_rebuilds_in_english(out):
     r = runner.invoke(app, ["report", str(out), "--lang", "en"])
     assert r.exit_code == 0, r.output

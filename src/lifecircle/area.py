@@ -16,6 +16,7 @@ from lifecircle.config import Settings
 from lifecircle.crs import metric_crs
 from lifecircle.errors import InputError
 from lifecircle.inputs import Prepared
+from lifecircle.notes import note
 from lifecircle.sources import boundaries
 
 # Share of the buffered area that may lie beyond the OSM extract before the notes warn that
@@ -114,10 +115,7 @@ def define_area(prepared: Prepared, settings: Settings, *, source: str = "--osm"
                 to_metric(area, crs), crs, settings.grid_cell_m
             )
             comm_src = f"grid_{settings.grid_cell_m:g}m"
-            notes.append(
-                f"No community boundaries were given or found in the OSM input: the area is cut "
-                f"into a {settings.grid_cell_m:g} m grid."
-            )
+            notes.append(note("grid_communities", cell_m=settings.grid_cell_m))
     area_m = to_metric(area, crs)
     buffer_m = area_m.buffer(reach)
     counts: dict[str, Any] = {}
@@ -126,11 +124,7 @@ def define_area(prepared: Prepared, settings: Settings, *, source: str = "--osm"
         outside = buffer_m.difference(data_box).area / buffer_m.area
         counts["analysis_buffer_outside_osm_extent_share"] = round(float(outside), 4)
         if outside > OUTSIDE_EXTRACT_WARN:
-            notes.append(
-                f"{outside:.0%} of the area buffered by the {reach:.0f} m walking reach lies "
-                "outside the OSM extract: facilities there are unknown, so coverage near the edge "
-                "may be understated."
-            )
+            notes.append(note("extract_clipped", outside_share=float(outside), reach_m=reach))
     return StudyArea(
         area=area,
         crs=crs,

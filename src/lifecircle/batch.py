@@ -30,6 +30,7 @@ from lifecircle.categories import load_taxonomy
 from lifecircle.city import write_city_outputs
 from lifecircle.config import Settings, load_walk_filter
 from lifecircle.crs import metric_crs
+from lifecircle.daskrun import close_quietly, dask_logging, held_interrupts
 from lifecircle.errors import InputError, LifecircleError
 from lifecircle.inputs import Inputs, Prepared
 from lifecircle.manifest import (
@@ -64,6 +65,7 @@ class Cluster:
     memory_limit: str = "auto"  # per worker
     retries: int = 2  # times a task may kill its worker before it is recorded as failed
     connect_timeout_s: float = 5.0
+    log_level: str = "error"  # of dask's own loggers (scheduler, nanny, workers): info with -v
 
 
 @dataclass
@@ -196,37 +198,47 @@ def _connect(cluster: Cluster) -> Any:
 
 @contextlib.contextmanager
 def _client(cluster: Cluster, n_tasks: int) -> Iterator[Any]:
+    """A client of the ``--scheduler``, or of a local cluster started for the run and closed
+    after it: client first, then the cluster, with interrupts held while either starts or
+    stops, and dask's loggers at ``cluster.log_level``."""
     import dask
-    from distributed import Client, LocalCluster
 
-    with dask.config.set(
-        {
-            "distributed.scheduler.allowed-failures": cluster.retries,
-        }
+    with (
+        dask_logging(cluster.log_level) as silence,
+        dask.config.set({"distributed.scheduler.allowed-failures": cluster.retries}),
     ):
-        if cluster.scheduler:
-            with _connect(cluster) as client:
-                yield client
-            return
-        n = cluster.workers or max(1, min(os.cpu_count() or 1, n_tasks))
-        try:
-            import bokeh  # noqa: F401  (the dashboard needs it)
+        from distributed import Client, LocalCluster
 
-            dashboard: str | None = "127.0.0.1:0"
-        except ImportError:
-            dashboard = None
-        with (
-            LocalCluster(
-                n_workers=n,
-                threads_per_worker=1,
-                processes=True,
-                memory_limit=cluster.memory_limit,
-                dashboard_address=dashboard,
-                host="127.0.0.1",
-            ) as lc,
-            Client(lc) as client,
-        ):
-            yield client
+        opened: list[Any] = []  # closed in reverse order
+        try:
+            with held_interrupts():
+                if cluster.scheduler:
+                    opened.append(_connect(cluster))
+                else:
+                    n = cluster.workers or max(1, min(os.cpu_count() or 1, n_tasks))
+                    try:
+                        import bokeh  # noqa: F401  (the dashboard needs it)
+
+                        dashboard: str | None = "127.0.0.1:0"
+                    except ImportError:
+                        dashboard = None
+                    opened.append(
+                        LocalCluster(
+                            n_workers=n,
+                            threads_per_worker=1,
+                            processes=True,
+                            memory_limit=cluster.memory_limit,
+                            dashboard_address=dashboard,
+                            host="127.0.0.1",
+                            silence_logs=silence,
+                        )
+                    )
+                    opened.append(Client(opened[0]))
+            yield opened[-1]
+        finally:
+            with held_interrupts():
+                for what in reversed(opened):
+                    close_quietly(what, 30.0)
 
 
 def run_batch(  # noqa: PLR0913  (keyword-only, one per option of `lifecircle batch`)
@@ -458,75 +470,95 @@ def _run_tasks(
     out: Path,
     say: Progress,
 ) -> str | None:
+    records = manifest["districts"]
+    try:
+        with _client(cluster, len(tasks)) as client:
+            return _collect(client, tasks, cluster, manifest, out, say)
+    except BaseException:  # interrupted (also while the cluster started), or a failure
+        with held_interrupts():
+            for task in tasks:
+                rec = records[task.district.district_id]
+                if rec["status"] == "pending":
+                    rec["status"] = "interrupted"
+            write_json(out / MANIFEST, manifest)
+        raise
+
+
+def _collect(
+    client: Any,
+    tasks: list[DistrictTask],
+    cluster: Cluster,
+    manifest: dict[str, Any],
+    out: Path,
+    say: Progress,
+) -> str | None:
+    """Submit the tasks, record each district as it finishes; the dashboard address."""
     from distributed import as_completed
     from distributed.scheduler import KilledWorker
 
     records = manifest["districts"]
-    with _client(cluster, len(tasks)) as client:
-        services = client.scheduler_info().get("services", {})
-        dashboard = client.dashboard_link if "dashboard" in services else None
-        n_workers = max(1, len(client.scheduler_info().get("workers", {})))
-        say(
-            f"running {len(tasks)} district(s) on {n_workers} worker(s)"
-            + (f"; dashboard {dashboard}" if dashboard else "")
-        )
-        # largest first (by the area read): the long tasks start early and the short ones fill
-        # the gaps, so workers finish together
-        order = sorted(tasks, key=lambda tk: -(tk.bbox[2] - tk.bbox[0]) * (tk.bbox[3] - tk.bbox[1]))
-        futures = {
-            client.submit(
+    services = client.scheduler_info().get("services", {})
+    dashboard = client.dashboard_link if "dashboard" in services else None
+    n_workers = max(1, len(client.scheduler_info().get("workers", {})))
+    say(
+        f"running {len(tasks)} district(s) on {n_workers} worker(s)"
+        + (f"; dashboard {dashboard}" if dashboard else "")
+    )
+    # largest first (by the area read): the long tasks start early and the short ones fill
+    # the gaps, so workers finish together
+    order = sorted(tasks, key=lambda tk: -(tk.bbox[2] - tk.bbox[0]) * (tk.bbox[3] - tk.bbox[1]))
+    futures: dict[Any, DistrictTask] = {}
+    try:
+        for i, task in enumerate(order):
+            fut = client.submit(
                 run_district,
                 task,
                 key=f"district-{task.digest[:16]}",
                 pure=False,
                 priority=len(order) - i,
-            ): task
-            for i, task in enumerate(order)
-        }
+            )
+            futures[fut] = task
         done = failed = 0
         t0 = time.perf_counter()
-        try:
-            for fut in as_completed(futures):
-                task = futures[fut]
-                rec = records[task.district.district_id]
-                try:
-                    rec.update(fut.result())
-                except KilledWorker:
-                    times = (
-                        f"{cluster.retries + 1} times"
-                        if cluster.scheduler is None
-                        else "more often than the scheduler's allowed-failures"
-                    )
-                    rec.update(
-                        status="failed",
-                        error=f"the worker running it died {times} (memory limit or a crash); "
-                        "raise --memory-limit or use fewer workers",
-                    )
-                except Exception as exc:  # an error outside run_district's own handling
-                    rec.update(status="failed", error=f"{type(exc).__name__}: {exc}")
-                if rec["status"] == "ok":
-                    done += 1
-                else:
-                    failed += 1
-                write_json(out / MANIFEST, manifest)
-                left = len(tasks) - done - failed
-                el = time.perf_counter() - t0
-                eta = el / (done + failed) * left
-                say(
-                    f"{done} done, {failed} failed, {min(left, n_workers)} running, {left} left"
-                    + (f", about {eta:,.0f} s to go" if left else "")
-                    + (
-                        f" — {task.district.district_id} failed: {rec['error']}"
-                        if rec["status"] != "ok"
-                        else ""
-                    )
+        for fut in as_completed(futures):
+            task = futures[fut]
+            rec = records[task.district.district_id]
+            try:
+                rec.update(fut.result())
+            except KilledWorker:
+                times = (
+                    f"{cluster.retries + 1} times"
+                    if cluster.scheduler is None
+                    else "more often than the scheduler's allowed-failures"
                 )
-        except BaseException:
-            for fut, task in futures.items():
-                rec = records[task.district.district_id]
-                if rec["status"] == "pending":
-                    rec["status"] = "interrupted"
-                fut.cancel()
+                rec.update(
+                    status="failed",
+                    error=f"the worker running it died {times} (memory limit or a crash); "
+                    "raise --memory-limit or use fewer workers",
+                )
+            except Exception as exc:  # an error outside run_district's own handling
+                rec.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+            if rec["status"] == "ok":
+                done += 1
+            else:
+                failed += 1
             write_json(out / MANIFEST, manifest)
-            raise
+            left = len(tasks) - done - failed
+            el = time.perf_counter() - t0
+            eta = el / (done + failed) * left
+            say(
+                f"{done} done, {failed} failed, {min(left, n_workers)} running, {left} left"
+                + (f", about {eta:,.0f} s to go" if left else "")
+                + (
+                    f" — {task.district.district_id} failed: {rec['error']}"
+                    if rec["status"] != "ok"
+                    else ""
+                )
+            )
+    except BaseException:
+        # forget the districts still queued or running (one request, before the client
+        # closes), so that a shared scheduler drops them too
+        with held_interrupts(), contextlib.suppress(OSError, TimeoutError):
+            client.cancel(list(futures))
+        raise
     return dashboard

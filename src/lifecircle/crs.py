@@ -1,5 +1,5 @@
 """Choose the metric CRS for an area: a CGCS2000 3-degree Gauss–Krüger zone inside China, the
-local UTM zone elsewhere (see STANDARDS: EPSG = 4534 + (CM − 75) / 3, CM = 3 · round(lon / 3))."""
+local UTM zone elsewhere (EPSG = 4534 + (CM − 75) / 3, CM = 3 · round(lon / 3))."""
 
 from __future__ import annotations
 

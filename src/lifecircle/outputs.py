@@ -24,8 +24,10 @@ import numpy as np
 
 from lifecircle import fileio
 from lifecircle.config import Settings
+from lifecircle.gpkg import write_gpkg
 from lifecircle.headline import with_headline
 from lifecircle.inputs import Inputs
+from lifecircle.notes import add_notes
 from lifecircle.render.escape import gpkg_safe_frame, write_people_csv
 from lifecircle.render.options import Presentation
 from lifecircle.result import Result
@@ -261,10 +263,11 @@ def write_outputs(
             "gaps": result.gaps,
         }
         nul = 0
+        safe = {}
         for name, layer in layers.items():
-            clean, n = gpkg_safe_frame(_finite(layer))
-            clean.to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio")
+            safe[name], n = gpkg_safe_frame(_finite(layer))
             nul += n
+        write_gpkg(gpkg, safe)
         # the headline (verdict, warnings) is decided once, from the summary every output reads
         record = provenance(inputs, settings, files=files, presentation=shown)
         summary = with_headline(result.summary | {"provenance": record})
@@ -272,7 +275,7 @@ def write_outputs(
         xlsx = write_xlsx(result, tmp / "coverage.xlsx", target=settings.target, lang=shown.lang)
         counts, notes = text_cleaning(csv_quoted=quoted, xlsx=xlsx["cleaned_cells"], gpkg=nul)
         summary["text_cells"] = counts
-        summary["notes"] = [*summary.get("notes", []), *notes]
+        add_notes(summary, notes)
         summary["map"] = make_map(
             result,
             tmp / "map.html",

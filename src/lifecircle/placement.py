@@ -19,6 +19,7 @@ from lifecircle.config import Preset, Settings
 from lifecircle.errors import InputError
 from lifecircle.inputs import Prepared
 from lifecircle.network import Network
+from lifecircle.notes import note
 from lifecircle.snapping import Snapped, snap_points
 from lifecircle.sources import facilities, population
 from lifecircle.sources._files import Declared
@@ -210,11 +211,8 @@ def _resident_points(
     res_m = res.to_crs(area.crs)
     if len(res) and res_m.intersects(area.area_m).any():
         return res, OSM_BUILDINGS, {}
-    note = (
-        "No population input and no residential buildings in the OSM data: residents are "
-        "spread evenly over the area (one point per 50 m), so coverage is a share of area."
-    )
-    return population.uniform_residents(area.area_m, area.crs), UNIFORM, {"notes": [note]}
+    uniform = population.uniform_residents(area.area_m, area.crs)
+    return uniform, UNIFORM, {"notes": [note("uniform_residents")]}
 
 
 def _osm_buildings(prepared: Prepared, area: StudyArea, settings: Settings) -> gpd.GeoDataFrame:

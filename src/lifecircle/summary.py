@@ -10,6 +10,7 @@ import pandas as pd
 
 from lifecircle.coverage import headline_shares
 from lifecircle.naming import ALL
+from lifecircle.notes import note, note_keys
 
 if TYPE_CHECKING:
     from lifecircle.study import Study
@@ -131,10 +132,7 @@ def build_summary(
     settings, area = study.settings, study.area
     preset = settings.preset
     profile, maxm = preset.headline_profile, max(preset.minutes)
-    notes = notes + [
-        f"Category '{c}' has no facility in the area or its buffer: coverage is 0."
-        for c in empty_categories
-    ]
+    notes = notes + [note("empty_category", category=c) for c in empty_categories]
     return {
         "preset": preset.as_dict(),
         "area": {
@@ -170,6 +168,7 @@ def build_summary(
         ),
         "communities_meeting_target": communities_meeting(cov, profile, maxm),
         "notes": notes,
+        "note_keys": note_keys(notes),
         "timings_s": dict(timings),
         "counts": counts,
         "osm_timestamp": study.osm_timestamp,

@@ -22,6 +22,7 @@ from lifecircle.coverage import (
     weighted_median_by,
 )
 from lifecircle.naming import ALL, coverage_col, dist_col, limit_m, median_dist_col, time_col
+from lifecircle.notes import note
 from lifecircle.result import Result
 from lifecircle.sources import ages
 from lifecircle.sources.codes import compare_with_code_table
@@ -165,11 +166,7 @@ def _code_table_check(study: Study, cov: pd.DataFrame) -> tuple[dict[str, Any] |
     n3 = len(report["committees_without_residents"])
     if not (n1 or n2 or n3):
         return report, []
-    return report, [
-        f"Code table: {n1} committee(s) of the table have no polygon, {n3} have no "
-        f"residents, and {n2} polygon(s) carry codes the table does not know "
-        "(listed in summary.json → counts.code_table)."
-    ]
+    return report, [note("code_table", no_polygon=n1, no_residents=n3, unknown_codes=n2)]
 
 
 def build_result(study: Study, reaches: list[CategoryReach], timings: dict[str, float]) -> Result:

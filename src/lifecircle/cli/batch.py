@@ -36,8 +36,9 @@ def batch_cmd(
     out: Annotated[
         Path,
         typer.Option(
-            help="Output folder: a subfolder per district, city_coverage.csv, city_summary.json, "
-            "city_map.html and batch_manifest.json (a rerun resumes from it).",
+            help="Output folder: a subfolder per district (the files of `analyze --out`), "
+            "city_coverage.csv, city_summary.json, city_map.html and batch_manifest.json (a "
+            "rerun resumes from it), and _cache/ (the prepared city, unless --cache-dir).",
         ),
     ],
     osm: opt.Osm = None,
@@ -56,7 +57,10 @@ def batch_cmd(
         str | None, typer.Option(help="Column holding the district name (default: name…).")
     ] = None,
     districts_crs: Annotated[
-        str | None, typer.Option(help="CRS of the districts when the file states none.")
+        str | None,
+        typer.Option(
+            help="CRS of the districts when the file states none (e.g. EPSG:4326), or gcj02 / bd09."
+        ),
     ] = None,
     communities: opt.Communities = None,
     communities_crs: opt.CommunitiesCrs = None,
@@ -95,7 +99,9 @@ def batch_cmd(
     retries: Annotated[
         int,
         typer.Option(
-            min=0, help="Times a district may kill its worker before it is recorded as failed."
+            min=0,
+            help="Times a district may kill its worker before it is recorded as failed (local "
+            "cluster; with --scheduler the scheduler's allowed-failures setting counts).",
         ),
     ] = 2,
     cache_dir: Annotated[
@@ -108,6 +114,8 @@ def batch_cmd(
         bool,
         typer.Option(help="Recompute every district, also in a folder made with other parameters."),
     ] = False,
+    verbose: opt.Verbose = 0,
+    quiet: opt.Quiet = False,
 ) -> None:
     """Analyse every district of a city: the city file is read once, one task per district runs
     on dask.distributed, and a rerun skips districts that are already done."""
@@ -147,7 +155,12 @@ def batch_cmd(
             districts_path=districts,
             out=out,
             cluster=Cluster(
-                scheduler=scheduler, workers=workers, memory_limit=memory_limit, retries=retries
+                scheduler=scheduler,
+                workers=workers,
+                memory_limit=memory_limit,
+                retries=retries,
+                # dask's own lines (scheduler, nanny, workers) only when asked for
+                log_level={0: "error", 1: "info"}.get(ctx.obj["verbose"], "debug"),
             ),
             force=force,
             district_id_column=district_id_column,

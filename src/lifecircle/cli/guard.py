@@ -8,11 +8,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import typer
-from rich.console import Console
 
+from lifecircle.cli.logs import err
 from lifecircle.errors import AnalysisError, InputError, LifecircleError
 
-err = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 
 

@@ -1,19 +1,18 @@
-"""The ``lifecircle`` command. Logging is configured here and only here (``-v`` / ``-q``).
+"""The ``lifecircle`` command. Logging is configured only from its ``-v`` / ``-q`` (see
+:mod:`lifecircle.cli.logs`), given before or after the command.
 
 Exit codes: 0 done, 1 analysis failed, 2 bad usage or input.
 """
 
 from __future__ import annotations
 
-import logging
 import sys
-from typing import Annotated
 
 import typer
-from rich.logging import RichHandler
 
 from lifecircle.cli import analyze, batch, presets, rebuild
-from lifecircle.cli.guard import err
+from lifecircle.cli import options as opt
+from lifecircle.cli.logs import merge
 
 app = typer.Typer(
     help="Measure 15-minute community life circles (15分钟社区生活圈) on OpenStreetMap walking "
@@ -25,34 +24,8 @@ app = typer.Typer(
 
 
 @app.callback()
-def main(
-    ctx: typer.Context,
-    verbose: Annotated[
-        int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv for debug).")
-    ] = 0,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")] = False,
-) -> None:
-    level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
-    logging.basicConfig(
-        level=level,
-        format="%(message)s",
-        datefmt="[%X]",
-        handlers=[RichHandler(console=err, show_path=False, markup=False)],
-        force=True,
-    )
-    if verbose < 2:
-        for noisy in (
-            "fiona",
-            "pyogrio",
-            "rasterio",
-            "urllib3",
-            "matplotlib",
-            "distributed",
-            "bokeh",
-            "tornado",
-        ):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
-    ctx.obj = {"quiet": quiet}
+def main(ctx: typer.Context, verbose: opt.Verbose = 0, quiet: opt.Quiet = False) -> None:
+    ctx.obj = merge(ctx.ensure_object(dict), verbose=verbose, quiet=quiet)
 
 
 # Commands are registered here; no command module imports this one back. Each keeps its heavy

@@ -7,6 +7,36 @@ from typing import Annotated
 
 import typer
 
+from lifecircle.cli.logs import merge
+
+
+def _verbose(ctx: typer.Context, value: int) -> int:
+    merge(ctx.ensure_object(dict), verbose=value)
+    return value
+
+
+def _quiet(ctx: typer.Context, value: bool) -> bool:
+    merge(ctx.ensure_object(dict), quiet=value)
+    return value
+
+
+# accepted before the command (the group's) and after it (every command's); they add up
+Verbose = Annotated[
+    int,
+    typer.Option(
+        "--verbose",
+        "-v",
+        count=True,
+        show_default=False,
+        callback=_verbose,
+        help="More log output: -v adds the cluster's messages (batch), -vv debug output and "
+        "tracebacks.",
+    ),
+]
+Quiet = Annotated[
+    bool,
+    typer.Option("--quiet", "-q", callback=_quiet, help="Only warnings and errors; no progress."),
+]
 Osm = Annotated[
     Path | None,
     typer.Option("--osm", help="Local OpenStreetMap file: .osm, .osm.xml, .osm.bz2 or .osm.pbf."),
@@ -23,8 +53,9 @@ Out = Annotated[
     Path,
     typer.Option(
         "--out",
-        help="Output folder for coverage.csv, area_coverage.csv, lifecircle.gpkg, summary.json "
-        "and map.html.",
+        help="Output folder. Written: coverage.csv, area_coverage.csv, denominators.csv, "
+        "coverage.xlsx, lifecircle.gpkg, summary.json, map.html, coverage_map.png, "
+        "coverage_chart.png and report.html (README → Outputs says what each holds).",
     ),
 ]
 Communities = Annotated[
@@ -69,6 +100,7 @@ Facilities = Annotated[
     list[Path] | None,
     typer.Option(
         "--facilities",
+        metavar="FILE",
         help="Facility list (CSV id,category,name,lon,lat; GeoJSON; GeoPackage). Repeatable. "
         "Categories outside the taxonomy are analysed at every tier.",
     ),
@@ -89,14 +121,17 @@ NoOsmFacilities = Annotated[
 Preset = Annotated[
     str | None,
     typer.Option(
-        help="Preset name (default) or path of a preset .toml: thresholds, tiers, speeds, "
-        "basket, target.",
+        help="The standard to judge by: default, gb50180, tdt1062, shanghai or shanghai-2035, or "
+        "the path of your own preset .toml (thresholds, tiers, speeds, basket, target). "
+        "`lifecircle presets` shows them; `lifecircle presets shanghai --toml > my.toml` "
+        "copies one to edit. Default: default.",
     ),
 ]
 Target = Annotated[
     float | None,
     typer.Option(
-        help="Share of residents that must be covered, in (0, 1]; default from the preset (0.85)."
+        help="Share of residents that must be covered, in (0, 1]; default: the preset's (85 %, "
+        "99 % in shanghai-2035)."
     ),
 ]
 MaxSnap = Annotated[
@@ -122,7 +157,26 @@ Encoding = Annotated[
 ]
 Lang = Annotated[
     str,
-    typer.Option(help="Language of map and spreadsheet labels: zh or en (CSV keys never change)."),
+    typer.Option(
+        help="Language of everything people read: report, map, spreadsheet, figures and notes: "
+        "zh or en (CSV column keys never change)."
+    ),
+]
+ReportLang = Annotated[
+    str,
+    typer.Option(
+        "--lang", help="Language of report.html and its figures (text, labels, notes): zh or en."
+    ),
+]
+MapLang = Annotated[
+    str, typer.Option("--lang", help="Language of map.html's labels and legend: zh or en.")
+]
+OutFolder = Annotated[
+    Path,
+    typer.Argument(
+        help="An output folder written by `lifecircle analyze` (or a district's folder of "
+        "`lifecircle batch`)."
+    ),
 ]
 CodeTable = Annotated[
     Path | None,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
 
 import typer
 
@@ -65,8 +64,10 @@ def _rebuild_map(out: Path, lang: str, tiles: str, offline: bool) -> Path:
 
 
 def report_cmd(
-    out: Annotated[Path, typer.Argument(help="An output folder written by `lifecircle analyze`.")],
-    lang: opt.Lang = "zh",
+    out: opt.OutFolder,
+    lang: opt.ReportLang = "zh",
+    verbose: opt.Verbose = 0,
+    quiet: opt.Quiet = False,
 ) -> None:
     """Rebuild report.html and its figures from an output folder without recomputing the
     analysis (for example in the other language)."""
@@ -81,10 +82,12 @@ def _fail(exc: Exception) -> None:
 
 
 def map_cmd(
-    out: Annotated[Path, typer.Argument(help="An output folder written by `lifecircle analyze`.")],
-    lang: opt.Lang = "zh",
+    out: opt.OutFolder,
+    lang: opt.MapLang = "zh",
     tiles: opt.Tiles = "osm",
     offline: opt.Offline = False,
+    verbose: opt.Verbose = 0,
+    quiet: opt.Quiet = False,
 ) -> None:
     """Rebuild map.html from an output folder without recomputing the analysis (for example
     offline, or on another basemap)."""

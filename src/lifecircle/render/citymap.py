@@ -54,25 +54,24 @@ def make_city_map(
         if ok:
             alerts = "".join(f'<div style="color:#8a4b00">⚠ {safe_text(w)}</div>' for w in warned)
             unit = (
-                "area samples 面积样本点"
-                if hl is not None and hl.area_samples
-                else "residents 居民"
-            )
+                t("area_samples", lang) if hl is not None and hl.area_samples
+                else t("residents", lang)
+            )  # fmt: skip
             body = (
-                f"complete life circle 完整生活圈: <b>{share:.1%}</b> (target {target:.0%})<br>"
+                f"{t('all', lang)}: <b>{share:.1%}</b> ({t('target', lang)} {target:.0%})<br>"
                 f"{unit}: {float(rec.get('residents') or 0):,.0f}<br>{alerts}"
-                f'<a href="{safe_text(link)}" target="_blank">open the district map 打开地图</a>'
+                f'<a href="{safe_text(link)}" target="_blank">{t("open_district_map", lang)}</a>'
             )
         else:
-            status, error = rec.get("status", "not run"), rec.get("error", "")
-            body = f"<i>{safe_text(status)}</i>: {safe_text(error)}"
+            status, error = rec.get("status", "not_run"), rec.get("error", "")
+            body = f"<i>{safe_text(t(f'status_{status}', lang))}</i>: {safe_text(error)}"
         rows.append(
             {
                 "name": safe_text(d.name),
                 "id": safe_text(d.district_id),
                 "coverage": (f"{share:.1%}" + (" ⚠" if warned else ""))
                 if np.isfinite(share)
-                else safe_text(rec.get("status", "")),
+                else safe_text(t(f"status_{rec.get('status', 'not_run')}", lang)),
                 "cls": coverage_class(share, target) if ok else "none",
                 "popup": f"<b>{safe_text(d.name)}</b> ({safe_text(d.district_id)})<br>{body}",
                 "geometry": d.geometry,
@@ -87,7 +86,7 @@ def make_city_map(
 
     folium.GeoJson(
         gdf.to_json(),
-        name="Districts 区",
+        name=t("layer_districts", lang),
         style_function=lambda f: {
             "fillColor": CLASS_COLOURS[f["properties"]["cls"]],
             "color": "#333",
@@ -96,15 +95,16 @@ def make_city_map(
         },
         tooltip=folium.GeoJsonTooltip(
             fields=["name", "id", "coverage"],
-            aliases=["District 区", "ID", "Complete life circle"],
+            aliases=[t("district", lang), t("district_id", lang), t("all", lang)],
         ),
         popup=folium.GeoJsonPopup(fields=["popup"], labels=False, max_width=360),
     ).add_to(m)
     legend(
         target,
-        "residents of each district",
+        t("district_residents", lang),
         "standard",
         None,
+        lang,
         warnings=(t("districts_with_warnings", lang).format(n=n_warned),) if n_warned else (),
     ).add_to(m)
     return finish_map(m, path, offline=offline, counts={"districts": len(gdf)}, bm=bm)

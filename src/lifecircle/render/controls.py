@@ -7,6 +7,7 @@ import json
 
 from branca.element import MacroElement, Template
 
+from lifecircle.i18n import t
 from lifecircle.render.escape import safe_text
 
 CLASS_COLOURS = {  # well below / below / meets / well above / no residents
@@ -117,25 +118,49 @@ def legend(
     denominator: str,
     profile: str,
     minutes: int | None,
+    lang: str = "en",
     *,
     headline: str = "",
     warnings: tuple[str, ...] = (),
-    unit: str = "residents",
+    unit: str = "",
 ) -> MacroElement:
-    """The class legend; states the target and the denominator, and above them the run's
-    headline and its warnings (plain text, escaped here)."""
+    """The class legend in ``lang``; states the target and the denominator (a label for people,
+    see :func:`lifecircle.notes.denominator_label`), and above them the run's headline and its
+    warnings. Every text argument is plain text, escaped here; ``unit`` is what the weights
+    count in running text of ``lang`` (residents, area samples)."""
+    zh = lang == "zh"
+    unit = safe_text(unit or ("居民" if zh else "residents"))
+    classes = [
+        ("well_below", f"远低于目标 (&lt; {target - 0.15:.0%})" if zh else
+         f"well below target (&lt; {target - 0.15:.0%})"),
+        ("below", f"低于目标 (&lt; {target:.0%})" if zh else f"below target (&lt; {target:.0%})"),
+        ("meets", f"达到目标 (≥ {target:.0%})" if zh else f"meets target (≥ {target:.0%})"),
+        ("well_above", f"远高于目标 (≥ {target + (1 - target) / 2:.0%})" if zh else
+         f"well above (≥ {target + (1 - target) / 2:.0%})"),
+        ("none", f"无{unit} / 未分析" if zh else f"no {unit} / not analysed"),
+    ]  # fmt: skip
     rows = "".join(
         f'<div><span style="background:{CLASS_COLOURS[k]};width:14px;height:14px;'
         f'display:inline-block;margin-right:6px;border:1px solid #555"></span>{label}</div>'
-        for k, label in [
-            ("well_below", f"well below target (&lt; {target - 0.15:.0%})"),
-            ("below", f"below target (&lt; {target:.0%})"),
-            ("meets", f"meets target (≥ {target:.0%})"),
-            ("well_above", f"well above (≥ {target + (1 - target) / 2:.0%})"),
-            ("none", f"no {safe_text(unit)} / not analysed"),
-        ]
+        for k, label in classes
     )
-    within = f", ≤ {minutes} min" if minutes else ""
+    walker = t(profile, lang)
+    if zh:
+        within = f",≤ {minutes} 分钟" if minutes else ""
+        title = "完整生活圈"
+        body = (
+            f"在各类设施的标准内到达基本设施组合中每一类的{unit}比例"
+            f"({safe_text(walker)}{within})。目标 {target:.0%}。"
+        )
+        denom = f"分母:{safe_text(denominator)}"
+    else:
+        within = f", ≤ {minutes} min" if minutes else ""
+        title = "Complete life circle"
+        body = (
+            f"share of {unit} reaching every basket category within its threshold "
+            f"({safe_text(walker)}{within}). Target {target:.0%}."
+        )
+        denom = f"Denominator: {safe_text(denominator)}"
     top = f'<div class="lc-headline"><b>{safe_text(headline)}</b></div>' if headline else ""
     top += "".join(
         f'<div class="lc-warning" style="color:#8a4b00;margin-top:3px">⚠ {safe_text(w)}</div>'
@@ -149,10 +174,9 @@ def legend(
          background:white;padding:8px 10px;border:1px solid #888;border-radius:4px;
          font:12px sans-serif;max-width:280px">
       {top}
-      <b>Complete life circle 完整生活圈</b><br>
-      share of {safe_text(unit)} reaching every basket category within its threshold
-      ({safe_text(profile)} walker{within}). Target {target:.0%}.<br>
-      <i>Denominator: {safe_text(denominator)}</i>
+      <b>{title}</b><br>
+      {body}<br>
+      <i>{denom}</i>
       {rows}
     </div>
     {{% endmacro %}}"""

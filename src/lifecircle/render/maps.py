@@ -25,9 +25,10 @@ from pyproj import CRS
 from lifecircle.chinacoords import wgs84_to_gcj02
 from lifecircle.errors import InputError
 from lifecircle.fileio import write_text
-from lifecircle.headline import headline
+from lifecircle.headline import Headline, headline
 from lifecircle.i18n import t
 from lifecircle.naming import ALL, median_dist_col
+from lifecircle.notes import denominator_label
 from lifecircle.render.assets import DEFAULT_CSS, DEFAULT_JS, inline_assets
 from lifecircle.render.controls import (
     CLASS_COLOURS,
@@ -239,6 +240,16 @@ def finish_map(
 # ---- the area map -------------------------------------------------------------------------------
 
 
+def _category_names(result: MapInputs, keys: str, lang: str) -> str:
+    """``"canteen, elder_care"`` as the categories' short names in ``lang``."""
+    sep = "、" if lang == "zh" else ", "
+    return sep.join(
+        _short(category_label(result.summary, k.strip(), lang))
+        for k in str(keys or "").split(",")
+        if k.strip()
+    )
+
+
 def _popups(
     comm: gpd.GeoDataFrame, result: MapInputs, profile: str, minutes: int, target: float, lang: str
 ) -> list[str]:
@@ -273,11 +284,6 @@ def _popups(
             f"{t(profile, lang)}<table>{body}</table>"
         )
     return out
-
-
-def _unit_alias(area_samples: bool) -> str:
-    """What the weights count, in both languages as the map's other fixed labels are."""
-    return "Area samples 面积样本点" if area_samples else "Residents 居民"
 
 
 def _short(label: str) -> str:
@@ -325,7 +331,7 @@ def _category_layer(
     shift: Callable[[gpd.GeoDataFrame], gpd.GeoDataFrame],
     lang: str,
     counts: dict[str, int],
-    unit: str = "Residents 居民",
+    hl: Headline,
 ) -> None:
     fac, sa, crs = result.facilities, result.service_areas, result.crs
     colour = CATEGORY_COLOURS[k % len(CATEGORY_COLOURS)]
@@ -342,14 +348,14 @@ def _category_layer(
         EncodedAreas(
             area.geometry.iloc[0],
             style={"fillColor": colour, "color": colour, "weight": 1, "fillOpacity": 0.12},
-            tooltip=safe_text(f"{label}: {minutes}-minute service area"),
+            tooltip=safe_text(t("tip_service_area", lang).format(label=label, minutes=minutes)),
         ).add_to(fg)
     if len(pts):
         rp = pts.to_crs(crs).geometry.representative_point().to_crs(4326)
         layer = shift(
             gpd.GeoDataFrame(
                 {
-                    "name": [safe_text(n) or "(unnamed)" for n in pts["name"]],
+                    "name": [safe_text(n) or t("unnamed", lang) for n in pts["name"]],
                     "category": safe_text(label),
                     "reached": [f"{v:,.0f}" for v in pts["residents_within_max_minutes"]],
                 },
@@ -372,7 +378,13 @@ def _category_layer(
             tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=[""]),
             popup=folium.GeoJsonPopup(
                 fields=["name", "category", "reached"],
-                aliases=["Facility 设施", "Category 类别", f"{unit} ≤ {top} min"],
+                aliases=[
+                    t("facility", lang),
+                    t("category", lang),
+                    t("reached_within", lang).format(
+                        minutes=top, unit=hl.unit(lang), label=hl.unit_label(lang)
+                    ),
+                ],
             ),
         ).add_to(fg)
     counts[f"category:{cat}"] = len(pts)
@@ -384,12 +396,12 @@ def _gaps_layer(
     result: MapInputs,
     shift: Callable[[gpd.GeoDataFrame], gpd.GeoDataFrame],
     counts: dict[str, int],
-    unit: str = "Residents 居民",
+    lang: str,
+    hl: Headline,
 ) -> None:
     gaps = result.gaps
-    what = "area samples" if unit == _unit_alias(True) else "residents"
     gfg = folium.FeatureGroup(
-        name=f"Gaps 缺口: {what} missing the complete life circle ({len(gaps)})", show=True
+        name=t("layer_gaps", lang).format(n=len(gaps), unit=hl.unit(lang)), show=True
     )
     if len(gaps) > MAX_GAP_POINTS:
         gm = gaps.to_crs(result.crs)
@@ -408,7 +420,8 @@ def _gaps_layer(
                 "fillOpacity": f["properties"]["o"],
             },
             tooltip=folium.GeoJsonTooltip(
-                fields=["residents"], aliases=[f"{unit} without the complete life circle"]
+                fields=["residents"],
+                aliases=[t("tip_gaps", lang).format(unit=hl.unit(lang), label=hl.unit_label(lang))],
             ),
         ).add_to(gfg)
         counts["gaps"] = len(hexes)
@@ -418,7 +431,10 @@ def _gaps_layer(
             gpd.GeoDataFrame(
                 {
                     "weight": gaps["weight"].to_numpy(),
-                    "what": [f"missing: {safe_text(x)}" for x in gaps["missing_categories"]],
+                    "what": [
+                        safe_text(f"{t('missing', lang)}: {_category_names(result, x, lang)}")
+                        for x in gaps["missing_categories"]
+                    ],
                 },
                 geometry=gaps.geometry.values,
                 crs=4326,
@@ -436,7 +452,9 @@ def _gaps_layer(
                 "color": "#b2182b",
                 "radius": f["properties"]["r"],
             },
-            tooltip=folium.GeoJsonTooltip(fields=["residents", "what"], aliases=[unit, ""]),
+            tooltip=folium.GeoJsonTooltip(
+                fields=["residents", "what"], aliases=[hl.unit_label(lang), ""]
+            ),
         ).add_to(gfg)
         counts["gaps"] = len(pts_g)
     counts.setdefault("gaps", 0)
@@ -461,7 +479,6 @@ def make_map(
     bm = basemap(tiles)
     shift = display_shift(bm)
     hl = headline(summary)
-    unit = _unit_alias(hl.area_samples)
     comm = shift(_simplify(result.communities, crs, 2.0))
     m = base_map(tuple(comm.total_bounds), bm)
     counts: dict[str, int] = {}
@@ -485,7 +502,7 @@ def make_map(
     )
     communities = folium.GeoJson(
         props.to_json(),
-        name="Communities 社区 (complete life circle)",
+        name=t("layer_communities", lang),
         style_function=lambda f: {
             "fillColor": CLASS_COLOURS[f["properties"]["cls"]],
             "color": "#333",
@@ -494,23 +511,29 @@ def make_map(
         },
         tooltip=folium.GeoJsonTooltip(
             fields=["name", "id", "residents", "coverage"],
-            aliases=["Community 社区", "ID", unit, "Complete life circle"],
+            aliases=[
+                t("community_name", lang),
+                t("community_id", lang),
+                hl.unit_label(lang),
+                t("all", lang),
+            ],
         ),
         popup=folium.GeoJsonPopup(fields=["popup"], labels=False, max_width=420),
     )
     communities.add_to(m)
     counts["communities"] = len(props)
     for k, cat in enumerate(result.categories):
-        _category_layer(m, k, cat, result, profile, shift, lang, counts, unit)
-    _gaps_layer(m, result, shift, counts, unit)
+        _category_layer(m, k, cat, result, profile, shift, lang, counts, hl)
+    _gaps_layer(m, result, shift, counts, lang, hl)
     legend(
         target,
-        summary["denominator"],
+        denominator_label(summary["denominator"], lang),
         profile,
         minutes,
+        lang,
         headline=hl.sentence(lang),
         warnings=tuple(hl.warning_texts(lang)),
-        unit=hl.unit("en"),
+        unit=hl.unit(lang),
     ).add_to(m)
     search_control(communities.get_name()).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)

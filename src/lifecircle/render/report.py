@@ -18,6 +18,14 @@ from lifecircle.fileio import write_text
 from lifecircle.headline import headline
 from lifecircle.i18n import t as label
 from lifecircle.naming import ALL
+from lifecircle.notes import (
+    communities_source_label,
+    denominator_label,
+    dropped_pieces_text,
+    input_label,
+    render_notes,
+    threshold_label,
+)
 from lifecircle.render.escape import html_text, read_people_csv
 
 
@@ -63,7 +71,11 @@ def render_report(out: Path, *, lang: str = "zh", dest: Path | None = None) -> P
         rows.append(
             {
                 "label": name,
-                "threshold": info.get("threshold", ""),
+                "threshold": threshold_label(
+                    str(info.get("threshold_kind", "")), float(info["threshold_value"]), lang
+                )
+                if info.get("threshold_value") is not None
+                else info.get("threshold", ""),
                 "unverified": info.get("threshold_unverified", False),
                 "n": per_cat.get(key, "") if key != ALL else "",
                 "cells": [area.get((key, p, m)) for p in profiles for m in minutes],
@@ -122,12 +134,17 @@ def render_report(out: Path, *, lang: str = "zh", dest: Path | None = None) -> P
         categories=rows,
         profiles=profiles,
         minutes=minutes,
+        notes=render_notes(summary, lang),
+        denominator=denominator_label(summary["denominator"], lang),
+        communities_source=communities_source_label(summary["area"]["communities_source"], lang),
+        dropped_pieces=dropped_pieces_text(summary, lang),
         missing=missing,
         completeness=completeness,
         figures=[f for f in ("coverage_map.png", "coverage_chart.png") if (out / f).is_file()],
         target=target,
         lang=lang,
         t=lambda k: label(k, lang),
+        input_label=lambda k: input_label(k, lang),
         pct=_pct,
     )
     path = dest or out / "report.html"

@@ -23,6 +23,7 @@ from lifecircle.fileio import atomic_write
 from lifecircle.headline import headline
 from lifecircle.i18n import t
 from lifecircle.naming import ALL
+from lifecircle.notes import denominator_label, threshold_label
 from lifecircle.render.escape import excel_text, formula_like
 
 if TYPE_CHECKING:
@@ -138,7 +139,7 @@ def write_xlsx(result: Result, path: Path, *, target: float, lang: str = "zh") -
         (t("headline", lang), hl.sentence(lang)),
         *((t("warning", lang), w) for w in hl.warning_texts(lang)),
         (t("preset", lang), f"{preset.get('name', '')} — {preset.get('title', '')}"),
-        (t("denominator", lang), summary["denominator"]),
+        (t("denominator", lang), denominator_label(summary["denominator"], lang)),
         (t("target", lang), f"{target:.0%}"),
         (t("source", lang), t("osm_attribution", lang)),
         ("", t("below_note_samples" if hl.area_samples else "below_note", lang)),
@@ -161,7 +162,14 @@ def write_xlsx(result: Result, path: Path, *, target: float, lang: str = "zh") -
     for i, cat in enumerate(cats, start=top + 1):
         text(ws, i, 1, category_label(result.summary, cat, lang))
         info_c = summary["categories"].get(cat, {})
-        text(ws, i, 2, info_c.get("threshold", ""))
+        text(
+            ws,
+            i,
+            2,
+            threshold_label(str(info_c["threshold_kind"]), float(info_c["threshold_value"]), lang)
+            if info_c.get("threshold_value") is not None
+            else info_c.get("threshold", ""),
+        )
         j = 3
         for p in profiles:
             for m in minutes:

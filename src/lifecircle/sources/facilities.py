@@ -20,6 +20,7 @@ from lifecircle.chinacoords import gcj02_to_wgs84
 from lifecircle.config import Settings
 from lifecircle.errors import InputError
 from lifecircle.network import Network
+from lifecircle.notes import note
 from lifecircle.snapping import snap_points
 from lifecircle.sources._files import (
     VECTOR_SUFFIXES,
@@ -325,12 +326,12 @@ def check_user_facilities(
         return FileCheck(outside)
     ev = gcj02_evidence(xy, net, crs)
     if ev["looks_gcj02"]:
-        msg = (
-            f"--facilities {path.name} was read as WGS 84, but its points sit a median "
-            f"{ev['median_m_as_given']:.0f} m from the streets and "
-            f"{ev['median_m_read_as_gcj02']:.0f} m once read as GCJ-02 (the same shift in other "
-            f"directions gives {ev['median_m_shifted_elsewhere']:.0f} m): it looks like an "
-            "Amap/Tencent (GCJ-02) list. If so, rerun with --facilities-crs gcj02."
+        msg = note(
+            "looks_gcj02",
+            file=path.name,
+            median_m=ev["median_m_as_given"],
+            median_gcj02_m=ev["median_m_read_as_gcj02"],
+            median_elsewhere_m=ev["median_m_shifted_elsewhere"],
         )
         log.warning(msg)
         return FileCheck(outside, msg, ev)

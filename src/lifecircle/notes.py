@@ -1,0 +1,242 @@
+"""Notes of a run (caveats a planner must read), and the labels of its denominators and community
+sources, in Chinese or English.
+
+A note is made by :func:`note` from a key of :data:`NOTES` and its parameters. It *is* its English
+text (a ``str``), so code that prints or logs notes keeps working, and it carries ``key`` and
+``params``, so that each output renders it in its own language at the time it is written
+(:func:`render_notes`).
+
+In ``summary.json`` the notes keep the shape they always had, a list of English strings under
+``"notes"``; ``"note_keys"`` holds, in the same order, ``{"key": ..., "params": {...}}`` for each
+(:func:`note_keys`). A reader that knows only ``notes`` reads English; one that wants the other
+language renders ``note_keys`` with :func:`render_note`. A summary without ``note_keys`` (written
+by an older version) renders its English strings as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+#: note key -> text per language, with ``str.format`` fields named by the note's parameters
+NOTES: dict[str, dict[str, str]] = {
+    "grid_communities": {
+        "en": "No community boundaries were given or found in the OSM input: the area is cut "
+        "into a {cell_m:g} m grid.",
+        "zh": "未提供社区边界,OSM 数据中也没有行政边界:研究范围按 {cell_m:g} 米网格划分为单元。",
+    },
+    "extract_clipped": {
+        "en": "{outside_share:.0%} of the area buffered by the {reach_m:.0f} m walking reach lies "
+        "outside the OSM extract: facilities there are unknown, so coverage near the edge may be "
+        "understated.",
+        "zh": "研究范围外扩 {reach_m:.0f} 米步行距离后,有 {outside_share:.0%} 落在 OSM "
+        "数据范围之外:那里的设施未知,边缘处的覆盖率可能偏低。",
+    },
+    "uniform_residents": {
+        "en": "No population input and no residential buildings in the OSM data: residents are "
+        "spread evenly over the area (one point per 50 m), so coverage is a share of area.",
+        "zh": "未提供人口数据,OSM 数据中也没有居住建筑:居民按每 50 米一个点均匀分布,"
+        "覆盖率因此是面积占比。",
+    },
+    "code_table": {
+        "en": "Code table: {no_polygon} committee(s) of the table have no polygon, "
+        "{no_residents} have no residents, and {unknown_codes} polygon(s) carry codes the table "
+        "does not know (listed in summary.json → counts.code_table).",
+        "zh": "代码表核对:表中 {no_polygon} 个居委会没有边界面,{no_residents} 个没有居民,"
+        "另有 {unknown_codes} 个边界面的代码不在表中(详见 summary.json → counts.code_table)。",
+    },
+    "empty_category": {
+        "en": "Category '{category}' has no facility in the area or its buffer: coverage is 0.",
+        "zh": "“{category}”类设施在研究范围及其外扩范围内一处也没有:覆盖率为 0。",
+    },
+    "looks_gcj02": {
+        "en": "--facilities {file} was read as WGS 84, but its points sit a median "
+        "{median_m:.0f} m from the streets and {median_gcj02_m:.0f} m once read as GCJ-02 (the "
+        "same shift in other directions gives {median_elsewhere_m:.0f} m): it looks like an "
+        "Amap/Tencent (GCJ-02) list. If so, rerun with --facilities-crs gcj02.",
+        "zh": "设施清单 {file} 按 WGS 84 读取,但其点位距道路的中位距离为 {median_m:.0f} 米,"
+        "按 GCJ-02 读取则为 {median_gcj02_m:.0f} 米(同样距离向其他方向平移为 "
+        "{median_elsewhere_m:.0f} 米):它看起来是高德/腾讯(GCJ-02)坐标。"
+        "如果是,请加 --facilities-crs gcj02 重新运行。",
+    },
+    "dropped_pieces": {
+        "en": "pieces of network shorter than {min_component_m:g} m in total are not routed on; "
+        "points nearest to them are attached to the nearest kept edge within {max_snap_m:g} m, "
+        "or reported off-network",
+        "zh": "总长不足 {min_component_m:g} 米的孤立路网不参与路径计算;离它们最近的点改接到 "
+        "{max_snap_m:g} 米内最近的保留路段,否则计为路网外",
+    },
+}
+
+#: parameters that name a facility category: shown by the category's name in the language
+_CATEGORY_PARAMS = ("category",)
+
+
+class Note(str):
+    """A note: its English text, with the ``key`` and ``params`` it was made from."""
+
+    key: str
+    params: dict[str, Any]
+
+    def __new__(cls, key: str, params: Mapping[str, Any]) -> Note:
+        self = super().__new__(cls, _format(key, dict(params), "en"))
+        self.key = key
+        self.params = dict(params)
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickled to and from dask workers
+        return (Note, (self.key, self.params))
+
+
+def note(key: str, **params: Any) -> Note:
+    """The note ``key`` of :data:`NOTES` with its parameters (numbers, file names, keys).
+
+    Raises
+    ------
+    KeyError
+        For a key that is not in the catalogue, or a parameter its text needs and was not given.
+    """
+    if key not in NOTES:
+        raise KeyError(f"no note {key!r} in lifecircle.notes.NOTES")
+    return Note(key, params)
+
+
+def _format(key: str, params: dict[str, Any], lang: str, names: Mapping[str, str] | None = None):
+    texts = NOTES[key]
+    shown = dict(params)
+    for p in _CATEGORY_PARAMS:
+        if p in shown and names:
+            shown[p] = names.get(str(shown[p]), shown[p])
+    return texts.get(lang, texts["en"]).format(**shown)
+
+
+def note_keys(notes: list[str]) -> list[dict[str, Any] | None]:
+    """For ``summary.json``: ``{"key", "params"}`` of each note (None for a plain string)."""
+    return [{"key": n.key, "params": n.params} if isinstance(n, Note) else None for n in notes]
+
+
+def add_notes(summary: dict[str, Any], notes: list[str]) -> None:
+    """Append ``notes`` to a summary's ``notes``, keeping ``note_keys`` in step with them."""
+    old = list(summary.get("notes") or [])
+    keys = list(summary.get("note_keys") or [])
+    if len(keys) != len(old):
+        keys = note_keys(old)
+    summary["notes"] = [*old, *notes]
+    summary["note_keys"] = [*keys, *note_keys(notes)]
+
+
+def render_note(
+    text: str, entry: Mapping[str, Any] | None, lang: str, names: Mapping[str, str] | None = None
+) -> str:
+    """One note in ``lang``: from its key and parameters when known, else its text as it is.
+
+    ``names`` maps category keys to their names in ``lang``.
+    """
+    if not entry or entry.get("key") not in NOTES:
+        return text
+    try:
+        return _format(str(entry["key"]), dict(entry.get("params") or {}), lang, names)
+    except (KeyError, ValueError, IndexError):  # parameters from another version's summary
+        return text
+
+
+def render_notes(summary: Mapping[str, Any], lang: str) -> list[str]:
+    """The notes of a ``summary.json`` in ``lang``."""
+    texts = list(summary.get("notes") or [])
+    keys = list(summary.get("note_keys") or [])
+    if len(keys) != len(texts):
+        keys = [None] * len(texts)
+    names = {
+        k: str(v.get(f"name_{lang}") or k)
+        for k, v in (summary.get("categories") or {}).items()
+        if isinstance(v, Mapping)
+    }
+    return [render_note(str(t), e, lang, names) for t, e in zip(texts, keys, strict=True)]
+
+
+def dropped_pieces_text(summary: Mapping[str, Any], lang: str) -> str:
+    """How pieces of network too small to use were treated, in ``lang``."""
+    params = (summary.get("provenance") or {}).get("parameters") or {}
+    entry = {"key": "dropped_pieces", "params": params}
+    return render_note(str(summary.get("dropped_pieces_treatment", "")), entry, lang)
+
+
+def threshold_label(kind: str, value: float, lang: str) -> str:
+    """A preset threshold (``minutes`` or ``metres``) with its unit in ``lang``."""
+    unit = {"minutes": ("min", "分钟"), "metres": ("m", "米")}.get(kind, ("", ""))
+    return f"{value:g} {unit[1] if lang == 'zh' else unit[0]}".strip()
+
+
+# ---- what a run's figures are counted over, for people ------------------------------------
+
+_DENOMINATORS: dict[str, dict[str, str]] = {
+    "osm_residential_buildings_floor_area_estimate": {
+        "en": "residents estimated from OSM residential buildings (floor area ÷ 35 m² a person)",
+        "zh": "按 OSM 居住建筑估算的居民(建筑面积 ÷ 人均 35 平方米)",
+    },
+    "uniform_area_no_population_data": {
+        "en": "no population data: residents spread evenly (a share of area)",
+        "zh": "无人口数据:居民均匀分布(即面积占比)",
+    },
+    "population_raster": {
+        "en": "residents from the population raster {name}",
+        "zh": "人口栅格 {name}",
+    },
+    "population_points": {
+        "en": "residents from the population points {name}",
+        "zh": "人口点 {name}",
+    },
+}
+
+_SOURCES: dict[str, dict[str, str]] = {
+    "file": {"en": "your file {name}", "zh": "用户文件 {name}"},
+    "osm_admin_level": {
+        "en": "OSM administrative boundaries (admin_level {name})",
+        "zh": "OSM 行政边界(admin_level {name})",
+    },
+    "grid": {"en": "a {name} grid (no boundaries given)", "zh": "{name}网格(未提供边界)"},
+}
+
+
+def denominator_label(key: str, lang: str) -> str:
+    """``summary.json``'s ``denominator`` (``osm_residential_buildings_floor_area_estimate``,
+    ``population_raster:pop.tif`` …) in words of ``lang``; an unknown key as it is."""
+    base, _, name = str(key).partition(":")
+    entry = _DENOMINATORS.get(base)
+    if entry is None:
+        return str(key)
+    return entry.get(lang, entry["en"]).format(name=name)
+
+
+def communities_source_label(key: str, lang: str) -> str:
+    """``area.communities_source`` (``file:x.gpkg``, ``osm_admin_level_8``, ``grid_500m``) in
+    words of ``lang``; an unknown key as it is."""
+    key = str(key)
+    if key.startswith("file:"):
+        base, name = "file", key[5:]
+    elif key.startswith("osm_admin_level_"):
+        base, name = "osm_admin_level", key[len("osm_admin_level_") :]
+    elif key.startswith("grid_"):
+        base, name = "grid", key[5:].replace("m", " m" if lang == "en" else " 米")
+    else:
+        return key
+    entry = _SOURCES[base]
+    return entry.get(lang, entry["en"]).format(name=name)
+
+
+_INPUTS: dict[str, dict[str, str]] = {
+    "osm": {"en": "OpenStreetMap data (--osm)", "zh": "OpenStreetMap 数据 (--osm)"},
+    "area": {"en": "analysis area (--area)", "zh": "研究范围 (--area)"},
+    "communities": {"en": "communities (--communities)", "zh": "社区边界 (--communities)"},
+    "population": {"en": "residents (--population)", "zh": "人口 (--population)"},
+    "code_table": {"en": "code table (--code-table)", "zh": "代码表 (--code-table)"},
+    "categories": {"en": "facility taxonomy (--categories)", "zh": "设施分类 (--categories)"},
+    "walk_filter": {"en": "walkable ways (--walk-filter)", "zh": "步行道路规则 (--walk-filter)"},
+    "facilities": {"en": "facility list (--facilities)", "zh": "设施清单 (--facilities)"},
+}
+
+
+def input_label(key: str, lang: str) -> str:
+    """An input of ``provenance.inputs`` (``osm``, ``facilities[0]`` …) with its option."""
+    entry = _INPUTS.get(str(key).split("[", 1)[0])
+    return str(key) if entry is None else entry.get(lang, entry["en"])
