@@ -355,7 +355,7 @@ class Settings:
     admin_level: str | None = None
     lang: str = "zh"
     tiles: str = "osm"  # map basemap: osm, none, gaode or an xyzservices name
-    offline: bool = False  # inline the map's scripts so it opens with no network
+    offline: bool = True  # inline the map's scripts so it opens with no network (False: --cdn)
     processes: int = field(default_factory=lambda: min(os.cpu_count() or 1, 4))
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -31,7 +31,7 @@ def _run(
     quiet: bool,
     lang: str = "zh",
     tiles: str = "osm",
-    offline: bool = False,
+    offline: bool = True,
 ) -> None:
     check_output_dir(out, overwrite=overwrite)
     settings = make_settings(
@@ -93,7 +93,7 @@ def analyze_cmd(
     encoding: opt.Encoding = None,
     lang: opt.Lang = "zh",
     tiles: opt.Tiles = "osm",
-    offline: opt.Offline = False,
+    offline: opt.Offline = True,
     code_table: opt.CodeTable = None,
     age_share: opt.AgeShare = None,
     overwrite: opt.Overwrite = False,

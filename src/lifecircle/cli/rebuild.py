@@ -89,7 +89,7 @@ def map_cmd(
     out: Annotated[Path, typer.Argument(help="An output folder written by `lifecircle analyze`.")],
     lang: opt.Lang = "zh",
     tiles: opt.Tiles = "osm",
-    offline: opt.Offline = False,
+    offline: opt.Offline = True,
 ) -> None:
     """Rebuild map.html from an output folder without recomputing the analysis (for example
     offline, or on another basemap)."""

@@ -112,11 +112,29 @@ def search_control(layer_name: str) -> MacroElement:
     return el
 
 
-def legend(target: float, denominator: str, profile: str, minutes: int | None) -> MacroElement:
-    """The class legend; states the target and the denominator."""
+SERVICE_AREA_DASH = "5 4"  # service areas: dashed outlines in the category's (cool) colour
+
+
+def legend(
+    target: float,
+    denominator: str,
+    profile: str,
+    minutes: int | None,
+    *,
+    service_areas: bool = False,
+) -> MacroElement:
+    """The class legend; states the target and the denominator.
+
+    A Leaflet control in the bottom-left corner, so Leaflet stacks it above the scale bar
+    rather than over it. With ``service_areas``, a last row explains the dashed outlines that a
+    category layer draws.
+    """
+    swatch = (
+        '<span style="background:{c};width:14px;height:14px;display:inline-block;'
+        'margin-right:6px;border:1px solid #555;vertical-align:-2px"></span>'
+    )
     rows = "".join(
-        f'<div><span style="background:{CLASS_COLOURS[k]};width:14px;height:14px;'
-        f'display:inline-block;margin-right:6px;border:1px solid #555"></span>{label}</div>'
+        f"<div>{swatch.format(c=CLASS_COLOURS[k])}{label}</div>"
         for k, label in [
             ("well_below", f"well below target (&lt; {target - 0.15:.0%})"),
             ("below", f"below target (&lt; {target:.0%})"),
@@ -125,19 +143,33 @@ def legend(target: float, denominator: str, profile: str, minutes: int | None) -
             ("none", "no residents / not analysed"),
         ]
     )
+    if service_areas:
+        rows += (
+            '<div style="margin-top:3px"><span style="width:14px;height:10px;'
+            "display:inline-block;margin-right:6px;border:2px dashed #3f51b5;"
+            'vertical-align:-1px"></span>service area of a category layer '
+            "(服务范围; nested, by minutes)</div>"
+        )
     within = f", ≤ {minutes} min" if minutes else ""
-    html = f"""
-    {{% macro html(this, kwargs) %}}
-    <div class="lc-legend" style="position:fixed;bottom:24px;left:12px;z-index:9999;
-         background:white;padding:8px 10px;border:1px solid #888;border-radius:4px;
-         font:12px sans-serif;max-width:280px">
-      <b>Complete life circle 完整生活圈</b><br>
-      share of residents reaching every basket category within its threshold
-      ({safe_text(profile)} walker{within}). Target {target:.0%}.<br>
-      <i>Denominator: {safe_text(denominator)}</i>
-      {rows}
-    </div>
-    {{% endmacro %}}"""
-    el = MacroElement()
-    el._template = Template(html)
-    return el
+    html = (
+        "<b>Complete life circle 完整生活圈</b><br>"
+        "share of residents reaching every basket category within its threshold "
+        f"({safe_text(profile)} walker{within}). Target {target:.0%}.<br>"
+        f"<i>Denominator: {safe_text(denominator)}</i>{rows}"
+    )
+    return _script(
+        """
+        var C = L.Control.extend({options: {position: 'bottomleft'}, onAdd: function() {
+          var d = L.DomUtil.create('div', 'lc-legend');
+          d.style.cssText = 'background:#fff;padding:8px 10px;border:1px solid #888;'
+            + 'border-radius:4px;font:12px sans-serif;max-width:280px;line-height:1.35';
+          d.innerHTML = """
+        + json.dumps(html)
+        + """;
+          L.DomEvent.disableClickPropagation(d);
+          L.DomEvent.disableScrollPropagation(d);
+          return d;
+        }});
+        map.addControl(new C());
+        """
+    )
