@@ -24,6 +24,7 @@ def write_city_outputs(
     rule: str | None,
 ) -> dict[str, Any]:
     """city_coverage.csv (every finished district's area rows), city_map.html and the summary."""
+    from lifecircle.render.batchmaps import DISTRICTS_FILE, refresh_district_maps, save_districts
     from lifecircle.render.citymap import make_city_map
 
     records = manifest["districts"]
@@ -102,6 +103,16 @@ def write_city_outputs(
             "attribution": "© OpenStreetMap contributors (ODbL 1.0)",
         },
     }
+    # districts skipped as unchanged keep the maps of an earlier run: draw them as this one asks
+    summary["district_maps_redrawn"] = refresh_district_maps(
+        out,
+        records,
+        target=settings.target,
+        lang=settings.lang,
+        tiles=settings.tiles,
+        offline=settings.offline,
+    )
+    save_districts(out / DISTRICTS_FILE, dists)  # so `lifecircle map` can redraw the city map
     make_city_map(
         out / "city_map.html",
         dists,

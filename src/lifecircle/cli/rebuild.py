@@ -55,6 +55,40 @@ def _rebuild(out: Path, lang: str) -> Path:
     return _replace(out, "report.html", lambda p: render_report(out, lang=lang, dest=p))
 
 
+def _rebuild_maps(out: Path, lang: str, tiles: str, offline: bool) -> list[Path]:
+    """map.html of an analysis folder; of a batch folder, every finished district's map.html
+    and then city_map.html (drawn from the manifest and the district outlines)."""
+    from lifecircle.render.batchmaps import (
+        district_folders,
+        is_batch_folder,
+        load_districts,
+        read_manifest,
+    )
+    from lifecircle.render.citymap import make_city_map
+
+    if not is_batch_folder(out):
+        return [_rebuild_map(out, lang, tiles, offline)]
+    manifest = read_manifest(out)
+    records = manifest.get("districts", {})
+    written = [
+        _rebuild_map(folder, lang, tiles, offline) for folder in district_folders(out, records)
+    ]
+    dists, notes = load_districts(out, manifest)
+    for note in notes:
+        typer.echo(f"note: {note}", err=True)
+    target = float(manifest["parameters"]["settings"]["target"])
+    written.append(
+        _replace(
+            out,
+            "city_map.html",
+            lambda p: make_city_map(
+                p, dists, records, target=target, lang=lang, tiles=tiles, offline=offline
+            ),
+        )
+    )
+    return written
+
+
 def _rebuild_map(out: Path, lang: str, tiles: str, offline: bool) -> Path:
     run = load_outputs(out)
     target = float(run.summary["complete_life_circle"]["target"])
@@ -86,16 +120,24 @@ def _fail(exc: Exception) -> None:
 
 @app.command("map")
 def map_cmd(
-    out: Annotated[Path, typer.Argument(help="An output folder written by `lifecircle analyze`.")],
+    out: Annotated[
+        Path,
+        typer.Argument(
+            help="An output folder written by `lifecircle analyze`, or a `lifecircle batch` "
+            "folder (every district's map.html and city_map.html are rebuilt)."
+        ),
+    ],
     lang: opt.Lang = "zh",
     tiles: opt.Tiles = "osm",
     offline: opt.Offline = True,
 ) -> None:
     """Rebuild map.html from an output folder without recomputing the analysis (for example
-    offline, or on another basemap)."""
+    on another basemap, or --cdn); of a batch folder, every district's map and the city map."""
     from lifecircle.errors import InputError
 
     if not out.is_dir():
         run_guarded(_fail, InputError(f"{out}: no such output folder; give the --out of a run"))
-    path = run_guarded(_rebuild_map, out, lang, tiles, offline)
-    typer.echo(f"Wrote {path}")
+    paths = run_guarded(_rebuild_maps, out, lang, tiles, offline)
+    if len(paths) > 1:
+        typer.echo(f"Wrote {len(paths) - 1} district maps under {out}")
+    typer.echo(f"Wrote {paths[-1]}")
