@@ -41,7 +41,7 @@ def _rebuild(out: Path, lang: str) -> Path:
     run = load_outputs(out)
     area = pd.read_csv(out / "area_coverage.csv", encoding="utf-8-sig")
     with tempfile.TemporaryDirectory(prefix=".figures-", dir=out) as tmp:
-        write_figures(
+        drawn = write_figures(
             Path(tmp),
             communities=run.communities,
             area_coverage=area,
@@ -52,7 +52,11 @@ def _rebuild(out: Path, lang: str) -> Path:
         for name in FIGURES:  # each replaced whole, as the report below
             default_mode(Path(tmp) / name)
             os.replace(Path(tmp) / name, out / name)
-    return _replace(out, "report.html", lambda p: render_report(out, lang=lang, dest=p))
+    return _replace(
+        out,
+        "report.html",
+        lambda p: render_report(out, lang=lang, dest=p, figures_lang=drawn["lang"]),
+    )
 
 
 def _rebuild_maps(out: Path, lang: str, tiles: str, offline: bool) -> list[Path]:
