@@ -102,7 +102,7 @@ CATEGORY_COLOURS = [  # cool hues only: the coverage classes use red, orange and
     "#ad1457",  # magenta
     "#283593",  # navy
     "#6a1b9a",  # violet
-    "#00695c",  # dark teal
+    "#0d47a1",  # dark blue
     "#4527a0",  # dark indigo
     "#0097a7",  # cyan
 ]
