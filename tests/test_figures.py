@@ -61,7 +61,7 @@ def _draw(out: Path, tmp_path: Path, lang: str) -> list[str]:
     return [str(w.message) for w in caught if "missing from font" in str(w.message)]
 
 
-@pytest.mark.skipif(figures.cjk_font() is None, reason="no CJK font installed (fonts-noto-cjk)")
+@pytest.mark.usefixtures("needs_cjk_font")
 def test_chinese_labels_have_every_glyph(out, tmp_path):
     assert _draw(out, tmp_path, "zh") == []
 
@@ -76,6 +76,7 @@ def test_without_a_cjk_font_figures_fall_back_to_english(out, tmp_path, monkeypa
     assert info == {"lang": "en", "font": None}
 
 
+@pytest.mark.usefixtures("needs_cjk_font")  # without one, both languages draw in English
 def test_report_command_redraws_figures(out):
     before = (out / "coverage_chart.png").read_bytes()
     r = runner.invoke(app, ["report", str(out), "--lang", "en"])
