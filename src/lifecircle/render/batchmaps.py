@@ -10,6 +10,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -135,12 +136,8 @@ def refresh_district_maps(
         if map_is_current(folder / "map.html", tiles=tiles, offline=offline):
             continue
         run = load_outputs(folder)
-        write_atomic(
-            folder / "map.html",
-            lambda p, run=run: make_map(
-                run, p, target=target, lang=lang, tiles=tiles, offline=offline
-            ),
-        )
+        draw = partial(make_map, run, target=target, lang=lang, tiles=tiles, offline=offline)
+        write_atomic(folder / "map.html", draw)
         redrawn.append(folder.name)
     if redrawn:
         log.info("redrew %d district maps for this run's map settings", len(redrawn))
