@@ -70,7 +70,11 @@ def load_districts(out: Path, manifest: dict[str, Any]) -> tuple[list[District],
     f = out / DISTRICTS_FILE
     if f.is_file():
         gdf = gpd.read_file(f)
-        shapes = {str(i): g for i, g in zip(gdf["district_id"], gdf.geometry, strict=True) if g}
+        shapes = {
+            str(i): g
+            for i, g in zip(gdf["district_id"], gdf.geometry, strict=True)
+            if g is not None and not g.is_empty
+        }
     else:
         notes.append(
             f"{out}: no {DISTRICTS_FILE} (a batch folder from an older lifecircle): the city map "
