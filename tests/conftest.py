@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +29,28 @@ def shared(name: str) -> Path:
     if not p.exists():
         pytest.skip(f"{p} is absent: the shared real-data folder is not beside this checkout")
     return p
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)"
+)
+
+
+@cache
+def cjk_font_installed() -> bool:
+    """Whether the figures can be drawn in Chinese here (the font lookup of render/figures)."""
+    from lifecircle.render.figures import cjk_font
+
+    return cjk_font() is not None
+
+
+@pytest.fixture
+def needs_cjk_font() -> None:
+    """Skips the test that asks for it, saying why, where no CJK font is installed
+    (``@pytest.mark.usefixtures("needs_cjk_font")``)."""
+    if not cjk_font_installed():
+        pytest.skip("no CJK font is installed (apt-get install fonts-noto-cjk)")
 
 
 def to_lonlat(xy: np.ndarray) -> np.ndarray:

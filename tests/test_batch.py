@@ -227,6 +227,20 @@ def test_changed_district_is_recomputed_alone(helsinki, city, tmp_path):
     assert "1 to run, 1 unchanged" in r.output
     assert (out / "A_a" / "coverage.csv").stat().st_mtime_ns == a0
     assert (out / "B_b" / "coverage.csv").stat().st_mtime_ns != b0
+    # a rerun asking for CDN links redraws the map of the district it skips, not its results
+    r = runner.invoke(app, list(map(str, [*args, "--workers", 1, "--cdn"])))
+    assert r.exit_code == 0, r.output
+    assert "0 to run, 2 unchanged" in r.output
+    for page in (out / "city_map.html", out / "A_a" / "map.html", out / "B_b" / "map.html"):
+        assert "cdn.jsdelivr.net/npm/leaflet" in page.read_text("utf-8").split("<body>")[0]
+    assert (out / "A_a" / "coverage.csv").stat().st_mtime_ns == a0
+    city = json.loads((out / "city_summary.json").read_text("utf-8"))
+    assert city["district_maps_redrawn"] == ["A_a", "B_b"]
+    # and `lifecircle map` on the batch folder draws them all inline again
+    r = invoke("map", out, "--tiles", "none")
+    assert r.exit_code == 0, r.output
+    for page in (out / "city_map.html", out / "A_a" / "map.html", out / "B_b" / "map.html"):
+        assert "cdn.jsdelivr.net/npm/leaflet" not in page.read_text("utf-8").split("<body>")[0]
 
 
 # ---- bad input ------------------------------------------------------------------------------

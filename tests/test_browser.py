@@ -15,13 +15,11 @@ import pytest
 import shapely
 from typer.testing import CliRunner
 
+from conftest import CHROMIUM, needs_chromium
 from lifecircle.cli.main import app
 from lifecircle.render.assets import LEAFLET_CSS, LEAFLET_JS, leaflet_files
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)"
-)
+pytestmark = needs_chromium
 ARGS = [
     "--headless",
     "--no-sandbox",
@@ -146,7 +144,7 @@ def test_offline_map_loads_with_no_network(browser, hostile_run):
 
 def test_online_map_asks_only_for_leaflet_and_tiles(browser, tmp_path, hostile_run):
     out = hostile_run
-    r = runner.invoke(app, ["-q", "map", str(out), "--tiles", "osm"])
+    r = runner.invoke(app, ["-q", "map", str(out), "--tiles", "osm", "--cdn"])
     assert r.exit_code == 0, r.output
     try:
         page, errors, requests, _ = open_page(browser, out / "map.html", serve_cdn=True)
@@ -158,8 +156,113 @@ def test_online_map_asks_only_for_leaflet_and_tiles(browser, tmp_path, hostile_r
         runner.invoke(app, ["-q", "map", str(out), "--tiles", "none", "--offline"])
 
 
+def test_default_map_shows_its_overlays_with_the_network_blocked(browser, hostile_run):
+    """Where no CDN can be reached, the default page (OSM basemap) asks only for tiles and
+    still draws every overlay."""
+    out = hostile_run
+    r = runner.invoke(app, ["-q", "map", str(out)])  # the defaults: --tiles osm, Leaflet inlined
+    assert r.exit_code == 0, r.output
+    try:
+        page, errors, requests, dialogs = open_page(browser, out / "map.html")
+        assert [u for u in requests if not u.startswith("https://tile.openstreetmap.org/")] == []
+        assert requests  # the tiles were asked for, and refused
+        assert [e for e in errors if "ERR_FAILED" not in e] == [] and dialogs == []
+        n = page.evaluate(
+            """() => Object.values(window).filter(v => v instanceof L.GeoJSON)
+                   .reduce((a, g) => a + g.getLayers().length, 0)"""
+        )
+        assert n >= len(HOSTILE)  # the communities at least, drawn by the inlined Leaflet
+        assert page.locator(".leaflet-overlay-pane canvas").count() >= 1
+        assert page.locator(".lc-legend").count() == 1
+        page.close()
+    finally:  # the other tests use the page without a basemap
+        runner.invoke(app, ["-q", "map", str(out), "--tiles", "none"])
+
+
+def _box(page, selector: str) -> dict:
+    return page.locator(selector).bounding_box()
+
+
+def test_layer_control_starts_collapsed_and_legend_clears_the_scale_bar(browser, hostile_run):
+    page, errors, _, _ = open_page(browser, hostile_run / "map.html")
+    assert errors == []
+    assert page.locator(".leaflet-control-layers").count() == 1
+    assert page.locator(".leaflet-control-layers-expanded").count() == 0
+    legend, scale = _box(page, ".lc-legend"), _box(page, ".leaflet-control-scale")
+    assert legend["y"] + legend["height"] <= scale["y"]  # stacked above it, not over it
+    page.hover(".leaflet-control-layers")
+    assert page.locator(".leaflet-control-layers-expanded").count() == 1
+    page.close()
+
+
+def test_click_in_a_community_with_a_category_layer_on_opens_its_popup(browser, hostile_run):
+    """A category's service areas lie over the communities; a click must still reach the
+    community beneath and open its popup (not a service-area tooltip)."""
+    page, errors, _, _ = open_page(browser, hostile_run / "map.html")
+    page.hover(".leaflet-control-layers")
+    labels = page.locator(".leaflet-control-layers-overlays label")
+    for i in range(labels.count()):
+        text, box = labels.nth(i).inner_text(), labels.nth(i).locator("input")
+        if "Gaps" in text and box.is_checked():
+            box.uncheck()  # its points could take the click
+        elif "Communities" not in text and "Gaps" not in text and not box.is_checked():
+            box.check()  # every category layer on
+    page.mouse.move(5, 400)  # off the control: it folds back
+    page.wait_for_timeout(200)
+    where = page.evaluate(
+        """() => { const map = Object.values(window).find(v => v instanceof L.Map);
+            let comms = [], areas = [];
+            map.eachLayer(l => {
+              if (l.feature && l.feature.properties && l.feature.properties.q !== undefined)
+                comms.push(l);
+              if (l instanceof L.Polygon && !l.feature && l.options.dashArray) areas.push(l); });
+            for (const comm of comms) {  // a community whose centre lies in a service area
+              const c = comm.getBounds().getCenter(), lp = map.latLngToLayerPoint(c);
+              if (!comm._containsPoint(lp) || !areas.some(a => a._containsPoint(lp))) continue;
+              const p = map.latLngToContainerPoint(c);
+              const r = map.getContainer().getBoundingClientRect();
+              return {x: r.left + p.x, y: r.top + p.y, id: comm.feature.properties.id}; }
+            return {areas: areas.length}; }"""
+    )
+    assert "id" in where, where  # the click lands on a community under a service area
+    page.mouse.click(where["x"], where["y"])
+    page.wait_for_timeout(300)
+    popups = page.locator(".leaflet-popup-content").all_inner_texts()
+    assert len(popups) == 1 and f"({where['id']})" in popups[0]
+    assert errors == []
+    page.close()
+
+
+def test_report_prints_from_the_top_of_the_first_page(browser, hostile_run, tmp_path):
+    """Printed to PDF, the first page holds the headline and both figures: no page break
+    after the headline, no figure cut or pushed to a page of its own."""
+    import subprocess
+
+    if shutil.which("pdfimages") is None or shutil.which("pdftotext") is None:
+        pytest.skip("poppler-utils is not installed (apt-get install poppler-utils)")
+    html = (hostile_run / "report.html").read_text("utf-8")
+    assert "@page" in html and "break-inside: avoid" in html
+    assert "break-before: page" not in html and "page-break-before" not in html
+    page, _, _, _ = open_page(browser, hostile_run / "report.html")
+    pdf = tmp_path / "report.pdf"
+    page.pdf(path=str(pdf), prefer_css_page_size=True)
+    page.close()
+    first = subprocess.run(
+        ["pdftotext", "-f", "1", "-l", "1", "-layout", str(pdf), "-"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    images = subprocess.run(
+        ["pdfimages", "-list", "-f", "1", "-l", "1", str(pdf)],
+        capture_output=True, text=True, check=True,
+    ).stdout.splitlines()[2:]  # fmt: skip
+    assert "15分钟社区生活圈评估报告" in first and "完整生活圈" in first  # title, headline
+    assert len(images) >= 2  # both figures on page one
+    assert "map.html" in first  # and the line after them
+
+
 def test_hostile_names_run_nothing(browser, hostile_run):
     page, errors, requests, dialogs = open_page(browser, hostile_run / "map.html")
+    page.hover(".leaflet-control-layers")  # collapsed until then
     for box in page.locator(".leaflet-control-layers-overlays input").all():
         if not box.is_checked():
             box.check()  # every layer on, as a curious user would

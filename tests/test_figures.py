@@ -61,7 +61,7 @@ def _draw(out: Path, tmp_path: Path, lang: str) -> list[str]:
     return [str(w.message) for w in caught if "missing from font" in str(w.message)]
 
 
-@pytest.mark.skipif(figures.cjk_font() is None, reason="no CJK font installed (fonts-noto-cjk)")
+@pytest.mark.usefixtures("needs_cjk_font")
 def test_chinese_labels_have_every_glyph(out, tmp_path):
     assert _draw(out, tmp_path, "zh") == []
 
@@ -76,6 +76,7 @@ def test_without_a_cjk_font_figures_fall_back_to_english(out, tmp_path, monkeypa
     assert info == {"lang": "en", "font": None}
 
 
+@pytest.mark.usefixtures("needs_cjk_font")  # without one, both languages draw in English
 def test_report_command_redraws_figures(out):
     before = (out / "coverage_chart.png").read_bytes()
     r = runner.invoke(app, ["report", str(out), "--lang", "en"])
@@ -86,3 +87,78 @@ def test_report_command_redraws_figures(out):
     os.umask(umask)
     for f in ("report.html", "coverage_chart.png"):  # rebuilt files are not left private
         assert stat.S_IMODE((out / f).stat().st_mode) == 0o666 & ~umask
+
+
+# ---- finding a CJK font, and saying so when there is none ---------------------------------------
+
+
+def test_cjk_font_installed_after_matplotlib_cache_is_found(monkeypatch):
+    """fonts-noto-cjk installed after matplotlib built its font cache: the cache lacks it, the
+    files are on the system, and the figures use them without deleting any cache."""
+    from matplotlib import font_manager
+
+    files = figures.system_cjk_font_files()
+    if not files:
+        pytest.skip("no CJK font file on this system (apt-get install fonts-noto-cjk)")
+    fm = font_manager.fontManager
+    stale = [f for f in fm.ttflist if f.name not in figures.CJK_FONTS and "CJK" not in f.name]
+    monkeypatch.setattr(fm, "ttflist", stale)  # as a cache built before the font was installed
+    figures.cjk_font.cache_clear()
+    try:
+        name = figures.cjk_font()
+        assert name is not None and name in {f.name for f in fm.ttflist}
+        assert font_manager.findfont(name, fallback_to_default=False)
+    finally:
+        figures.cjk_font.cache_clear()
+
+
+def test_cjk_font_files_found_in_font_folders_without_fontconfig(tmp_path, monkeypatch):
+    import shutil
+
+    for name in ("NotoSansCJK-Regular.ttc", "wqy-zenhei.ttc", "DejaVuSans.ttf", "cjk-notes.txt"):
+        (tmp_path / "sub" / name).parent.mkdir(exist_ok=True)
+        (tmp_path / "sub" / name).write_bytes(b"")
+    real_which = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda n: None if n == "fc-list" else real_which(n))
+    monkeypatch.setattr(figures, "FONT_DIRS", (str(tmp_path), str(tmp_path / "absent")))
+    found = [Path(f).name for f in figures.system_cjk_font_files()]
+    assert found == ["NotoSansCJK-Regular.ttc", "wqy-zenhei.ttc"]
+
+
+def test_without_a_cjk_font_one_warning_and_the_report_says_so(out, tmp_path, monkeypatch, caplog):
+    import logging
+
+    monkeypatch.setattr(figures, "cjk_font", lambda: None)
+    figures._warn_no_cjk_font.cache_clear()
+    run = load_outputs(out)
+    area = pd.read_csv(out / "area_coverage.csv", encoding="utf-8-sig")
+    with caplog.at_level(logging.WARNING, logger="lifecircle.render.figures"):
+        for k in range(2):  # two runs in one process (a batch): still one warning
+            (tmp_path / str(k)).mkdir()
+            info = figures.write_figures(tmp_path / str(k), communities=run.communities,
+                                         area_coverage=area, summary=run.summary,
+                                         target=0.85, lang="zh")  # fmt: skip
+            assert info["lang"] == "en"
+    warned = [r for r in caplog.records if "fonts-noto-cjk" in r.getMessage()]
+    assert len(warned) == 1 and "English" in warned[0].getMessage()
+    figures._warn_no_cjk_font.cache_clear()
+    r = runner.invoke(app, ["-q", "report", str(out)])  # Chinese report, English figures
+    assert r.exit_code == 0, r.output
+    html = (out / "report.html").read_text("utf-8")
+    assert "以下两图的标注为英文" in html and "fonts-noto-cjk" in html
+    r = runner.invoke(app, ["-q", "report", str(out), "--lang", "en"])  # labels agree: no note
+    assert r.exit_code == 0, r.output
+    assert "labelled in English" not in (out / "report.html").read_text("utf-8")
+
+
+def test_report_note_follows_the_language_the_figures_were_drawn_in(out, tmp_path):
+    from lifecircle.render.report import render_report
+
+    html = render_report(out, lang="zh", dest=tmp_path / "a.html", figures_lang="en").read_text(
+        "utf-8"
+    )
+    assert "以下两图的标注为英文" in html
+    html = render_report(out, lang="zh", dest=tmp_path / "b.html", figures_lang="zh").read_text(
+        "utf-8"
+    )
+    assert "以下两图的标注为英文" not in html

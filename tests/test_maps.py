@@ -9,7 +9,7 @@ import shapely
 
 from lifecircle.render.encoded import decode_ring, encode_polygons, encode_ring
 from lifecircle.render.escape import safe_text
-from lifecircle.render.maps import basemap
+from lifecircle.render.maps import CATEGORY_COLOURS, basemap
 
 
 def test_encoding_matches_the_reference_example_and_round_trips():
@@ -54,3 +54,251 @@ def test_unknown_basemap_is_refused_with_choices():
     assert basemap("Esri.WorldGrayCanvas").gcj02 is False and basemap("gaode").gcj02 is True
     with pytest.raises(InputError, match="API key"):
         basemap("CartoDB.Positron")  # xyzservices marks it as needing a key since 2026
+
+
+# ---- a hand-made run: two square communities, one market and its nested service areas -------
+
+UTM = "EPSG:32635"  # metres around Helsinki
+X0, Y0 = 385000.0, 6671000.0
+
+
+def tiny_run():
+    """Two 400 m squares side by side (west meets the target, east does not), one market in the
+    west one with 5- and 10-minute service areas (circles of 300 and 600 m), no gaps."""
+    import geopandas as gpd
+
+    from lifecircle.render.maps import SavedRun
+
+    west = shapely.box(X0, Y0, X0 + 400, Y0 + 400)
+    east = shapely.box(X0 + 400, Y0, X0 + 800, Y0 + 400)
+    comm = gpd.GeoDataFrame(
+        {
+            "community_id": ["W1", "E2"],
+            "community_name": ["West 西", "East 东"],
+            "residents": [1200.0, 800.0],
+            "cov_all_standard_10min": [0.95, 0.40],
+            "cov_market_standard_10min": [0.95, 0.40],
+            "median_dist_m_market": [150.0, 700.0],
+        },
+        geometry=[west, east],
+        crs=UTM,
+    ).to_crs(4326)
+    market = shapely.Point(X0 + 200, Y0 + 200)
+    fac = gpd.GeoDataFrame(
+        {
+            "category": ["market"],
+            "name": ["Market 菜市场"],
+            "residents_within_max_minutes": [1500.0],
+        },
+        geometry=[market],
+        crs=UTM,
+    ).to_crs(4326)
+    sa = gpd.GeoDataFrame(
+        {"category": ["market", "market"], "profile": ["standard"] * 2, "minutes": [5, 10]},
+        geometry=[market.buffer(300), market.buffer(600)],
+        crs=UTM,
+    ).to_crs(4326)
+    gaps = gpd.GeoDataFrame(
+        {"community_id": [], "weight": [], "missing_categories": []},
+        geometry=gpd.GeoSeries([], crs=4326),
+        crs=4326,
+    )
+    summary = {
+        "complete_life_circle": {"profile": "standard", "minutes": 10, "target": 0.85},
+        "denominator": "hand-made residents",
+        "categories": {"market": {"name_zh": "菜市场", "name_en": "Market", "icon": "市"}},
+        "preset": {"minutes": [5, 10]},
+        "area": {"crs": UTM, "analysis_buffer_m": 990.0},
+    }
+    return SavedRun(
+        crs=UTM,
+        summary=summary,
+        communities=comm,
+        facilities=fac,
+        service_areas=sa,
+        gaps=gaps,
+        categories=["market"],
+    )
+
+
+def _head(html: str) -> str:
+    return html.split("<body", 1)[0]
+
+
+def _inlined(html: str) -> bool:
+    """Whether the page carries Leaflet itself and links no copy of it."""
+    from lifecircle.render.assets import LEAFLET_JS, leaflet_files
+
+    return f'src="{LEAFLET_JS}"' not in _head(html) and leaflet_files()[0][:200] in html
+
+
+def test_map_inlines_leaflet_by_default_and_links_it_only_with_cdn(tmp_path):
+    import re
+
+    from lifecircle.render.assets import LEAFLET_CSS, LEAFLET_JS
+    from lifecircle.render.maps import make_map
+
+    info = make_map(tiny_run(), tmp_path / "map.html", target=0.85, tiles="none")
+    html = (tmp_path / "map.html").read_text("utf-8")
+    assert info["offline"] is True
+    assert re.findall(r'<(?:script|link)[^>]+(?:src|href)="(https?://[^"]+)"', html) == []
+    assert _inlined(html)
+    info = make_map(tiny_run(), tmp_path / "cdn.html", target=0.85, tiles="none", offline=False)
+    cdn = _head((tmp_path / "cdn.html").read_text("utf-8"))
+    assert info["offline"] is False
+    assert f'src="{LEAFLET_JS}"' in cdn and f'href="{LEAFLET_CSS}"' in cdn
+
+
+def test_layer_control_starts_collapsed_and_legend_is_a_control(tmp_path):
+    from lifecircle.render.maps import make_map
+
+    make_map(tiny_run(), tmp_path / "map.html", target=0.85, tiles="none")
+    html = (tmp_path / "map.html").read_text("utf-8")
+    assert '"collapsed": true' in html and '"collapsed": false' not in html
+    # a Leaflet control in the bottom-left corner, stacked above the scale bar, not a fixed div
+    assert "position: 'bottomleft'" in html and "lc-legend" in html
+    assert "position:fixed" not in html
+
+
+def test_service_areas_let_clicks_through_in_a_cool_hue(tmp_path):
+    import json
+    import re
+
+    from lifecircle.render.maps import make_map
+
+    make_map(tiny_run(), tmp_path / "map.html", target=0.85, tiles="none")
+    html = (tmp_path / "map.html").read_text("utf-8")
+    styles = [json.loads(s) for s in re.findall(r"L\.polygon\(polys, (\{[^}]*\})\)", html)]
+    assert len(styles) == 2  # the 10- and the 5-minute area
+    assert all(s["interactive"] is False and s["dashArray"] for s in styles)
+    for chunk in html.split("L.polygon(polys")[1:]:  # no tooltip of its own to catch the mouse
+        assert "bindTooltip" not in chunk.split("addTo(group)")[0]
+
+
+@pytest.mark.parametrize("colour", CATEGORY_COLOURS)
+def test_category_colours_are_not_the_coverage_classes_hues(colour):
+    """Coverage classes are red, orange and green; a category (its markers and service areas)
+    is blue, teal, purple or magenta: hue between 180° and 340°."""
+    import colorsys
+
+    r, g, b = (int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5))
+    h, _l, s = colorsys.rgb_to_hls(r, g, b)
+    assert 180 <= h * 360 <= 340 and s > 0.3
+
+
+def test_cli_offline_is_the_default_cdn_switches(tmp_path):
+    from typer.testing import CliRunner
+
+    from lifecircle.cli.main import app
+    from lifecircle.render.assets import LEAFLET_JS
+
+    folder = tmp_path / "run"
+    write_folder(folder, tiny_run())
+    runner = CliRunner()
+    for args, cdn in (([], False), (["--cdn"], True), (["--offline"], False)):
+        r = runner.invoke(app, ["-q", "map", str(folder), "--tiles", "none", *args])
+        assert r.exit_code == 0, r.output
+        assert (f'src="{LEAFLET_JS}"' in _head((folder / "map.html").read_text("utf-8"))) is cdn
+
+
+# ---- lifecircle map on a batch folder ----------------------------------------------------------
+
+
+def write_folder(folder, run) -> None:
+    """An output folder as analyze writes it, as far as the map needs (other files empty)."""
+    import json
+
+    from lifecircle.outputs import OUTPUT_FILES
+
+    folder.mkdir(parents=True)
+    for name in OUTPUT_FILES:
+        (folder / name).write_bytes(b"")
+    for name in ("communities", "facilities", "service_areas", "gaps"):
+        getattr(run, name).to_file(folder / "lifecircle.gpkg", layer=name, driver="GPKG")
+    (folder / "summary.json").write_text(json.dumps(run.summary), encoding="utf-8")
+
+
+def make_batch(out, *, outlines: bool = True, cdn: bool = True):
+    """A batch folder of two finished districts and one failed (no folder), every map on the
+    CDN as an older lifecircle drew them by default."""
+    import json
+
+    import geopandas as gpd
+
+    from lifecircle.render.batchmaps import DISTRICTS_FILE
+    from lifecircle.render.maps import make_map
+
+    run = tiny_run()
+    records = {}
+    for did, name in (("D1", "一区"), ("D2", "二区")):
+        write_folder(out / f"{did}_{name}", run)
+        make_map(run, out / f"{did}_{name}" / "map.html", target=0.85, tiles="none",
+                 offline=not cdn)  # fmt: skip
+        records[did] = {"district_id": did, "name": name, "dir": f"{did}_{name}", "status": "ok",
+                        "residents": 2000.0, "complete_life_circle": {"coverage": 0.7}}  # fmt: skip
+    records["D3"] = {"district_id": "D3", "name": "三区", "dir": "D3_三区", "status": "failed",
+                     "error": "InputError: outside the extract"}  # fmt: skip
+    manifest = {"format": 1, "parameters": {"settings": {"target": 0.85}}, "districts": records}
+    (out / "batch_manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    (out / "city_map.html").write_text("old", encoding="utf-8")
+    if outlines:
+        box = tuple(run.communities.total_bounds)
+        gpd.GeoDataFrame(
+            {"district_id": ["D1", "D2", "D3"], "name": ["一区", "二区", "三区"],
+             "dir": ["D1_一区", "D2_二区", "D3_三区"]},
+            geometry=[shapely.box(*box), shapely.box(*box).buffer(0.01), shapely.box(*box)],
+            crs=4326,
+        ).to_file(out / DISTRICTS_FILE)  # fmt: skip
+
+
+@pytest.mark.parametrize("outlines", [True, False])
+def test_map_command_on_a_batch_folder_redraws_every_map(tmp_path, outlines):
+    from typer.testing import CliRunner
+
+    from lifecircle.cli.main import app
+    from lifecircle.render.assets import LEAFLET_JS
+
+    out = tmp_path / "batch"
+    make_batch(out, outlines=outlines)
+    pages = [out / "D1_一区" / "map.html", out / "D2_二区" / "map.html"]
+    assert all(f'src="{LEAFLET_JS}"' in p.read_text("utf-8") for p in pages)
+    r = CliRunner().invoke(app, ["map", str(out), "--tiles", "none"])
+    assert r.exit_code == 0, r.output
+    assert "Wrote 2 district maps" in r.output and "city_map.html" in r.output
+    for p in [*pages, out / "city_map.html"]:
+        html = p.read_text("utf-8")
+        assert _inlined(html), p
+    city = (out / "city_map.html").read_text("utf-8")
+    assert "D1_%E4%B8%80%E5%8C%BA/map.html" in city  # each district links its own map
+    assert ("三区" in city) is outlines  # a failed district shows only with its outline
+    assert ("city_districts.geojson" in r.output) is not outlines  # the older folder is noted
+    assert not list(out.rglob(".*.tmp"))
+
+
+def test_batch_maps_out_of_date_are_found_and_redrawn(tmp_path):
+    from lifecircle.render.batchmaps import map_is_current, read_manifest, refresh_district_maps
+
+    out = tmp_path / "batch"
+    make_batch(out, cdn=True)
+    page = out / "D1_一区" / "map.html"
+    assert not map_is_current(page, tiles="none", offline=True)
+    assert map_is_current(page, tiles="none", offline=False)
+    assert not map_is_current(page, tiles="osm", offline=False)  # drawn without a basemap
+    records = read_manifest(out)["districts"]
+    kw = {"target": 0.85, "lang": "zh", "tiles": "none"}
+    assert refresh_district_maps(out, records, offline=False, **kw) == []  # already as asked
+    assert refresh_district_maps(out, records, offline=True, **kw) == ["D1_一区", "D2_二区"]
+    assert map_is_current(page, tiles="none", offline=True)
+    assert refresh_district_maps(out, records, offline=True, **kw) == []
+
+
+def test_map_command_on_a_broken_batch_folder_names_it(tmp_path):
+    from typer.testing import CliRunner
+
+    from lifecircle.cli.main import app
+
+    out = tmp_path / "batch"
+    out.mkdir()
+    (out / "batch_manifest.json").write_text("{not json", encoding="utf-8")
+    r = CliRunner().invoke(app, ["map", str(out)])
+    assert r.exit_code == 2 and "batch_manifest.json" in r.output

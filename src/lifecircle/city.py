@@ -12,6 +12,7 @@ import pandas as pd
 from lifecircle.config import Settings
 from lifecircle.fileio import atomic_write
 from lifecircle.headline import Headline, headline
+from lifecircle.render.batchmaps import DISTRICTS_FILE, refresh_district_maps, save_districts
 from lifecircle.render.citymap import make_city_map
 from lifecircle.render.escape import read_people_csv, write_people_csv
 from lifecircle.render.options import Presentation
@@ -134,6 +135,16 @@ def write_city_outputs(
             "attribution": "© OpenStreetMap contributors (ODbL 1.0)",
         },
     }
+    # districts skipped as unchanged keep the maps of an earlier run: draw them as this one asks
+    summary["district_maps_redrawn"] = refresh_district_maps(
+        out,
+        records,
+        target=settings.target,
+        lang=presentation.lang,
+        tiles=presentation.tiles,
+        offline=presentation.offline,
+    )
+    save_districts(out / DISTRICTS_FILE, dists)  # so `lifecircle map` can redraw the city map
     make_city_map(
         out / "city_map.html",
         dists,

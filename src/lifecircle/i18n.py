@@ -65,6 +65,11 @@ LABELS: dict[str, dict[str, str]] = {
     "file": {"zh": "文件", "en": "File"},
     "timestamp": {"zh": "数据时间", "en": "data timestamp"},
     "figures": {"zh": "图", "en": "Figures"},
+    "figures_in_english": {
+        "zh": "注意:本机未找到中文字体,以下两图的标注为英文。安装中文字体(Debian/Ubuntu:"
+        "apt-get install fonts-noto-cjk)后运行 lifecircle report 输出目录 即可重绘为中文。",
+        "en": "Note: no Chinese font was found, so the figures below are labelled in English.",
+    },
     "open_map": {"zh": "打开交互地图 (map.html)", "en": "Open the interactive map (map.html)"},
     "osm_completeness_samples": {
         "zh": "OSM 设施完整性:没有人口数据(面积样本点),无法计算每万居民设施数;"

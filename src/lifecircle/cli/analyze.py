@@ -62,7 +62,7 @@ def _run(
     quiet: bool,
     lang: str = "zh",
     tiles: str = "osm",
-    offline: bool = False,
+    offline: bool = True,
 ) -> None:
     from lifecircle.outputs import check_output_dir, input_files, write_outputs
     from lifecircle.render.options import Presentation
@@ -138,7 +138,7 @@ def analyze_cmd(
     encoding: opt.Encoding = None,
     lang: opt.Lang = "zh",
     tiles: opt.Tiles = "osm",
-    offline: opt.Offline = False,
+    offline: opt.Offline = True,
     code_table: opt.CodeTable = None,
     age_share: opt.AgeShare = None,
     overwrite: opt.Overwrite = False,

@@ -81,7 +81,7 @@ def batch_cmd(
     encoding: opt.Encoding = None,
     lang: opt.Lang = "zh",
     tiles: opt.Tiles = "osm",
-    offline: opt.Offline = False,
+    offline: opt.Offline = True,
     age_share: opt.AgeShare = None,
     scheduler: Annotated[
         str | None,

@@ -213,8 +213,9 @@ Tiles = Annotated[
 Offline = Annotated[
     bool,
     typer.Option(
-        "--offline",
-        help="Inline the map's scripts and styles so it opens with no network (only basemap "
-        "tiles are fetched; none with --tiles none).",
+        "--offline/--cdn",
+        help="--offline (the default; kept for old scripts) inlines the map's scripts and styles "
+        "so it opens with no network: only basemap tiles are fetched, none with --tiles none. "
+        "--cdn links them from a CDN instead: a smaller page that needs the internet.",
     ),
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -35,7 +36,7 @@ def _rebuild(out: Path, lang: str) -> Path:
     area = read_people_csv(out / "area_coverage.csv")
 
     def build(tmp: Path) -> None:
-        write_figures(
+        drawn = write_figures(
             tmp,
             communities=run.communities,
             area_coverage=area,
@@ -43,7 +44,7 @@ def _rebuild(out: Path, lang: str) -> Path:
             target=float(run.summary["complete_life_circle"]["target"]),
             lang=lang,
         )
-        render_report(out, lang=lang, dest=tmp / "report.html")
+        render_report(out, lang=lang, dest=tmp / "report.html", figures_lang=drawn["lang"])
 
     _update(out, build)
     return out / "report.html"
@@ -61,6 +62,39 @@ def _rebuild_map(out: Path, lang: str, tiles: str, offline: bool) -> Path:
         ),
     )
     return out / "map.html"
+
+
+def _rebuild_maps(out: Path, lang: str, tiles: str, offline: bool) -> list[Path]:
+    """map.html of an analysis folder; of a batch folder, every finished district's map.html
+    and then city_map.html (drawn from the manifest and the district outlines)."""
+    from lifecircle.fileio import atomic_write
+    from lifecircle.render.batchmaps import (
+        district_folders,
+        is_batch_folder,
+        load_districts,
+        read_manifest,
+    )
+    from lifecircle.render.citymap import make_city_map
+
+    if not is_batch_folder(out):
+        return [_rebuild_map(out, lang, tiles, offline)]
+    manifest = read_manifest(out)
+    records = manifest.get("districts", {})
+    written = [
+        _rebuild_map(folder, lang, tiles, offline) for folder in district_folders(out, records)
+    ]
+    dists, notes = load_districts(out, manifest)
+    for note in notes:
+        typer.echo(f"note: {note}", err=True)
+    target = float(manifest["parameters"]["settings"]["target"])
+    atomic_write(
+        out / "city_map.html",
+        lambda p: make_city_map(
+            p, dists, records, target=target, lang=lang, tiles=tiles, offline=offline
+        ),
+    )
+    written.append(out / "city_map.html")
+    return written
 
 
 def report_cmd(
@@ -82,16 +116,24 @@ def _fail(exc: Exception) -> None:
 
 
 def map_cmd(
-    out: opt.OutFolder,
+    out: Annotated[
+        Path,
+        typer.Argument(
+            help="An output folder written by `lifecircle analyze`, or a `lifecircle batch` "
+            "folder (every district's map.html and city_map.html are rebuilt)."
+        ),
+    ],
     lang: opt.MapLang = "zh",
     tiles: opt.Tiles = "osm",
-    offline: opt.Offline = False,
+    offline: opt.Offline = True,
     verbose: opt.Verbose = 0,
     quiet: opt.Quiet = False,
 ) -> None:
     """Rebuild map.html from an output folder without recomputing the analysis (for example
-    offline, or on another basemap)."""
+    on another basemap, or --cdn); of a batch folder, every district's map and the city map."""
     if not out.is_dir():
         run_guarded(_fail, InputError(f"{out}: no such output folder; give the --out of a run"))
-    path = run_guarded(_rebuild_map, out, lang, tiles, offline)
-    typer.echo(f"Wrote {path}")
+    paths = run_guarded(_rebuild_maps, out, lang, tiles, offline)
+    if len(paths) > 1:
+        typer.echo(f"Wrote {len(paths) - 1} district maps under {out}")
+    typer.echo(f"Wrote {paths[-1]}")

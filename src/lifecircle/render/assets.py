@@ -1,9 +1,10 @@
 """The web assets a map needs, and how it gets them.
 
 A map loads only Leaflet (folium's defaults also pull jQuery, Bootstrap, Font Awesome and
-awesome-markers from four CDNs; nothing here uses them). Online, Leaflet comes from jsDelivr; with
-``offline=True`` it is inlined from the copy the ``django-js-lib-leaflet`` package ships (plain
-static files; Django is not needed), its images as data URIs, so the page opens with no network.
+awesome-markers from four CDNs; nothing here uses them). By default Leaflet is inlined from the
+copy the ``django-js-lib-leaflet`` package ships (plain static files; Django is not needed), its
+images as data URIs, so the page opens with no network, and where CDNs are blocked; ``--cdn``
+links it from jsDelivr instead. Basemap tiles are always fetched (none with ``--tiles none``).
 """
 
 from __future__ import annotations

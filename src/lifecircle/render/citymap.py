@@ -35,7 +35,7 @@ def make_city_map(
     target: float,
     lang: str = "zh",
     tiles: str = "osm",
-    offline: bool = False,
+    offline: bool = True,
 ) -> dict[str, Any]:
     """Write the city map; returns its size and feature count. ``headlines``: per finished
     district its headline (a district with warnings is marked ⚠, not plain ok)."""

@@ -113,6 +113,9 @@ def search_control(layer_name: str) -> MacroElement:
     return el
 
 
+SERVICE_AREA_DASH = "5 4"  # service areas: dashed outlines in the category's (cool) colour
+
+
 def legend(
     target: float,
     denominator: str,
@@ -123,13 +126,23 @@ def legend(
     headline: str = "",
     warnings: tuple[str, ...] = (),
     unit: str = "",
+    service_areas: bool = False,
 ) -> MacroElement:
     """The class legend in ``lang``; states the target and the denominator (a label for people,
     see :func:`lifecircle.notes.denominator_label`), and above them the run's headline and its
     warnings. Every text argument is plain text, escaped here; ``unit`` is what the weights
-    count in running text of ``lang`` (residents, area samples)."""
+    count in running text of ``lang`` (residents, area samples).
+
+    A Leaflet control in the bottom-left corner, so Leaflet stacks it above the scale bar
+    rather than over it. With ``service_areas``, a last row explains the dashed outlines that a
+    category layer draws.
+    """
     zh = lang == "zh"
     unit = safe_text(unit or ("居民" if zh else "residents"))
+    swatch = (
+        '<span style="background:{c};width:14px;height:14px;display:inline-block;'
+        'margin-right:6px;border:1px solid #555;vertical-align:-2px"></span>'
+    )
     classes = [
         ("well_below", f"远低于目标 (&lt; {target - 0.15:.0%})" if zh else
          f"well below target (&lt; {target - 0.15:.0%})"),
@@ -139,18 +152,25 @@ def legend(
          f"well above (≥ {target + (1 - target) / 2:.0%})"),
         ("none", f"无{unit} / 未分析" if zh else f"no {unit} / not analysed"),
     ]  # fmt: skip
-    rows = "".join(
-        f'<div><span style="background:{CLASS_COLOURS[k]};width:14px;height:14px;'
-        f'display:inline-block;margin-right:6px;border:1px solid #555"></span>{label}</div>'
-        for k, label in classes
-    )
-    walker = t(profile, lang)
+    rows = "".join(f"<div>{swatch.format(c=CLASS_COLOURS[k])}{label}</div>" for k, label in classes)
+    if service_areas:
+        what = (
+            "类别图层的服务范围(按分钟嵌套)"
+            if zh
+            else "service area of a category layer (nested, by minutes)"
+        )
+        rows += (
+            '<div style="margin-top:3px"><span style="width:14px;height:10px;'
+            "display:inline-block;margin-right:6px;border:2px dashed #3f51b5;"
+            f'vertical-align:-1px"></span>{what}</div>'
+        )
+    walker = safe_text(t(profile, lang))
     if zh:
         within = f",≤ {minutes} 分钟" if minutes else ""
         title = "完整生活圈"
         body = (
             f"在各类设施的标准内到达基本设施组合中每一类的{unit}比例"
-            f"({safe_text(walker)}{within})。目标 {target:.0%}。"
+            f"({walker}{within})。目标 {target:.0%}。"
         )
         denom = f"分母:{safe_text(denominator)}"
     else:
@@ -158,7 +178,7 @@ def legend(
         title = "Complete life circle"
         body = (
             f"share of {unit} reaching every basket category within its threshold "
-            f"({safe_text(walker)}{within}). Target {target:.0%}."
+            f"({walker}{within}). Target {target:.0%}."
         )
         denom = f"Denominator: {safe_text(denominator)}"
     top = f'<div class="lc-headline"><b>{safe_text(headline)}</b></div>' if headline else ""
@@ -168,18 +188,20 @@ def legend(
     )
     if top:
         top += '<hr style="margin:5px 0">'
-    html = f"""
-    {{% macro html(this, kwargs) %}}
-    <div class="lc-legend" style="position:fixed;bottom:24px;left:12px;z-index:9999;
-         background:white;padding:8px 10px;border:1px solid #888;border-radius:4px;
-         font:12px sans-serif;max-width:280px">
-      {top}
-      <b>{title}</b><br>
-      {body}<br>
-      <i>{denom}</i>
-      {rows}
-    </div>
-    {{% endmacro %}}"""
-    el = MacroElement()
-    el._template = Template(html)
-    return el
+    html = f"{top}<b>{title}</b><br>{body}<br><i>{denom}</i>{rows}"
+    return _script(
+        """
+        var C = L.Control.extend({options: {position: 'bottomleft'}, onAdd: function() {
+          var d = L.DomUtil.create('div', 'lc-legend');
+          d.style.cssText = 'background:#fff;padding:8px 10px;border:1px solid #888;'
+            + 'border-radius:4px;font:12px sans-serif;max-width:280px;line-height:1.35';
+          d.innerHTML = """
+        + json.dumps(html)
+        + """;
+          L.DomEvent.disableClickPropagation(d);
+          L.DomEvent.disableScrollPropagation(d);
+          return d;
+        }});
+        map.addControl(new C());
+        """
+    )

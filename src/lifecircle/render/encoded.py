@@ -81,14 +81,16 @@ class EncodedAreas(MacroElement):
         """{% macro script(this, kwargs) %}
         (function(group){
           var polys = {{ this.polys_js }}.map(function(p){ return p.map(lcDecodeRing); });
-          L.polygon(polys, {{ this.style|tojson }})
-            .bindTooltip({{ this.tooltip|tojson }}, {sticky: true})
-            .addTo(group);
+          var p = L.polygon(polys, {{ this.style|tojson }});
+          {% if this.tooltip %}p.bindTooltip({{ this.tooltip|tojson }}, {sticky: true});{% endif %}
+          p.addTo(group);
         })({{ this._parent.get_name() }});
         {% endmacro %}"""
     )
 
-    def __init__(self, geom: shapely.Geometry, *, style: dict[str, Any], tooltip: str) -> None:
+    def __init__(
+        self, geom: shapely.Geometry, *, style: dict[str, Any], tooltip: str | None = None
+    ) -> None:
         super().__init__()
         self._name = "EncodedAreas"
         self.polys = encode_polygons(geom)

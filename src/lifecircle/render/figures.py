@@ -1,8 +1,10 @@
 """Static figures for slides and printed reports (PNG): the coverage map of the area and a chart
 of coverage by category against the target.
 
-Chinese labels need a CJK font: the first installed one of :data:`CJK_FONTS` is used. When none
-is installed the figures fall back to English labels rather than draw empty boxes, and say so.
+Chinese labels need a CJK font: the first installed one of :data:`CJK_FONTS` is used (found even
+when matplotlib's font cache predates it). When none is installed the figures fall back to
+English labels rather than draw empty boxes: a warning says so once, and the report says so
+next to the figures.
 """
 
 from __future__ import annotations
@@ -39,24 +41,103 @@ CJK_FONTS = (
 DPI = 150
 
 
+FONT_DIRS = (  # where a CJK font is looked for when fc-list is not there
+    "/usr/share/fonts",
+    "/usr/local/share/fonts",
+    "~/.local/share/fonts",
+    "~/.fonts",
+    "/System/Library/Fonts",
+    "/Library/Fonts",
+    "C:/Windows/Fonts",
+)
+CJK_FILE_HINTS = ("cjk", "sourcehan", "wqy", "wenquanyi", "msyh", "simhei", "pingfang", "heiti")
+FONT_SUFFIXES = (".ttf", ".otf", ".ttc")
+
+
+def system_cjk_font_files() -> list[str]:
+    """Font files on this system with Chinese glyphs: what ``fc-list :lang=zh file`` lists, or
+    where there is no fontconfig, files named like the fonts of :data:`CJK_FONTS` in the usual
+    font folders."""
+    import shutil
+    import subprocess
+
+    fc = shutil.which("fc-list")
+    if fc is not None:
+        try:
+            done = subprocess.run(
+                [fc, ":lang=zh", "file"], capture_output=True, text=True, timeout=30, check=False
+            )
+        except (OSError, subprocess.SubprocessError):
+            done = None
+        if done is not None and done.returncode == 0:
+            files = {ln.strip().rstrip(":") for ln in done.stdout.splitlines() if ln.strip()}
+            return sorted(f for f in files if f.lower().endswith(FONT_SUFFIXES))
+    found: set[str] = set()
+    for d in FONT_DIRS:
+        root = Path(d).expanduser()
+        if root.is_dir():
+            for f in root.rglob("*"):
+                n = f.name.lower()
+                if n.endswith(FONT_SUFFIXES) and any(h in n for h in CJK_FILE_HINTS):
+                    found.add(str(f))
+    return sorted(found)
+
+
+def _known_cjk(names: set[str]) -> str | None:
+    return next((n for n in CJK_FONTS if n in names), None)
+
+
 @cache
 def cjk_font() -> str | None:
-    """The family name of an installed font with Chinese glyphs, or None."""
+    """The family name of an installed font with Chinese glyphs, or None.
+
+    matplotlib lists the fonts it found when its font cache was built: a CJK font installed
+    after that (``apt-get install fonts-noto-cjk``) is missing from it. When no CJK font is in
+    the cache, the system's CJK font files (:func:`system_cjk_font_files`) are added to
+    matplotlib's font manager for this process, so no cache needs deleting by hand.
+    """
     from matplotlib import font_manager
 
-    names = {f.name for f in font_manager.fontManager.ttflist}
-    return next((n for n in CJK_FONTS if n in names), None)
+    fm = font_manager.fontManager
+    hit = _known_cjk({f.name for f in fm.ttflist})
+    if hit is not None:
+        return hit
+    added: list[str] = []
+    for path in system_cjk_font_files():
+        before = len(fm.ttflist)
+        try:
+            fm.addfont(path)
+        except (OSError, RuntimeError, ValueError):  # unreadable or not a font matplotlib reads
+            continue
+        added += [f.name for f in fm.ttflist[before:]]
+    hit = _known_cjk(set(added)) or (added[0] if added else None)
+    if hit is not None:
+        log.info("CJK font %r added to matplotlib (its font cache predates the font)", hit)
+    return hit
+
+
+@cache
+def _warn_no_cjk_font() -> None:
+    """Say once per process, loudly, that Chinese figures are drawn in English."""
+    log.warning(
+        "no CJK font found: the figures (coverage_map.png, coverage_chart.png) are drawn with "
+        "English labels while the report is in Chinese. Install one (Debian/Ubuntu: apt-get "
+        "install fonts-noto-cjk) and run `lifecircle report OUT` to redraw them in Chinese."
+    )
+
+
+def figure_lang(lang: str) -> str:
+    """The language the figures are drawn in when ``lang`` is asked for: English for Chinese
+    when no CJK font is installed."""
+    return "en" if lang == "zh" and cjk_font() is None else lang
 
 
 def _labels(lang: str) -> tuple[str, str | None]:
     """The language the figures can be drawn in, and the font family to draw it with."""
-    font = cjk_font()
-    if lang == "zh" and font is None:
-        log.warning(
-            "no CJK font installed (e.g. Debian's fonts-noto-cjk): figures use English labels"
-        )
-        return "en", None
-    return lang, font
+    drawn = figure_lang(lang)
+    if drawn != lang:
+        _warn_no_cjk_font()
+    return drawn, cjk_font() if drawn == "zh" else None
 
 
 def _rc(font: str | None) -> Any:  # matplotlib types its keys as literals

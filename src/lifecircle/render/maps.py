@@ -2,7 +2,8 @@
 layer per category (facility markers and nested service areas), a gaps layer, legend, search by
 community name, fullscreen, scale bar and layer control.
 
-Only Leaflet is loaded (see :mod:`lifecircle.render.assets`); ``offline=True`` inlines it. With a
+Only Leaflet is loaded (see :mod:`lifecircle.render.assets`), inlined by default so the page
+opens with no network (``offline=False`` links it from a CDN instead). With a
 basemap drawn in GCJ-02 (Amap/Gaode), every overlay is shifted to GCJ-02 for display only: the
 analysis and every other output stay in WGS 84."""
 
@@ -32,6 +33,7 @@ from lifecircle.notes import denominator_label
 from lifecircle.render.assets import DEFAULT_CSS, DEFAULT_JS, inline_assets
 from lifecircle.render.controls import (
     CLASS_COLOURS,
+    SERVICE_AREA_DASH,
     attribution_control,
     fullscreen_control,
     legend,
@@ -93,19 +95,19 @@ def load_outputs(out: Path) -> SavedRun:
     )
 
 
-CATEGORY_COLOURS = [
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-    "#17becf",
-    "#393b79",
-    "#637939",
+CATEGORY_COLOURS = [  # cool hues only: the coverage classes use red, orange and green
+    "#3f51b5",  # indigo
+    "#8e24aa",  # purple
+    "#0277bd",  # blue
+    "#00838f",  # teal
+    "#5e35b1",  # deep purple
+    "#1565c0",  # strong blue
+    "#ad1457",  # magenta
+    "#283593",  # navy
+    "#6a1b9a",  # violet
+    "#0d47a1",  # dark blue
+    "#4527a0",  # dark indigo
+    "#0097a7",  # cyan
 ]
 MAX_ICONS = 400  # beyond this a category is drawn as canvas circles rather than icons
 MAX_GAP_POINTS = 2000  # beyond this gaps are aggregated to cells
@@ -221,9 +223,24 @@ def base_map(bounds: tuple[float, ...], bm: Basemap) -> folium.Map:
 
 
 def finish_map(
-    m: folium.Map, path: Path, *, offline: bool, counts: dict[str, int], bm: Basemap
+    m: folium.Map, path: Path, *, offline: bool = True, counts: dict[str, int], bm: Basemap
 ) -> dict[str, Any]:
-    """Write the page (inlining Leaflet when ``offline``); its size and features per layer."""
+    """Write the page; its size and features per layer.
+
+    Parameters
+    ----------
+    m
+        The finished map.
+    path
+        Where to write it.
+    offline
+        Inline Leaflet (the default), so the page opens with no network; False links it from
+        jsDelivr instead (``--cdn``), a smaller page that needs the internet.
+    counts
+        Features per layer, reported back.
+    bm
+        The basemap, reported back.
+    """
     html = _unescape_non_ascii(m.get_root().render())
     if offline:
         html = inline_assets(html)
@@ -345,10 +362,16 @@ def _category_layer(
         if not len(sel) or sel.geometry.iloc[0].is_empty:
             continue
         area = shift(_simplify(sel[["geometry"]], crs, SERVICE_AREA_TOL_M))
-        EncodedAreas(
+        EncodedAreas(  # not interactive: a click reaches the community beneath
             area.geometry.iloc[0],
-            style={"fillColor": colour, "color": colour, "weight": 1, "fillOpacity": 0.12},
-            tooltip=safe_text(t("tip_service_area", lang).format(label=label, minutes=minutes)),
+            style={
+                "fillColor": colour,
+                "color": colour,
+                "weight": 1.5,
+                "dashArray": SERVICE_AREA_DASH,
+                "fillOpacity": 0.08,
+                "interactive": False,
+            },
         ).add_to(fg)
     if len(pts):
         rp = pts.to_crs(crs).geometry.representative_point().to_crs(4326)
@@ -468,9 +491,12 @@ def make_map(
     target: float,
     lang: str = "zh",
     tiles: str = "osm",
-    offline: bool = False,
+    offline: bool = True,
 ) -> dict[str, Any]:
-    """Write ``map.html``; returns its size, basemap and the number of features per layer."""
+    """Write ``map.html``; returns its size, basemap and the number of features per layer.
+
+    ``offline`` (the default) inlines Leaflet so the overlays show with no network; only the
+    basemap's tiles are fetched. False links Leaflet from a CDN."""
     crs = result.crs
     summary = result.summary
     clc = summary["complete_life_circle"]
@@ -534,7 +560,8 @@ def make_map(
         headline=hl.sentence(lang),
         warnings=tuple(hl.warning_texts(lang)),
         unit=hl.unit(lang),
+        service_areas=True,
     ).add_to(m)
     search_control(communities.get_name()).add_to(m)
-    folium.LayerControl(collapsed=False).add_to(m)
+    folium.LayerControl(collapsed=True).add_to(m)  # open on hover/tap: never over a popup
     return finish_map(m, path, offline=offline, counts=counts, bm=bm)

@@ -22,7 +22,8 @@ class Presentation:
     tiles
         The basemap: ``osm``, ``none``, ``gaode`` or an xyzservices name.
     offline
-        Inline the map's scripts so it opens with no network.
+        Inline the map's scripts so it opens with no network (the default; False links them
+        from a CDN, ``--cdn``).
 
     Raises
     ------
@@ -32,7 +33,7 @@ class Presentation:
 
     lang: str = "zh"
     tiles: str = "osm"
-    offline: bool = False
+    offline: bool = True
 
     def __post_init__(self) -> None:
         if self.lang not in LANGS:

@@ -54,9 +54,29 @@ def _as_text(value: object) -> Markup:
     return value if isinstance(value, Markup) else Markup(html_text(value))
 
 
-def render_report(out: Path, *, lang: str = "zh", dest: Path | None = None) -> Path:
-    """Write ``report.html`` for the analysis in ``out`` (or to ``dest``)."""
+def render_report(
+    out: Path, *, lang: str = "zh", dest: Path | None = None, figures_lang: str | None = None
+) -> Path:
+    """Write ``report.html`` for the analysis in ``out`` (or to ``dest``).
+
+    Parameters
+    ----------
+    out
+        The output folder.
+    lang
+        The report's language.
+    dest
+        Where to write it instead of ``out/report.html``.
+    figures_lang
+        The language the figures were drawn in (English when no CJK font was found); by
+        default what summary.json records, else what they would be drawn in now. When it is
+        not ``lang``, the report says so next to them.
+    """
+    from lifecircle.render.figures import figure_lang
+
     summary, cov, area_cov, gaps = _read(out)
+    if figures_lang is None:
+        figures_lang = (summary.get("figures") or {}).get("lang") or figure_lang(lang)
     clc = summary["complete_life_circle"]
     target = float(clc["target"])
     profiles = [p for p in dict.fromkeys(cov["profile"]) if p != "age_weighted"]
@@ -141,6 +161,7 @@ def render_report(out: Path, *, lang: str = "zh", dest: Path | None = None) -> P
         missing=missing,
         completeness=completeness,
         figures=[f for f in ("coverage_map.png", "coverage_chart.png") if (out / f).is_file()],
+        figures_note=label("figures_in_english", lang) if figures_lang != lang else "",
         target=target,
         lang=lang,
         t=lambda k: label(k, lang),

@@ -26,6 +26,7 @@ RESERVED = {  # what a batch folder holds besides district folders
     "city_coverage.csv",
     "city_summary.json",
     "city_map.html",
+    "city_districts.geojson",
     "cache",
     "_cache",
 }
