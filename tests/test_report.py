@@ -6,13 +6,12 @@ import pytest
 from typer.testing import CliRunner
 
 from lifecircle.cli.main import app
-from test_cli import comm_file, helsinki  # noqa: F401  (fixtures)
 
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def out(tmp_path_factory, helsinki, comm_file):  # noqa: F811
+def out(tmp_path_factory, helsinki, comm_file):
     out = tmp_path_factory.mktemp("report") / "out"
     args = ["-q", "analyze", "--osm", str(helsinki), "--communities", str(comm_file)]
     r = runner.invoke(app, [*args, "--out", str(out)])
