@@ -102,7 +102,8 @@ def test_run_parameters_follow_what_is_computed_not_how_it_is_spread():
     assert "processes" not in one["settings"]
     assert run_parameters(inputs, make_settings(target=0.9)) != one
     assert run_parameters(Inputs(place="x", id_column="code"), make_settings(processes=1)) != one
-    json.dumps(one)  # it goes into the manifest as it is
+    # a rerun compares them with the manifest's JSON: they must come back from it unchanged
+    assert json.loads(json.dumps(one)) == one
 
 
 # ---- open_manifest ------------------------------------------------------------------------
