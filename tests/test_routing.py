@@ -15,7 +15,6 @@ from lifecircle.crs import metric_crs
 from lifecircle.network import build_network
 from lifecircle.routing import nearest_facility
 from lifecircle.snapping import snap_points
-from oracle import brute_force
 
 
 def _run(net, fac_xy, org_xy, limit=np.inf, max_snap=200.0):
@@ -73,7 +72,7 @@ def test_no_facilities_gives_inf(cross_graph):
     extra=st.tuples(st.floats(-250, 450), st.floats(-200, 350)),
     org=st.lists(st.tuples(st.floats(-250, 450), st.floats(-200, 350)), min_size=1, max_size=8),
 )
-def test_properties_against_oracle(cross_graph, fac, extra, org):
+def test_properties_against_oracle(cross_graph, brute_force, fac, extra, org):
     r, f, o = _run(cross_graph, fac, org)
     bf = brute_force(cross_graph, f, o)
     assert np.array_equal(np.isfinite(bf), np.isfinite(r.origin_m))
@@ -111,7 +110,7 @@ def _helsinki():
         "osm/shanghai_huangpu_roads.osm",
     ],
 )
-def test_oracle_on_real_extracts(source):
+def test_oracle_on_real_extracts(source, brute_force):
     path = _helsinki() if source == "helsinki" else shared(source)
     net = _real(path)
     rng = np.random.default_rng(42)

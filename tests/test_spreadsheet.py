@@ -7,13 +7,12 @@ import pytest
 from typer.testing import CliRunner
 
 from lifecircle.cli.main import app
-from test_cli import BOX, comm_file, helsinki  # noqa: F401  (fixtures)
 
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def workbook(tmp_path_factory, helsinki, comm_file):  # noqa: F811
+def workbook(tmp_path_factory, helsinki, comm_file):
     out = tmp_path_factory.mktemp("xlsx") / "out"
     args = ["-q", "analyze", "--osm", str(helsinki), "--communities", str(comm_file)]
     r = runner.invoke(app, [*args, "--out", str(out), "--lang", "en"])

@@ -85,7 +85,8 @@ def service_areas(
     Each cell takes the smallest distance of the samples in it; a minimum filter over a disk of
     radius ``buffer_m`` spreads it to the neighbouring land; a reach's area is the cells at or
     under it. Holes smaller than ``fill_holes_m2`` (the inside of street blocks) are filled. One
-    raster per category serves every reach, and larger reaches contain smaller ones.
+    raster per category serves every reach, and each smaller reach's area is clipped by the next
+    larger one after simplification (as r5py does), so that larger areas contain smaller ones.
     """
     out = {k: shapely.MultiPolygon() for k in reaches_m}
     if not reaches_m:
@@ -109,15 +110,15 @@ def service_areas(
     spread = ndimage.grey_erosion(grid, footprint=disk, mode="constant", cval=np.inf)
     transform = Affine(cell_m, 0, minx, 0, -cell_m, maxy)
     max_hole = fill_holes_m2 / (cell_m * cell_m)
-    for key, reach in reaches_m.items():
-        mask = spread <= reach
+    larger: shapely.Geometry | None = None
+    # largest reach first: each smaller area is clipped by the next larger one once both are
+    # simplified, since simplifying each on its own can move a shared border either way
+    for key in sorted(reaches_m, key=reaches_m.__getitem__, reverse=True):
+        mask = spread <= reaches_m[key]
         if not mask.any():
             continue
-        if max_hole > 0:  # fill the inside of blocks: small holes enclosed by reached streets
-            lab, _ = ndimage.label(~mask)
-            small = np.bincount(lab.ravel()) < max_hole
-            small[0] = False
-            mask |= small[lab]
+        if max_hole > 0:
+            mask = _fill_holes(mask, max_hole)
         polys = [
             shapely.geometry.shape(geom)
             for geom, _ in rasterio.features.shapes(
@@ -127,5 +128,29 @@ def service_areas(
         # shapes() yields disjoint regions: no union needed. Simplify each piece on its own
         # (cost stays linear) to drop the raster staircase.
         parts = shapely.simplify(np.array(polys, dtype=object), cell_m / 2, preserve_topology=True)
-        out[key] = shapely.MultiPolygon(list(parts)) if len(parts) > 1 else parts[0]
+        if larger is not None:
+            parts = _polygons(shapely.intersection(parts, larger))
+        if len(parts):
+            out[key] = shapely.MultiPolygon(list(parts)) if len(parts) > 1 else parts[0]
+            larger = out[key]
     return out
+
+
+def _fill_holes(mask: np.ndarray, max_cells: float) -> np.ndarray:
+    """``mask`` with the unreached pieces of fewer than ``max_cells`` cells filled: the inside
+    of street blocks. A piece that touches the raster's border is the land around the network,
+    never a hole, however small the raster."""
+    lab, _ = ndimage.label(~mask)
+    small = np.bincount(lab.ravel()) < max_cells
+    small[0] = False  # label 0: the reached cells
+    border = np.unique(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]]))
+    small[border] = False
+    return mask | small[lab]
+
+
+def _polygons(geoms: np.ndarray) -> np.ndarray:
+    """The non-empty polygons of ``geoms`` (an intersection can add touching lines and
+    points)."""
+    parts = shapely.get_parts(geoms)
+    keep = (shapely.get_type_id(parts) == shapely.GeometryType.POLYGON) & ~shapely.is_empty(parts)
+    return parts[keep]

@@ -69,6 +69,26 @@ def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def _read_manifest(path: Path) -> tuple[dict[str, Any] | None, str]:
+    """The manifest at ``path``, or ``None`` and why it is no batch manifest."""
+    try:
+        manifest = json.loads(path.read_text("utf-8"))
+    except UnicodeDecodeError:
+        return None, "not UTF-8 text"
+    except ValueError as exc:
+        return None, f"not JSON: {exc}"
+    except OSError as exc:
+        return None, f"cannot be read: {exc.strerror or exc}"
+    if not (
+        isinstance(manifest, dict)
+        and isinstance(manifest.get("parameters"), dict)
+        and isinstance(manifest.get("districts"), dict)
+        and all(isinstance(v, dict) for v in manifest["districts"].values())
+    ):
+        return None, "JSON without the parameters and districts of a batch run"
+    return manifest, ""
+
+
 def open_manifest(out: Path, params: dict[str, Any], *, force: bool) -> dict[str, Any]:
     """The manifest of the batch folder ``out``, or a new one; refuses a folder made with other
     parameters (unless ``force``, which forgets every district) or holding something else."""
@@ -77,14 +97,15 @@ def open_manifest(out: Path, params: dict[str, Any], *, force: bool) -> dict[str
         raise InputError(f"--out {out}: exists and is not a folder; choose another path")
     probe_writable(out)  # now, not after the city is read
     if path.is_file():
-        try:
-            manifest = json.loads(path.read_text("utf-8"))
-        except ValueError as exc:
+        manifest, why = _read_manifest(path)
+        if manifest is None:
+            if force:  # start over: every district is recomputed, the file rewritten
+                return {"format": 1, "parameters": params, "districts": {}}
             raise InputError(
-                f"--out {out}: {MANIFEST} is unreadable ({exc}); pass --force to start over"
-            ) from exc
-        if manifest.get("parameters") != params and not force:
-            old, new = _flat(manifest.get("parameters", {})), _flat(params)
+                f"--out {out}: {MANIFEST} is unreadable ({why}); pass --force to start over"
+            )
+        if manifest["parameters"] != params and not force:
+            old, new = _flat(manifest["parameters"]), _flat(params)
             changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
             raise InputError(
                 f"--out {out}: holds a batch run made with other parameters (changed: "
