@@ -379,13 +379,15 @@ def cluster_procs(tmp_path):
     procs = []
 
     def spawn(*cmd: str) -> subprocess.Popen:
-        p = subprocess.Popen(
-            [sys.executable, "-m", *cmd],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=open(tmp_path / f"{len(procs)}.log", "w"),  # noqa: SIM115
-            start_new_session=True,
-        )
+        # the child keeps its own copy of the log's descriptor; ours is closed at once
+        with open(tmp_path / f"{len(procs)}.log", "w") as log:
+            p = subprocess.Popen(
+                [sys.executable, "-m", *cmd],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                start_new_session=True,
+            )
         procs.append(p)
         return p
 
@@ -489,15 +491,16 @@ def _statuses(out: Path) -> dict[str, str]:
 
 
 def _batch_process(args: list[object], log: Path, *, session: bool = False) -> subprocess.Popen:
-    return subprocess.Popen(
-        [str(Path(sys.executable).parent / "lifecircle"), *map(str, args)],
-        stdout=open(log, "w"),
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        # as in a terminal: a test run started in the background inherits SIGINT ignored
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-        start_new_session=session,  # to find its worker processes after it ended
-    )
+    with open(log, "w") as f:  # the child keeps its own descriptor; ours closes here
+        return subprocess.Popen(
+            [str(Path(sys.executable).parent / "lifecircle"), *map(str, args)],
+            stdout=f,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            # as in a terminal: a test run started in the background inherits SIGINT ignored
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+            start_new_session=session,  # to find its worker processes after it ended
+        )
 
 
 #: what dask says when its loggers are left at their defaults

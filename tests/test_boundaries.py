@@ -70,7 +70,8 @@ def test_declared_crs_replaces_an_undefined_one(undefined_gpkg):
 
 
 def test_declaring_an_undefined_crs_is_refused(tmp_path):
-    p = _write(tmp_path, "c.gpkg", {"id": ["a"], "name": ["a"]}, _squares(1), None)
+    with pytest.warns(UserWarning, match="'crs' was not provided"):  # a file without a CRS
+        p = _write(tmp_path, "c.gpkg", {"id": ["a"], "name": ["a"]}, _squares(1), None)
     with pytest.raises(CRSError, match=r"--communities-crs .*undefined"):
         boundaries.read_communities(p, crs=parse_crs(UNDEFINED.to_wkt(), "--communities-crs"))
 

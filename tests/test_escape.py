@@ -106,7 +106,7 @@ def test_legend_and_attribution_show_hostile_text():
     attribution_control(bad).add_to(m)
     page = m.get_root().render()
     assert "&#123;&#123; 7*7 &#125;&#125;&#123;% if true %&#125;x" in page
-    assert "&#123;&#123; 6*7 &#125;&#125; walker" in page
+    assert "(&#123;&#123; 6*7 &#125;&#125;, \\u2264 15 min)" in page  # the profile, as text
     assert "42" not in page.split("lc-legend", 1)[1].split("</div>", 1)[0] and "<b>.csv" not in page
 
 

@@ -368,7 +368,7 @@ def test_area_samples_are_named_in_every_output(tmp_path):
     ws = load_workbook(out / "coverage.xlsx").worksheets[1]
     assert ws.cell(1, 3).value == "Area samples"
     html = (out / "map.html").read_text("utf-8")
-    assert "Area samples 面积样本点" in html and "Residents 居民" not in html
+    assert "Area samples ≤ 15 min" in html and "Residents" not in html  # the map's language
     zh = tmp_path / "zh.html"
     from lifecircle.render.report import render_report
 
@@ -406,8 +406,8 @@ def test_batch_status_table_and_city_outputs_flag_off_network_districts(tmp_path
     make_city_map(tmp_path / "city_map.html", dists, records, heads, target=0.85, lang="en")
     html = (tmp_path / "city_map.html").read_text("utf-8")
     assert "60.0% ⚠" in html and "88%" in html
-    assert html.count("area samples 面积样本点: 5,000") == 1
-    assert html.count("residents 居民: 5,000") == 1
+    assert html.count("Area samples: 5,000") == 1  # in the map's language (--lang en)
+    assert html.count("Residents: 5,000") == 1
     assert "1 district(s) finished with warnings" in html
 
     summary = {

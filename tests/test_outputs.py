@@ -12,8 +12,8 @@ import os
 import shutil
 from pathlib import Path
 
-import geopandas as gpd
 import matplotlib.figure
+import pyogrio
 import pytest
 
 from lifecircle import fileio
@@ -39,7 +39,7 @@ def small(tmp_path_factory):
     resp = json.loads((FIXTURES / "overpass_small.json").read_text("utf-8"))
     osm = overpass_json_to_osm_xml(resp, d / "small.osm")
     inputs = Inputs(osm=osm)
-    settings = make_settings(offline=True)
+    settings = make_settings()  # maps inline their scripts by default (no network)
     return analyze(inputs, settings), inputs, settings
 
 
@@ -107,11 +107,11 @@ def test_a_disk_that_fills_while_writing_leaves_the_old_outputs(
 def test_gdals_own_error_on_a_full_disk(small, earlier, monkeypatch):
     from pyogrio.errors import DataSourceError
 
-    def gdal(self, path, **kw):
+    def gdal(frame, path, **kw):
         Path(path).write_bytes(b"SQLite format 3\0")
         raise DataSourceError("Failed to commit transaction")
 
-    monkeypatch.setattr(gpd.GeoDataFrame, "to_file", gdal)
+    monkeypatch.setattr(pyogrio, "write_dataframe", gdal)  # how lifecircle.gpkg writes layers
     monkeypatch.setattr(shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(10**9, 10**9, 0))
     before = snapshot(earlier)
     with pytest.raises(OutputError, match="the disk is full"):

@@ -3,6 +3,8 @@ study saved in an output folder comes back without reading the inputs again."""
 
 from __future__ import annotations
 
+import json
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +19,9 @@ from typer.testing import CliRunner
 import lifecircle
 from lifecircle import InputError, Inputs, Study, analyze, make_settings
 from lifecircle.cli.main import app
+from lifecircle.fileio import MARKER
 from lifecircle.naming import dist_col
+from lifecircle.study import study_cache
 
 LON0, LAT0 = 121.47, 31.23  # a 1 km street grid in central Shanghai
 STEP = 0.001  # about 95 m east-west, 111 m north-south
@@ -164,7 +168,7 @@ def test_unknown_ids_to_remove_are_refused_and_listed(study):
 
 
 def test_save_and_load_round_trip(study, tmp_path):
-    path = study.save(tmp_path / "_cache" / "study.pickle", key="k1")
+    path = study.save(study_cache(tmp_path / "out"), key="k1")
     back = Study.load(path, key="k1")
     _same_tables(back.coverage(), study.coverage())
     with pytest.raises(InputError, match="other inputs or parameters"):
@@ -190,7 +194,8 @@ def test_a_rerun_on_the_same_folder_does_not_read_the_osm_file_again(town, tmp_p
     ]
     runner = CliRunner()
     assert runner.invoke(app, args).exit_code == 0
-    assert (out / "_cache" / "study.pickle").is_file()
+    assert study_cache(out).is_file()
+    assert study_cache(out).name in json.loads((out / MARKER).read_text("utf-8"))["files"]
     first = (out / "coverage.csv").read_bytes()
 
     import lifecircle.prepare as prepare_mod
@@ -205,6 +210,26 @@ def test_a_rerun_on_the_same_folder_does_not_read_the_osm_file_again(town, tmp_p
     # other parameters: the saved study is not used
     r = runner.invoke(app, [*args, "--overwrite", "--target", "0.9"])
     assert r.exit_code == 1 and "the OSM file was read again" in r.output
+
+
+class _Trap:
+    """Loading this pickle would run code: a cache of the user's must never be loaded."""
+
+    def __reduce__(self):
+        return (exec, ("raise SystemExit('the pickle was loaded')",))
+
+
+def test_a_cache_file_lifecircle_did_not_write_is_never_loaded(town, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    trap = pickle.dumps(_Trap())
+    study_cache(out).write_bytes(trap)
+    args = ["analyze", "--osm", str(town / "grid.osm"), "--grid-cell-m", "300"]
+    r = CliRunner().invoke(app, [*args, "--out", str(out), "--overwrite"])
+    assert r.exit_code == 2, r.output
+    assert "the pickle was loaded" not in r.output
+    assert study_cache(out).name in r.output  # refused as the user's file, kept
+    assert study_cache(out).read_bytes() == trap
 
 
 def test_help_does_not_load_the_engine():

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lifecircle.i18n import LANGS, t
+from lifecircle.notes import add_notes, note
 
 OFF_NETWORK_WARN_SHARE = 0.05
 """A share of residents (weighted) farther than ``--max-snap-m`` from any walkable way above
@@ -311,9 +312,15 @@ def with_headline(summary: Mapping[str, Any]) -> dict[str, Any]:
     hl = headline(out)
     out["headline"] = hl.as_dict()
     out["warnings"] = [w.as_dict() for w in hl.warnings]
-    notes = list(out.get("notes", []))
-    notes += [w.text("en") for w in hl.warnings if w.text("en") not in notes]
-    out["notes"] = notes
+    known = set(out.get("notes") or [])
+    add_notes(
+        out,
+        [
+            note("headline_warning", en=w.text("en"), zh=w.text("zh"))
+            for w in hl.warnings
+            if w.text("en") not in known
+        ],
+    )
     out["residents"] = dict(out.get("residents", {})) | {
         "counts": "area_samples" if hl.area_samples else "residents"
     }

@@ -66,6 +66,30 @@ NOTES: dict[str, dict[str, str]] = {
         "zh": "总长不足 {min_component_m:g} 米的孤立路网不参与路径计算;离它们最近的点改接到 "
         "{max_snap_m:g} 米内最近的保留路段,否则计为路网外",
     },
+    "headline_warning": {
+        # a warning of the headline (lifecircle.headline), which words it in every language
+        "en": "{en}",
+        "zh": "{zh}",
+    },
+    "csv_quoted": {
+        "en": "{count} CSV cell(s) begin with =, +, -, @, a tab or a carriage return; they were "
+        "written with a leading ' so that Excel shows them as text rather than running them as "
+        "formulas (remove that one quote to get the value as it was).",
+        "zh": "有 {count} 个 CSV 单元格以 =、+、-、@、制表符或回车开头;写入时在前面加了一个 ',"
+        "使 Excel 把它们显示为文字而不是当作公式执行(去掉这个引号即得原值)。",
+    },
+    "xlsx_cleaned": {
+        "en": "{count} coverage.xlsx cell(s) held control characters (such as NUL or BEL) that a "
+        "workbook cannot store; they were removed there and the rest of the text kept.",
+        "zh": "coverage.xlsx 中有 {count} 个单元格含有工作簿无法保存的控制字符(如 NUL、BEL);"
+        "这些字符已在该文件中删除,其余文字保留。",
+    },
+    "gpkg_nul_removed": {
+        "en": "{count} lifecircle.gpkg value(s) held NUL characters, which a GeoPackage text "
+        "field cannot store; they were removed there and the rest of the text kept.",
+        "zh": "lifecircle.gpkg 中有 {count} 个值含有 GeoPackage 文本字段无法保存的 NUL 字符;"
+        "这些字符已在该文件中删除,其余文字保留。",
+    },
 }
 
 #: parameters that name a facility category: shown by the category's name in the language

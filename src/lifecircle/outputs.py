@@ -27,7 +27,7 @@ from lifecircle.config import Settings
 from lifecircle.gpkg import write_gpkg
 from lifecircle.headline import with_headline
 from lifecircle.inputs import Inputs
-from lifecircle.notes import add_notes
+from lifecircle.notes import add_notes, note
 from lifecircle.render.escape import gpkg_safe_frame, write_people_csv
 from lifecircle.render.options import Presentation
 from lifecircle.result import Result
@@ -189,24 +189,9 @@ def _finite(df: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 def text_cleaning(*, csv_quoted: int, xlsx: int, gpkg: int) -> tuple[dict[str, int], list[str]]:
     """What was done to names so that each file shows them as text: the counts (summary.json's
     ``text_cells``) and a note for each kind of change that was made."""
-    notes = []
-    if csv_quoted:
-        notes.append(
-            f"{csv_quoted} CSV cell(s) begin with =, +, -, @, a tab or a carriage return; they "
-            "were written with a leading ' so that Excel shows them as text rather than running "
-            "them as formulas (remove that one quote to get the value as it was)."
-        )
-    if xlsx:
-        notes.append(
-            f"{xlsx} coverage.xlsx cell(s) held control characters (such as NUL or BEL) that a "
-            "workbook cannot store; they were removed there and the rest of the text kept."
-        )
-    if gpkg:
-        notes.append(
-            f"{gpkg} lifecircle.gpkg value(s) held NUL characters, which a GeoPackage text field "
-            "cannot store; they were removed there and the rest of the text kept."
-        )
-    return {"csv_quoted": csv_quoted, "xlsx_cleaned": xlsx, "gpkg_nul_removed": gpkg}, notes
+    counts = {"csv_quoted": csv_quoted, "xlsx_cleaned": xlsx, "gpkg_nul_removed": gpkg}
+    notes: list[str] = [note(key, count=n) for key, n in counts.items() if n]
+    return counts, notes
 
 
 def write_outputs(

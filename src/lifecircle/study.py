@@ -441,6 +441,7 @@ class Study:
             "study": self,
         }
         data = pickle.dumps(state, protocol=5)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         atomic_write(Path(path), lambda p: p.write_bytes(data))
         return Path(path)
 
@@ -503,8 +504,9 @@ def _edited_table(
         if missing:
             raise InputError(f"facilities to add: missing column(s) {sorted(missing)}")
         extra = add.reindex(columns=FACILITY_COLUMNS)
-        extra["source"] = extra["source"].fillna("scenario")
-        extra["name"] = extra["name"].fillna("")
+        # a column the added list lacks comes as all-NaN floats: text columns are text
+        extra["source"] = extra["source"].astype(object).fillna("scenario")
+        extra["name"] = extra["name"].astype(object).fillna("")
         frames.append(extra.to_crs(4326))
         changed |= set(add["category"])
     raw = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=4326)

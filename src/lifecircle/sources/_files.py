@@ -203,9 +203,10 @@ def rejected_rows_error(problems: list[str], path: Path, option: str, columns: s
     )
 
 
-def text_ids(values: pd.Series) -> pd.Series:
+def text_ids(values: pd.Series, *, strip: bool = True) -> pd.Series:
     """Ids as text, ``""`` where missing: whole numbers read as floats (a numeric column with a
-    null) keep their digits (``310101001001``, not ``310101001001.0``)."""
+    null) keep their digits (``310101001001``, not ``310101001001.0``). Ids lose surrounding
+    white space; names (``strip=False``) are kept as written, every character theirs."""
     if pd.api.types.is_float_dtype(values.dtype):
         v = values.to_numpy(dtype=float)
         finite = np.isfinite(v)
@@ -213,7 +214,9 @@ def text_ids(values: pd.Series) -> pd.Series:
             out = [f"{x:.0f}" if f else "" for x, f in zip(v, finite, strict=True)]
             return pd.Series(out, index=values.index, dtype=object)
     missing = values.isna().to_numpy()
-    text = values.astype(str).str.strip()
+    text = values.astype(str)
+    if strip:
+        text = text.str.strip()
     return text.where(~missing, "")
 
 

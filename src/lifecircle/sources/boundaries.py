@@ -117,7 +117,7 @@ def read_communities(
     out = gpd.GeoDataFrame(
         {
             "community_id": ids.to_numpy()[keep_rows],
-            "community_name": text_ids(gdf[name_column]).to_numpy()[keep_rows],
+            "community_name": text_ids(gdf[name_column], strip=False).to_numpy()[keep_rows],
             **{k: gdf[k].to_numpy()[keep_rows] for k in keep},
         },
         geometry=geoms[keep_rows],

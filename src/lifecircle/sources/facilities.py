@@ -197,7 +197,7 @@ def read_facilities_file(
         {
             "facility_id": [f"{label}:{i}" for i in ids],
             "category": cats.to_numpy(),
-            "name": text_ids(gdf["name"]).to_numpy() if "name" in gdf.columns else "",
+            "name": text_ids(gdf["name"], strip=False).to_numpy() if "name" in gdf.columns else "",
             "source": label,
         },
         geometry=gdf.geometry.values,
