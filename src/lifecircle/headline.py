@@ -221,70 +221,15 @@ def headline(summary: Mapping[str, Any]) -> Headline:
     unit = {lang: t("unit_area_samples" if area_samples else "unit_residents", lang)
             for lang in LANGS}  # fmt: skip
 
-    warnings: list[HeadlineWarning] = []
-    if empty:
-        sep = {"zh": "、", "en": ", "}
-        listed = {
-            lang: sep[lang].join(_short(names[c][lang]) if c in names else c for c in empty)
-            for lang in LANGS
-        }
-        if len(empty) < len(basket):
-            msgs = {
-                lang: t("hl_empty_basket", lang).format(
-                    n=len(empty),
-                    names=listed[lang],
-                    unit=unit[lang],
-                    m=len(basket) - len(empty),
-                    share=_pct(with_data),
-                )
-                for lang in LANGS
-            }
-        else:
-            msgs = {
-                lang: t("hl_empty_basket_all", lang).format(n=len(empty), names=listed[lang])
-                for lang in LANGS
-            }
-        warnings.append(
-            HeadlineWarning(
-                EMPTY_BASKET,
-                msgs,
-                {"categories": list(empty), "coverage_with_data": with_data},
-                {lang: t("hl_short_empty", lang).format(names=listed[lang]) for lang in LANGS},
-            )
+    warnings = [
+        w
+        for w in (
+            _empty_basket_warning(empty, basket, names, unit, with_data),
+            _off_network_warning(summary, off, unit),
+            _gcj02_warning(summary),
         )
-    if off > OFF_NETWORK_WARN_SHARE:
-        params = summary.get("provenance", {}).get("parameters", {})
-        max_snap = params.get("max_snap_m")
-        snap_txt = f"{float(max_snap):g}" if max_snap is not None else "--max-snap-m"
-        warnings.append(
-            HeadlineWarning(
-                OFF_NETWORK,
-                {
-                    lang: t("hl_off_network", lang).format(
-                        share=f"{off:.0%}",
-                        unit=unit[lang],
-                        max_snap=snap_txt,
-                        limit=f"{OFF_NETWORK_WARN_SHARE:.0%}",
-                    )
-                    for lang in LANGS
-                },
-                {"share": off, "warn_share": OFF_NETWORK_WARN_SHARE, "max_snap_m": max_snap},
-                {
-                    lang: t("hl_short_off_network", lang).format(share=f"{off:.0%}")
-                    for lang in LANGS
-                },
-            )
-        )
-    gcj = list(summary.get("counts", {}).get("facilities_look_gcj02", []))
-    if gcj:
-        warnings.append(
-            HeadlineWarning(
-                LOOKS_GCJ02,
-                {lang: t("hl_gcj02", lang).format(files=", ".join(gcj)) for lang in LANGS},
-                {"files": gcj},
-                {lang: t("hl_short_gcj02", lang) for lang in LANGS},
-            )
-        )
+        if w is not None
+    ]
     return Headline(
         verdict=verdict,
         coverage=cov,
@@ -302,6 +247,88 @@ def headline(summary: Mapping[str, Any]) -> Headline:
         names=names,
         thresholds={c: str(info.get("threshold", "")) for c, info in cats.items()},
         empty_categories=tuple(summary.get("facilities", {}).get("empty_categories", ())),
+    )
+
+
+def _each(key: str, **params: Any) -> dict[str, str]:
+    """The label ``key`` of :mod:`lifecircle.i18n` in every language, formatted."""
+    return {lang: t(key, lang).format(**params) for lang in LANGS}
+
+
+def _empty_basket_warning(
+    empty: tuple[str, ...],
+    basket: tuple[str, ...],
+    names: Mapping[str, Mapping[str, str]],
+    unit: Mapping[str, str],
+    with_data: float | None,
+) -> HeadlineWarning | None:
+    """Basket categories without any facility: nobody can have the complete life circle."""
+    if not empty:
+        return None
+    sep = {"zh": "、", "en": ", "}
+    listed = {
+        lang: sep[lang].join(_short(names[c][lang]) if c in names else c for c in empty)
+        for lang in LANGS
+    }
+    if len(empty) < len(basket):
+        msgs = {
+            lang: t("hl_empty_basket", lang).format(
+                n=len(empty),
+                names=listed[lang],
+                unit=unit[lang],
+                m=len(basket) - len(empty),
+                share=_pct(with_data),
+            )
+            for lang in LANGS
+        }
+    else:
+        msgs = {
+            lang: t("hl_empty_basket_all", lang).format(n=len(empty), names=listed[lang])
+            for lang in LANGS
+        }
+    return HeadlineWarning(
+        EMPTY_BASKET,
+        msgs,
+        {"categories": list(empty), "coverage_with_data": with_data},
+        {lang: t("hl_short_empty", lang).format(names=listed[lang]) for lang in LANGS},
+    )
+
+
+def _off_network_warning(
+    summary: Mapping[str, Any], off: float, unit: Mapping[str, str]
+) -> HeadlineWarning | None:
+    """More than :data:`OFF_NETWORK_WARN_SHARE` of the weights farther than the snap limit."""
+    if off <= OFF_NETWORK_WARN_SHARE:
+        return None
+    max_snap = summary.get("provenance", {}).get("parameters", {}).get("max_snap_m")
+    snap_txt = f"{float(max_snap):g}" if max_snap is not None else "--max-snap-m"
+    msgs = {
+        lang: t("hl_off_network", lang).format(
+            share=f"{off:.0%}",
+            unit=unit[lang],
+            max_snap=snap_txt,
+            limit=f"{OFF_NETWORK_WARN_SHARE:.0%}",
+        )
+        for lang in LANGS
+    }
+    return HeadlineWarning(
+        OFF_NETWORK,
+        msgs,
+        {"share": off, "warn_share": OFF_NETWORK_WARN_SHARE, "max_snap_m": max_snap},
+        _each("hl_short_off_network", share=f"{off:.0%}"),
+    )
+
+
+def _gcj02_warning(summary: Mapping[str, Any]) -> HeadlineWarning | None:
+    """Facility lists read as WGS 84 that look like GCJ-02."""
+    gcj = list(summary.get("counts", {}).get("facilities_look_gcj02", []))
+    if not gcj:
+        return None
+    return HeadlineWarning(
+        LOOKS_GCJ02,
+        _each("hl_gcj02", files=", ".join(gcj)),
+        {"files": gcj},
+        _each("hl_short_gcj02"),
     )
 
 

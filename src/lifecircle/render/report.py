@@ -54,6 +54,94 @@ def _as_text(value: object) -> Markup:
     return value if isinstance(value, Markup) else Markup(html_text(value))
 
 
+def _category_rows(
+    summary: dict[str, Any],
+    area_cov: pd.DataFrame,
+    profiles: list[str],
+    minutes: list[int],
+    lang: str,
+) -> list[dict[str, Any]]:
+    """The area-wide table: per category (and the complete life circle) its threshold, the
+    facilities found and the share per profile and minutes."""
+    area = area_cov.set_index(["category", "profile", "minutes"])["coverage"]
+    cats = summary["categories"]
+    per_cat = summary["facilities"]["per_category"]
+    rows = []
+    for key in [*cats, ALL]:
+        info = cats.get(key, {})
+        value = info.get("threshold_value")
+        rows.append(
+            {
+                "label": label(ALL, lang) if key == ALL else info.get(f"name_{lang}", key),
+                "threshold": info.get("threshold", "")
+                if value is None
+                else threshold_label(str(info.get("threshold_kind", "")), float(value), lang),
+                "unverified": info.get("threshold_unverified", False),
+                "n": per_cat.get(key, "") if key != ALL else "",
+                "cells": [area.get((key, p, m)) for p in profiles for m in minutes],
+            }
+        )
+    return rows
+
+
+def _missing_communities(
+    summary: dict[str, Any], cov: pd.DataFrame, gaps: gpd.GeoDataFrame, lang: str
+) -> list[dict[str, Any]]:
+    """Communities below the target, worst first, each with the categories its residents lack
+    (the share of the community's residents lacking each)."""
+    clc = summary["complete_life_circle"]
+    cats = summary["categories"]
+    top = cov[
+        (cov["category"] == ALL)
+        & (cov["profile"] == clc["profile"])
+        & (cov["minutes"] == clc["minutes"])
+        & (cov["residents"] > 0)
+        & ~cov["meets_target"].astype(bool)
+    ].sort_values("coverage")
+    missing = []
+    for _, c in top.iterrows():
+        g = gaps[gaps["community_id"].astype(str) == c["community_id"]]
+        lacking: dict[str, float] = {}
+        for cats_str, w in zip(g["missing_categories"].fillna(""), g["weight"], strict=True):
+            for k in filter(None, (x.strip() for x in cats_str.split(","))):
+                lacking[k] = lacking.get(k, 0.0) + float(w)
+        why = ", ".join(
+            f"{cats.get(k, {}).get(f'name_{lang}', k)} {v / c['residents']:.0%}"
+            for k, v in sorted(lacking.items(), key=lambda kv: -kv[1])
+        )
+        missing.append(
+            {"id": c["community_id"], "name": c["community_name"], "residents": c["residents"],
+             "coverage": c["coverage"], "why": why}
+        )  # fmt: skip
+    return missing
+
+
+def _completeness(
+    summary: dict[str, Any], *, area_samples: bool, lang: str
+) -> list[dict[str, Any]]:
+    """OSM completeness per category: facilities found, their sources and (with residents, not
+    area samples) the rate per 10,000 residents, flagged when OSM alone gives under 0.5."""
+    residents = float(summary["residents"]["total"]) or 1.0
+    per_cat = summary["facilities"]["per_category"]
+    sources = summary["facilities"].get("per_category_source", {})
+    rows = []
+    for key, info in summary["categories"].items():
+        src = sources.get(key, {})
+        n = int(per_cat.get(key, 0))
+        osm_only = set(src) <= {"osm"}
+        rows.append(
+            {
+                "label": info.get(f"name_{lang}", key),
+                "n": n,
+                "sources": ", ".join(f"{k} {v}" for k, v in src.items()) or "–",
+                # area samples are not people: no rate per resident from them
+                "per_10k": None if area_samples else n / residents * 10_000,
+                "flag": not area_samples and osm_only and n / residents * 10_000 < 0.5,
+            }
+        )
+    return rows
+
+
 def render_report(
     out: Path, *, lang: str = "zh", dest: Path | None = None, figures_lang: str | None = None
 ) -> Path:
@@ -78,69 +166,9 @@ def render_report(
     if figures_lang is None:
         figures_lang = (summary.get("figures") or {}).get("lang") or figure_lang(lang)
     clc = summary["complete_life_circle"]
-    target = float(clc["target"])
     profiles = [p for p in dict.fromkeys(cov["profile"]) if p != "age_weighted"]
     minutes = sorted(set(cov["minutes"]))
-    area = area_cov.set_index(["category", "profile", "minutes"])["coverage"]
-    cats = summary["categories"]
-    per_cat = summary["facilities"]["per_category"]
-    rows = []
-    for key in [*cats, ALL]:
-        info = cats.get(key, {})
-        name = label(ALL, lang) if key == ALL else info.get(f"name_{lang}", key)
-        rows.append(
-            {
-                "label": name,
-                "threshold": threshold_label(
-                    str(info.get("threshold_kind", "")), float(info["threshold_value"]), lang
-                )
-                if info.get("threshold_value") is not None
-                else info.get("threshold", ""),
-                "unverified": info.get("threshold_unverified", False),
-                "n": per_cat.get(key, "") if key != ALL else "",
-                "cells": [area.get((key, p, m)) for p in profiles for m in minutes],
-            }
-        )
-    top = cov[
-        (cov["category"] == ALL)
-        & (cov["profile"] == clc["profile"])
-        & (cov["minutes"] == clc["minutes"])
-        & (cov["residents"] > 0)
-        & ~cov["meets_target"].astype(bool)
-    ].sort_values("coverage")
-    missing = []
-    for _, c in top.iterrows():
-        g = gaps[gaps["community_id"].astype(str) == c["community_id"]]
-        lacking: dict[str, float] = {}
-        for cats_str, w in zip(g["missing_categories"].fillna(""), g["weight"], strict=True):
-            for k in filter(None, (x.strip() for x in cats_str.split(","))):
-                lacking[k] = lacking.get(k, 0.0) + float(w)
-        why = ", ".join(
-            f"{cats.get(k, {}).get(f'name_{lang}', k)} {v / c['residents']:.0%}"
-            for k, v in sorted(lacking.items(), key=lambda kv: -kv[1])
-        )
-        missing.append(
-            {"id": c["community_id"], "name": c["community_name"], "residents": c["residents"],
-             "coverage": c["coverage"], "why": why}
-        )  # fmt: skip
     hl = headline(summary)
-    residents = float(summary["residents"]["total"]) or 1.0
-    sources = summary["facilities"].get("per_category_source", {})
-    completeness = []
-    for key, info in cats.items():
-        src = sources.get(key, {})
-        n = int(per_cat.get(key, 0))
-        osm_only = set(src) <= {"osm"}
-        completeness.append(
-            {
-                "label": info.get(f"name_{lang}", key),
-                "n": n,
-                "sources": ", ".join(f"{k} {v}" for k, v in src.items()) or "–",
-                # area samples are not people: no rate per resident from them
-                "per_10k": None if hl.area_samples else n / residents * 10_000,
-                "flag": not hl.area_samples and osm_only and n / residents * 10_000 < 0.5,
-            }
-        )
     env = Environment(
         loader=PackageLoader("lifecircle", "templates"),
         autoescape=select_autoescape(["html", "j2"]),
@@ -151,18 +179,18 @@ def render_report(
         clc=clc,
         hl=hl,
         meeting=summary["communities_meeting_target"],
-        categories=rows,
+        categories=_category_rows(summary, area_cov, profiles, minutes, lang),
         profiles=profiles,
         minutes=minutes,
         notes=render_notes(summary, lang),
         denominator=denominator_label(summary["denominator"], lang),
         communities_source=communities_source_label(summary["area"]["communities_source"], lang),
         dropped_pieces=dropped_pieces_text(summary, lang),
-        missing=missing,
-        completeness=completeness,
+        missing=_missing_communities(summary, cov, gaps, lang),
+        completeness=_completeness(summary, area_samples=hl.area_samples, lang=lang),
         figures=[f for f in ("coverage_map.png", "coverage_chart.png") if (out / f).is_file()],
         figures_note=label("figures_in_english", lang) if figures_lang != lang else "",
-        target=target,
+        target=float(clc["target"]),
         lang=lang,
         t=lambda k: label(k, lang),
         input_label=lambda k: input_label(k, lang),
