@@ -37,6 +37,59 @@ def district_headlines(
     return found
 
 
+#: what city_summary.json keeps of each district's manifest record
+_DISTRICT_FIELDS = (
+    "name", "dir", "status", "error", "seconds", "read_cache_s", "outputs_s", "peak_rss_mb",
+    "residents",
+)  # fmt: skip
+
+
+def _city_table(out: Path, dists: list[District], records: dict[str, Any]) -> pd.DataFrame:
+    """Every finished district's area rows, led by the district's id and name."""
+    frames = []
+    for d in dists:
+        f = out / d.dirname / "area_coverage.csv"
+        if records[d.district_id]["status"] == "ok" and f.is_file():
+            a = read_people_csv(f, dtype={"community_id": str})
+            a = a.drop(columns=["community_id", "community_name"], errors="ignore")
+            a.insert(0, "district_id", d.district_id)
+            a.insert(1, "district_name", d.name)
+            frames.append(a)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _city_totals(
+    ok: list[dict[str, Any]], heads: dict[str, Headline], warned: dict[str, list[Any]]
+) -> dict[str, Any]:
+    """The city's totals over the finished districts' records."""
+    total = sum(float(r.get("residents") or 0) for r in ok)
+    covered = sum(
+        float(r.get("residents") or 0) * float(r["complete_life_circle"]["coverage"]) for r in ok
+    )
+    return {
+        "residents": total,
+        "complete_life_circle_coverage": covered / total if total else None,
+        "districts_meeting_target": sum(
+            bool(r["complete_life_circle"]["meets_target"]) for r in ok
+        ),
+        "districts_with_warnings": sum(bool(w) for w in warned.values()),
+        # districts without population data count area samples, not residents
+        "districts_counting_area_samples": sum(hl.area_samples for hl in heads.values()),
+    }
+
+
+def _district_entry(
+    record: dict[str, Any], head: Headline | None, warnings: list[Any]
+) -> dict[str, Any]:
+    """One district in city_summary.json → per_district."""
+    return {k: record.get(k) for k in _DISTRICT_FIELDS} | {
+        "complete_life_circle": (record.get("complete_life_circle") or {}).get("coverage"),
+        "warning": bool(warnings),
+        "warnings": warnings,
+        "counts": None if head is None else ("area_samples" if head.area_samples else "residents"),
+    }
+
+
 def write_city_outputs(
     out: Path,
     dists: list[District],
@@ -51,75 +104,26 @@ def write_city_outputs(
     records = manifest["districts"]
     heads = district_headlines(out, dists, records)
     warned = {k: [w.as_dict() for w in hl.warnings] for k, hl in heads.items()}
-    frames = []
-    for d in dists:
-        rec = records[d.district_id]
-        f = out / d.dirname / "area_coverage.csv"
-        if rec["status"] == "ok" and f.is_file():
-            a = read_people_csv(f, dtype={"community_id": str})
-            a = a.drop(columns=["community_id", "community_name"], errors="ignore")
-            a.insert(0, "district_id", d.district_id)
-            a.insert(1, "district_name", d.name)
-            frames.append(a)
-    city = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    city = _city_table(out, dists, records)
     quoted = atomic_write(out / "city_coverage.csv", lambda p: write_people_csv(city, p))
     ok = [d for d in dists if records[d.district_id]["status"] == "ok"]
-    failed = {
-        d.district_id: records[d.district_id].get("error", "")
-        for d in dists
-        if records[d.district_id]["status"] != "ok"
-    }
-    total = sum(float(records[d.district_id].get("residents") or 0) for d in ok)
-    covered = sum(
-        float(records[d.district_id].get("residents") or 0)
-        * float(records[d.district_id]["complete_life_circle"]["coverage"])
-        for d in ok
-    )
     summary: dict[str, Any] = {
         "districts": len(dists),
         "ok": len(ok),
-        "failed": failed,
+        "failed": {
+            d.district_id: records[d.district_id].get("error", "")
+            for d in dists
+            if records[d.district_id]["status"] != "ok"
+        },
         "community_assignment": rule,
         "target": settings.target,
         "preset": settings.preset.name,
         "text_cells": {"csv_quoted": quoted},  # district names given a leading ' (see README)
-        "totals": {
-            "residents": total,
-            "complete_life_circle_coverage": covered / total if total else None,
-            "districts_meeting_target": sum(
-                bool(records[d.district_id]["complete_life_circle"]["meets_target"]) for d in ok
-            ),
-            "districts_with_warnings": sum(bool(warned.get(d.district_id)) for d in ok),
-            # districts without population data count area samples, not residents
-            "districts_counting_area_samples": sum(hl.area_samples for hl in heads.values()),
-        },
+        "totals": _city_totals([records[d.district_id] for d in ok], heads, warned),
         "per_district": {
-            d.district_id: {
-                k: records[d.district_id].get(k)
-                for k in (
-                    "name",
-                    "dir",
-                    "status",
-                    "error",
-                    "seconds",
-                    "read_cache_s",
-                    "outputs_s",
-                    "peak_rss_mb",
-                    "residents",
-                )
-            }
-            | {
-                "complete_life_circle": (
-                    records[d.district_id].get("complete_life_circle") or {}
-                ).get("coverage"),
-                "warning": bool(warned.get(d.district_id)),
-                "warnings": warned.get(d.district_id, []),
-                "counts": (
-                    ("area_samples" if heads[d.district_id].area_samples else "residents")
-                    if d.district_id in heads
-                    else None
-                ),
-            }
+            d.district_id: _district_entry(
+                records[d.district_id], heads.get(d.district_id), warned.get(d.district_id, [])
+            )
             for d in dists
         },
         "provenance": {
