@@ -66,6 +66,13 @@ NOTES: dict[str, dict[str, str]] = {
         "zh": "总长不足 {min_component_m:g} 米的孤立路网不参与路径计算;离它们最近的点改接到 "
         "{max_snap_m:g} 米内最近的保留路段,否则计为路网外",
     },
+    "communities_dropped_empty": {
+        "en": "{count} community(ies) of {file} had no polygon (empty, missing or without area "
+        "once repaired) and were left out: {ids} (all listed in summary.json → "
+        "counts.communities_dropped_empty_ids).",
+        "zh": "{file} 中有 {count} 个社区没有边界面(为空、缺失或修复后面积为零),未纳入分析:"
+        "{ids}(完整列表见 summary.json → counts.communities_dropped_empty_ids)。",
+    },
     "headline_warning": {
         # a warning of the headline (lifecircle.headline), which words it in every language
         "en": "{en}",

@@ -9,12 +9,14 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
 from lifecircle._validate import gather
 from lifecircle.errors import InputError
+from lifecircle.notes import note
 from lifecircle.sources._files import Declared, check_file, empty_rows, read_vector, text_ids
 from lifecircle.sources.codes import looks_like_codes, validate_community_codes
 from lifecircle.sources.osm import Feature
@@ -42,74 +44,23 @@ def read_communities(
     option = "--communities"
     p = check_file(path, option)
     gdf = read_vector(p, option, crs or Declared())
-    have = ", ".join(c for c in gdf.columns if c != "geometry") or "no attribute columns"
-    missing = [c for c in (id_column, name_column) if c not in gdf.columns]
-    missing_keep = [c for c in keep if c not in gdf.columns]
-    with gather(f"{option} {p}") as problems:
-        if missing:
-            problems.add(
-                f"no column(s) {', '.join(repr(m) for m in missing)}; the file has {have}. Name "
-                "the right ones with --id-column / --name-column"
-            )
-        if missing_keep:
-            problems.add(
-                f"no column(s) {', '.join(repr(m) for m in missing_keep)} named by "
-                f"{keep_option}; the file has {have}. Give one of these, or a number"
-            )
+    _check_columns(gdf, f"{option} {p}", (id_column, name_column), keep, keep_option)
     if not len(gdf):
         raise InputError(f"{option} {p}: the file holds no feature; give community polygons")
     ids = text_ids(gdf[id_column])
-    with gather(f"{option} {p}") as problems:
-        blank = np.flatnonzero((ids == "").to_numpy())
-        if len(blank):
-            problems.add(
-                f"{len(blank)} communit{'y has' if len(blank) == 1 else 'ies have'} no "
-                f"{id_column!r} (feature(s) {', '.join(str(i + 1) for i in blank[:10])}); every "
-                "community needs its own id"
-            )
-        dup = ids[ids.duplicated(keep=False) & (ids != "")]
-        if len(dup):
-            problems.add(
-                f"duplicate community ids {sorted(set(dup))[:10]}; every community needs its own id"
-            )
+    _check_ids(ids, f"{option} {p}", id_column)
     code_report: dict[str, object] = {}
     if looks_like_codes(ids):
         code_report = validate_community_codes(gdf.assign(**{id_column: ids}), id_column, option)
-    empty = np.zeros(len(gdf), dtype=bool)
-    empty[empty_rows(gdf)] = True
-    types = set(gdf.geometry[~empty].geom_type)
-    if not types <= {"Polygon", "MultiPolygon"}:
-        raise InputError(
-            f"{option} {p}: geometries must be polygons, found {sorted(types)}; give the "
-            "communities' boundaries as polygons"
-        )
-    geoms = gdf.geometry.to_numpy().copy()
-    invalid = ~empty & ~shapely.is_valid(geoms)
-    repaired = []
-    for i in np.flatnonzero(invalid):
-        fixed = shapely.make_valid(geoms[i])
-        polys = [g for g in shapely.get_parts(fixed) if g.geom_type in ("Polygon", "MultiPolygon")]
-        geoms[i] = shapely.union_all(polys) if polys else shapely.Polygon()
-        if shapely.is_empty(geoms[i]) or shapely.area(geoms[i]) == 0:
-            empty[i] = True  # nothing of it is left to analyse
-        else:
-            repaired.append(ids.iloc[i])
-    if repaired:
-        log.warning("%d invalid community polygon(s) repaired: %s", len(repaired), repaired[:10])
+    geoms, empty, repaired = _repaired_polygons(gdf, ids, f"{option} {p}")
     dropped = ids[empty].tolist()
-    if empty.all():
-        raise InputError(
-            f"{option} {p}: no community has a polygon with an area (all {len(gdf)} are empty "
-            "or degenerate); check the file's geometries"
-        )
     notes = []
     if dropped:
-        msg = (
-            f"{len(dropped)} communit{'y' if len(dropped) == 1 else 'ies'} of {p.name} had no "
-            f"polygon (empty, missing or without area once repaired) and "
-            f"{'was' if len(dropped) == 1 else 'were'} left out: "
-            f"{', '.join(dropped[:10])}{' …' if len(dropped) > 10 else ''} (all listed in "
-            "summary.json → counts.communities_dropped_empty_ids)."
+        msg = note(
+            "communities_dropped_empty",
+            count=len(dropped),
+            file=p.name,
+            ids=", ".join(dropped[:10]) + (" …" if len(dropped) > 10 else ""),
         )
         log.warning(msg)
         notes.append(msg)
@@ -131,6 +82,80 @@ def read_communities(
         "codes": code_report,
         "notes": notes,
     }
+
+
+def _check_columns(
+    gdf: gpd.GeoDataFrame,
+    where: str,
+    needed: tuple[str, str],
+    keep: tuple[str, ...],
+    keep_option: str,
+) -> None:
+    """Refuse a file without the id and name columns or a column named by ``keep_option``."""
+    have = ", ".join(c for c in gdf.columns if c != "geometry") or "no attribute columns"
+    missing = [c for c in needed if c not in gdf.columns]
+    missing_keep = [c for c in keep if c not in gdf.columns]
+    with gather(where) as problems:
+        if missing:
+            problems.add(
+                f"no column(s) {', '.join(repr(m) for m in missing)}; the file has {have}. Name "
+                "the right ones with --id-column / --name-column"
+            )
+        if missing_keep:
+            problems.add(
+                f"no column(s) {', '.join(repr(m) for m in missing_keep)} named by "
+                f"{keep_option}; the file has {have}. Give one of these, or a number"
+            )
+
+
+def _check_ids(ids: pd.Series, where: str, id_column: str) -> None:
+    """Refuse missing and duplicate ids, all listed at once."""
+    with gather(where) as problems:
+        blank = np.flatnonzero((ids == "").to_numpy())
+        if len(blank):
+            problems.add(
+                f"{len(blank)} communit{'y has' if len(blank) == 1 else 'ies have'} no "
+                f"{id_column!r} (feature(s) {', '.join(str(i + 1) for i in blank[:10])}); every "
+                "community needs its own id"
+            )
+        dup = ids[ids.duplicated(keep=False) & (ids != "")]
+        if len(dup):
+            problems.add(
+                f"duplicate community ids {sorted(set(dup))[:10]}; every community needs its own id"
+            )
+
+
+def _repaired_polygons(
+    gdf: gpd.GeoDataFrame, ids: pd.Series, where: str
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The polygons with invalid ones repaired; which are empty (none, empty, or no area once
+    repaired); and the ids repaired. Refuses other geometry types, and a file with no area."""
+    empty = np.zeros(len(gdf), dtype=bool)
+    empty[empty_rows(gdf)] = True
+    types = set(gdf.geometry[~empty].geom_type)
+    if not types <= {"Polygon", "MultiPolygon"}:
+        raise InputError(
+            f"{where}: geometries must be polygons, found {sorted(types)}; give the "
+            "communities' boundaries as polygons"
+        )
+    geoms = gdf.geometry.to_numpy().copy()
+    repaired = []
+    for i in np.flatnonzero(~empty & ~shapely.is_valid(geoms)):
+        fixed = shapely.make_valid(geoms[i])
+        polys = [g for g in shapely.get_parts(fixed) if g.geom_type in ("Polygon", "MultiPolygon")]
+        geoms[i] = shapely.union_all(polys) if polys else shapely.Polygon()
+        if shapely.is_empty(geoms[i]) or shapely.area(geoms[i]) == 0:
+            empty[i] = True  # nothing of it is left to analyse
+        else:
+            repaired.append(ids.iloc[i])
+    if repaired:
+        log.warning("%d invalid community polygon(s) repaired: %s", len(repaired), repaired[:10])
+    if empty.all():
+        raise InputError(
+            f"{where}: no community has a polygon with an area (all {len(gdf)} are empty "
+            "or degenerate); check the file's geometries"
+        )
+    return geoms, empty, repaired
 
 
 def read_area(
