@@ -304,7 +304,7 @@ def test_outside_taxonomy_notes_say_what_happens_and_what_to_write():
     assert found == {"clinic": "health", "wet_thing_xyz": None}
     assert len(notes) == 2
     assert "'clinic'" in notes[0] and "outside the complete-life-circle basket" in notes[0]
-    assert "'health' (基层医疗" in notes[0] and "(in the basket)" in notes[0]
+    assert "'health' (基层医疗" in notes[0] and "(in the basket" in notes[0]
     assert "taxonomy keys: canteen" in notes[1]
 
 

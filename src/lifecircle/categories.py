@@ -13,6 +13,7 @@ from pathlib import Path
 
 from lifecircle._toml import read_toml
 from lifecircle._validate import gather
+from lifecircle.notes import note
 
 Rule = tuple[tuple[str, re.Pattern[str] | None], ...]
 
@@ -236,23 +237,22 @@ def outside_taxonomy(
     """
     in_basket = set(basket)
     found: dict[str, str | None] = {}
-    notes = []
+    notes: list[str] = []
     for cat in sorted(set(user_categories)):
         if cat in taxonomy or cat in in_basket:
             continue
         key = suggest_category(cat, taxonomy)
         found[cat] = key
-        msg = (
-            f"Category '{cat}' of your facility list is not in the taxonomy: it is analysed on "
-            "its own and is outside the complete-life-circle basket"
-        )
-        if key is not None:
-            hint = " (in the basket)" if key in in_basket else ""
-            msg += (
-                f". Did you mean '{key}' ({taxonomy[key].name_zh}){hint}? If so, write {key} in "
-                "the category column to count these facilities there."
-            )
+        if key is None:
+            msg = note("category_outside_taxonomy", category=cat, keys=", ".join(taxonomy.keys))
         else:
-            msg += f"; taxonomy keys: {', '.join(taxonomy.keys)}."
+            msg = note(
+                "category_outside_taxonomy_hint",
+                category=cat,
+                suggested=key,
+                suggested_zh=taxonomy[key].name_zh,
+                # a marker, not a sentence: the same in both languages' notes
+                in_basket=" (in the basket / 属完整生活圈)" if key in in_basket else "",
+            )
         notes.append(msg)
     return found, notes

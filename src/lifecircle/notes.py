@@ -73,6 +73,30 @@ NOTES: dict[str, dict[str, str]] = {
         "zh": "{file} 中有 {count} 个社区没有边界面(为空、缺失或修复后面积为零),未纳入分析:"
         "{ids}(完整列表见 summary.json → counts.communities_dropped_empty_ids)。",
     },
+    "category_outside_taxonomy": {
+        "en": "Category '{category}' of your facility list is not in the taxonomy: it is "
+        "analysed on its own and is outside the complete-life-circle basket; taxonomy keys: "
+        "{keys}.",
+        "zh": "设施清单中的类别“{category}”不在设施分类中:它单独分析,不计入完整生活圈;"
+        "分类键为:{keys}。",
+    },
+    "category_outside_taxonomy_hint": {
+        "en": "Category '{category}' of your facility list is not in the taxonomy: it is "
+        "analysed on its own and is outside the complete-life-circle basket. Did you mean "
+        "'{suggested}' ({suggested_zh}){in_basket}? If so, write {suggested} in the category "
+        "column to count these facilities there.",
+        "zh": "设施清单中的类别“{category}”不在设施分类中:它单独分析,不计入完整生活圈。"
+        "是否指“{suggested}”({suggested_zh}){in_basket}?如果是,请在类别列中写 {suggested},"
+        "这些设施才会计入该类。",
+    },
+    "population_raster_cells_ignored": {
+        "en": "--population {file}: {negative} cell(s) in the area hold negative values and "
+        "{nan} hold NaN without NaN being the declared nodata value; they were read as no "
+        "residents. If they are nodata, declare it in the file (gdal_edit -a_nodata).",
+        "zh": "--population {file}:研究范围内有 {negative} 个栅格单元为负值,{nan} 个为 NaN "
+        "(而 NaN 并非声明的无数据值);这些单元按无居民处理。如果它们是无数据,请在文件中声明"
+        "(gdal_edit -a_nodata)。",
+    },
     "headline_warning": {
         # a warning of the headline (lifecircle.headline), which words it in every language
         "en": "{en}",

@@ -19,6 +19,7 @@ from pyproj import CRS, Transformer
 from shapely.geometry.base import BaseGeometry
 
 from lifecircle.errors import CRSError, InputError
+from lifecircle.notes import note
 from lifecircle.sources._files import (
     VECTOR_SUFFIXES,
     Declared,
@@ -137,11 +138,7 @@ def residents_from_raster(
     n_neg, n_nan = int(negative.sum()), int(nan.sum())
     notes = []
     if n_neg or n_nan:
-        msg = (
-            f"--population {p.name}: {n_neg} cell(s) in the area hold negative values and "
-            f"{n_nan} hold NaN without NaN being the declared nodata value; they were read as "
-            "no residents. If they are nodata, declare it in the file (gdal_edit -a_nodata)."
-        )
+        msg = note("population_raster_cells_ignored", file=p.name, negative=n_neg, nan=n_nan)
         log.warning(msg)
         notes.append(msg)
     report = {
