@@ -50,7 +50,10 @@ OUTPUT_FILES = (
     "coverage_map.png",
     "coverage_chart.png",
     "report.html",
+    "tasks.csv",
+    "tasks.xlsx",
 )
+OPTIONAL_FILES = ("capacity.csv",)  # written when some facilities carry a capacity
 
 
 def input_paths(inputs: Inputs) -> list[tuple[str, Path]]:
@@ -79,7 +82,7 @@ def check_output_dir(out: Path, *, overwrite: bool, inputs: Inputs | None = None
         out,
         overwrite=overwrite,
         inputs=input_paths(inputs) if inputs is not None else (),
-        names=OUTPUT_FILES,
+        names=(*OUTPUT_FILES, *OPTIONAL_FILES),
         legacy=OUTPUT_FILES,
     )
 
@@ -194,6 +197,15 @@ def text_cleaning(*, csv_quoted: int, xlsx: int, gpkg: int) -> tuple[dict[str, i
     return counts, notes
 
 
+def write_task_list(result: Result, folder: Path, *, settings: Settings, lang: str) -> int:
+    """``tasks.csv`` and ``tasks.xlsx`` (:func:`lifecircle.tasks.build_tasks`) in ``folder``;
+    returns how many CSV cells were quoted."""
+    from lifecircle.render.tasksheet import write_tasks
+    from lifecircle.tasks import build_tasks
+
+    return write_tasks(build_tasks(result, settings, lang=lang), folder, lang=lang)["csv_quoted"]
+
+
 def write_outputs(
     result: Result,
     out: Path,
@@ -239,6 +251,11 @@ def write_outputs(
         quoted = write_people_csv(result.coverage, tmp / "coverage.csv")
         quoted += write_people_csv(result.area_coverage, tmp / "area_coverage.csv")
         quoted += write_people_csv(result.denominators, tmp / "denominators.csv")
+        written = list(OUTPUT_FILES)
+        if len(result.capacity):
+            quoted += write_people_csv(result.capacity, tmp / "capacity.csv")
+            written.append("capacity.csv")
+        quoted += write_task_list(result, tmp, settings=settings, lang=shown.lang)
         gpkg = tmp / "lifecircle.gpkg"
         layers = {
             "communities": result.communities,
@@ -278,7 +295,7 @@ def write_outputs(
             lang=shown.lang,
         )
         summary.update(extra or {})
-        summary["outputs"] = [*OUTPUT_FILES, *([CACHE_FILE] if study is not None else [])]
+        summary["outputs"] = [*written, *([CACHE_FILE] if study is not None else [])]
         fileio.write_text(
             tmp / "summary.json", json.dumps(_jsonable(summary), ensure_ascii=False, indent=2)
         )
