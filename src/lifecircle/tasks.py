@@ -234,7 +234,8 @@ def build_tasks(
     InputError
         When ``sites`` lacks a column.
     """
-    wanted = [c for c in (categories or settings.preset.basket) if c in result.categories]
+    chosen = settings.preset.basket if categories is None else categories
+    wanted = [c for c in chosen if c in result.categories]
     frames = [f for c in wanted if (f := _category_rows(result, settings, c, lang)) is not None]
     comm = result.communities
     names = pd.Series(
