@@ -286,7 +286,7 @@ def test_capacity_table_of_a_study(study):
     info = result.summary["capacity"]["elder_care"]
     assert info["without_capacity_ids"] == ["fac.csv:e3"]
     notes = result.summary["notes"]
-    assert any(n.startswith("1 'elder_care' facilities have no capacity") for n in notes)
+    assert "'elder_care': 1 facility(ies) without a capacity" in " ".join(notes)
 
 
 def test_age_share_counts_the_elderly(town):

@@ -163,7 +163,9 @@ def test_subdistrict_from_codes_or_a_column():
 def test_no_subdistrict_column_when_the_run_has_none(result, settings):
     comm = result.communities.assign(community_id=["g1", "g2", "g3", "g4"])
     res = result.residents.assign(
-        community_id=result.residents["community_id"].map(dict(zip(IDS, comm.community_id)))
+        community_id=result.residents["community_id"].map(
+            dict(zip(IDS, comm.community_id, strict=True))
+        )
     )
     other = type(result)(**{**result.__dict__, "communities": comm, "residents": res})
     tasks = build_tasks(other, settings)
@@ -243,7 +245,7 @@ def test_workbook_prints_and_waits_for_input(result, settings, tmp_path):
 
 def test_an_empty_list_says_every_community_meets_it(result, settings, tmp_path):
     tasks = build_tasks(result, settings, categories=[], lang="en")
-    assert len(tasks) == 0 and list(tasks.columns)[0] == "Community code"
+    assert len(tasks) == 0 and tasks.columns[0] == "Community code"
     write_tasks(tasks, tmp_path, lang="en")
     ws = openpyxl.load_workbook(tmp_path / "tasks.xlsx").active
     assert ws.cell(row=2, column=1).value == "Every community meets the target."

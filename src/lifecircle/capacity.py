@@ -24,6 +24,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
+from lifecircle.headline import AREA_SAMPLES
 from lifecircle.network import Network
 from lifecircle.notes import note
 from lifecircle.snapping import Snapped
@@ -360,6 +361,8 @@ def capacity_rows(
         df["supply_per_1000"] = np.where(
             df["target_population"] > 0, PER * df["supplied"] / df["target_population"], np.nan
         )
+    df["target_population"] = df["target_population"].round(2)
+    df["supply_per_1000"] = df["supply_per_1000"].round(3)
     df["category"] = catch.category
     df["profile"] = catch.profile
     df["minutes"] = minutes
@@ -415,6 +418,8 @@ def capacity_tables(
             notes.append(note("capacity_missing", category=cat, count=len(missing)))
         if basis == "whole_population_share_unknown":
             notes.append(note(f"capacity_{group}_unknown", category=cat))
+    if frames and study.residents.denominator == AREA_SAMPLES:
+        notes.append(note("capacity_area_samples"))
     empty = pd.DataFrame(columns=CAPACITY_COLUMNS)
     out = pd.concat(frames, ignore_index=True) if frames else empty
     return out, summary, notes
