@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 CACHE_FILE = "study_cache.pickle"  # lifecircle.study.CACHE_NAME, without importing the engine
 
-OUTPUT_FILES = (
+LEGACY_FILES = (  # what versions that wrote no marker wrote: counted as lifecircle's there
     "coverage.csv",
     "area_coverage.csv",
     "coverage.xlsx",
@@ -50,9 +50,8 @@ OUTPUT_FILES = (
     "coverage_map.png",
     "coverage_chart.png",
     "report.html",
-    "tasks.csv",
-    "tasks.xlsx",
 )
+OUTPUT_FILES = (*LEGACY_FILES, "tasks.csv", "tasks.xlsx")
 OPTIONAL_FILES = ("capacity.csv",)  # written when some facilities carry a capacity
 
 
@@ -83,7 +82,7 @@ def check_output_dir(out: Path, *, overwrite: bool, inputs: Inputs | None = None
         overwrite=overwrite,
         inputs=input_paths(inputs) if inputs is not None else (),
         names=(*OUTPUT_FILES, *OPTIONAL_FILES),
-        legacy=OUTPUT_FILES,
+        legacy=LEGACY_FILES,
     )
 
 
@@ -222,7 +221,7 @@ def write_outputs(
 
     Nothing in ``out`` changes until every file is complete; then the files listed by the
     folder's marker (``.lifecircle-outputs.json``; in a folder of an older version, the
-    :data:`OUTPUT_FILES`) are replaced and any other file is left alone. A folder holding an
+    :data:`LEGACY_FILES`) are replaced and any other file is left alone. A folder holding an
     input of the run is refused. Returns the summary that was written.
 
     ``study`` (a study and its :func:`~lifecircle.study.study_key`) is saved with the outputs
@@ -245,7 +244,7 @@ def write_outputs(
 
     check_output_dir(out, overwrite=overwrite, inputs=inputs)
     stage = fileio.staged_outputs(
-        out, overwrite=overwrite, inputs=input_paths(inputs), legacy=OUTPUT_FILES
+        out, overwrite=overwrite, inputs=input_paths(inputs), legacy=LEGACY_FILES
     )
     with stage as tmp:  # the private folder of the new files; moved in when all are written
         quoted = write_people_csv(result.coverage, tmp / "coverage.csv")
