@@ -48,7 +48,7 @@ def main() -> None:
         fac = on_edges(net, n_fac, 2)
         for cat, limit in LIMITS_M.items():
             t0 = time.perf_counter()
-            r, f, d = catchment_pairs(
+            r, f, _ = catchment_pairs(
                 net, np.arange(n_fac), fac, res, n_facilities=n_fac, limit_m=limit
             )
             t1 = time.perf_counter()
