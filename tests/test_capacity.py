@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 from typer.testing import CliRunner
 
 from conftest import LOCAL_CRS, metric_points, ways_from_metric
@@ -260,6 +262,16 @@ def town(tmp_path_factory) -> Path:
         for i, c, n, x, y, cap in FACILITIES
     ]
     (d / "fac.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    half = 4 * STEP
+    boxes = [
+        shapely.box(LON0, LAT0, LON0 + half, LAT0 + 2 * half),
+        shapely.box(LON0 + half, LAT0, LON0 + 2 * half, LAT0 + 2 * half),
+    ]
+    gpd.GeoDataFrame(
+        {"id": ["310101002001", "310101002002"], "name": ["=1+1", "<b>{{ 7*7 }}</b>"]},
+        geometry=boxes,
+        crs=4326,
+    ).to_file(d / "communities.geojson", driver="GeoJSON")
     return d
 
 
@@ -327,18 +339,23 @@ def test_analyze_writes_capacity_csv_with_hostile_names_as_text(town, tmp_path):
     out = tmp_path / "out"
     args = ["-q", "analyze", "--osm", str(town / "grid.osm"), "--no-osm-facilities"]
     args += ["--facilities", str(town / "fac.csv"), "--preset", "shanghai"]
-    args += ["--grid-cell-m", "300", "--out", str(out)]
+    args += ["--communities", str(town / "communities.geojson"), "--out", str(out)]
     r = CliRunner().invoke(app, args)
     assert r.exit_code == 0, r.output
     back = read_people_csv(out / "capacity.csv", dtype={"community_id": str})
     assert list(back.columns) == CAPACITY_COLUMNS
+    assert {"=1+1", "<b>{{ 7*7 }}</b>"} <= set(back["community_name"])
+    assert ",'=1+1," in (out / "capacity.csv").read_text("utf-8-sig")
     summary = json.loads((out / "summary.json").read_text("utf-8"))
     assert "capacity.csv" in summary["outputs"]
     assert summary["capacity"]["elder_care"]["facilities_without_capacity"] == 1
     import openpyxl
 
     wb = openpyxl.load_workbook(out / "coverage.xlsx")
-    assert any("2SFCA" in ws.title or "容量" in ws.title for ws in wb.worksheets)
+    sheet = next(ws for ws in wb.worksheets if "2SFCA" in ws.title)
+    names = {c.value: c for row in sheet.iter_rows(min_row=2) for c in row[1:2]}
+    assert names["=1+1"].data_type == "s" and names["=1+1"].quotePrefix
+    assert "<b>{{ 7*7 }}</b>" in names
 
 
 def test_analyze_refuses_bad_capacity_with_exit_2(town, tmp_path):

@@ -125,7 +125,7 @@ def test_empty_basket_categories_give_rows_that_say_so(result, settings):
     care = tasks[tasks["category"] == result.summary["categories"]["elder_care"]["name_zh"]]
     populated = result.coverage.query("category == 'market' and residents > 0")
     assert set(care["community_id"]) == set(populated["community_id"])
-    assert (care["note"].str.contains("数据中没有此类设施")).all()
+    assert (care["note"] == "数据中没有此类设施:请核实设施清单或 OSM 数据是否遗漏").all()
     assert care["share"].eq(0).all() and care["median_walk_min"].isna().all()
 
 

@@ -23,6 +23,7 @@ from lifecircle.i18n import t
 from lifecircle.naming import dist_col
 from lifecircle.notes import threshold_label
 from lifecircle.result import Result
+from lifecircle.study import SEARCH_LIMIT_FACTOR
 
 #: the columns of a task list, in order (``subdistrict`` only when the run knows one)
 TASK_KEYS = [
@@ -87,6 +88,10 @@ _NOTES = {
 SITE_COLUMNS = ("community_id", "category", "name", "lon", "lat", "rank")
 #: columns of the communities layer that name a community's subdistrict, in order of preference
 SUBDISTRICT_COLUMNS = ("subdistrict", "subdistrict_name", "街道", "street", "streetName", "town")
+
+
+def _note(key: str, lang: str) -> str:
+    return _NOTES[key].get(lang, _NOTES[key]["en"])
 
 
 def task_label(key: str, lang: str, *, area_samples: bool = False) -> str:
@@ -160,15 +165,14 @@ def _category_rows(result: Result, settings: Settings, cat: str, lang: str) -> p
     )
     walk = median_m.reindex(below).to_numpy(dtype=float) / speed / 60.0
     empty = not (result.facilities["category"] == cat).any() if len(result.facilities) else True
-    far = _NOTES["far"][lang].format(
-        minutes=2.0
-        * float(result.summary["area"].get("analysis_buffer_m", settings.max_reach_m))
-        / speed
-        / 60.0
-    )
-    note = np.where(np.isfinite(walk), "", far)
-    if empty:
-        note[:] = _NOTES["empty"][lang]
+    reach_m = float(result.summary["area"].get("analysis_buffer_m", settings.max_reach_m))
+    searched_min = SEARCH_LIMIT_FACTOR * reach_m / speed / 60.0
+    note = [
+        _note("empty", lang)
+        if empty
+        else ("" if np.isfinite(x) else _note("far", lang).format(minutes=searched_min))
+        for x in walk
+    ]
     info = result.summary.get("categories", {}).get(cat, {})
     within = (
         threshold_label("metres", limit, lang)
