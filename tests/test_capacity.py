@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from conftest import LOCAL_CRS, metric_points, ways_from_metric
@@ -155,6 +157,33 @@ def test_agrees_with_pysal_access(grid_graph, brute_force):
     theirs = theirs.reindex(range(len(res))).fillna(0.0).to_numpy()
     assert np.allclose(mine, theirs)
     assert (mine > 0).sum() > 5  # not a vacuous comparison
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_every_known_place_is_shared_out_once(data):
+    """Whatever the pairs: the places shared out (demand × supply per person, summed) equal the
+    capacity of the known facilities that reach anyone, and the order of the pairs is
+    irrelevant."""
+    n_res = data.draw(st.integers(1, 12))
+    n_fac = data.draw(st.integers(1, 6))
+    pairs = data.draw(
+        st.lists(st.tuples(st.integers(0, n_res - 1), st.integers(0, n_fac - 1)), unique=True)
+    )
+    demand = np.array(data.draw(st.lists(st.floats(0.5, 500), min_size=n_res, max_size=n_res)))
+    supply = np.array(
+        data.draw(
+            st.lists(st.one_of(st.just(np.nan), st.floats(1, 200)), min_size=n_fac, max_size=n_fac)
+        )
+    )
+    r = np.array([p[0] for p in pairs], dtype=np.int64)
+    f = np.array([p[1] for p in pairs], dtype=np.int64)
+    a = two_step_fca(supply, demand, r, f)
+    assert (a >= 0).all() and np.isfinite(a).all()
+    reaching = np.unique(f) if len(f) else np.zeros(0, dtype=np.int64)
+    assert (demand * a).sum() == pytest.approx(np.nansum(supply[reaching]))
+    order = np.random.default_rng(0).permutation(len(r))
+    assert np.allclose(two_step_fca(supply, demand, r[order], f[order]), a)
 
 
 def test_target_groups():
