@@ -112,6 +112,39 @@ LABELS: dict[str, dict[str, str]] = {
     "status_not_run": {"zh": "未运行", "en": "not run"},
     "status_ok": {"zh": "完成", "en": "done"},
     "missing": {"zh": "缺少", "en": "missing"},
+    # ---- capacity (capacity.csv, the capacity sheet of coverage.xlsx)
+    "capacity_sheet": {"zh": "容量(2SFCA)", "en": "Capacity (2SFCA)"},
+    "capacity_note": {
+        "zh": "两步移动搜索法(2SFCA):每处设施的容量除以其步行标准范围内的目标人群,"
+        "再把居民可达各设施的比值相加;按社区居民加权平均,以每千名目标人群计。"
+        "与覆盖率分开:覆盖率看“近不近”,此表看“够不够”。",
+        "en": "Two-step floating catchment (2SFCA): each facility's capacity over the target "
+        "group within its threshold, summed over the facilities each resident reaches; "
+        "population-weighted per community, per 1,000 of the target group. Separate from "
+        "coverage: coverage says near enough, this says big enough.",
+    },
+    "profile": {"zh": "步行人群", "en": "Walker"},
+    "target_group": {"zh": "目标人群", "en": "Target group"},
+    "target_basis": {"zh": "人数依据", "en": "Counted as"},
+    "target_population": {"zh": "目标人群人数", "en": "Target group"},
+    "supply_per_1000": {"zh": "每千人供给", "en": "Supply per 1,000"},
+    "facilities_with_capacity": {
+        "zh": "可达设施(有容量)",
+        "en": "Facilities in reach with capacity",
+    },
+    "facilities_without_capacity": {
+        "zh": "可达设施(无容量数据)",
+        "en": "Facilities in reach without capacity",
+    },
+    "group_elderly": {"zh": "老年人(60岁及以上)", "en": "older residents (60+)"},
+    "group_children": {"zh": "儿童", "en": "children"},
+    "group_everyone": {"zh": "全体居民", "en": "everyone"},
+    "basis_age_share": {"zh": "按 60 岁及以上比例", "en": "by the 60+ share"},
+    "basis_everyone": {"zh": "全体居民", "en": "all residents"},
+    "basis_whole_population_share_unknown": {
+        "zh": "比例未知,按全体居民",
+        "en": "share unknown: all residents",
+    },
     "unnamed": {"zh": "(未命名)", "en": "(unnamed)"},
     "osm_attribution": {
         "zh": "地图数据 © OpenStreetMap 贡献者",

@@ -121,6 +121,31 @@ NOTES: dict[str, dict[str, str]] = {
         "zh": "lifecircle.gpkg 中有 {count} 个值含有 GeoPackage 文本字段无法保存的 NUL 字符;"
         "这些字符已在该文件中删除,其余文字保留。",
     },
+    "capacity_missing": {
+        "en": "'{category}': {count} facility(ies) without a capacity; capacity.csv leaves them "
+        "out of the supply per 1,000 (neither zero nor unlimited), so supply is understated "
+        "where they serve (their ids: summary.json → capacity).",
+        "zh": "有 {count} 处“{category}”设施没有容量数据:capacity.csv 的千人供给未计入它们"
+        "(既不按零也不按无限计),它们服务的地方供给因此偏低(编号见 summary.json → capacity)。",
+    },
+    "capacity_elderly_unknown": {
+        "en": "No share of residents aged 60+ was given (--age-share): capacity.csv counts "
+        "'{category}' supply per 1,000 residents of all ages, not per 1,000 older residents.",
+        "zh": "未提供 60 岁及以上人口比例(--age-share):capacity.csv 中“{category}”的供给"
+        "按每千名全体居民计算,而不是每千名老年人。",
+    },
+    "capacity_area_samples": {
+        "en": "No population data: capacity.csv counts its supply per 1,000 evenly spread area "
+        "samples, not people, so the figures only compare communities with one another.",
+        "zh": "没有人口数据:capacity.csv 的千人供给按均匀分布的面积样本点计算,而不是按人口,"
+        "因此这些数字只能用于社区之间的相互比较。",
+    },
+    "capacity_children_unknown": {
+        "en": "The share of children is not known: capacity.csv counts '{category}' supply per "
+        "1,000 residents of all ages, not per 1,000 children.",
+        "zh": "儿童人口比例未知:capacity.csv 中“{category}”的供给按每千名全体居民计算,"
+        "而不是每千名儿童。",
+    },
 }
 
 #: parameters that name a facility category: shown by the category's name in the language

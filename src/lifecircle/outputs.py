@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 CACHE_FILE = "study_cache.pickle"  # lifecircle.study.CACHE_NAME, without importing the engine
 
-OUTPUT_FILES = (
+LEGACY_FILES = (  # what versions that wrote no marker wrote: counted as lifecircle's there
     "coverage.csv",
     "area_coverage.csv",
     "coverage.xlsx",
@@ -51,6 +51,8 @@ OUTPUT_FILES = (
     "coverage_chart.png",
     "report.html",
 )
+OUTPUT_FILES = (*LEGACY_FILES, "tasks.csv", "tasks.xlsx")
+OPTIONAL_FILES = ("capacity.csv",)  # written when some facilities carry a capacity
 
 
 def input_paths(inputs: Inputs) -> list[tuple[str, Path]]:
@@ -79,8 +81,8 @@ def check_output_dir(out: Path, *, overwrite: bool, inputs: Inputs | None = None
         out,
         overwrite=overwrite,
         inputs=input_paths(inputs) if inputs is not None else (),
-        names=OUTPUT_FILES,
-        legacy=OUTPUT_FILES,
+        names=(*OUTPUT_FILES, *OPTIONAL_FILES),
+        legacy=LEGACY_FILES,
     )
 
 
@@ -194,6 +196,15 @@ def text_cleaning(*, csv_quoted: int, xlsx: int, gpkg: int) -> tuple[dict[str, i
     return counts, notes
 
 
+def write_task_list(result: Result, folder: Path, *, settings: Settings, lang: str) -> int:
+    """``tasks.csv`` and ``tasks.xlsx`` (:func:`lifecircle.tasks.build_tasks`) in ``folder``;
+    returns how many CSV cells were quoted."""
+    from lifecircle.render.tasksheet import write_tasks
+    from lifecircle.tasks import build_tasks
+
+    return write_tasks(build_tasks(result, settings, lang=lang), folder, lang=lang)["csv_quoted"]
+
+
 def write_outputs(
     result: Result,
     out: Path,
@@ -210,7 +221,7 @@ def write_outputs(
 
     Nothing in ``out`` changes until every file is complete; then the files listed by the
     folder's marker (``.lifecircle-outputs.json``; in a folder of an older version, the
-    :data:`OUTPUT_FILES`) are replaced and any other file is left alone. A folder holding an
+    :data:`LEGACY_FILES`) are replaced and any other file is left alone. A folder holding an
     input of the run is refused. Returns the summary that was written.
 
     ``study`` (a study and its :func:`~lifecircle.study.study_key`) is saved with the outputs
@@ -233,12 +244,17 @@ def write_outputs(
 
     check_output_dir(out, overwrite=overwrite, inputs=inputs)
     stage = fileio.staged_outputs(
-        out, overwrite=overwrite, inputs=input_paths(inputs), legacy=OUTPUT_FILES
+        out, overwrite=overwrite, inputs=input_paths(inputs), legacy=LEGACY_FILES
     )
     with stage as tmp:  # the private folder of the new files; moved in when all are written
         quoted = write_people_csv(result.coverage, tmp / "coverage.csv")
         quoted += write_people_csv(result.area_coverage, tmp / "area_coverage.csv")
         quoted += write_people_csv(result.denominators, tmp / "denominators.csv")
+        written = list(OUTPUT_FILES)
+        if len(result.capacity):
+            quoted += write_people_csv(result.capacity, tmp / "capacity.csv")
+            written.append("capacity.csv")
+        quoted += write_task_list(result, tmp, settings=settings, lang=shown.lang)
         gpkg = tmp / "lifecircle.gpkg"
         layers = {
             "communities": result.communities,
@@ -278,7 +294,7 @@ def write_outputs(
             lang=shown.lang,
         )
         summary.update(extra or {})
-        summary["outputs"] = [*OUTPUT_FILES, *([CACHE_FILE] if study is not None else [])]
+        summary["outputs"] = [*written, *([CACHE_FILE] if study is not None else [])]
         fileio.write_text(
             tmp / "summary.json", json.dumps(_jsonable(summary), ensure_ascii=False, indent=2)
         )

@@ -43,6 +43,9 @@ class Result:
         Residents without the complete life circle, with the categories they miss.
     summary
         What ``summary.json`` holds (before the output writer adds maps and provenance).
+    capacity
+        Supply per 1,000 people of the target group by 2SFCA, for the categories whose
+        facilities carry a capacity (``capacity.csv``; empty when none does).
     """
 
     crs: CRS
@@ -58,3 +61,4 @@ class Result:
     network: Network = field(repr=False)
     taxonomy: Taxonomy = field(repr=False)
     categories: list[str] = field(default_factory=list)
+    capacity: pd.DataFrame = field(default_factory=pd.DataFrame)

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from lifecircle.area import StudyArea, define_area
+from lifecircle.capacity import Catchment, build_catchment
 from lifecircle.categories import Taxonomy, load_taxonomy, outside_taxonomy
 from lifecircle.config import Settings
 from lifecircle.errors import InputError
@@ -60,7 +61,7 @@ log = logging.getLogger(__name__)
 SEARCH_LIMIT_FACTOR = 2.0
 
 CACHE_NAME = "study_cache.pickle"
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3  # 3: facilities carry a capacity; catchments are kept
 
 
 def study_cache(out: Path) -> Path:
@@ -147,6 +148,7 @@ class Study:
         self.counts = counts
         self.timings = dict(timings)
         self._reach: dict[str, CategoryReach] = {}
+        self._catchments: dict[str, Catchment] = {}
         self._samples: EdgeSamples | None = None
 
     # ---- building ------------------------------------------------------------------------
@@ -360,6 +362,15 @@ class Study:
             for (profile, minutes), geom in areas.items()
         ]
 
+    def catchment(self, category: str) -> Catchment:
+        """Per facility of ``category``, the residents within the category's threshold and
+        their walks (one length-limited search per facility; kept, so asking again after
+        :meth:`with_facilities` redoes only the changed categories). See
+        :mod:`lifecircle.capacity`."""
+        if category not in self._catchments:
+            self._catchments[category] = build_catchment(self, category)
+        return self._catchments[category]
+
     # ---- changing ------------------------------------------------------------------------
 
     def with_facilities(
@@ -424,6 +435,7 @@ class Study:
         )
         study._samples = self._samples
         study._reach = {c: r for c, r in self._reach.items() if c not in changed}
+        study._catchments = {c: r for c, r in self._catchments.items() if c not in changed}
         return study
 
     # ---- keeping ---------------------------------------------------------------------------

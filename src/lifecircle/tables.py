@@ -11,6 +11,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from lifecircle.capacity import capacity_tables
 from lifecircle.config import Preset
 from lifecircle.coverage import (
     AGE_WEIGHTED,
@@ -187,6 +188,7 @@ def build_result(study: Study, reaches: list[CategoryReach], timings: dict[str, 
         cov[cov["profile"] != AGE_WEIGHTED], bld, communities, categories, preset, target
     )
     code_report, code_notes = _code_table_check(study, cov)
+    capacity, capacity_summary, capacity_notes = capacity_tables(study, res, age_share)
     counts = dict(study.counts)
     if code_report is not None:
         counts["code_table"] = code_report
@@ -205,10 +207,12 @@ def build_result(study: Study, reaches: list[CategoryReach], timings: dict[str, 
         area_cov=area_cov,
         categories=categories,
         empty_categories=empty,
-        notes=[*study.notes, *code_notes],
+        notes=[*study.notes, *code_notes, *capacity_notes],
         counts=counts,
         timings=timings,
     )
+    if capacity_summary:
+        summary["capacity"] = capacity_summary
     return Result(
         crs=study.area.crs,
         communities=communities_layer(communities, cov, res, categories),
@@ -223,4 +227,5 @@ def build_result(study: Study, reaches: list[CategoryReach], timings: dict[str, 
         network=study.network,
         taxonomy=study.taxonomy,
         categories=categories,
+        capacity=capacity,
     )

@@ -55,7 +55,9 @@ Out = Annotated[
         "--out",
         help="Output folder. Written: coverage.csv, area_coverage.csv, denominators.csv, "
         "coverage.xlsx, lifecircle.gpkg, summary.json, map.html, coverage_map.png, "
-        "coverage_chart.png and report.html (README → Outputs says what each holds).",
+        "coverage_chart.png, report.html, the task list tasks.csv and tasks.xlsx, and "
+        "capacity.csv when facility lists give capacities (README → Outputs says what each "
+        "holds).",
     ),
 ]
 Communities = Annotated[
@@ -158,8 +160,9 @@ Encoding = Annotated[
 Lang = Annotated[
     str,
     typer.Option(
-        help="Language of everything people read: report, map, spreadsheet, figures and notes: "
-        "zh or en (CSV column keys never change)."
+        help="Language of everything people read: report, map, spreadsheets, task list, "
+        "figures and notes: zh or en (CSV column keys never change; tasks.csv, a list for "
+        "people, has its headers in the language)."
     ),
 ]
 ReportLang = Annotated[

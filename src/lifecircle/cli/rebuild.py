@@ -18,10 +18,10 @@ def _update(out: Path, build: Callable[[Path], object]) -> None:
     """Replace the files ``build`` writes among the run's outputs in ``out``, all at once; the
     other outputs and every file of the user's stay as they are, also on a failure."""
     from lifecircle.fileio import replace_outputs  # the engine loads when a command runs
-    from lifecircle.outputs import OUTPUT_FILES
+    from lifecircle.outputs import LEGACY_FILES
 
     replace_outputs(
-        out, build, overwrite=True, update=True, legacy=OUTPUT_FILES, option="output folder"
+        out, build, overwrite=True, update=True, legacy=LEGACY_FILES, option="output folder"
     )
 
 

@@ -212,5 +212,51 @@ def write_xlsx(result: Result, path: Path, *, target: float, lang: str = "zh") -
         _widths(sheet, [16, 24, 11, *([12] * len(cols)), 10])
         sheet.freeze_panes = "C2"
         _print_setup(sheet, 1)
+    if len(result.capacity):
+        _capacity_sheet(wb, text, result, lang, used)
     atomic_write(path, wb.save)
     return {"sheets": wb.sheetnames, "cleaned_cells": text.cleaned}
+
+
+_CAPACITY_SHEET = [  # column of capacity.csv, header label, number format (None: text)
+    ("community_id", "community_id", None),
+    ("community_name", "community_name", None),
+    ("category", "category", None),
+    ("profile", "profile", None),
+    ("minutes", "threshold", "0.#"),
+    ("target_group", "target_group", None),
+    ("target_basis", "target_basis", None),
+    ("target_population", "target_population", "#,##0"),
+    ("supply_per_1000", "supply_per_1000", "0.0"),
+    ("facilities_with_capacity", "facilities_with_capacity", "0"),
+    ("facilities_without_capacity", "facilities_without_capacity", "0"),
+]
+
+
+def _capacity_sheet(
+    wb: Workbook, text: _TextCells, result: Result, lang: str, used: set[str]
+) -> None:
+    """The capacity.csv table as a sheet: labels in ``lang``, a note on what 2SFCA measures."""
+    ws = wb.create_sheet(_sheet_title(t("capacity_sheet", lang), used))
+    labels = [t(label, lang) for _, label, _ in _CAPACITY_SHEET]
+    labels[4] += f" ({t('minutes', lang)})"
+    _header(text, ws, labels)
+    words = {
+        "category": lambda v: category_label(result.summary, v, lang),
+        "profile": lambda v: t(v, lang),
+        "target_group": lambda v: t(f"group_{v}", lang),
+        "target_basis": lambda v: t(f"basis_{v}", lang),
+        "community_name": lambda v: t("area_total", lang) if v == "(area total)" else v,
+    }
+    rows = result.capacity.to_dict("records")
+    for i, row in enumerate(rows, start=2):
+        for j, (col, _, fmt) in enumerate(_CAPACITY_SHEET, start=1):
+            v = row[col]
+            if fmt is None:
+                text(ws, i, j, words.get(col, str)(str(v)))
+            elif v is not None and np.isfinite(float(v)):
+                ws.cell(row=i, column=j, value=float(v)).number_format = fmt
+    text(ws, len(rows) + 3, 1, t("capacity_note", lang))
+    _widths(ws, [16, 24, 24, 12, 10, 16, 18, 12, 12, 14, 14])
+    ws.freeze_panes = "C2"
+    _print_setup(ws, 1)

@@ -230,6 +230,22 @@ HEADER_ALIASES = {
     "lon": ("lon", "lng", "longitude", "long", "经度", "x", "wgs84_lon", "gcj02_lon", "bd09_lon"),
     "lat": ("lat", "latitude", "纬度", "y", "wgs84_lat", "gcj02_lat", "bd09_lat"),
     "weight": ("weight", "权重", "人口", "人数", "常住人口", "population", "pop"),
+    "capacity": (
+        "capacity",
+        "seats",
+        "beds",
+        "places",
+        "容量",
+        "床位",
+        "床位数",
+        "座位",
+        "座位数",
+        "餐位",
+        "餐位数",
+        "名额",
+        "学位",
+        "学位数",
+    ),
 }
 
 

@@ -40,7 +40,7 @@ from lifecircle.sources.osm import Feature
 
 log = logging.getLogger(__name__)
 
-FACILITY_COLUMNS = ["facility_id", "category", "name", "source", "geometry"]
+FACILITY_COLUMNS = ["facility_id", "category", "name", "source", "capacity", "geometry"]
 
 
 def facilities_from_osm(features: list[Feature], taxonomy: Taxonomy) -> gpd.GeoDataFrame:
@@ -54,6 +54,7 @@ def facilities_from_osm(features: list[Feature], taxonomy: Taxonomy) -> gpd.GeoD
                     "category": cat,
                     "name": f.tags.get("name:zh") or f.tags.get("name") or "",
                     "source": "osm",
+                    "capacity": np.nan,  # OSM's capacity tags are too sparse to compare
                     "geometry": f.geometry,
                 }
             )
@@ -86,6 +87,43 @@ def _duplicate_id_problems(ids: pd.Series, cats: pd.Series, geoms: np.ndarray) -
     return problems
 
 
+def read_capacity(
+    values: pd.Series, path: Path, option: str, *, where: str, first: int
+) -> np.ndarray:
+    """A facility list's ``capacity`` column (seats, beds, places) as numbers, NaN where a
+    cell is empty (a facility whose capacity is not known).
+
+    Raises
+    ------
+    InputError
+        Listing every cell that is not a positive number (``where`` and ``first`` say how rows
+        are numbered: ``lines`` from 2 in a CSV, ``features`` from 1 in a layer).
+    """
+    raw = values.reset_index(drop=True)
+    text = raw.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+    text = text.str.strip().str.replace(",", "", regex=False)
+    num = pd.to_numeric(text.where(text != "", None), errors="coerce").to_numpy(dtype=float)
+    bad = np.flatnonzero((text != "").to_numpy() & ~(np.isfinite(num) & (num > 0)))
+    if len(bad):
+        problems = [
+            f"{where[:-1]} {i + first}: capacity {raw.iloc[i]!r} is not a positive number"
+            for i in bad
+        ]
+        raise rejected_capacity_error(problems, path, option)
+    return num
+
+
+def rejected_capacity_error(problems: list[str], path: Path, option: str) -> InputError:
+    """The error for capacity cells that are not positive numbers."""
+    shown = "\n".join(f"  - {p}" for p in problems[:30])
+    more = f"\n  - … and {len(problems) - 30} more" if len(problems) > 30 else ""
+    return InputError(
+        f"{option} {path}: {len(problems)} capacity value(s) rejected\n{shown}{more}\n"
+        "Give the capacity (seats, beds, places) as a number above 0, without units, or leave "
+        "the cell empty where it is not known."
+    )
+
+
 def read_facilities_file(
     path: str | Path,
     *,
@@ -98,7 +136,9 @@ def read_facilities_file(
 
     CSV columns ``id,category,name,lon,lat`` (or Chinese headers such as 类别, 名称, 经度, 纬度) in
     the declared system (WGS 84 by default; any EPSG code; ``gcj02`` / ``bd09`` converted here).
-    Vector layers need ``category``; ``id`` and ``name`` are optional. Refused, with line
+    Vector layers need ``category``; ``id`` and ``name`` are optional. An optional ``capacity``
+    column (or 床位, 座位, 容量, 名额 …) gives each facility's seats, beds or places; an empty
+    cell means unknown. Refused, with line
     numbers: a file without rows, rows with bad coordinates, without a category or without a
     geometry, and one id on several rows (unless one facility is listed once per category).
     Rows without an id get ``line<N>``. Ids are prefixed with ``label`` (the file's name by
@@ -121,7 +161,8 @@ def read_facilities_file(
     Returns
     -------
     geopandas.GeoDataFrame
-        ``facility_id`` (``<file name>:<id>``), ``category``, ``name``, ``source``, geometry.
+        ``facility_id`` (``<file name>:<id>``), ``category``, ``name``, ``source``,
+        ``capacity`` (seats, beds or places; NaN where the file gives none), geometry.
 
     Raises
     ------
@@ -193,12 +234,18 @@ def read_facilities_file(
         if where == "features":
             dup = [m.replace("(lines", "(features") for m in dup]
         raise rejected_rows_error(dup, p, option, FACILITY_CSV_COLUMNS)
+    capacity = (
+        read_capacity(gdf["capacity"], p, option, where=where, first=first)
+        if "capacity" in gdf.columns
+        else np.full(len(gdf), np.nan)
+    )
     out = gpd.GeoDataFrame(
         {
             "facility_id": [f"{label}:{i}" for i in ids],
             "category": cats.to_numpy(),
             "name": text_ids(gdf["name"], strip=False).to_numpy() if "name" in gdf.columns else "",
             "source": label,
+            "capacity": capacity,
         },
         geometry=gdf.geometry.values,
         crs=gdf.crs,
