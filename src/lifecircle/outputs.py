@@ -13,6 +13,7 @@ import json
 import logging
 import platform
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from importlib import metadata
@@ -51,6 +52,12 @@ OUTPUT_FILES = (
     "coverage_chart.png",
     "report.html",
 )
+
+
+def output_count(*, study: bool) -> int:
+    """How many times :func:`write_outputs` tells its ``progress`` (one per file written,
+    the two figures together)."""
+    return len(OUTPUT_FILES) - 1 + int(study)
 
 
 def input_paths(inputs: Inputs) -> list[tuple[str, Path]]:
@@ -205,6 +212,7 @@ def write_outputs(
     files: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
     study: tuple[Study, str] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Write every output into ``out``, replacing only an earlier run's outputs there.
 
@@ -215,7 +223,8 @@ def write_outputs(
 
     ``study`` (a study and its :func:`~lifecircle.study.study_key`) is saved with the outputs
     (``study_cache.pickle``) so that a later command on the folder need not read the inputs
-    again.
+    again. ``progress`` is told each file's name as its writing starts (see
+    :func:`output_count` for how many there are).
 
     Raises
     ------
@@ -230,15 +239,20 @@ def write_outputs(
     from lifecircle.study import study_cache
 
     shown = presentation or Presentation()
+    tell = progress or (lambda _name: None)
 
     check_output_dir(out, overwrite=overwrite, inputs=inputs)
     stage = fileio.staged_outputs(
         out, overwrite=overwrite, inputs=input_paths(inputs), legacy=OUTPUT_FILES
     )
     with stage as tmp:  # the private folder of the new files; moved in when all are written
+        tell("coverage.csv")
         quoted = write_people_csv(result.coverage, tmp / "coverage.csv")
+        tell("area_coverage.csv")
         quoted += write_people_csv(result.area_coverage, tmp / "area_coverage.csv")
+        tell("denominators.csv")
         quoted += write_people_csv(result.denominators, tmp / "denominators.csv")
+        tell("lifecircle.gpkg")
         gpkg = tmp / "lifecircle.gpkg"
         layers = {
             "communities": result.communities,
@@ -257,10 +271,12 @@ def write_outputs(
         record = provenance(inputs, settings, files=files, presentation=shown)
         summary = with_headline(result.summary | {"provenance": record})
         result = replace(result, summary=summary)
+        tell("coverage.xlsx")
         xlsx = write_xlsx(result, tmp / "coverage.xlsx", target=settings.target, lang=shown.lang)
         counts, notes = text_cleaning(csv_quoted=quoted, xlsx=xlsx["cleaned_cells"], gpkg=nul)
         summary["text_cells"] = counts
         add_notes(summary, notes)
+        tell("map.html")
         summary["map"] = make_map(
             result,
             tmp / "map.html",
@@ -269,6 +285,7 @@ def write_outputs(
             tiles=shown.tiles,
             offline=shown.offline,
         )
+        tell("coverage_map.png, coverage_chart.png")
         summary["figures"] = write_figures(
             tmp,
             communities=result.communities,
@@ -279,11 +296,14 @@ def write_outputs(
         )
         summary.update(extra or {})
         summary["outputs"] = [*OUTPUT_FILES, *([CACHE_FILE] if study is not None else [])]
+        tell("summary.json")
         fileio.write_text(
             tmp / "summary.json", json.dumps(_jsonable(summary), ensure_ascii=False, indent=2)
         )
+        tell("report.html")
         render_report(tmp, lang=shown.lang)  # built from what was just written
         if study is not None:
+            tell(CACHE_FILE)
             study[0].save(study_cache(tmp), key=study[1])
     log.info("wrote %s", out)
     return summary
