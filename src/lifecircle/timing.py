@@ -55,6 +55,7 @@ class Step:
         total: float | None = None,
         unit: str = "",
         eta: bool = False,
+        each_line: bool = False,
         display: Display | None = None,
     ) -> None:
         self.name = name
@@ -62,6 +63,7 @@ class Step:
         self.total = total
         self.unit = unit
         self.eta = eta
+        self.each_line = each_line
         self.completed = 0.0
         self.detail = ""
         self.note = ""
@@ -214,6 +216,13 @@ def _seconds(seconds: float) -> str:
     return f"{seconds:.1f} s" if seconds < 60 else _clock(seconds)
 
 
+def progress_line(step: Step) -> str:
+    """A running stage in one plain line: ``districts: 3/10 done, D4 · 1 failed · about 0:40
+    left, 1:02 elapsed``."""
+    parts = [p for p in (step.amount(), step.remarks()) if p]
+    return f"{step.message}: " + ", ".join([*parts, f"{_seconds(step.elapsed_s)} elapsed"])
+
+
 def done_line(step: Step) -> str:
     """A finished stage in one line: ``reading OpenStreetMap      2.3 s  8.4 MB``."""
     text = f"{step.message:<26} {_seconds(step.elapsed_s):>8}"
@@ -249,14 +258,19 @@ class Announce(Display):
     def start(self, step: Step) -> None:
         self.progress(step.message)
 
+    def update(self, step: Step) -> None:
+        if step.each_line:
+            self.progress(progress_line(step))
+
     def line(self, text: str) -> None:
         self.progress(text)
 
 
 class Lines(Display):
     """Plain lines for a standard error that is not a terminal: one per finished stage with
-    its time, and for a long stage one every ``every_s`` seconds with how far it is. Never a
-    control sequence (no colour, no cursor movement)."""
+    its time, and for a long stage one every ``every_s`` seconds with how far it is (one per
+    item for a stage opened with ``each_line``, as the districts of a batch). Never a control
+    sequence (no colour, no cursor movement)."""
 
     def __init__(self, console: Console, *, every_s: float = LINE_EVERY_S) -> None:
         self.console = console
@@ -274,13 +288,10 @@ class Lines(Display):
     def update(self, step: Step) -> None:
         now = time.perf_counter()
         with self._lock:
-            if now - self._last.get(id(step), now) < self.every_s:
+            if not step.each_line and now - self._last.get(id(step), now) < self.every_s:
                 return
             self._last[id(step)] = now
-        parts = [p for p in (step.amount(), step.remarks()) if p]
-        self._print(
-            f"{step.message}: {_seconds(step.elapsed_s)}" + "".join(f", {p}" for p in parts)
-        )
+        self._print(progress_line(step))
 
     def finish(self, step: Step, *, ok: bool) -> None:
         with self._lock:
@@ -510,6 +521,7 @@ class Stopwatch:
         total: float | None = None,
         unit: str = "",
         eta: bool = False,
+        each_line: bool = False,
         watch: str | Path | None = None,
     ) -> Iterator[Step]:
         """Time the block as ``name`` (added to an earlier time of the same name).
@@ -524,11 +536,21 @@ class Stopwatch:
             How many ``unit`` the stage has to do (advance the yielded :class:`Step`).
         eta
             Show the estimated time left.
+        each_line
+            Plain displays print a line each time the step moves on (else one now and then).
         watch
             A file the block reads: the step follows the bytes read (see :class:`FileWatch`).
         """
         shown = self.display if message else Display()
-        step = Step(name, message or name, total=total, unit=unit, eta=eta, display=shown)
+        step = Step(
+            name,
+            message or name,
+            total=total,
+            unit=unit,
+            eta=eta,
+            each_line=each_line,
+            display=shown,
+        )
         shown.start(step)
         ok = False
         try:

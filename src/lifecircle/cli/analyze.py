@@ -82,7 +82,7 @@ def _run(
     # records go to, so that they print above the bars
     with display_for(err, quiet=quiet) as display:
         clock = Stopwatch(display)
-        with clock.stage("fingerprint", "fingerprinting inputs"):
+        with clock.stage("fingerprint", "fingerprinting inputs", watch=inputs.osm):
             files = input_files(inputs)
         key = study_key(files, inputs, settings)
         study = _study(inputs, settings, out, key, display)
