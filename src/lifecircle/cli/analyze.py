@@ -62,7 +62,7 @@ def _run(
     tiles: str = "osm",
     offline: bool = True,
 ) -> None:
-    from lifecircle.cli.logs import err
+    from lifecircle.cli import logs
     from lifecircle.outputs import check_output_dir, input_files, output_count, write_outputs
     from lifecircle.render.options import Presentation
     from lifecircle.study import study_key
@@ -80,7 +80,7 @@ def _run(
     inputs.check()
     # bars on a terminal, plain lines elsewhere, nothing with -q; on the console the log
     # records go to, so that they print above the bars
-    with display_for(err, quiet=quiet) as display:
+    with display_for(logs.err, quiet=quiet) as display:
         clock = Stopwatch(display)
         with clock.stage("fingerprint", "fingerprinting inputs", watch=inputs.osm):
             files = input_files(inputs)

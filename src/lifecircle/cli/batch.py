@@ -144,7 +144,7 @@ def batch_cmd(
     )
 
     def run() -> BatchResult:
-        from lifecircle.cli.logs import err
+        from lifecircle.cli import logs
         from lifecircle.timing import display_for
 
         settings = make_settings(
@@ -156,7 +156,7 @@ def batch_cmd(
         )
         # districts done / all, failed, elapsed and time left: bars on a terminal, plain
         # lines elsewhere, nothing with -q
-        with display_for(err, quiet=quiet) as display:
+        with display_for(logs.err, quiet=quiet) as display:
             return _run_batch(display, settings)
 
     def _run_batch(display: Display, settings: Settings) -> BatchResult:
