@@ -180,6 +180,24 @@ def test_stage_lines_and_counts_on_a_plain_display():
     assert list(clock.timings) == ["routing", "write", "area"]
 
 
+@pytest.mark.parametrize("terminal", [False, True])
+def test_names_from_the_data_cannot_drive_the_terminal(terminal):
+    """A district id or file name with control characters (ESC, BEL) prints them as �."""
+    hostile = "D1\x1b]0;owned\x07\x1b[2J<script>{{ 7*7 }}=HYPERLINK(1)[bold]"
+    console, buf = _console(terminal=terminal)
+    display = Bars(console) if terminal else Lines(console, every_s=0.0)
+    with display if isinstance(display, Bars) else _null():
+        clock = Stopwatch(display)
+        with clock.stage("districts", f"districts {hostile}", total=2, each_line=True) as step:
+            step.advance(detail=hostile)
+            clock.say(f"{hostile} failed")
+    raw = buf.getvalue()
+    assert "\x1b]0;" not in raw and "\x07" not in raw and "\x1b[2J" not in raw
+    shown = "D1\ufffd]0;owned\ufffd\ufffd[2J<script>{{ 7*7 }}=HYPERLINK(1)[bold]"
+    assert f"{shown} failed" in _plain(raw)
+    assert f"districts {shown}" in _plain(raw)
+
+
 def test_a_stage_that_raises_leaves_no_done_line():
     console, buf = _console(terminal=False)
     clock = Stopwatch(Lines(console))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -200,6 +201,14 @@ def solver_note(
     return " · ".join(parts)
 
 
+def printable(text: str) -> str:
+    """``text`` with its control characters (ESC, BEL, …; from a district's id, say) shown as
+    ``�``, so that no name from the data can move the cursor or recolour a terminal."""
+    return "".join(
+        "\ufffd" if c not in "\n\t" and unicodedata.category(c) == "Cc" else c for c in text
+    )
+
+
 def _number(x: float) -> str:
     return f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.4g}"
 
@@ -279,7 +288,7 @@ class Lines(Display):
         self._lock = threading.Lock()
 
     def _print(self, text: str) -> None:
-        self.console.print(text, markup=False, highlight=False, emoji=False, style=None)
+        self.console.print(printable(text), markup=False, highlight=False, emoji=False)
 
     def start(self, step: Step) -> None:
         with self._lock:
@@ -347,7 +356,7 @@ class Bars(Display):
         from rich.markup import escape
 
         self._tasks[id(step)] = self.progress.add_task(
-            escape(step.message), total=step.total, amount=step.amount(), remarks=""
+            escape(printable(step.message)), total=step.total, amount=step.amount(), remarks=""
         )
 
     def update(self, step: Step) -> None:
@@ -360,7 +369,7 @@ class Bars(Display):
                 completed=step.completed,
                 total=step.total,
                 amount=step.amount(),
-                remarks=escape(step.remarks()),
+                remarks=escape(printable(step.remarks())),
             )
 
     def finish(self, step: Step, *, ok: bool) -> None:
@@ -368,10 +377,12 @@ class Bars(Display):
         if task is not None:
             self.progress.remove_task(task)
         if ok:
-            self.progress.console.print(f"[green]✓[/] {_markup(done_line(step))}", highlight=False)
+            self.progress.console.print(
+                f"[green]✓[/] {_markup(printable(done_line(step)))}", highlight=False
+            )
 
     def line(self, text: str) -> None:
-        self.progress.console.print(text, markup=False, highlight=False)
+        self.progress.console.print(printable(text), markup=False, highlight=False, emoji=False)
 
 
 def _markup(text: str) -> str:
