@@ -245,7 +245,10 @@ def test_file_watch_follows_the_bytes_read(tmp_path):
             fh.read(100)
             watch.poll()
             assert step.completed == 100
-            assert step.detail == "pass 2"
+            assert step.detail == "another pass over the file"
+            fh.read()
+            watch.poll()
+            assert step.detail == "another pass over the file, all read, still working on it"
     assert step.completed == 10_000  # done when the block ends
 
 

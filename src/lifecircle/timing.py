@@ -411,7 +411,10 @@ def display_for(console: Console, *, quiet: bool) -> Iterator[Display]:
 class FileWatch:
     """Follows how far this process has read ``path``: every ``every_s`` seconds the read
     position of each descriptor open on it is looked up (Linux ``/proc/self/fdinfo``) and the
-    step is set to it. A reader that opens the file again starts a new pass (``pass 2``).
+    step is set to it. A reader that opens the file again starts another pass (the bar
+    starts again, marked "another pass over the file"; a pass too short to be seen between
+    two looks goes uncounted, so no pass number is shown). libosmium reads ahead of the
+    objects it hands over, so the bar can be full while the reader still works.
 
     Where ``/proc`` is not available the step keeps no count: only the elapsed time shows.
     Nothing here reads the file or touches the reader.
@@ -459,7 +462,10 @@ class FileWatch:
         if not (fds & self._fds) or pos < self._pos:  # the file was opened again
             self._passes += 1
         self._fds, self._pos = fds, pos
-        self.step.update(completed=pos, detail=f"pass {self._passes}" if self._passes > 1 else None)
+        notes = ["another pass over the file"] if self._passes > 1 else []
+        if self.step.total and pos >= self.step.total:  # the reader reads ahead of its work
+            notes.append("all read, still working on it")
+        self.step.update(completed=pos, detail=", ".join(notes))
 
 
 def available() -> bool:
