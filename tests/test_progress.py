@@ -17,16 +17,8 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from lifecircle.cli.main import app
-from lifecircle.timing import (
-    Bars,
-    FileWatch,
-    Lines,
-    Step,
-    Stopwatch,
-    available,
-    display_for,
-    solver_note,
-)
+from lifecircle.display import Bars, Lines, display_for
+from lifecircle.timing import FileWatch, Step, Stopwatch, available, solver_note
 
 ESC = "\x1b"
 STAGES = (

@@ -63,10 +63,11 @@ def _run(
     offline: bool = True,
 ) -> None:
     from lifecircle.cli import logs
+    from lifecircle.display import display_for
     from lifecircle.outputs import check_output_dir, input_files, output_count, write_outputs
     from lifecircle.render.options import Presentation
     from lifecircle.study import study_key
-    from lifecircle.timing import Stopwatch, display_for
+    from lifecircle.timing import Stopwatch
 
     check_output_dir(out, overwrite=overwrite, inputs=inputs)
     settings = make_settings(

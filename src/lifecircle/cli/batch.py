@@ -145,7 +145,7 @@ def batch_cmd(
 
     def run() -> BatchResult:
         from lifecircle.cli import logs
-        from lifecircle.timing import display_for
+        from lifecircle.display import display_for
 
         settings = make_settings(
             preset,
