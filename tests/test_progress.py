@@ -74,7 +74,8 @@ def test_plain_lines_without_a_terminal(runs):
     for stage in STAGES:  # one line per stage, with its time
         assert re.search(rf"^{re.escape(stage)} +\d+\.\d s", out, re.M), stage
     assert re.search(r"^reading OpenStreetMap +\d+\.\d s +0\.7 MB$", out, re.M)
-    assert re.search(r"^routing +\d+\.\d s +\d+ categories$", out, re.M)
+    assert re.search(r"^routing +\d+\.\d s +[1-9]\d* categories$", out, re.M)
+    assert re.search(r"^service areas +\d+\.\d s +[1-9]\d* categories$", out, re.M)
 
 
 def test_bars_on_a_terminal(runs):
