@@ -143,11 +143,17 @@ def test_parallel_fields_equal_serial(monkeypatch):
         snap_points(shapely.points(rng.uniform(lo, hi, (k, 2))), net, max_snap_m=200)
         for k in (3, 7, 11)
     ]
-    serial = facility_fields(net, facs, limit_m=990, processes=1)
+    told: dict[str, int] = {"serial": 0, "parallel": 0}
+
+    def done(way: str):
+        return lambda: told.__setitem__(way, told[way] + 1)
+
+    serial = facility_fields(net, facs, limit_m=990, processes=1, done=done("serial"))
     import lifecircle.routing
 
     monkeypatch.setattr(lifecircle.routing, "PARALLEL_MIN_NODES", 0)  # force the workers
-    parallel = facility_fields(net, facs, limit_m=990, processes=2)
+    parallel = facility_fields(net, facs, limit_m=990, processes=2, done=done("parallel"))
+    assert told == {"serial": 3, "parallel": 3}  # once per category (the progress display)
     for a, b in zip(serial, parallel, strict=True):
         np.testing.assert_array_equal(a.node_m, b.node_m)
         np.testing.assert_array_equal(a.node_fac, b.node_fac)

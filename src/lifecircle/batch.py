@@ -16,7 +16,7 @@ import logging
 import os
 import resource
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,10 +50,9 @@ from lifecircle.sources._files import check_file, parse_crs
 from lifecircle.sources.citycache import CityCache, prepare_city
 from lifecircle.sources.districts import District, assign_communities, read_districts
 from lifecircle.sources.osm import download_osm
+from lifecircle.timing import Display, Progress, Stopwatch
 
 log = logging.getLogger(__name__)
-
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -254,10 +253,16 @@ def run_batch(  # noqa: PLR0913  (keyword-only, one per option of `lifecircle ba
     districts_crs: str | None = None,
     cache_dir: Path | None = None,
     presentation: Presentation | None = None,
-    progress: Progress | None = None,
+    progress: Progress | Display | None = None,
 ) -> BatchResult:
-    """Analyse every district of ``districts_path``; see the module docstring."""
-    say = progress or (lambda _m: None)
+    """Analyse every district of ``districts_path``; see the module docstring.
+
+    ``progress`` shows how far the run is: a :class:`~lifecircle.timing.Display` (bars or
+    plain lines: districts done of all, failed so far, elapsed and estimated time left), or
+    a callable told each line.
+    """
+    clock = Stopwatch(progress)
+    say = clock.say
     started = time.perf_counter()
     timings: dict[str, float] = {}
     out = out.resolve()
@@ -280,23 +285,7 @@ def run_batch(  # noqa: PLR0913  (keyword-only, one per option of `lifecircle ba
     # ---- read the city once
     say(f"{len(dists)} districts; reading the city's inputs once")
     t = time.perf_counter()
-    taxonomy = load_taxonomy(inputs.categories)
-    wf = load_walk_filter(inputs.walk_filter)
-    if inputs.place is not None:  # online: one download for the whole city
-        osm_path = _download_places(Path(inputs.place), out, settings.max_reach_m)
-        inputs = replace(inputs, osm=osm_path, place=None)
-    assert inputs.osm is not None
-    check_file(inputs.osm, "--osm")
-    files = input_files(inputs)
-    cache = prepare_city(
-        inputs.osm,
-        cache_dir or out / "_cache",
-        walk_filter=wf,
-        taxonomy=taxonomy,
-        osm_sha256=files["osm"]["sha256"],
-        walk_filter_file=inputs.walk_filter,
-        categories_file=inputs.categories,
-    )
+    inputs, files, cache = _read_city(inputs, settings, out, cache_dir, clock)
     timings["prepare_city_s"] = 0.0 if cache.meta["reused"] else cache.meta["seconds"]
 
     comm = None
@@ -423,7 +412,7 @@ def run_batch(  # noqa: PLR0913  (keyword-only, one per option of `lifecircle ba
     t = time.perf_counter()
     dashboard = None
     if tasks:
-        dashboard = _run_tasks(tasks, cluster, manifest, out, say)
+        dashboard = _run_tasks(tasks, cluster, manifest, out, clock)
     timings["run_s"] = round(time.perf_counter() - t, 3)
 
     # ---- city outputs
@@ -436,6 +425,36 @@ def run_batch(  # noqa: PLR0913  (keyword-only, one per option of `lifecircle ba
     summary["districts_skipped_unchanged"] = skipped
     write_json(out / "city_summary.json", summary)
     return BatchResult(out=out, districts=manifest["districts"], summary=summary)
+
+
+def _read_city(
+    inputs: Inputs, settings: Settings, out: Path, cache_dir: Path | None, clock: Stopwatch
+) -> tuple[Inputs, dict[str, Any], CityCache]:
+    """The city's OSM file (downloaded once for ``--places``), fingerprinted and read into
+    the columnar cache (or the cache of an earlier run reused): the inputs with ``osm`` set,
+    the input files' fingerprints, and the cache."""
+    taxonomy = load_taxonomy(inputs.categories)
+    wf = load_walk_filter(inputs.walk_filter)
+    if inputs.place is not None:  # online: one download for the whole city
+        osm_path = _download_places(Path(inputs.place), out, settings.max_reach_m)
+        inputs = replace(inputs, osm=osm_path, place=None)
+    assert inputs.osm is not None
+    check_file(inputs.osm, "--osm")
+    with clock.stage("fingerprint", "fingerprinting inputs", watch=inputs.osm):
+        files = input_files(inputs)
+    with clock.stage("prepare_city", "reading OpenStreetMap", watch=inputs.osm) as step:
+        cache = prepare_city(
+            inputs.osm,
+            cache_dir or out / "_cache",
+            walk_filter=wf,
+            taxonomy=taxonomy,
+            osm_sha256=files["osm"]["sha256"],
+            walk_filter_file=inputs.walk_filter,
+            categories_file=inputs.categories,
+        )
+        if cache.meta["reused"]:
+            step.update(note="the city cache of an earlier run")
+    return inputs, files, cache
 
 
 def _download_places(places: Path, out: Path, reach_m: float) -> Path:
@@ -468,12 +487,12 @@ def _run_tasks(
     cluster: Cluster,
     manifest: dict[str, Any],
     out: Path,
-    say: Progress,
+    clock: Stopwatch,
 ) -> str | None:
     records = manifest["districts"]
     try:
         with _client(cluster, len(tasks)) as client:
-            return _collect(client, tasks, cluster, manifest, out, say)
+            return _collect(client, tasks, cluster, manifest, out, clock)
     except BaseException:  # interrupted (also while the cluster started), or a failure
         with held_interrupts():
             for task in tasks:
@@ -490,17 +509,17 @@ def _collect(
     cluster: Cluster,
     manifest: dict[str, Any],
     out: Path,
-    say: Progress,
+    clock: Stopwatch,
 ) -> str | None:
-    """Submit the tasks, record each district as it finishes; the dashboard address."""
+    """Submit the tasks, record each district as it finishes (and show how many are done,
+    failed and left, from the cluster's task completions); the dashboard address."""
     from distributed import as_completed
-    from distributed.scheduler import KilledWorker
 
     records = manifest["districts"]
     services = client.scheduler_info().get("services", {})
     dashboard = client.dashboard_link if "dashboard" in services else None
     n_workers = max(1, len(client.scheduler_info().get("workers", {})))
-    say(
+    clock.say(
         f"running {len(tasks)} district(s) on {n_workers} worker(s)"
         + (f"; dashboard {dashboard}" if dashboard else "")
     )
@@ -518,43 +537,22 @@ def _collect(
                 priority=len(order) - i,
             )
             futures[fut] = task
-        done = failed = 0
-        t0 = time.perf_counter()
-        for fut in as_completed(futures):
-            task = futures[fut]
-            rec = records[task.district.district_id]
-            try:
-                rec.update(fut.result())
-            except KilledWorker:
-                times = (
-                    f"{cluster.retries + 1} times"
-                    if cluster.scheduler is None
-                    else "more often than the scheduler's allowed-failures"
+        failed = 0
+        with clock.stage(
+            "districts", "districts", total=len(tasks), unit="done", eta=True, each_line=True
+        ) as step:
+            for fut in as_completed(futures):
+                task = futures[fut]
+                rec = records[task.district.district_id]
+                _record(fut, rec, cluster)
+                write_json(out / MANIFEST, manifest)
+                if rec["status"] != "ok":
+                    failed += 1
+                    clock.say(f"{task.district.district_id} failed: {rec['error']}")
+                step.advance(
+                    detail=f"{task.district.district_id} {rec['status']}",
+                    note=f"{failed} failed" if failed else "",
                 )
-                rec.update(
-                    status="failed",
-                    error=f"the worker running it died {times} (memory limit or a crash); "
-                    "raise --memory-limit or use fewer workers",
-                )
-            except Exception as exc:  # an error outside run_district's own handling
-                rec.update(status="failed", error=f"{type(exc).__name__}: {exc}")
-            if rec["status"] == "ok":
-                done += 1
-            else:
-                failed += 1
-            write_json(out / MANIFEST, manifest)
-            left = len(tasks) - done - failed
-            el = time.perf_counter() - t0
-            eta = el / (done + failed) * left
-            say(
-                f"{done} done, {failed} failed, {min(left, n_workers)} running, {left} left"
-                + (f", about {eta:,.0f} s to go" if left else "")
-                + (
-                    f" — {task.district.district_id} failed: {rec['error']}"
-                    if rec["status"] != "ok"
-                    else ""
-                )
-            )
     except BaseException:
         # forget the districts still queued or running (one request, before the client
         # closes), so that a shared scheduler drops them too
@@ -562,3 +560,24 @@ def _collect(
             client.cancel(list(futures))
         raise
     return dashboard
+
+
+def _record(fut: Any, rec: dict[str, Any], cluster: Cluster) -> None:
+    """Put a finished task's outcome in its district's record."""
+    from distributed.scheduler import KilledWorker
+
+    try:
+        rec.update(fut.result())
+    except KilledWorker:
+        times = (
+            f"{cluster.retries + 1} times"
+            if cluster.scheduler is None
+            else "more often than the scheduler's allowed-failures"
+        )
+        rec.update(
+            status="failed",
+            error=f"the worker running it died {times} (memory limit or a crash); "
+            "raise --memory-limit or use fewer workers",
+        )
+    except Exception as exc:  # an error outside run_district's own handling
+        rec.update(status="failed", error=f"{type(exc).__name__}: {exc}")

@@ -13,6 +13,7 @@ import json
 import logging
 import platform
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from importlib import metadata
@@ -53,6 +54,12 @@ LEGACY_FILES = (  # what versions that wrote no marker wrote: counted as lifecir
 )
 OUTPUT_FILES = (*LEGACY_FILES, "tasks.csv", "tasks.xlsx")
 OPTIONAL_FILES = ("capacity.csv",)  # written when some facilities carry a capacity
+
+
+def output_count(*, study: bool) -> int:
+    """How many times :func:`write_outputs` tells its ``progress`` (one per file written,
+    the two figures together and the two task-list files together)."""
+    return len(OUTPUT_FILES) - 2 + int(study)
 
 
 def input_paths(inputs: Inputs) -> list[tuple[str, Path]]:
@@ -216,6 +223,7 @@ def write_outputs(
     files: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
     study: tuple[Study, str] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Write every output into ``out``, replacing only an earlier run's outputs there.
 
@@ -226,7 +234,8 @@ def write_outputs(
 
     ``study`` (a study and its :func:`~lifecircle.study.study_key`) is saved with the outputs
     (``study_cache.pickle``) so that a later command on the folder need not read the inputs
-    again.
+    again. ``progress`` is told each file's name as its writing starts (see
+    :func:`output_count` for how many there are).
 
     Raises
     ------
@@ -241,20 +250,26 @@ def write_outputs(
     from lifecircle.study import study_cache
 
     shown = presentation or Presentation()
+    tell = progress or (lambda _name: None)
 
     check_output_dir(out, overwrite=overwrite, inputs=inputs)
     stage = fileio.staged_outputs(
         out, overwrite=overwrite, inputs=input_paths(inputs), legacy=LEGACY_FILES
     )
     with stage as tmp:  # the private folder of the new files; moved in when all are written
+        tell("coverage.csv")
         quoted = write_people_csv(result.coverage, tmp / "coverage.csv")
+        tell("area_coverage.csv")
         quoted += write_people_csv(result.area_coverage, tmp / "area_coverage.csv")
+        tell("denominators.csv")
         quoted += write_people_csv(result.denominators, tmp / "denominators.csv")
         written = list(OUTPUT_FILES)
         if len(result.capacity):
             quoted += write_people_csv(result.capacity, tmp / "capacity.csv")
             written.append("capacity.csv")
+        tell("tasks.xlsx")
         quoted += write_task_list(result, tmp, settings=settings, lang=shown.lang)
+        tell("lifecircle.gpkg")
         gpkg = tmp / "lifecircle.gpkg"
         layers = {
             "communities": result.communities,
@@ -273,10 +288,12 @@ def write_outputs(
         record = provenance(inputs, settings, files=files, presentation=shown)
         summary = with_headline(result.summary | {"provenance": record})
         result = replace(result, summary=summary)
+        tell("coverage.xlsx")
         xlsx = write_xlsx(result, tmp / "coverage.xlsx", target=settings.target, lang=shown.lang)
         counts, notes = text_cleaning(csv_quoted=quoted, xlsx=xlsx["cleaned_cells"], gpkg=nul)
         summary["text_cells"] = counts
         add_notes(summary, notes)
+        tell("map.html")
         summary["map"] = make_map(
             result,
             tmp / "map.html",
@@ -285,6 +302,7 @@ def write_outputs(
             tiles=shown.tiles,
             offline=shown.offline,
         )
+        tell("coverage_map.png, coverage_chart.png")
         summary["figures"] = write_figures(
             tmp,
             communities=result.communities,
@@ -295,11 +313,14 @@ def write_outputs(
         )
         summary.update(extra or {})
         summary["outputs"] = [*written, *([CACHE_FILE] if study is not None else [])]
+        tell("summary.json")
         fileio.write_text(
             tmp / "summary.json", json.dumps(_jsonable(summary), ensure_ascii=False, indent=2)
         )
+        tell("report.html")
         render_report(tmp, lang=shown.lang)  # built from what was just written
         if study is not None:
+            tell(CACHE_FILE)
             study[0].save(study_cache(tmp), key=study[1])
     log.info("wrote %s", out)
     return summary

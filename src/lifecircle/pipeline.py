@@ -13,7 +13,7 @@ from lifecircle.inputs import Inputs, Prepared
 from lifecircle.prepare import prepare, read_user_communities, read_user_facilities
 from lifecircle.result import Result
 from lifecircle.study import Study
-from lifecircle.timing import Progress, Stopwatch
+from lifecircle.timing import Display, Progress, Stopwatch
 
 __all__ = [
     "Inputs",
@@ -27,7 +27,9 @@ __all__ = [
 ]
 
 
-def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = None) -> Result:
+def analyze(
+    inputs: Inputs, settings: Settings, *, progress: Progress | Display | None = None
+) -> Result:
     """Analyse one area end to end.
 
     Parameters
@@ -38,7 +40,8 @@ def analyze(inputs: Inputs, settings: Settings, *, progress: Progress | None = N
     settings
         Preset, target and engine options (:func:`lifecircle.make_settings`).
     progress
-        Called with a short description at the start of each stage.
+        Shows the stages as they run: a :class:`~lifecircle.timing.Display`, or a callable
+        told a short description at the start of each stage.
 
     Returns
     -------
@@ -64,7 +67,7 @@ def analyze_prepared(
     settings: Settings,
     *,
     inputs: Inputs,
-    progress: Progress | None = None,
+    progress: Progress | Display | None = None,
     refuse_if_outside: bool = True,
 ) -> Result:
     """Analyse one area whose inputs are already read (:func:`prepare`, or the batch runner).

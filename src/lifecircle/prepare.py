@@ -123,7 +123,9 @@ def prepare(inputs: Inputs, settings: Settings, *, clock: Stopwatch | None = Non
         user_cats = {c for _, f in user_facilities for c in f["category"].unique()}
         settings.preset.check_categories(set(taxonomy.keys) | user_cats)
         points = read_population_points(inputs)
-    with clock.stage("load_osm", "reading OpenStreetMap"):
+    # the bar follows the bytes read of a local file (a --place download is read from a
+    # temporary file the stage does not know, so it shows the elapsed time only)
+    with clock.stage("load_osm", "reading OpenStreetMap", watch=inputs.osm):
         osm, place_area = read_osm_input(inputs, settings, taxonomy)
     return Prepared(
         osm=osm,

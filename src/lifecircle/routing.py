@@ -9,6 +9,7 @@ edge ends, or the direct way along its edge when a facility shares it, plus its 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -114,28 +115,42 @@ def _field_in_worker(args: tuple[Snapped, float]) -> Field:
 
 
 def facility_fields(
-    net: Network, facs: list[Snapped], *, limit_m: float = np.inf, processes: int = 1
+    net: Network,
+    facs: list[Snapped],
+    *,
+    limit_m: float = np.inf,
+    processes: int = 1,
+    done: Callable[[], None] | None = None,
 ) -> list[Field]:
     """:func:`facility_field` for several categories, in ``processes`` forked worker processes.
 
     SciPy's Dijkstra holds the GIL, so threads do not help; forked processes share the graph
     copy-on-write and return only the per-node arrays. Falls back to one process where ``fork``
-    is not available or there is a single category.
+    is not available or there is a single category. ``done`` is called as each category's
+    field is ready, in the order of ``facs`` (for a progress display).
     """
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
+    tell = done or (lambda: None)
     net.csr()  # build once, before forking
     small = net.n_nodes < PARALLEL_MIN_NODES
+    out: list[Field] = []
     if small or processes <= 1 or len(facs) <= 1 or "fork" not in mp.get_all_start_methods():
-        return [facility_field(net, f, limit_m=limit_m) for f in facs]
+        for f in facs:
+            out.append(facility_field(net, f, limit_m=limit_m))
+            tell()
+        return out
     global _WORKER_NET
     _WORKER_NET = net
     try:
         with ProcessPoolExecutor(
             max_workers=min(processes, len(facs)), mp_context=mp.get_context("fork")
         ) as pool:
-            return list(pool.map(_field_in_worker, [(f, limit_m) for f in facs]))
+            for field in pool.map(_field_in_worker, [(f, limit_m) for f in facs]):
+                out.append(field)
+                tell()
+            return out
     finally:
         _WORKER_NET = None
 

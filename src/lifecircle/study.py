@@ -51,7 +51,7 @@ from lifecircle.sources._files import parse_crs
 from lifecircle.sources._report import split_report
 from lifecircle.sources.facilities import FACILITY_COLUMNS
 from lifecircle.tables import CategoryReach, build_result
-from lifecircle.timing import Progress, Stopwatch
+from lifecircle.timing import Display, Progress, Step, Stopwatch
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ class Study:
 
     @classmethod
     def from_inputs(
-        cls, inputs: Inputs, settings: Settings, *, progress: Progress | None = None
+        cls, inputs: Inputs, settings: Settings, *, progress: Progress | Display | None = None
     ) -> Study:
         """Read the inputs and build the study.
 
@@ -166,7 +166,8 @@ class Study:
         settings
             Preset, target and engine options (:func:`lifecircle.make_settings`).
         progress
-            Called with a short description at the start of each stage.
+            Shows the stages as they run: a :class:`~lifecircle.timing.Display`, or a callable
+            told a short description at the start of each stage.
 
         Raises
         ------
@@ -241,8 +242,10 @@ class Study:
             residents = place_residents(
                 prepared, area, net, settings, check_swapped=refuse_if_outside
             )
-        with clock.stage("routing_and_service_areas", "routing"):
-            access = _route(net, sited, categories, area, settings, clock)
+        with clock.stage(
+            "routing_and_service_areas", "routing", total=len(categories), unit="categories"
+        ) as step:
+            access = _route(net, sited, categories, area, settings, clock, step)
         counts = {
             **comm_counts,
             **area.counts,
@@ -280,7 +283,7 @@ class Study:
         """The raster cell of the service areas (coarser on large areas)."""
         return auto_cell_m(self.area.buffer_m.bounds, self.settings.service_area_cell_m)
 
-    def coverage(self, *, progress: Progress | None = None) -> Result:
+    def coverage(self, *, progress: Progress | Display | None = None) -> Result:
         """Every table and layer of ``lifecircle analyze`` for the study's current facilities.
 
         Per category, the residents' distances and the service areas are computed once and
@@ -292,12 +295,17 @@ class Study:
         """
         clock = Stopwatch(progress)
         routing_s = service_s = 0.0
-        with clock.stage("routing_and_service_areas"):
-            for cat in self.categories:
-                if cat not in self._reach:
-                    self._reach[cat] = self._category_reach(cat)
-                    routing_s += self._reach[cat].routing_s
-                    service_s += self._reach[cat].service_areas_s
+        todo = [c for c in self.categories if c not in self._reach]
+        with clock.stage(
+            "routing_and_service_areas",
+            "service areas" if todo else None,
+            total=len(todo),
+            unit="categories",
+        ) as step:
+            for cat in step.track(todo):
+                self._reach[cat] = self._category_reach(cat)
+                routing_s += self._reach[cat].routing_s
+                service_s += self._reach[cat].service_areas_s
         timings = dict(self.timings)
         timings["routing_and_service_areas"] = round(
             timings.get("routing_and_service_areas", 0.0)
@@ -539,8 +547,10 @@ def _route(
     area: StudyArea,
     settings: Settings,
     clock: Stopwatch,
+    step: Step | None = None,
 ) -> dict[str, CategoryAccess]:
-    """One multi-source search per category, in parallel processes on large graphs."""
+    """One multi-source search per category, in parallel processes on large graphs; ``step``
+    counts the categories done."""
     per_cat = {c: sited.of_category(c) for c in categories}
     t0 = time.perf_counter()
     fields = facility_fields(
@@ -548,6 +558,7 @@ def _route(
         [snap for _, snap in per_cat.values()],
         limit_m=SEARCH_LIMIT_FACTOR * area.reach_m,
         processes=settings.processes,
+        done=None if step is None else (lambda: step.advance()),
     )
     clock.add("fields", time.perf_counter() - t0)
     return {

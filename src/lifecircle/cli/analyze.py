@@ -21,14 +21,12 @@ from lifecircle.notes import denominator_label
 if TYPE_CHECKING:
     from lifecircle.config import Settings
     from lifecircle.study import Study
-    from lifecircle.timing import Progress
+    from lifecircle.timing import Display
 
 out_console = Console(stderr=True, soft_wrap=True)
 
 
-def _study(
-    inputs: Inputs, settings: Settings, out: Path, key: str, progress: Progress | None
-) -> Study:
+def _study(inputs: Inputs, settings: Settings, out: Path, key: str, display: Display) -> Study:
     """The study saved in ``out`` when it was built from the same inputs and parameters (no
     file is read again), else a new one."""
     # the engine is imported when a command runs, not for `lifecircle --help`
@@ -46,7 +44,7 @@ def _study(
         else:
             study.inputs = inputs  # same contents; the paths of this run go in the record
             return study
-    return Study.from_inputs(inputs, settings, progress=progress)
+    return Study.from_inputs(inputs, settings, progress=display)
 
 
 def _run(
@@ -64,9 +62,12 @@ def _run(
     tiles: str = "osm",
     offline: bool = True,
 ) -> None:
-    from lifecircle.outputs import check_output_dir, input_files, write_outputs
+    from lifecircle.cli import logs
+    from lifecircle.display import display_for
+    from lifecircle.outputs import check_output_dir, input_files, output_count, write_outputs
     from lifecircle.render.options import Presentation
     from lifecircle.study import study_key
+    from lifecircle.timing import Stopwatch
 
     check_output_dir(out, overwrite=overwrite, inputs=inputs)
     settings = make_settings(
@@ -78,29 +79,27 @@ def _run(
     )
     shown = Presentation(lang=lang, tiles=tiles, offline=offline)
     inputs.check()
-    files = input_files(inputs)
-    key = study_key(files, inputs, settings)
-    if quiet:
-        study = _study(inputs, settings, out, key, None)
-        result = study.coverage()
-    else:
-        with out_console.status("starting…") as status:
-
-            def say(msg: str) -> None:
-                status.update(f"{msg}…")
-
-            study = _study(inputs, settings, out, key, say)
-            result = study.coverage(progress=say)
-    summary = write_outputs(
-        result,
-        out,
-        inputs=inputs,
-        settings=settings,
-        presentation=shown,
-        overwrite=overwrite,
-        files=files,
-        study=(study, key),
-    )
+    # bars on a terminal, plain lines elsewhere, nothing with -q; on the console the log
+    # records go to, so that they print above the bars
+    with display_for(logs.err, quiet=quiet) as display:
+        clock = Stopwatch(display)
+        with clock.stage("fingerprint", "fingerprinting inputs", watch=inputs.osm):
+            files = input_files(inputs)
+        key = study_key(files, inputs, settings)
+        study = _study(inputs, settings, out, key, display)
+        result = study.coverage(progress=display)
+        with clock.stage("write", "writing outputs", total=output_count(study=True)) as step:
+            summary = write_outputs(
+                result,
+                out,
+                inputs=inputs,
+                settings=settings,
+                presentation=shown,
+                overwrite=overwrite,
+                files=files,
+                study=(study, key),
+                progress=step,
+            )
     if quiet:  # -q keeps warnings: the headline's are printed, the rest is not
         for text in headline(summary).warning_texts(lang):
             out_console.print(f"[bold yellow]{t('warning', lang)}:[/] {escape(text)}")

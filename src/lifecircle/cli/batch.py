@@ -20,6 +20,8 @@ from lifecircle.inputs import Inputs
 
 if TYPE_CHECKING:
     from lifecircle.batch import BatchResult
+    from lifecircle.config import Settings
+    from lifecircle.timing import Display
 
 console = Console(stderr=True, soft_wrap=True)
 
@@ -142,6 +144,9 @@ def batch_cmd(
     )
 
     def run() -> BatchResult:
+        from lifecircle.cli import logs
+        from lifecircle.display import display_for
+
         settings = make_settings(
             preset,
             target=target,
@@ -149,6 +154,12 @@ def batch_cmd(
             admin_level=admin_level,
             grid_cell_m=grid_cell_m,
         )
+        # districts done / all, failed, elapsed and time left: bars on a terminal, plain
+        # lines elsewhere, nothing with -q
+        with display_for(logs.err, quiet=quiet) as display:
+            return _run_batch(display, settings)
+
+    def _run_batch(display: Display, settings: Settings) -> BatchResult:
         return run_batch(
             inputs,
             settings,
@@ -168,7 +179,7 @@ def batch_cmd(
             districts_crs=districts_crs,
             cache_dir=cache_dir,
             presentation=Presentation(lang=lang, tiles=tiles, offline=offline),
-            progress=None if quiet else (lambda m: console.print(m, highlight=False)),
+            progress=display,
         )
 
     def stop(signum: int, _frame: object) -> None:  # a job scheduler's SIGTERM: as Ctrl-C

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import typer
 
-from lifecircle.cli.logs import err
+from lifecircle.cli import logs
 from lifecircle.errors import AnalysisError, InputError, LifecircleError
 
 T = TypeVar("T")
@@ -17,8 +17,8 @@ T = TypeVar("T")
 
 def _fail(exc: BaseException, code: int) -> typer.Exit:
     label = "input error" if code == 2 else "analysis failed"
-    err.print(f"[bold red]lifecircle: {label}:[/] ", end="")
-    err.print(str(exc), markup=False, highlight=False)
+    logs.err.print(f"[bold red]lifecircle: {label}:[/] ", end="")
+    logs.err.print(str(exc), markup=False, highlight=False)
     return typer.Exit(code)
 
 

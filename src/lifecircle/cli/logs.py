@@ -13,6 +13,9 @@ from typing import Any
 from rich.console import Console
 from rich.logging import RichHandler
 
+#: the console of standard error: log records, progress bars and error messages all go
+#: through it (so that records print above the bars); made again by each configure_logging,
+#: since rich decides at creation whether it writes to a terminal and in which colours
 err = Console(stderr=True, soft_wrap=True)
 
 #: libraries whose INFO lines mean nothing to a planner: shown from ``-vv`` on
@@ -30,6 +33,8 @@ def configure_logging(verbose: int, quiet: bool) -> None:
     quiet
         Only warnings and errors (wins over ``verbose``).
     """
+    global err
+    err = Console(stderr=True, soft_wrap=True)
     level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
     logging.basicConfig(
         level=level,
