@@ -744,6 +744,39 @@ def test_force_into_a_foreign_folder_keeps_the_users_files(small_city, tmp_path)
     assert {*OUTPUT_FILES, "survey.xlsx"} <= {p.name for p in west.iterdir()}
 
 
+@pytest.mark.parametrize("where", ["districts", "osm"])
+def test_force_never_writes_into_a_folder_holding_an_input(small_city, tmp_path, where):
+    """As analyze refuses an --out holding an input, so does the batch, --force or not."""
+    osm, districts = small_city
+    out = tmp_path / "inputs_here"
+    out.mkdir()
+    moved = out / (districts.name if where == "districts" else osm.name)
+    moved.write_bytes((districts if where == "districts" else osm).read_bytes())
+    if where == "districts":
+        districts = moved
+    else:
+        osm = moved
+    before = moved.read_bytes()
+    for extra in ((), ("--force",)):
+        r = invoke("batch", "--osm", osm, "--districts", districts, "--out", out, *extra)
+        assert r.exit_code == 2, r.output
+        assert f"holds the input --{where}" in r.output
+    assert moved.read_bytes() == before
+    assert sorted(p.name for p in out.iterdir()) == [moved.name]
+
+
+@pytest.mark.parametrize("name", ["city_map.html", "city_coverage.csv", "city_summary.json"])
+def test_force_never_replaces_a_city_file_of_the_users(small_city, tmp_path, name):
+    osm, districts = small_city
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / name).write_text("=SUM(A1) the planner's own file", encoding="utf-8")
+    r = invoke("batch", "--osm", osm, "--districts", districts, "--out", out, "--force")
+    assert r.exit_code == 2, r.output
+    assert f"holds {name}, which lifecircle did not write" in " ".join(r.output.split())
+    assert (out / name).read_text(encoding="utf-8") == "=SUM(A1) the planner's own file"
+
+
 def test_a_batch_folder_that_cannot_be_written_is_exit_2(small_city, tmp_path, monkeypatch):
     import errno
 

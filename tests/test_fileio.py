@@ -224,15 +224,47 @@ def test_a_folder_named_like_an_output_is_never_removed(tmp_path):
     assert (out / "summary.json" / "mine.txt").read_text() == "mine"
 
 
+OLD_SUMMARY = '{"provenance": {"packages": {"lifecircle": "0.0.9"}}}'
+
+
 def test_a_folder_of_an_older_version_without_a_marker(tmp_path):
     out = tmp_path / "old"
     out.mkdir()
     (out / "coverage.csv").write_text("written by 0.x")
     (out / "map.html").write_text("written by 0.x")
+    (out / "summary.json").write_text(OLD_SUMMARY)  # how an older run is known
     (out / "survey.xlsx").write_bytes(b"mine")
     run(out, {"coverage.csv": "new"})
     assert sorted(p.name for p in out.iterdir()) == [fileio.MARKER, "coverage.csv", "survey.xlsx"]
     assert (out / "survey.xlsx").read_bytes() == b"mine"
+
+
+@pytest.mark.parametrize(
+    "summary",
+    [None, "{}", '{"provenance": {"packages": {"pandas": "2"}}}', "not json", "[1, 2]"],
+)
+def test_files_named_like_outputs_in_a_folder_without_a_marker_are_the_users(tmp_path, summary):
+    """Only a folder that an older lifecircle wrote (its summary.json says so) has outputs
+    without a marker: elsewhere a file called coverage.csv is the user's and is never replaced."""
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "coverage.csv").write_text("my own survey")
+    if summary is not None:
+        (out / "summary.json").write_text(summary)
+    before = snapshot(out)
+    with pytest.raises(
+        OutputError, match=r"holds (coverage\.csv|summary\.json), which lifecircle did not"
+    ):
+        run(out, {"coverage.csv": "new", "summary.json": "{}"})
+    assert snapshot(out) == before
+    assert fileio.owned_files(out, legacy=LEGACY) == set()
+
+
+def test_mark_written_adds_to_the_marker_and_keeps_only_plain_names(tmp_path):
+    fileio.mark_written(tmp_path, ["city_map.html", "../evil", "a/b"])
+    fileio.mark_written(tmp_path, ["city_summary.json"])
+    owned = fileio.owned_files(tmp_path)
+    assert owned == {fileio.MARKER, "city_map.html", "city_summary.json"}
 
 
 @pytest.mark.parametrize("overwrite", [False, True])

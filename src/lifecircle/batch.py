@@ -32,6 +32,7 @@ from lifecircle.config import Settings, load_walk_filter
 from lifecircle.crs import metric_crs
 from lifecircle.daskrun import close_quietly, dask_logging, held_interrupts
 from lifecircle.errors import InputError, LifecircleError
+from lifecircle.fileio import check_out_folder, mark_written
 from lifecircle.inputs import Inputs, Prepared
 from lifecircle.manifest import (
     MANIFEST,
@@ -42,8 +43,9 @@ from lifecircle.manifest import (
     run_parameters,
     write_json,
 )
-from lifecircle.outputs import input_files, write_outputs
+from lifecircle.outputs import input_files, input_paths, write_outputs
 from lifecircle.pipeline import analyze_prepared, read_user_communities, read_user_facilities
+from lifecircle.render.batchmaps import DISTRICTS_FILE
 from lifecircle.render.options import Presentation
 from lifecircle.sources import boundaries, population
 from lifecircle.sources._files import check_file, parse_crs
@@ -280,7 +282,9 @@ def run_batch(  # noqa: PLR0913  (keyword-only, one per option of `lifecircle ba
     if cluster.scheduler:  # before any heavy work: a wrong address is found in seconds
         _connect(cluster).close()
     params = run_parameters(inputs, settings)
+    _check_batch_folder(out, inputs, districts_path)
     manifest = open_manifest(out, params, force=force)
+    mark_written(out, [MANIFEST])
 
     # ---- read the city once
     say(f"{len(dists)} districts; reading the city's inputs once")
@@ -424,7 +428,30 @@ def run_batch(  # noqa: PLR0913  (keyword-only, one per option of `lifecircle ba
     summary["dashboard"] = dashboard
     summary["districts_skipped_unchanged"] = skipped
     write_json(out / "city_summary.json", summary)
+    mark_written(out, CITY_FILES)
     return BatchResult(out=out, districts=manifest["districts"], summary=summary)
+
+
+#: the files a batch writes at the top of its folder (each district writes its own folder)
+CITY_FILES = (
+    MANIFEST,
+    "city_coverage.csv",
+    "city_summary.json",
+    "city_map.html",
+    DISTRICTS_FILE,
+)
+
+
+def _check_batch_folder(out: Path, inputs: Inputs, districts_path: Path) -> None:
+    """Refuse, before any work, a batch folder that holds an input of the run or a file named
+    like a city file that lifecircle did not write (``--force`` or not: they are the user's)."""
+    check_out_folder(
+        out,
+        overwrite=True,  # whether a folder may be reused is the manifest's question
+        inputs=[*input_paths(inputs), ("--districts", districts_path)],
+        names=CITY_FILES,
+        legacy=CITY_FILES,
+    )
 
 
 def _read_city(

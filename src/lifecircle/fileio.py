@@ -235,9 +235,31 @@ def _ours(name: str) -> bool:
     return name.startswith((TMP_PREFIX, OLD_PREFIX))
 
 
+def _json_dict(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def looks_like_old_run(out: Path) -> bool:
+    """Whether ``out``, a folder without a marker, holds the outputs of a lifecircle version
+    that wrote none: a ``summary.json`` that names lifecircle in its provenance, or a batch
+    manifest. A folder that merely holds files named like outputs is the user's."""
+    summary = _json_dict(out / "summary.json")
+    if summary is not None:
+        packages = (summary.get("provenance") or {}).get("packages") or {}
+        if isinstance(packages, dict) and "lifecircle" in packages:
+            return True
+    manifest = _json_dict(out / "batch_manifest.json")
+    return manifest is not None and isinstance(manifest.get("districts"), dict)
+
+
 def owned_files(out: Path, *, legacy: Iterable[str] = ()) -> set[str]:
     """The files of ``out`` that lifecircle wrote and may replace: those its marker lists, or,
-    in a folder of a version without a marker, the ``legacy`` output names."""
+    in a folder that an older version wrote without a marker (:func:`looks_like_old_run`), the
+    ``legacy`` output names. Nothing else is ever lifecircle's."""
     marker = out / MARKER
     if marker.is_file():
         try:
@@ -245,7 +267,18 @@ def owned_files(out: Path, *, legacy: Iterable[str] = ()) -> set[str]:
         except (OSError, ValueError, AttributeError):
             names = list(legacy)  # a damaged marker of ours: what any run would have written
         return {n for n in names if _plain(n)} | {MARKER}
+    if not looks_like_old_run(out):
+        return set()
     return {n for n in legacy if _plain(n)}
+
+
+def mark_written(out: Path, names: Iterable[str]) -> None:
+    """Add ``names`` to the marker of ``out`` (files written one by one, as a batch writes its
+    city files), so that a later run may replace them and nothing else."""
+    data = _json_dict(out / MARKER) or {"format": 1, "run": "", "files": []}
+    files = [n for n in data.get("files", []) if _plain(n)]
+    data["files"] = sorted({*files, *(n for n in names if _plain(n))})
+    write_json(out / MARKER, data)
 
 
 def _inside(path: Path, folder: Path) -> bool:
