@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
 
@@ -25,6 +26,20 @@ SHARED = ROOT.parent / "shared" / "data"
 FIXTURES = Path(__file__).parent / "fixtures"
 LOCAL_CRS = CRS.from_epsg(4549)  # CGCS2000 GK CM 120E: metres
 ORIGIN = (500000.0, 3500000.0)  # a point in that zone (about 120E, 31.6N)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _study_secret(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The secret that signs saved studies lives in the test session's own folder, not in the
+    user's configuration (commands started by tests inherit it)."""
+    path = tmp_path_factory.mktemp("secret") / "study-secret"
+    old = os.environ.get("LIFECIRCLE_SECRET_FILE")
+    os.environ["LIFECIRCLE_SECRET_FILE"] = str(path)
+    yield
+    if old is None:
+        os.environ.pop("LIFECIRCLE_SECRET_FILE", None)
+    else:
+        os.environ["LIFECIRCLE_SECRET_FILE"] = old
 
 
 def shared(name: str) -> Path:

@@ -175,6 +175,11 @@ def test_save_and_load_round_trip(study, tmp_path):
         Study.load(path, key="k2")
     junk = tmp_path / "junk.pickle"
     junk.write_bytes(b"not a pickle at all")
+    with pytest.raises(InputError, match="not a study saved by this lifecircle"):
+        Study.load(junk)
+    from lifecircle.signing import signed
+
+    junk.write_bytes(signed(b"signed, but not a pickle"))
     with pytest.raises(InputError, match="not a saved lifecircle study"):
         Study.load(junk)
     with pytest.raises(InputError, match="no saved study"):
@@ -230,6 +235,44 @@ def test_a_cache_file_lifecircle_did_not_write_is_never_loaded(town, tmp_path):
     assert "the pickle was loaded" not in r.output
     assert study_cache(out).name in r.output  # refused as the user's file, kept
     assert study_cache(out).read_bytes() == trap
+
+
+def test_a_cache_listed_by_a_hand_made_marker_is_never_unpickled(town, tmp_path):
+    """The marker is a plain file anyone can write: it cannot vouch for a pickle. A study file
+    that is not signed with this user's secret is refused before unpickling, and the run builds
+    the study afresh."""
+    out = tmp_path / "out"
+    out.mkdir()
+    study_cache(out).write_bytes(pickle.dumps(_Trap()))
+    (out / MARKER).write_text(
+        json.dumps({"format": 1, "run": "x", "files": [study_cache(out).name]}), "utf-8"
+    )
+    args = ["analyze", "--osm", str(town / "grid.osm"), "--grid-cell-m", "300"]
+    r = CliRunner().invoke(app, [*args, "--out", str(out), "--overwrite"])
+    assert r.exit_code == 0, r.output
+    assert "the pickle was loaded" not in r.output
+    back = Study.load(study_cache(out))  # replaced by a study of this run, signed
+    assert isinstance(back, Study)
+
+
+def test_a_study_signed_with_another_secret_is_refused(study, tmp_path, monkeypatch):
+    from lifecircle import signing
+
+    path = study.save(tmp_path / "s.pickle", key="k")
+    blob = path.read_bytes()
+    monkeypatch.setenv("LIFECIRCLE_SECRET_FILE", str(tmp_path / "another-user"))
+    with pytest.raises(InputError, match="not made by you on this machine"):
+        Study.load(path)
+    monkeypatch.undo()
+    tampered = bytearray(blob)
+    tampered[-10] ^= 1  # one bit of the pickle changed after signing
+    path.write_bytes(bytes(tampered))
+    with pytest.raises(InputError, match="not made by you on this machine"):
+        Study.load(path)
+    path.write_bytes(pickle.dumps(_Trap()))  # no signature at all
+    with pytest.raises(InputError, match="no signature"):
+        Study.load(path)
+    assert signing.secret_path().stat().st_mode & 0o077 == 0  # the owner's only
 
 
 def test_help_does_not_load_the_engine():

@@ -46,6 +46,7 @@ from lifecircle.placement import (
 from lifecircle.prepare import prepare
 from lifecircle.result import Result
 from lifecircle.routing import Field, facility_fields, origin_distances
+from lifecircle.signing import signed, verified
 from lifecircle.snapping import Snapped
 from lifecircle.sources._files import parse_crs
 from lifecircle.sources._report import split_report
@@ -451,8 +452,15 @@ class Study:
     def save(self, path: str | Path, *, key: str = "") -> Path:
         """Write the study to ``path`` (one file), with ``key`` naming what it was built from.
 
-        The file is a Python pickle: open only studies written by you (as with any pickle,
-        loading a hostile one can run code).
+        The file is a Python pickle signed with a secret of this user (see
+        :func:`lifecircle.signing.user_secret`): :meth:`load` reads only studies signed with it,
+        so a study file that someone else made, or sent along with an output folder, is never
+        unpickled (loading a hostile pickle could run code).
+
+        Raises
+        ------
+        OutputError
+            When the study or this user's secret cannot be written.
         """
         state = {
             "format": CACHE_FORMAT,
@@ -460,26 +468,31 @@ class Study:
             "key": key,
             "study": self,
         }
-        data = pickle.dumps(state, protocol=5)
+        data = signed(pickle.dumps(state, protocol=5))
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         atomic_write(Path(path), lambda p: p.write_bytes(data))
         return Path(path)
 
     @classmethod
     def load(cls, path: str | Path, *, key: str | None = None) -> Study:
-        """Read a study written by :meth:`save`.
+        """Read a study written by :meth:`save`, by this user on this machine.
 
         Raises
         ------
         InputError
-            When the file is not a study of this lifecircle version, or (with ``key``) was
-            built from other inputs or parameters.
+            When the file is not a study signed with this user's secret, not of this lifecircle
+            version, or (with ``key``) was built from other inputs or parameters.
         """
         p = Path(path)
         try:
-            state = pickle.loads(p.read_bytes())
+            blob = p.read_bytes()
         except FileNotFoundError as exc:
             raise InputError(f"{p}: no saved study; run lifecircle analyze first") from exc
+        except OSError as exc:
+            raise InputError(f"{p}: cannot be read ({exc.strerror or exc}); rerun analyze") from exc
+        data = verified(blob, p)  # before any unpickling
+        try:
+            state = pickle.loads(data)
         except Exception as exc:  # any unpickling failure: truncated, foreign or older layout
             raise InputError(
                 f"{p}: not a saved lifecircle study ({type(exc).__name__}); rerun analyze"

@@ -35,7 +35,8 @@ def _study(inputs: Inputs, settings: Settings, out: Path, key: str, display: Dis
     from lifecircle.study import Study, study_cache
 
     cached = study_cache(out)
-    # only a cache the folder's marker lists as lifecircle's: a pickle can run code when loaded
+    # only a cache the marker lists and signed with this user's secret (lifecircle.signing):
+    # a pickle can run code when loaded, and a marker is a file anyone can write
     if cached.is_file() and cached.name in owned_files(out):
         try:
             study = Study.load(cached, key=key)
