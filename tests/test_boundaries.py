@@ -150,3 +150,23 @@ def test_age_share_column_without_a_communities_file():
                             geometry=[shapely.box(0, 0, 1, 1)], crs=4326)  # fmt: skip
     with pytest.raises(InputError, match=r"--age-share 'share60'.*--communities"):
         ages.age_shares("share60", grid, load_preset())
+
+
+def test_metres_in_a_geojson_are_refused_then_read_when_declared(tmp_path):
+    """GeoJSON is WGS 84 by definition, so a file holding metres reads as 'degrees' far out of
+    range: refused with the option to declare, and read in the declared CRS."""
+    p = tmp_path / "metres.geojson"
+    body = gpd.GeoDataFrame({"id": ["a", "b"], "name": ["甲", "乙"]}, geometry=_squares(2))
+    p.write_text(body.to_json(), encoding="utf-8")  # no CRS member: GDAL reads WGS 84
+    with pytest.raises(CRSError, match=r"--communities .*metres.geojson.*--communities-crs"):
+        boundaries.read_communities(p)
+    with pytest.raises(CRSError, match=r"--area .*cannot be longitude/latitude.*--area-crs"):
+        boundaries.read_area(p)
+    pts = tmp_path / "fac.geojson"
+    fac = gpd.GeoDataFrame({"category": ["market"]}, geometry=[shapely.Point(X0, Y0)])
+    pts.write_text(fac.to_json(), encoding="utf-8")
+    with pytest.raises(CRSError, match=r"--facilities .*fac.geojson.*--facilities-crs"):
+        read_facilities_file(pts)
+    gdf, _ = boundaries.read_communities(p, crs=parse_crs("EPSG:4549", "--communities-crs"))
+    lon, lat = gdf.geometry.iloc[0].centroid.coords[0]
+    assert 119.9 < lon < 120.1 and 31.2 < lat < 31.4

@@ -137,6 +137,10 @@ def read_vector(path: Path, option: str, declared: Declared) -> gpd.GeoDataFrame
                 f"(e.g. {option}-crs EPSG:4326, or gcj02 / bd09) or add a .prj / CRS to the file"
             )
         gdf = gdf.set_crs(declared.crs)
+    elif declared.crs is not None and gdf.crs.is_geographic and not _degrees(gdf):
+        # GeoJSON is WGS 84 by definition, so GDAL says so of a file holding metres: the
+        # declared CRS is what its numbers are
+        gdf = gdf.set_crs(declared.crs, allow_override=True)
     elif declared.crs is not None and not gdf.crs.equals(declared.crs):
         raise CRSError(
             f"{option} {path}: the file says its CRS is {gdf.crs.to_string()} but "
@@ -144,7 +148,37 @@ def read_vector(path: Path, option: str, declared: Declared) -> gpd.GeoDataFrame
         )
     if declared.crs is not None and not declared.china and not usable_crs(declared.crs):
         raise unusable_crs_error(declared.crs, CRS_OPTIONS.get(option, option), path)
+    _check_lonlat_range(gdf, option, path)
     return to_wgs84_geoms(gdf, declared.china)
+
+
+def _bounds(gdf: gpd.GeoDataFrame) -> tuple[float, float, float, float]:
+    geoms = gdf.geometry.to_numpy()
+    ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    if not ok.any():
+        return (0.0, 0.0, 0.0, 0.0)
+    x0, y0, x1, y1 = shapely.total_bounds(geoms[ok])
+    return float(x0), float(y0), float(x1), float(y1)
+
+
+def _degrees(gdf: gpd.GeoDataFrame) -> bool:
+    """Whether every coordinate of the layer can be a longitude/latitude."""
+    x0, y0, x1, y1 = _bounds(gdf)
+    return x0 >= -180 and x1 <= 180 and y0 >= -90 and y1 <= 90
+
+
+def _check_lonlat_range(gdf: gpd.GeoDataFrame, option: str, path: Path) -> None:
+    """Refuse a layer in longitude/latitude whose coordinates cannot be degrees: a GeoJSON
+    holding metres (GeoJSON says WGS 84 whatever its numbers are) is read as degrees."""
+    if gdf.crs is None or not gdf.crs.is_geographic or _degrees(gdf):
+        return
+    x0, y0, x1, y1 = _bounds(gdf)
+    raise CRSError(
+        f"{option} {path}: coordinates run from ({x0:.6g}, {y0:.6g}) to ({x1:.6g}, {y1:.6g}), "
+        f"which cannot be longitude/latitude ({gdf.crs.name}): the numbers look like metres of "
+        f"a projected CRS. Declare it, e.g. {CRS_OPTIONS.get(option, option + '-crs')} "
+        "EPSG:4549 (CGCS2000 / 3-degree Gauss-Kruger CM 120E), or save the file with its CRS"
+    )
 
 
 def empty_rows(gdf: gpd.GeoDataFrame) -> np.ndarray:
