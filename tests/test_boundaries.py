@@ -170,3 +170,10 @@ def test_metres_in_a_geojson_are_refused_then_read_when_declared(tmp_path):
     gdf, _ = boundaries.read_communities(p, crs=parse_crs("EPSG:4549", "--communities-crs"))
     lon, lat = gdf.geometry.iloc[0].centroid.coords[0]
     assert 119.9 < lon < 120.1 and 31.2 < lat < 31.4
+
+
+def test_a_grid_too_fine_for_its_area_is_refused_not_built():
+    area = shapely.box(X0, Y0, X0 + 200_000, Y0 + 200_000)  # 200 km square at 50 m: 16 M cells
+    with pytest.raises(InputError, match=r"--grid-cell-m 50: .*about 16,0\d\d,\d{3} grid cells"):
+        boundaries.grid_communities(area, CRS.from_epsg(4549), 50.0)
+    assert len(boundaries.grid_communities(area, CRS.from_epsg(4549), 2000.0)) == 100 * 100

@@ -198,6 +198,8 @@ def test_more_wrong_fields(tmp_path, body, message):
         ({"grid_cell_m": 0}, "--grid-cell-m"),
         ({"grid_cell_m": -500}, "--grid-cell-m"),
         ({"grid_cell_m": float("nan")}, "--grid-cell-m"),
+        ({"grid_cell_m": 0.001}, "--grid-cell-m"),  # billions of cells: it hung
+        ({"grid_cell_m": 49.9}, "--grid-cell-m"),
         ({"max_snap_m": 0}, "--max-snap-m"),
         ({"max_snap_m": -1}, "--max-snap-m"),
         ({"target": 0}, "--target"),
@@ -325,3 +327,13 @@ def test_wrongly_typed_walk_filter_is_refused(tmp_path, body, message):
     with pytest.raises(InputError, match=message):
         load_walk_filter(_write(tmp_path, body))
     assert load_walk_filter().classify({"highway": "footway"}) == "walk"
+
+
+@pytest.mark.parametrize("body", ["", "# only a comment\n"])
+def test_an_empty_walk_filter_is_refused(tmp_path, body):
+    from lifecircle.config import load_walk_filter
+
+    f = tmp_path / "walk.toml"
+    f.write_text(body, encoding="utf-8")
+    with pytest.raises(InputError, match=r"(?s)walk filter .*walk.toml.*the file is empty"):
+        load_walk_filter(f)

@@ -488,6 +488,12 @@ def load_walk_filter(path: str | Path | None = None) -> WalkFilter:
             p.add(f"{where} must be a list of texts, got {value!r}")
             return default
 
+        if not data and path is not None:
+            p.add(
+                "the file is empty: it would make every way with a highway tag walkable "
+                "(motorways, foot=no and private ways too); start from the shipped rules "
+                f"({Path(__file__).parent / 'data' / 'walk_filter.toml'}) and edit them"
+            )
         extra = sorted(set(data) - {"require", "exclude", "elevated"})
         if extra:
             p.add(f"unknown field(s) {extra}; a walk filter has require, exclude, elevated")
@@ -599,6 +605,11 @@ def _bad_number(value: object, low: float, high: float) -> bool:
     )
 
 
+#: the smallest grid cell: a community of less than a block says nothing (and a tiny cell over a
+#: district would mean billions of cells)
+MIN_GRID_CELL_M = 50.0
+
+
 def settings_problems(
     *,
     target: float | None = None,
@@ -615,10 +626,10 @@ def settings_problems(
             f"{MAX_SNAP_LIMIT_M:g} (default {DEFAULT_MAX_SNAP_M:g}); "
             f"got {max_snap_m}"
         )
-    if _bad_number(grid_cell_m, 0.0, 20_000.0):
+    if _bad_number(grid_cell_m, MIN_GRID_CELL_M - 1e-9, 20_000.0):
         out.append(
-            f"--grid-cell-m must be a cell size in metres above 0 and at most 20000 (default "
-            f"500); got {grid_cell_m}"
+            f"--grid-cell-m must be a cell size in metres from {MIN_GRID_CELL_M:g} to 20000 "
+            f"(default 500); got {grid_cell_m}"
         )
     return out
 

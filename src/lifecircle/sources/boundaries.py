@@ -224,9 +224,21 @@ def communities_from_osm(
     return gdf, admin_level
 
 
+#: more grid communities than this is no longer a map anyone reads (100 km × 100 km at 200 m)
+MAX_GRID_CELLS = 250_000
+
+
 def grid_communities(area: BaseGeometry, crs: CRS, cell_m: float) -> gpd.GeoDataFrame:
     """A regular grid of ``cell_m`` squares over the area (metric CRS), clipped to it."""
     minx, miny, maxx, maxy = area.bounds
+    cells = ((maxx - minx) / cell_m + 1) * ((maxy - miny) / cell_m + 1)
+    if cells > MAX_GRID_CELLS:
+        raise InputError(
+            f"--grid-cell-m {cell_m:g}: the area ({(maxx - minx) / 1000:.1f} × "
+            f"{(maxy - miny) / 1000:.1f} km) would need about {cells:,.0f} grid cells (at most "
+            f"{MAX_GRID_CELLS:,}); give a larger --grid-cell-m, or community polygons "
+            "(--communities)"
+        )
     xs = np.arange(np.floor(minx / cell_m) * cell_m, maxx, cell_m)
     ys = np.arange(np.floor(miny / cell_m) * cell_m, maxy, cell_m)
     cells, ids = [], []
