@@ -27,17 +27,20 @@ from lifecircle.config import Settings
 from lifecircle.gpkg import write_gpkg
 from lifecircle.headline import with_headline
 from lifecircle.inputs import Inputs
+from lifecircle.naming import ALL
 from lifecircle.notes import add_notes, note
 from lifecircle.render.escape import gpkg_safe_frame, write_people_csv
 from lifecircle.render.options import Presentation
 from lifecircle.result import Result
 
 if TYPE_CHECKING:
+    from lifecircle.sensitivity import Sensitivity
     from lifecircle.study import Study
 
 log = logging.getLogger(__name__)
 
 CACHE_FILE = "study_cache.pickle"  # lifecircle.study.CACHE_NAME, without importing the engine
+SENSITIVITY_FILE = "sensitivity.csv"  # written with --sensitivity only
 
 OUTPUT_FILES = (
     "coverage.csv",
@@ -71,15 +74,18 @@ def input_paths(inputs: Inputs) -> list[tuple[str, Path]]:
     return [(label, Path(p)) for label, p in labelled if p is not None]
 
 
-def check_output_dir(out: Path, *, overwrite: bool, inputs: Inputs | None = None) -> None:
+def check_output_dir(
+    out: Path, *, overwrite: bool, inputs: Inputs | None = None, also: tuple[str, ...] = ()
+) -> None:
     """Refuse an output folder before the analysis: a path that is a file, a folder holding an
     input of the run, a non-empty folder unless ``overwrite``, a folder holding a file named
-    like an output that lifecircle did not write, or one that cannot be written."""
+    like an output (or one of ``also``) that lifecircle did not write, or one that cannot be
+    written."""
     fileio.check_out_folder(
         out,
         overwrite=overwrite,
         inputs=input_paths(inputs) if inputs is not None else (),
-        names=OUTPUT_FILES,
+        names=(*OUTPUT_FILES, *also),
         legacy=OUTPUT_FILES,
     )
 
@@ -205,6 +211,7 @@ def write_outputs(
     files: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
     study: tuple[Study, str] | None = None,
+    sensitivity: Sensitivity | None = None,
 ) -> dict[str, Any]:
     """Write every output into ``out``, replacing only an earlier run's outputs there.
 
@@ -215,7 +222,9 @@ def write_outputs(
 
     ``study`` (a study and its :func:`~lifecircle.study.study_key`) is saved with the outputs
     (``study_cache.pickle``) so that a later command on the folder need not read the inputs
-    again.
+    again. ``sensitivity`` (:meth:`~lifecircle.study.Study.sensitivity`) is written as
+    ``sensitivity.csv``, and the map and the report mark the communities whose verdict it finds
+    uncertain.
 
     Raises
     ------
@@ -231,7 +240,8 @@ def write_outputs(
 
     shown = presentation or Presentation()
 
-    check_output_dir(out, overwrite=overwrite, inputs=inputs)
+    extra_files = (SENSITIVITY_FILE,) if sensitivity is not None else ()
+    check_output_dir(out, overwrite=overwrite, inputs=inputs, also=extra_files)
     stage = fileio.staged_outputs(
         out, overwrite=overwrite, inputs=input_paths(inputs), legacy=OUTPUT_FILES
     )
@@ -239,6 +249,8 @@ def write_outputs(
         quoted = write_people_csv(result.coverage, tmp / "coverage.csv")
         quoted += write_people_csv(result.area_coverage, tmp / "area_coverage.csv")
         quoted += write_people_csv(result.denominators, tmp / "denominators.csv")
+        if sensitivity is not None:
+            quoted += write_people_csv(sensitivity.table, tmp / SENSITIVITY_FILE)
         gpkg = tmp / "lifecircle.gpkg"
         layers = {
             "communities": result.communities,
@@ -256,6 +268,9 @@ def write_outputs(
         # the headline (verdict, warnings) is decided once, from the summary every output reads
         record = provenance(inputs, settings, files=files, presentation=shown)
         summary = with_headline(result.summary | {"provenance": record})
+        if sensitivity is not None:  # the map and the report mark the uncertain verdicts
+            clc = summary["complete_life_circle"]
+            summary["sensitivity"] = sensitivity.summary(ALL, clc["profile"], clc["minutes"])
         result = replace(result, summary=summary)
         xlsx = write_xlsx(result, tmp / "coverage.xlsx", target=settings.target, lang=shown.lang)
         counts, notes = text_cleaning(csv_quoted=quoted, xlsx=xlsx["cleaned_cells"], gpkg=nul)
@@ -278,7 +293,11 @@ def write_outputs(
             lang=shown.lang,
         )
         summary.update(extra or {})
-        summary["outputs"] = [*OUTPUT_FILES, *([CACHE_FILE] if study is not None else [])]
+        summary["outputs"] = [
+            *OUTPUT_FILES,
+            *extra_files,
+            *([CACHE_FILE] if study is not None else []),
+        ]
         fileio.write_text(
             tmp / "summary.json", json.dumps(_jsonable(summary), ensure_ascii=False, indent=2)
         )

@@ -45,6 +45,13 @@ from lifecircle.placement import (
 from lifecircle.prepare import prepare
 from lifecircle.result import Result
 from lifecircle.routing import Field, facility_fields, origin_distances
+from lifecircle.sensitivity import (
+    DEFAULT_DROPOUT,
+    DEFAULT_DROPOUT_RUNS,
+    DEFAULT_SNAP_BAND,
+    Sensitivity,
+    sensitivity,
+)
 from lifecircle.snapping import Snapped
 from lifecircle.sources._files import parse_crs
 from lifecircle.sources._report import split_report
@@ -359,6 +366,27 @@ class Study:
             {"category": cat, "profile": profile, "minutes": minutes, "geometry": geom}
             for (profile, minutes), geom in areas.items()
         ]
+
+    def sensitivity(
+        self,
+        *,
+        speed_band_m_s: float | None = None,
+        snap_band: float = DEFAULT_SNAP_BAND,
+        dropout: float = DEFAULT_DROPOUT,
+        runs: int = DEFAULT_DROPOUT_RUNS,
+        progress: Progress | None = None,
+    ) -> Sensitivity:
+        """How sure each verdict is: coverage over bands of walking speed, snapping limit and
+        facility completeness (the table of ``sensitivity.csv``); see
+        :func:`lifecircle.sensitivity.sensitivity` for the parameters."""
+        return sensitivity(
+            self,
+            speed_band_m_s=speed_band_m_s,
+            snap_band=snap_band,
+            dropout=dropout,
+            runs=runs,
+            progress=progress,
+        )
 
     # ---- changing ------------------------------------------------------------------------
 
