@@ -24,19 +24,16 @@ lowest and highest coverage over every variant computed.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from lifecircle._variants import Searches, Shares, faster, resnap, within
 from lifecircle.config import Preset, speed_band_problem
-from lifecircle.coverage import area_totals, coverage_table
-from lifecircle.errors import AnalysisError, InputError
-from lifecircle.routing import Field, facility_fields, origin_distances
-from lifecircle.snapping import Snapped, snap_points
-from lifecircle.sources import ages
-from lifecircle.sources.facilities import access_points
+from lifecircle.errors import InputError
+from lifecircle.snapping import Snapped
 from lifecircle.timing import Progress, Stopwatch
 
 if TYPE_CHECKING:
@@ -234,164 +231,6 @@ def _plain(v: Any) -> Any:
     return v.item() if isinstance(v, np.generic) else v
 
 
-# ---- the variants --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Snapping:
-    """Residents and every facility access point snapped at the high limit, and the fields of
-    the categories at the run's limit."""
-
-    residents: Snapped
-    points: Snapped
-    rows: np.ndarray
-
-
-def _within(s: Snapped, limit_m: float, keep: np.ndarray | None = None) -> Snapped:
-    """The snapping at a lower limit (and without the points ``keep`` leaves out)."""
-    on = s.on_network & (s.leg_m <= limit_m)
-    if keep is not None:
-        on &= keep
-    return Snapped(
-        edge=np.where(on, s.edge, -1),
-        offset_m=np.where(on, s.offset_m, np.nan),
-        leg_m=np.where(on, s.leg_m, np.nan),
-        near_dropped=s.near_dropped,
-    )
-
-
-def _snap_high(study: Study, high_m: float) -> _Snapping:
-    net, crs = study.network, study.area.crs
-    res = study.residents.table.to_crs(crs).geometry.to_numpy()
-    table = study.facilities.table
-    if len(table):
-        rows, pts = access_points(table, crs, step_m=study.settings.outline_step_m)
-    else:
-        rows, pts = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object)
-    if not np.array_equal(rows, study.facilities.rows):
-        raise AnalysisError("sensitivity: the facilities' access points changed since routing")
-    return _Snapping(
-        residents=snap_points(res, net, max_snap_m=high_m),
-        points=snap_points(pts, net, max_snap_m=high_m),
-        rows=rows,
-    )
-
-
-class _Router:
-    """Searches of a study's categories for changed sets of facility points. A set searched
-    before (the run's own, or a kept variant's) is not searched again; a category's points are
-    always the same points, so the set on the network names the field."""
-
-    def __init__(self, study: Study) -> None:
-        self.study = study
-        self.count = 0
-        self._known: dict[tuple[str, bytes], Field] = {}
-        self._kept: set[tuple[str, bytes]] = set()
-        self.keep({cat: acc.snap for cat, acc in study.access.items()}, known=True)
-
-    @staticmethod
-    def _keys(snaps: dict[str, Snapped]) -> dict[str, tuple[str, bytes]]:
-        return {cat: (cat, s.on_network.tobytes()) for cat, s in snaps.items()}
-
-    def keep(self, snaps: dict[str, Snapped], *, known: bool = False) -> None:
-        """Keep the fields of these sets for the whole computation."""
-        keys = self._keys(snaps)
-        if known:
-            self._known.update({k: self.study.access[c].field for c, k in keys.items()})
-        self._kept |= set(keys.values())
-
-    def fields(self, snaps: dict[str, Snapped]) -> dict[str, Field]:
-        keys = self._keys(snaps)
-        todo = [cat for cat, k in keys.items() if k not in self._known]
-        if todo:
-            routed = facility_fields(
-                self.study.network,
-                [snaps[c] for c in todo],
-                limit_m=self.study.search_limit_m,
-                processes=self.study.settings.processes,
-            )
-            self.count += len(todo)
-            self._known.update({keys[c]: f for c, f in zip(todo, routed, strict=True)})
-        return {cat: self._known[k] for cat, k in keys.items()}
-
-    def forget(self) -> None:
-        """Drop every field but the kept ones (one per category per dropout run would pile
-        up: at a million nodes each is 16 MB)."""
-        self._known = {k: f for k, f in self._known.items() if k in self._kept}
-
-
-def _distances(
-    study: Study, snaps: dict[str, Snapped], fields: dict[str, Field], residents: Snapped
-) -> dict[str, np.ndarray]:
-    return {
-        cat: origin_distances(
-            study.network, fields[cat], snaps[cat], residents, limit_m=study.search_limit_m
-        )[0]
-        for cat in study.categories
-    }
-
-
-def _base_distances(study: Study) -> dict[str, np.ndarray]:
-    """The residents' distances of the run (kept by the study when it computed coverage)."""
-    out = {}
-    for cat in study.categories:
-        reach = study._reach.get(cat)
-        if reach is not None:
-            out[cat] = reach.resident_m
-        else:
-            acc = study.access[cat]
-            out[cat] = origin_distances(
-                study.network, acc.field, acc.snap, study.residents.snap,
-                limit_m=study.search_limit_m,
-            )[0]  # fmt: skip
-    return out
-
-
-class _Coverage:
-    """Coverage tables (communities, then the area totals) from residents' distances."""
-
-    def __init__(self, study: Study) -> None:
-        self.study = study
-        preset = study.settings.preset
-        self.frame = pd.DataFrame(
-            {
-                "community_id": study.residents.table["community_id"].to_numpy(),
-                "weight": study.residents.table["weight"].to_numpy(),
-            }
-        )
-        self.age_share = ages.age_shares(study.inputs.age_share, study.area.communities, preset)
-
-    def table(self, dists: dict[str, np.ndarray], preset: Preset) -> pd.DataFrame:
-        frame = self.frame.assign(**{f"dist_m_{c}": d for c, d in dists.items()})
-        study = self.study
-        cov = coverage_table(
-            frame,
-            study.area.communities,
-            study.categories,
-            preset,
-            study.settings.target,
-            age_share=self.age_share,
-        )
-        return pd.concat([cov, area_totals(cov, study.settings.target)], ignore_index=True)
-
-    def share(self, dists: dict[str, np.ndarray], preset: Preset) -> np.ndarray:
-        return self.table(dists, preset)["coverage"].to_numpy(dtype=float)
-
-
-def _faster(preset: Preset, delta_m_s: float) -> Preset:
-    return replace(preset, speeds_m_s={k: v + delta_m_s for k, v in preset.speeds_m_s.items()})
-
-
-def _category_snaps(study: Study, snapping: _Snapping) -> dict[str, Snapped]:
-    cats = study.facilities.table["category"].to_numpy() if len(study.facilities.table) else []
-    out = {}
-    for cat in study.categories:
-        sel = np.flatnonzero((np.asarray(cats) == cat)[snapping.rows])
-        p = snapping.points
-        out[cat] = Snapped(p.edge[sel], p.offset_m[sel], p.leg_m[sel], p.near_dropped[sel])
-    return out
-
-
 # ---- the whole ------------------------------------------------------------------------------
 
 
@@ -436,81 +275,69 @@ def sensitivity(
         preset, speed_band_m_s=speed_band_m_s, snap_band=snap_band, dropout=dropout, runs=runs
     )
     clock = Stopwatch(progress)
-    cover = _Coverage(study)
-    slow, fast = _faster(preset, -bands.speed_m_s), _faster(preset, bands.speed_m_s)
-    base = _base_distances(study)
-    base_table = cover.table(base, preset)
+    shares = Shares(study)
+    searches = Searches(study)
+    slow, fast = faster(preset, -bands.speed_m_s), faster(preset, bands.speed_m_s)
+    run = {c: a.snap for c, a in study.access.items()}
+    base = searches.distances(run, study.residents.snap, "run")
+    coverage = shares(base, preset)
     with clock.stage("speed", "sensitivity: walking speed"):
-        speed = (cover.share(base, slow), cover.share(base, fast))
-    router = _Router(study)
+        speed = (shares(base, slow), shares(base, fast))
     limits = bands.snap_limits(study.settings.max_snap_m)
     with clock.stage("snap", "sensitivity: snapping limit"):
-        snapping = _snap_high(study, limits[1])
-        points = _category_snaps(study, snapping)
-        at = {}
-        for name, lim in zip(("low", "high"), limits, strict=True):
-            snaps = {c: _within(s, lim) for c, s in points.items()}
-            res = _within(snapping.residents, lim)
-            at[name] = (snaps, res, _distances(study, snaps, router.fields(snaps), res))
-        router.keep(at["low"][0])  # the dropout runs start from the low limit's fields
-        snap = (cover.share(at["low"][2], preset), cover.share(at["high"][2], preset))
-        joint_high = cover.share(at["high"][2], fast)
-        rerouted_snap = router.count
+        high = resnap(study, limits[1])
+        low = high.at(limits[0])
+        low_m = searches.distances(low.points, low.residents, "low")
+        high_m = searches.distances(high.points, high.residents, "high")
+        searches.keep(low.points)  # the dropout runs start from the low limit's fields
+        snap = (shares(low_m, preset), shares(high_m, preset))
+        optimistic = shares(high_m, fast)
+    rerouted_snap = searches.count
     with clock.stage("dropout", "sensitivity: facility completeness"):
         drops = dropped_facilities(
             len(study.facilities.table), probability=bands.dropout, runs=runs
         )
-        dropout_runs, joint_lows = _dropout_runs(study, router, cover, drops, at["low"], slow)
+        alone, pessimistic = [], []
+        for drop in drops:
+            missing = _without(study, run, drop)
+            alone.append(shares(searches.distances(missing, study.residents.snap, "run"), preset))
+            worst = _without(study, low.points, drop)
+            pessimistic.append(shares(searches.distances(worst, low.residents, "low"), slow))
+            searches.forget()
     table = _assemble(
-        base_table, speed, snap, dropout_runs, [*joint_lows, joint_high], study.settings.target
+        shares.labels,
+        coverage,
+        speed,
+        snap,
+        alone,
+        [*pessimistic, optimistic],
+        study.settings.target,
     )
     result = Sensitivity(
         table=table,
         bands=bands,
         snap_limits_m=(limits[0], study.settings.max_snap_m, limits[1]),
         dropped=tuple(int(d.sum()) for d in drops),
-        rerouted={"snap": rerouted_snap, "dropout": router.count - rerouted_snap},
+        rerouted={"snap": rerouted_snap, "dropout": searches.count - rerouted_snap},
         timings_s=clock.timings,
     )
     log.info(
         "sensitivity: %d rows, %d with an uncertain verdict, %d searches run again",
         int(table["verdict_stable"].notna().sum()),
         int((table["verdict_stable"] == False).sum()),  # noqa: E712
-        router.count,
+        searches.count,
     )
     return result
 
 
-def _dropout_runs(
-    study: Study,
-    router: _Router,
-    cover: _Coverage,
-    drops: list[np.ndarray],
-    low: tuple[dict[str, Snapped], Snapped, dict[str, np.ndarray]],
-    slow: Preset,
-) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Per dropout run, the coverage with the run's facilities missing at the run's settings,
-    and at the pessimistic corner (slow walkers, the low snapping limit)."""
-    preset = study.settings.preset
-    low_snaps, low_res, _ = low
-    alone, joint = [], []
-    for drop in drops:
-        snaps, jsnaps = {}, {}
-        for cat in study.categories:
-            rows, s = study.access[cat].rows, study.access[cat].snap
-            keep = ~drop[rows] if len(rows) else np.zeros(0, dtype=bool)
-            snaps[cat] = _within(s, np.inf, keep)
-            jsnaps[cat] = _within(low_snaps[cat], np.inf, keep)
-        fields = router.fields(snaps)
-        alone.append(cover.share(_distances(study, snaps, fields, study.residents.snap), preset))
-        jfields = router.fields(jsnaps)
-        joint.append(cover.share(_distances(study, jsnaps, jfields, low_res), slow))
-        router.forget()
-    return alone, joint
+def _without(study: Study, snaps: dict[str, Snapped], drop: np.ndarray) -> dict[str, Snapped]:
+    """Per category, the access points ``snaps`` without those of the dropped facilities."""
+    return {cat: within(s, np.inf, ~drop[study.access[cat].rows]) for cat, s in snaps.items()}
 
 
 def _assemble(
-    base: pd.DataFrame,
+    labels: pd.DataFrame,
+    cov: np.ndarray,
     speed: tuple[np.ndarray, np.ndarray],
     snap: tuple[np.ndarray, np.ndarray],
     dropout: list[np.ndarray],
@@ -519,7 +346,6 @@ def _assemble(
 ) -> pd.DataFrame:
     """The table: the run's coverage, each band on its own, and the lowest and highest over
     every variant; whether the verdict holds over all of them and which band alone flips it."""
-    cov = base["coverage"].to_numpy(dtype=float)
     drop = np.vstack(dropout)
     every = np.vstack([cov, *speed, *snap, drop, *corners])
     has = ~np.isnan(cov)  # no residents: no share in any variant, and no verdict
@@ -541,16 +367,16 @@ def _assemble(
     ]
     out = pd.DataFrame(
         {
-            "community_id": base["community_id"].astype(str).to_numpy(),
-            "category": base["category"].to_numpy(),
-            "profile": base["profile"].to_numpy(),
-            "minutes": base["minutes"].to_numpy(),
+            "community_id": labels["community_id"].astype(str).to_numpy(),
+            "category": labels["category"].to_numpy(),
+            "profile": labels["profile"].to_numpy(),
+            "minutes": labels["minutes"].to_numpy(),
             "coverage_low": low,
             "coverage": cov,
             "coverage_high": high,
             "verdict_stable": pd.array(np.where(has, stable, False), dtype="boolean"),
-            "community_name": base["community_name"].to_numpy(),
-            "residents": base["residents"].to_numpy(),
+            "community_name": labels["community_name"].to_numpy(),
+            "residents": labels["residents"].to_numpy(),
             "target": target,
             "meets_target": pd.array(meets, dtype="boolean"),
             "flipped_by": flipped,

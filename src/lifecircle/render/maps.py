@@ -34,6 +34,7 @@ from lifecircle.render.assets import DEFAULT_CSS, DEFAULT_JS, inline_assets
 from lifecircle.render.controls import (
     CLASS_COLOURS,
     SERVICE_AREA_DASH,
+    UNSURE_DASH,
     attribution_control,
     fullscreen_control,
     legend,
@@ -303,6 +304,23 @@ def _popups(
     return out
 
 
+UNSURE_STYLE = {"color": "#000", "weight": 2.5, "dashArray": UNSURE_DASH}
+
+
+def _uncertain(summary: dict[str, Any], profile: str, minutes: int, lang: str) -> dict[str, str]:
+    """Community id → the popup's first line, for the communities whose complete-life-circle
+    verdict ``analyze --sensitivity`` found uncertain at the map's profile and minutes."""
+    sens = summary.get("sensitivity") or {}
+    if (sens.get("category"), sens.get("profile"), sens.get("minutes")) != (ALL, profile, minutes):
+        return {}
+    return {
+        str(c["community_id"]): '<div class="lc-unsure"><b>'
+        + safe_text(t("sens_popup", lang).format(low=c["coverage_low"], high=c["coverage_high"]))
+        + "</b></div>"
+        for c in sens.get("uncertain_communities", [])
+    }
+
+
 def _short(label: str) -> str:
     """A category label without its parenthesised detail: popups repeat it per community."""
     return re.split(r"[(（]", label, maxsplit=1)[0].strip() or label
@@ -510,9 +528,19 @@ def make_map(
     counts: dict[str, int] = {}
 
     share = comm[col].to_numpy(dtype=float) if col in comm else np.full(len(comm), np.nan)
+    unsure = _uncertain(summary, profile, minutes, lang)
+    is_unsure = [str(i) in unsure for i in comm["community_id"]]
     props = gpd.GeoDataFrame(
         {
-            "popup": _popups(comm, result, profile, minutes, target, lang),
+            "popup": [
+                (unsure[str(i)] if u else "") + p
+                for i, u, p in zip(
+                    comm["community_id"],
+                    is_unsure,
+                    _popups(comm, result, profile, minutes, target, lang),
+                    strict=True,
+                )
+            ],
             "name": [safe_text(n) for n in comm["community_name"]],
             "id": [safe_text(i) for i in comm["community_id"]],
             "q": [  # the search box decodes it back to text in the page
@@ -520,8 +548,12 @@ def make_map(
                 for n, i in zip(comm["community_name"], comm["community_id"], strict=True)
             ],
             "residents": [f"{r:,.0f}" for r in comm["residents"].fillna(0)],
-            "coverage": [f"{s:.1%}" if np.isfinite(s) else "–" for s in share],
+            "coverage": [
+                (f"{s:.1%}" if np.isfinite(s) else "–") + (" ?" if u else "")
+                for s, u in zip(share, is_unsure, strict=True)
+            ],
             "cls": [coverage_class(s, target) for s in share],
+            "unsure": is_unsure,
         },
         geometry=comm.geometry.values,
         crs=4326,
@@ -531,9 +563,8 @@ def make_map(
         name=t("layer_communities", lang),
         style_function=lambda f: {
             "fillColor": CLASS_COLOURS[f["properties"]["cls"]],
-            "color": "#333",
-            "weight": 1,
             "fillOpacity": 0.55,
+            **(UNSURE_STYLE if f["properties"]["unsure"] else {"color": "#333", "weight": 1}),
         },
         tooltip=folium.GeoJsonTooltip(
             fields=["name", "id", "residents", "coverage"],
@@ -561,6 +592,7 @@ def make_map(
         warnings=tuple(hl.warning_texts(lang)),
         unit=hl.unit(lang),
         service_areas=True,
+        uncertain=t("sens_legend", lang) if "sensitivity" in summary else "",
     ).add_to(m)
     search_control(communities.get_name()).add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)  # open on hover/tap: never over a popup
