@@ -321,6 +321,27 @@ def _uncertain(summary: dict[str, Any], profile: str, minutes: int, lang: str) -
     }
 
 
+def _uncertain_layer(
+    m: folium.Map, unsure: gpd.GeoDataFrame, lang: str, counts: dict[str, int]
+) -> None:
+    """A "?" on each community whose verdict is uncertain (a shared edge cannot tell by its
+    dashes alone which side is meant); not clickable, so a click opens the community's popup."""
+    fg = folium.FeatureGroup(name=f"? {safe_text(t('sens_title', lang))} ({len(unsure)})")
+    icon = (
+        '<div style="background:#fff;color:#000;border:2px dashed #000;border-radius:50%;'
+        'width:18px;height:18px;line-height:18px;text-align:center;font:bold 13px sans-serif">'
+        "?</div>"
+    )
+    for pt in unsure.geometry.representative_point():
+        folium.Marker(
+            [round(pt.y, 5), round(pt.x, 5)],
+            icon=folium.DivIcon(html=icon, icon_size=(22, 22), icon_anchor=(11, 11)),
+            interactive=False,
+        ).add_to(fg)
+    counts["uncertain_verdicts"] = len(unsure)
+    fg.add_to(m)
+
+
 def _short(label: str) -> str:
     """A category label without its parenthesised detail: popups repeat it per community."""
     return re.split(r"[(（]", label, maxsplit=1)[0].strip() or label
@@ -579,6 +600,8 @@ def make_map(
     )
     communities.add_to(m)
     counts["communities"] = len(props)
+    if unsure:
+        _uncertain_layer(m, props[props["unsure"]], lang, counts)
     for k, cat in enumerate(result.categories):
         _category_layer(m, k, cat, result, profile, shift, lang, counts, hl)
     _gaps_layer(m, result, shift, counts, lang, hl)
