@@ -122,9 +122,9 @@ def street_town(d: Path) -> dict[str, Path]:
                                 R4 (400, 150)   150 m off: on at 200 and 300 m, off at 100 m
         F(0,0)==========R1(550,0)==R2(650,0)=====R3(800,0)=========(1000,0)
 
-    One community around all of it, and one north of it with nobody in it. At 1.0 m/s for 10 minutes a resident may walk 600 m
-    (540 m at 0.9 m/s, 660 m at 1.1 m/s): R1 walks 550 m, R2 650, R3 800, R4 400 + 150 = 550,
-    R5 300 + 250 = 550 (when on the network).
+    One community around all of it, and one north of it with nobody in it. At 1.0 m/s for 10
+    minutes a resident may walk 600 m (540 m at 0.9 m/s, 660 m at 1.1 m/s): R1 walks 550 m,
+    R2 650, R3 800, R4 400 + 150 = 550, R5 300 + 250 = 550 (when on the network).
     """
     return {
         "osm": write_osm(d / "street.osm", [[(1, 0.0, 0.0), (2, 1000.0, 0.0)]]),
