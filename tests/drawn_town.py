@@ -5,13 +5,27 @@ Helpers for the sensitivity tests; no tests here."""
 from __future__ import annotations
 
 import json
+from functools import cache
 from pathlib import Path
 
 import numpy as np
+from pyproj import Transformer
 
-from conftest import to_lonlat
+from conftest import LOCAL_CRS, ORIGIN
 
 HOSTILE = ["<script>alert(1)</script>", "{{ 7*7 }}", '=HYPERLINK("http://x","y")', "+1", "@SUM(A1)"]
+
+
+@cache
+def _to_wgs84() -> Transformer:
+    return Transformer.from_crs(LOCAL_CRS, "EPSG:4326", always_xy=True)
+
+
+def to_lonlat(xy: np.ndarray) -> np.ndarray:
+    """Local metres (around conftest's ORIGIN) to lon/lat: conftest.to_lonlat, with one
+    transformer for all calls (making one takes a noticeable time)."""
+    lon, lat = _to_wgs84().transform(xy[:, 0] + ORIGIN[0], xy[:, 1] + ORIGIN[1])
+    return np.column_stack([lon, lat])
 
 
 def _lonlat(x: float, y: float) -> tuple[float, float]:
@@ -40,8 +54,8 @@ def write_osm(path: Path, ways: list[list[tuple[int, float, float]]]) -> Path:
 def write_points(path: Path, xyw: list[tuple[float, float, float]]) -> Path:
     """Resident points (CSV lon,lat,weight) at (x, y) metres with a weight."""
     rows = ["lon,lat,weight"]
-    for x, y, w in xyw:
-        lon, lat = _lonlat(x, y)
+    lonlat = to_lonlat(np.array([(x, y) for x, y, _ in xyw], dtype=float))
+    for (lon, lat), (_, _, w) in zip(lonlat, xyw, strict=True):
         rows.append(f"{lon:.9f},{lat:.9f},{w}")
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
     return path

@@ -16,8 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pandas.testing import assert_frame_equal
 
-from conftest import to_lonlat
-from drawn_town import grid_town, street_town, write_preset
+from drawn_town import grid_town, street_town, to_lonlat, write_preset
 from lifecircle import InputError, Inputs, Study, make_settings
 from lifecircle._variants import resnap
 from lifecircle.config import load_preset
