@@ -209,6 +209,10 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "sens_holds": {"zh": "在区间内不变", "en": "holds over the band"},
     "sens_flips": {"zh": "在区间内可能改变", "en": "may change within the band"},
+    "sens_file": {
+        "zh": "每个社区、类别、步行类型和分钟数的区间",
+        "en": "Every community, category, walker and minutes",
+    },
     "sens_none": {
         "zh": "所有社区的结论在区间内都不变。",
         "en": "Every community's verdict holds over the band.",

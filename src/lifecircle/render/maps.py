@@ -574,19 +574,24 @@ def make_map(
                 for s, u in zip(share, is_unsure, strict=True)
             ],
             "cls": [coverage_class(s, target) for s in share],
-            "unsure": is_unsure,
         },
         geometry=comm.geometry.values,
         crs=4326,
     )
+    if unsure:  # (only then: a run without --sensitivity draws the map it always drew)
+        props.insert(len(props.columns) - 1, "unsure", is_unsure)
     communities = folium.GeoJson(
         props.to_json(),
         name=t("layer_communities", lang),
-        style_function=lambda f: {
-            "fillColor": CLASS_COLOURS[f["properties"]["cls"]],
-            "fillOpacity": 0.55,
-            **(UNSURE_STYLE if f["properties"]["unsure"] else {"color": "#333", "weight": 1}),
-        },
+        style_function=lambda f: (
+            {
+                "fillColor": CLASS_COLOURS[f["properties"]["cls"]],
+                "color": "#333",
+                "weight": 1,
+                "fillOpacity": 0.55,
+            }
+            | (UNSURE_STYLE if f["properties"].get("unsure") else {})
+        ),
         tooltip=folium.GeoJsonTooltip(
             fields=["name", "id", "residents", "coverage"],
             aliases=[
