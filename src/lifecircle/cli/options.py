@@ -55,7 +55,8 @@ Out = Annotated[
         "--out",
         help="Output folder. Written: coverage.csv, area_coverage.csv, denominators.csv, "
         "coverage.xlsx, lifecircle.gpkg, summary.json, map.html, coverage_map.png, "
-        "coverage_chart.png and report.html (README → Outputs says what each holds).",
+        "coverage_chart.png and report.html, and sensitivity.csv with --sensitivity (README → "
+        "Outputs says what each holds).",
     ),
 ]
 Communities = Annotated[
