@@ -5,6 +5,7 @@ building its table for every variant."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -93,14 +94,14 @@ class Searches:
         self.study = study
         self.count = 0
         self._fields: dict[Key, Field] = {}
-        self._dists: dict[tuple[Key, str], np.ndarray] = {}
+        self._dists: dict[tuple[Key, bytes], np.ndarray] = {}
         self._kept: set[Key] = set()
         own = {cat: acc.snap for cat, acc in study.access.items()}
         for cat, key in self._keys(own).items():
             self._fields[key] = study.access[cat].field
             reach = study._reach.get(cat)  # the distances of the run, when coverage kept them
             if reach is not None:
-                self._dists[(key, "run")] = reach.resident_m
+                self._dists[(key, _mask(study.residents.snap))] = reach.resident_m
         self.keep(own)
 
     @staticmethod
@@ -117,11 +118,11 @@ class Searches:
         self._fields = {k: f for k, f in self._fields.items() if k in self._kept}
         self._dists = {k: d for k, d in self._dists.items() if k[0] in self._kept}
 
-    def distances(
-        self, snaps: dict[str, Snapped], residents: Snapped, name: str
-    ) -> dict[str, np.ndarray]:
+    def distances(self, snaps: dict[str, Snapped], residents: Snapped) -> dict[str, np.ndarray]:
         """Per category, each resident's metres to the nearest of the points ``snaps`` puts on
-        the network; ``name`` names the residents' snapping (``run`` is the study's own)."""
+        the network (residents snapped as ``residents``: at another limit, only the set on the
+        network differs, so that set names the snapping too)."""
+        name = _mask(residents)
         keys = self._keys(snaps)
         todo = [c for c, k in keys.items() if k not in self._fields]
         if todo:
@@ -145,6 +146,10 @@ class Searches:
                 )[0]
             out[cat] = self._dists[(key, name)]
         return out
+
+
+def _mask(s: Snapped) -> bytes:
+    return hashlib.blake2b(s.on_network.tobytes(), digest_size=16).digest()
 
 
 # ---- coverage shares ---------------------------------------------------------------------------

@@ -279,7 +279,7 @@ def sensitivity(
     searches = Searches(study)
     slow, fast = faster(preset, -bands.speed_m_s), faster(preset, bands.speed_m_s)
     run = {c: a.snap for c, a in study.access.items()}
-    base = searches.distances(run, study.residents.snap, "run")
+    base = searches.distances(run, study.residents.snap)
     coverage = shares(base, preset)
     with clock.stage("speed", "sensitivity: walking speed"):
         speed = (shares(base, slow), shares(base, fast))
@@ -287,8 +287,8 @@ def sensitivity(
     with clock.stage("snap", "sensitivity: snapping limit"):
         high = resnap(study, limits[1])
         low = high.at(limits[0])
-        low_m = searches.distances(low.points, low.residents, "low")
-        high_m = searches.distances(high.points, high.residents, "high")
+        low_m = searches.distances(low.points, low.residents)
+        high_m = searches.distances(high.points, high.residents)
         searches.keep(low.points)  # the dropout runs start from the low limit's fields
         snap = (shares(low_m, preset), shares(high_m, preset))
         optimistic = shares(high_m, fast)
@@ -300,9 +300,9 @@ def sensitivity(
         alone, pessimistic = [], []
         for drop in drops:
             missing = _without(study, run, drop)
-            alone.append(shares(searches.distances(missing, study.residents.snap, "run"), preset))
+            alone.append(shares(searches.distances(missing, study.residents.snap), preset))
             worst = _without(study, low.points, drop)
-            pessimistic.append(shares(searches.distances(worst, low.residents, "low"), slow))
+            pessimistic.append(shares(searches.distances(worst, low.residents), slow))
             searches.forget()
     table = _assemble(
         shares.labels,
