@@ -17,6 +17,9 @@ from lifecircle.naming import limit_m
 
 DEFAULT_MAX_SNAP_M = 200.0  # farther from every walkable way than this is off-network
 MAX_SNAP_LIMIT_M = 5000.0
+# how far walking speeds may be off either way (m/s) when a preset does not say: the spread of
+# 0.9–1.1 m/s that GB 50180's 800–1000 m in 15 minutes implies (see lifecircle.sensitivity)
+DEFAULT_SPEED_BAND_M_S = 0.1
 
 PRESETS = ("default", "gb50180", "tdt1062", "shanghai", "shanghai-2035")
 
@@ -64,6 +67,8 @@ class Preset:
     judge_with: dict[str, str] = field(default_factory=dict)
     file: str = ""
     roles: dict[str, str] = field(default_factory=dict)  # see headline_profile, elderly_profile
+    # ± m/s every profile's speed may be off by: the speed band of `analyze --sensitivity`
+    speed_band_m_s: float = DEFAULT_SPEED_BAND_M_S
 
     @property
     def basket(self) -> tuple[str, ...]:
@@ -174,6 +179,7 @@ class Preset:
             f"source = {q(self.source)}",
             f"target = {self.target!r}",
             f"minutes = {list(self.minutes)!r}",
+            f"speed_band_m_s = {self.speed_band_m_s!r}",
             "",
             "[profiles]",
             *(f"{q(k)} = {v!r}" for k, v in self.speeds_m_s.items()),
@@ -263,6 +269,7 @@ _PRESET_KEYS = {
     "basket",
     "judge_with",
     "roles",
+    "speed_band_m_s",
 }
 
 
@@ -336,6 +343,24 @@ def _preset_speeds(speeds: object, p: Problems) -> dict[str, float]:
         else:
             out[str(k)] = float(v)
     return out
+
+
+def speed_band_problem(band: object, speeds: dict[str, float], where: str) -> str | None:
+    """What is wrong with a speed band (``where`` names the preset field or option), or None:
+    it must be a speed in m/s from 0 to below the slowest profile's, so that every profile
+    still walks at the low end of the band."""
+    slowest = min(speeds.values(), default=1.0)
+    if (
+        isinstance(band, bool)
+        or not isinstance(band, int | float)
+        or math.isnan(band)
+        or not 0 <= band < slowest
+    ):
+        return (
+            f"{where} must be a speed in m/s from 0 up to below the slowest walking profile "
+            f"({slowest:g} m/s), e.g. {DEFAULT_SPEED_BAND_M_S}; got {band!r}"
+        )
+    return None
 
 
 def _profile_table(
@@ -419,6 +444,10 @@ def load_preset(name_or_path: str | Path | None = None) -> Preset:
             speeds,
             p,
         )
+        band = data.get("speed_band_m_s", DEFAULT_SPEED_BAND_M_S)
+        problem = speed_band_problem(band, speeds, "speed_band_m_s")
+        if problem:
+            p.add(problem)
     return Preset(
         name=str(data.get("name", Path(source).stem)),
         title=str(data.get("title", "")),
@@ -431,6 +460,7 @@ def load_preset(name_or_path: str | Path | None = None) -> Preset:
         judge_with=judge,
         roles=roles,
         file=source,
+        speed_band_m_s=DEFAULT_SPEED_BAND_M_S if problem else float(band),
     )
 
 

@@ -215,6 +215,56 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "empty_category": {"zh": "数据中没有此类设施", "en": "no facility in the data"},
     "in_basket": {"zh": "属完整生活圈", "en": "in the basket"},
+    # how sure each verdict is (analyze --sensitivity)
+    "sensitivity_band": {
+        "zh": "全区完整生活圈 {cov:.1%}(区间 {low:.1%}–{high:.1%});",
+        "en": "whole area {cov:.1%} (band {low:.1%}–{high:.1%}); ",
+    },
+    "sensitivity_line": {
+        "zh": "结论可靠性:{band}{n} 个社区的达标结论在区间内不稳定,见 {file}",
+        "en": "How sure: {band}{n} communities whose verdict does not hold over the band; "
+        "see {file}",
+    },
+    "sens_title": {"zh": "结论的可靠性", "en": "How sure is each verdict"},
+    "sens_intro": {
+        "zh": "步行速度 ±{speed:g} m/s、吸附距离 {snap_low:g}–{snap_high:g} m、每处设施以 "
+        "{dropout:.0%} 的概率缺失(重复 {runs} 次)时的覆盖率区间。下列社区的结论"
+        "(完整生活圈,{profile},≤ {minutes} 分钟)在区间内会改变;地图上以虚线黑框和“?”标出。",
+        "en": "Coverage when walking speeds are ±{speed:g} m/s, the snapping limit is "
+        "{snap_low:g}–{snap_high:g} m and each facility is missing with probability {dropout:.0%} "
+        "({runs} runs). The verdict of the communities below (complete life circle, {profile}, "
+        "≤ {minutes} min) changes within that band; the map marks them with a dashed black outline "
+        "and a “?”.",
+    },
+    "sens_area": {
+        "zh": "全区:{cov} (区间 {low}–{high}),结论{stable}。",
+        "en": "Whole area: {cov} (band {low}–{high}); the verdict {stable}.",
+    },
+    "sens_holds": {"zh": "在区间内不变", "en": "holds over the band"},
+    "sens_flips": {"zh": "在区间内可能改变", "en": "may change within the band"},
+    "sens_file": {
+        "zh": "每个社区、类别、步行类型和分钟数的区间",
+        "en": "Every community, category, walker and minutes",
+    },
+    "sens_none": {
+        "zh": "所有社区的结论在区间内都不变。",
+        "en": "Every community's verdict holds over the band.",
+    },
+    "coverage_low": {"zh": "区间下限", "en": "Low"},
+    "coverage_high": {"zh": "区间上限", "en": "High"},
+    "flipped_by": {"zh": "单独即可改变结论的因素", "en": "Changed by (alone)"},
+    "speed": {"zh": "步行速度", "en": "walking speed"},
+    "snap": {"zh": "吸附距离", "en": "snapping limit"},
+    "dropout": {"zh": "设施缺失", "en": "missing facilities"},
+    "combined": {"zh": "多因素叠加", "en": "only combined"},
+    "sens_legend": {
+        "zh": "? 结论不确定:覆盖率区间跨越目标",
+        "en": "? verdict uncertain: the coverage band crosses the target",
+    },
+    "sens_popup": {
+        "zh": "? 结论不确定:完整生活圈覆盖率区间 {low:.0%}–{high:.0%}",
+        "en": "? verdict uncertain: complete life circle between {low:.0%} and {high:.0%}",
+    },
 }
 
 

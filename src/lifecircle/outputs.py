@@ -28,17 +28,20 @@ from lifecircle.config import Settings
 from lifecircle.gpkg import write_gpkg
 from lifecircle.headline import with_headline
 from lifecircle.inputs import Inputs
+from lifecircle.naming import ALL
 from lifecircle.notes import add_notes, note
 from lifecircle.render.escape import gpkg_safe_frame, write_people_csv
 from lifecircle.render.options import Presentation
 from lifecircle.result import Result
 
 if TYPE_CHECKING:
+    from lifecircle.sensitivity import Sensitivity
     from lifecircle.study import Study
 
 log = logging.getLogger(__name__)
 
 CACHE_FILE = "study_cache.pickle"  # lifecircle.study.CACHE_NAME, without importing the engine
+SENSITIVITY_FILE = "sensitivity.csv"  # written with --sensitivity only
 
 LEGACY_FILES = (  # what versions that wrote no marker wrote: counted as lifecircle's there
     "coverage.csv",
@@ -80,15 +83,18 @@ def input_paths(inputs: Inputs) -> list[tuple[str, Path]]:
     return [(label, Path(p)) for label, p in labelled if p is not None]
 
 
-def check_output_dir(out: Path, *, overwrite: bool, inputs: Inputs | None = None) -> None:
+def check_output_dir(
+    out: Path, *, overwrite: bool, inputs: Inputs | None = None, also: tuple[str, ...] = ()
+) -> None:
     """Refuse an output folder before the analysis: a path that is a file, a folder holding an
     input of the run, a non-empty folder unless ``overwrite``, a folder holding a file named
-    like an output that lifecircle did not write, or one that cannot be written."""
+    like an output (or one of ``also``) that lifecircle did not write, or one that cannot be
+    written."""
     fileio.check_out_folder(
         out,
         overwrite=overwrite,
         inputs=input_paths(inputs) if inputs is not None else (),
-        names=(*OUTPUT_FILES, *OPTIONAL_FILES),
+        names=(*OUTPUT_FILES, *OPTIONAL_FILES, *also),
         legacy=LEGACY_FILES,
     )
 
@@ -212,7 +218,7 @@ def write_task_list(result: Result, folder: Path, *, settings: Settings, lang: s
     return write_tasks(build_tasks(result, settings, lang=lang), folder, lang=lang)["csv_quoted"]
 
 
-def write_outputs(
+def write_outputs(  # noqa: PLR0913  (keyword-only options, each an optional part of a run)
     result: Result,
     out: Path,
     *,
@@ -224,6 +230,7 @@ def write_outputs(
     extra: dict[str, Any] | None = None,
     study: tuple[Study, str] | None = None,
     progress: Callable[[str], None] | None = None,
+    sensitivity: Sensitivity | None = None,
 ) -> dict[str, Any]:
     """Write every output into ``out``, replacing only an earlier run's outputs there.
 
@@ -235,7 +242,9 @@ def write_outputs(
     ``study`` (a study and its :func:`~lifecircle.study.study_key`) is saved with the outputs
     (``study_cache.pickle``) so that a later command on the folder need not read the inputs
     again. ``progress`` is told each file's name as its writing starts (see
-    :func:`output_count` for how many there are).
+    :func:`output_count` for how many there are). ``sensitivity``
+    (:meth:`~lifecircle.study.Study.sensitivity`) is written as ``sensitivity.csv``, and the
+    map and the report mark the communities whose verdict it finds uncertain.
 
     Raises
     ------
@@ -252,7 +261,8 @@ def write_outputs(
     shown = presentation or Presentation()
     tell = progress or (lambda _name: None)
 
-    check_output_dir(out, overwrite=overwrite, inputs=inputs)
+    extra_files = (SENSITIVITY_FILE,) if sensitivity is not None else ()
+    check_output_dir(out, overwrite=overwrite, inputs=inputs, also=extra_files)
     stage = fileio.staged_outputs(
         out, overwrite=overwrite, inputs=input_paths(inputs), legacy=LEGACY_FILES
     )
@@ -267,6 +277,9 @@ def write_outputs(
         if len(result.capacity):
             quoted += write_people_csv(result.capacity, tmp / "capacity.csv")
             written.append("capacity.csv")
+        if sensitivity is not None:
+            quoted += write_people_csv(sensitivity.table, tmp / SENSITIVITY_FILE)
+            written.append(SENSITIVITY_FILE)
         tell("tasks.xlsx")
         quoted += write_task_list(result, tmp, settings=settings, lang=shown.lang)
         tell("lifecircle.gpkg")
@@ -287,6 +300,9 @@ def write_outputs(
         # the headline (verdict, warnings) is decided once, from the summary every output reads
         record = provenance(inputs, settings, files=files, presentation=shown)
         summary = with_headline(result.summary | {"provenance": record})
+        if sensitivity is not None:  # the map and the report mark the uncertain verdicts
+            clc = summary["complete_life_circle"]
+            summary["sensitivity"] = sensitivity.summary(ALL, clc["profile"], clc["minutes"])
         result = replace(result, summary=summary)
         tell("coverage.xlsx")
         xlsx = write_xlsx(result, tmp / "coverage.xlsx", target=settings.target, lang=shown.lang)

@@ -46,6 +46,13 @@ from lifecircle.placement import (
 from lifecircle.prepare import prepare
 from lifecircle.result import Result
 from lifecircle.routing import Field, facility_fields, origin_distances
+from lifecircle.sensitivity import (
+    DEFAULT_DROPOUT,
+    DEFAULT_DROPOUT_RUNS,
+    DEFAULT_SNAP_BAND,
+    Sensitivity,
+    sensitivity,
+)
 from lifecircle.signing import signed, verified
 from lifecircle.snapping import Snapped
 from lifecircle.sources._files import parse_crs
@@ -379,6 +386,27 @@ class Study:
         if category not in self._catchments:
             self._catchments[category] = build_catchment(self, category)
         return self._catchments[category]
+
+    def sensitivity(
+        self,
+        *,
+        speed_band_m_s: float | None = None,
+        snap_band: float = DEFAULT_SNAP_BAND,
+        dropout: float = DEFAULT_DROPOUT,
+        runs: int = DEFAULT_DROPOUT_RUNS,
+        progress: Progress | Display | None = None,
+    ) -> Sensitivity:
+        """How sure each verdict is: coverage over bands of walking speed, snapping limit and
+        facility completeness (the table of ``sensitivity.csv``); see
+        :func:`lifecircle.sensitivity.sensitivity` for the parameters."""
+        return sensitivity(
+            self,
+            speed_band_m_s=speed_band_m_s,
+            snap_band=snap_band,
+            dropout=dropout,
+            runs=runs,
+            progress=progress,
+        )
 
     # ---- changing ------------------------------------------------------------------------
 

@@ -48,6 +48,40 @@ def _study(inputs: Inputs, settings: Settings, out: Path, key: str, display: Dis
     return Study.from_inputs(inputs, settings, progress=display)
 
 
+def _bands(
+    sensitivity: bool,
+    speed_band: float | None,
+    snap_band: float | None,
+    dropout: float | None,
+    dropout_runs: int | None,
+) -> dict[str, Any] | None:
+    """The sensitivity options given (None without --sensitivity); refuses a band option given
+    without --sensitivity, which would otherwise be ignored unseen."""
+    from lifecircle.errors import InputError
+    from lifecircle.sensitivity import DEFAULT_DROPOUT, DEFAULT_DROPOUT_RUNS, DEFAULT_SNAP_BAND
+
+    given = {
+        "--speed-band": speed_band,
+        "--snap-band": snap_band,
+        "--dropout": dropout,
+        "--dropout-runs": dropout_runs,
+    }
+    if not sensitivity:
+        stray = [k for k, v in given.items() if v is not None]
+        if stray:
+            raise InputError(
+                f"{', '.join(stray)}: only used with --sensitivity; add --sensitivity, or leave "
+                f"{'it' if len(stray) == 1 else 'them'} out"
+            )
+        return None
+    return {
+        "speed_band_m_s": speed_band,
+        "snap_band": DEFAULT_SNAP_BAND if snap_band is None else snap_band,
+        "dropout": DEFAULT_DROPOUT if dropout is None else dropout,
+        "runs": DEFAULT_DROPOUT_RUNS if dropout_runs is None else dropout_runs,
+    }
+
+
 def _run(
     inputs: Inputs,
     out: Path,
@@ -62,15 +96,24 @@ def _run(
     lang: str = "zh",
     tiles: str = "osm",
     offline: bool = True,
+    bands: dict[str, Any] | None = None,
 ) -> None:
     from lifecircle.cli import logs
     from lifecircle.display import display_for
-    from lifecircle.outputs import check_output_dir, input_files, output_count, write_outputs
+    from lifecircle.outputs import (
+        SENSITIVITY_FILE,
+        check_output_dir,
+        input_files,
+        output_count,
+        write_outputs,
+    )
     from lifecircle.render.options import Presentation
+    from lifecircle.sensitivity import make_bands
     from lifecircle.study import study_key
     from lifecircle.timing import Stopwatch
 
-    check_output_dir(out, overwrite=overwrite, inputs=inputs)
+    also = (SENSITIVITY_FILE,) if bands is not None else ()
+    check_output_dir(out, overwrite=overwrite, inputs=inputs, also=also)
     settings = make_settings(
         preset,
         target=target,
@@ -78,6 +121,8 @@ def _run(
         admin_level=admin_level,
         grid_cell_m=grid_cell_m,
     )
+    if bands is not None:  # refuse a bad band now, not after the analysis
+        make_bands(settings.preset, **bands)
     shown = Presentation(lang=lang, tiles=tiles, offline=offline)
     inputs.check()
     # bars on a terminal, plain lines elsewhere, nothing with -q; on the console the log
@@ -89,6 +134,7 @@ def _run(
         key = study_key(files, inputs, settings)
         study = _study(inputs, settings, out, key, display)
         result = study.coverage(progress=display)
+        sens = study.sensitivity(**bands, progress=display) if bands is not None else None
         with clock.stage("write", "writing outputs", total=output_count(study=True)) as step:
             summary = write_outputs(
                 result,
@@ -100,6 +146,7 @@ def _run(
                 files=files,
                 study=(study, key),
                 progress=step,
+                sensitivity=sens,
             )
     if quiet:  # -q keeps warnings: the headline's are printed, the rest is not
         for text in headline(summary).warning_texts(lang):
@@ -109,6 +156,8 @@ def _run(
         for note in summary["notes"]:
             if note not in {w["message"]["en"] for w in summary["warnings"]}:
                 out_console.print(f"[yellow]note:[/] {note}", highlight=False)
+        if "sensitivity" in summary:
+            print_sensitivity(summary["sensitivity"], lang=lang)
         out_console.print(f"Wrote {out}/")
 
 
@@ -141,6 +190,11 @@ def analyze_cmd(
     offline: opt.Offline = True,
     code_table: opt.CodeTable = None,
     age_share: opt.AgeShare = None,
+    sensitivity: opt.Sensitivity = False,
+    speed_band: opt.SpeedBand = None,
+    snap_band: opt.SnapBand = None,
+    dropout: opt.Dropout = None,
+    dropout_runs: opt.DropoutRuns = None,
     overwrite: opt.Overwrite = False,
     verbose: opt.Verbose = 0,
     quiet: opt.Quiet = False,
@@ -166,6 +220,7 @@ def analyze_cmd(
         area=area,
         area_crs=area_crs,
     )
+    bands = run_guarded(_bands, sensitivity, speed_band, snap_band, dropout, dropout_runs)
     run_guarded(
         _run,
         inputs,
@@ -180,6 +235,7 @@ def analyze_cmd(
         tiles=tiles,
         offline=offline,
         quiet=ctx.obj["quiet"],
+        bands=bands,
     )
 
 
@@ -211,6 +267,21 @@ def print_headline(summary: dict[str, Any], *, lang: str) -> None:
             f"  {mark} {escape(x.name)}{pad}  {escape(x.threshold):<10} {share}", highlight=False
         )
     out_console.print(f"  * {t('in_basket', lang)}", highlight=False)
+
+
+def print_sensitivity(sens: dict[str, Any], *, lang: str) -> None:
+    """One line: the area's band and how many communities have an uncertain verdict."""
+    area = sens.get("area") or {}
+    n = len(sens["uncertain_communities"])
+    if area.get("coverage") is not None:
+        band = t("sensitivity_band", lang).format(
+            low=area["coverage_low"], cov=area["coverage"], high=area["coverage_high"]
+        )
+    else:
+        band = ""
+    out_console.print(
+        t("sensitivity_line", lang).format(band=band, n=n, file=sens["file"]), highlight=False
+    )
 
 
 def demo_cmd(

@@ -55,9 +55,9 @@ Out = Annotated[
         "--out",
         help="Output folder. Written: coverage.csv, area_coverage.csv, denominators.csv, "
         "coverage.xlsx, lifecircle.gpkg, summary.json, map.html, coverage_map.png, "
-        "coverage_chart.png, report.html, the task list tasks.csv and tasks.xlsx, and "
-        "capacity.csv when facility lists give capacities (README → Outputs says what each "
-        "holds).",
+        "coverage_chart.png, report.html, the task list tasks.csv and tasks.xlsx, "
+        "capacity.csv when facility lists give capacities, and sensitivity.csv with "
+        "--sensitivity (README → Outputs says what each holds).",
     ),
 ]
 Communities = Annotated[
@@ -220,5 +220,46 @@ Offline = Annotated[
         help="--offline (the default; kept for old scripts) inlines the map's scripts and styles "
         "so it opens with no network: only basemap tiles are fetched, none with --tiles none. "
         "--cdn links them from a CDN instead: a smaller page that needs the internet.",
+    ),
+]
+Sensitivity = Annotated[
+    bool,
+    typer.Option(
+        "--sensitivity",
+        help="Also write sensitivity.csv: each community's coverage over a band of walking speed, "
+        "snapping limit and facility completeness, and whether its verdict holds over the band "
+        "(the map and report mark those that do not). README: How sure is each verdict.",
+    ),
+]
+SpeedBand = Annotated[
+    float | None,
+    typer.Option(
+        "--speed-band",
+        help="With --sensitivity: ± m/s on every walking speed (default: the preset's "
+        "speed_band_m_s, 0.1 in the shipped presets).",
+    ),
+]
+SnapBand = Annotated[
+    float | None,
+    typer.Option(
+        "--snap-band",
+        help="With --sensitivity: the snapping limit is tried at × (1 − band) and × (1 + band) "
+        "(default 0.5: 100 and 300 m around --max-snap-m 200).",
+    ),
+]
+Dropout = Annotated[
+    float | None,
+    typer.Option(
+        "--dropout",
+        help="With --sensitivity: the probability that each facility is missing from the data, "
+        "in [0, 1) (default 0.1).",
+    ),
+]
+DropoutRuns = Annotated[
+    int | None,
+    typer.Option(
+        "--dropout-runs",
+        help="With --sensitivity: how many random dropouts to try, with the fixed seeds 0, 1, … "
+        "(default 10).",
     ),
 ]

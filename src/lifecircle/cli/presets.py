@@ -53,7 +53,10 @@ def _show(preset: Preset) -> None:
     console.print(_where(preset), highlight=False, markup=False)
     speeds = ", ".join(f"{k} {v:g} m/s" for k, v in preset.speeds_m_s.items())
     tiers = ", ".join(str(m) for m in preset.minutes)
-    console.print(f"target {preset.target:.0%}; tiers {tiers} min; {speeds}", highlight=False)
+    band = f"± {preset.speed_band_m_s:g} m/s with --sensitivity"
+    console.print(
+        f"target {preset.target:.0%}; tiers {tiers} min; {speeds} ({band})", highlight=False
+    )
     table = Table("category", "threshold", "judged with", "in basket", "unverified", "note")
     tier_of = {c: t for t, cats in preset.basket_tiers.items() for c in cats}
     for key in sorted(set(preset.thresholds) | set(preset.basket)):

@@ -114,6 +114,7 @@ def search_control(layer_name: str) -> MacroElement:
 
 
 SERVICE_AREA_DASH = "5 4"  # service areas: dashed outlines in the category's (cool) colour
+UNSURE_DASH = "6 4"  # communities whose verdict is uncertain: a thick dashed black outline
 
 
 def legend(
@@ -127,6 +128,7 @@ def legend(
     warnings: tuple[str, ...] = (),
     unit: str = "",
     service_areas: bool = False,
+    uncertain: str = "",
 ) -> MacroElement:
     """The class legend in ``lang``; states the target and the denominator (a label for people,
     see :func:`lifecircle.notes.denominator_label`), and above them the run's headline and its
@@ -135,7 +137,8 @@ def legend(
 
     A Leaflet control in the bottom-left corner, so Leaflet stacks it above the scale bar
     rather than over it. With ``service_areas``, a last row explains the dashed outlines that a
-    category layer draws.
+    category layer draws; with ``uncertain`` (its text), a row for the dashed black outline of
+    communities whose verdict is uncertain (``analyze --sensitivity``).
     """
     zh = lang == "zh"
     unit = safe_text(unit or ("居民" if zh else "residents"))
@@ -163,6 +166,12 @@ def legend(
             '<div style="margin-top:3px"><span style="width:14px;height:10px;'
             "display:inline-block;margin-right:6px;border:2px dashed #3f51b5;"
             f'vertical-align:-1px"></span>{what}</div>'
+        )
+    if uncertain:
+        rows += (
+            '<div style="margin-top:3px"><span style="width:14px;height:10px;'
+            "display:inline-block;margin-right:6px;border:2px dashed #000;"
+            f'vertical-align:-1px"></span>{safe_text(uncertain)}</div>'
         )
     walker = safe_text(t(profile, lang))
     if zh:

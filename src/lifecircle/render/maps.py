@@ -34,6 +34,7 @@ from lifecircle.render.assets import DEFAULT_CSS, DEFAULT_JS, inline_assets
 from lifecircle.render.controls import (
     CLASS_COLOURS,
     SERVICE_AREA_DASH,
+    UNSURE_DASH,
     attribution_control,
     fullscreen_control,
     legend,
@@ -303,6 +304,44 @@ def _popups(
     return out
 
 
+UNSURE_STYLE = {"color": "#000", "weight": 2.5, "dashArray": UNSURE_DASH}
+
+
+def _uncertain(summary: dict[str, Any], profile: str, minutes: int, lang: str) -> dict[str, str]:
+    """Community id → the popup's first line, for the communities whose complete-life-circle
+    verdict ``analyze --sensitivity`` found uncertain at the map's profile and minutes."""
+    sens = summary.get("sensitivity") or {}
+    if (sens.get("category"), sens.get("profile"), sens.get("minutes")) != (ALL, profile, minutes):
+        return {}
+    return {
+        str(c["community_id"]): '<div class="lc-unsure"><b>'
+        + safe_text(t("sens_popup", lang).format(low=c["coverage_low"], high=c["coverage_high"]))
+        + "</b></div>"
+        for c in sens.get("uncertain_communities", [])
+    }
+
+
+def _uncertain_layer(
+    m: folium.Map, unsure: gpd.GeoDataFrame, lang: str, counts: dict[str, int]
+) -> None:
+    """A "?" on each community whose verdict is uncertain (a shared edge cannot tell by its
+    dashes alone which side is meant); not clickable, so a click opens the community's popup."""
+    fg = folium.FeatureGroup(name=f"? {safe_text(t('sens_title', lang))} ({len(unsure)})")
+    icon = (
+        '<div style="background:#fff;color:#000;border:2px dashed #000;border-radius:50%;'
+        'width:18px;height:18px;line-height:18px;text-align:center;font:bold 13px sans-serif">'
+        "?</div>"
+    )
+    for pt in unsure.geometry.representative_point():
+        folium.Marker(
+            [round(pt.y, 5), round(pt.x, 5)],
+            icon=folium.DivIcon(html=icon, icon_size=(22, 22), icon_anchor=(11, 11)),
+            interactive=False,
+        ).add_to(fg)
+    counts["uncertain_verdicts"] = len(unsure)
+    fg.add_to(m)
+
+
 def _short(label: str) -> str:
     """A category label without its parenthesised detail: popups repeat it per community."""
     return re.split(r"[(（]", label, maxsplit=1)[0].strip() or label
@@ -510,9 +549,19 @@ def make_map(
     counts: dict[str, int] = {}
 
     share = comm[col].to_numpy(dtype=float) if col in comm else np.full(len(comm), np.nan)
+    unsure = _uncertain(summary, profile, minutes, lang)
+    is_unsure = [str(i) in unsure for i in comm["community_id"]]
     props = gpd.GeoDataFrame(
         {
-            "popup": _popups(comm, result, profile, minutes, target, lang),
+            "popup": [
+                (unsure[str(i)] if u else "") + p
+                for i, u, p in zip(
+                    comm["community_id"],
+                    is_unsure,
+                    _popups(comm, result, profile, minutes, target, lang),
+                    strict=True,
+                )
+            ],
             "name": [safe_text(n) for n in comm["community_name"]],
             "id": [safe_text(i) for i in comm["community_id"]],
             "q": [  # the search box decodes it back to text in the page
@@ -520,21 +569,29 @@ def make_map(
                 for n, i in zip(comm["community_name"], comm["community_id"], strict=True)
             ],
             "residents": [f"{r:,.0f}" for r in comm["residents"].fillna(0)],
-            "coverage": [f"{s:.1%}" if np.isfinite(s) else "–" for s in share],
+            "coverage": [
+                (f"{s:.1%}" if np.isfinite(s) else "–") + (" ?" if u else "")
+                for s, u in zip(share, is_unsure, strict=True)
+            ],
             "cls": [coverage_class(s, target) for s in share],
         },
         geometry=comm.geometry.values,
         crs=4326,
     )
+    if unsure:  # (only then: a run without --sensitivity draws the map it always drew)
+        props.insert(len(props.columns) - 1, "unsure", is_unsure)
     communities = folium.GeoJson(
         props.to_json(),
         name=t("layer_communities", lang),
-        style_function=lambda f: {
-            "fillColor": CLASS_COLOURS[f["properties"]["cls"]],
-            "color": "#333",
-            "weight": 1,
-            "fillOpacity": 0.55,
-        },
+        style_function=lambda f: (
+            {
+                "fillColor": CLASS_COLOURS[f["properties"]["cls"]],
+                "color": "#333",
+                "weight": 1,
+                "fillOpacity": 0.55,
+            }
+            | (UNSURE_STYLE if f["properties"].get("unsure") else {})
+        ),
         tooltip=folium.GeoJsonTooltip(
             fields=["name", "id", "residents", "coverage"],
             aliases=[
@@ -548,6 +605,8 @@ def make_map(
     )
     communities.add_to(m)
     counts["communities"] = len(props)
+    if unsure:
+        _uncertain_layer(m, props[props["unsure"]], lang, counts)
     for k, cat in enumerate(result.categories):
         _category_layer(m, k, cat, result, profile, shift, lang, counts, hl)
     _gaps_layer(m, result, shift, counts, lang, hl)
@@ -561,6 +620,7 @@ def make_map(
         warnings=tuple(hl.warning_texts(lang)),
         unit=hl.unit(lang),
         service_areas=True,
+        uncertain=t("sens_legend", lang) if "sensitivity" in summary else "",
     ).add_to(m)
     search_control(communities.get_name()).add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)  # open on hover/tap: never over a popup

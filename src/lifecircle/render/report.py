@@ -142,6 +142,40 @@ def _completeness(
     return rows
 
 
+def _sensitivity(summary: dict[str, Any], lang: str) -> dict[str, Any] | None:
+    """The report's section on how sure each verdict is (``analyze --sensitivity``): the bands,
+    the area's band and the communities whose verdict changes within it."""
+    sens = summary.get("sensitivity")
+    if not sens:
+        return None
+    intro = label("sens_intro", lang).format(
+        speed=sens["speed_band_m_s"],
+        snap_low=sens["snap_limits_m"][0],
+        snap_high=sens["snap_limits_m"][2],
+        dropout=sens["dropout"],
+        runs=sens["dropout_runs"],
+        profile=label(sens["profile"], lang),
+        minutes=sens["minutes"],
+    )
+    area = sens.get("area") or {}
+    area_line = (
+        label("sens_area", lang).format(
+            cov=_pct(area["coverage"]),
+            low=_pct(area["coverage_low"]),
+            high=_pct(area["coverage_high"]),
+            stable=label("sens_holds" if area["verdict_stable"] else "sens_flips", lang),
+        )
+        if area.get("coverage") is not None
+        else ""
+    )
+    sep = "、" if lang == "zh" else ", "
+    rows = [
+        c | {"why": sep.join(label(k.strip(), lang) for k in c["flipped_by"].split(","))}
+        for c in sens["uncertain_communities"]
+    ]
+    return {"intro": intro, "area": area_line, "rows": rows, "file": sens["file"]}
+
+
 def render_report(
     out: Path, *, lang: str = "zh", dest: Path | None = None, figures_lang: str | None = None
 ) -> Path:
@@ -187,6 +221,7 @@ def render_report(
         communities_source=communities_source_label(summary["area"]["communities_source"], lang),
         dropped_pieces=dropped_pieces_text(summary, lang),
         missing=_missing_communities(summary, cov, gaps, lang),
+        sensitivity=_sensitivity(summary, lang),
         completeness=_completeness(summary, area_samples=hl.area_samples, lang=lang),
         figures=[f for f in ("coverage_map.png", "coverage_chart.png") if (out / f).is_file()],
         figures_note=label("figures_in_english", lang) if figures_lang != lang else "",
