@@ -48,6 +48,7 @@ def read_candidates(
         crs=4326,
     )
     out.attrs["declared"] = declared.china or (declared.label() if declared.crs else "wgs84")
+    out.attrs["source"] = f"file:{p.name}"
     return out
 
 
@@ -80,7 +81,7 @@ def network_candidates(net: Network, area_m: object, *, spacing_m: float) -> gpd
     inside = shapely.contains_xy(area_m, xy[:, 0], xy[:, 1])
     kept, xy = kept[inside], xy[inside]
     if not len(kept):
-        return gpd.GeoDataFrame(columns=CANDIDATE_COLUMNS, geometry="geometry", crs=4326)
+        raise InputError("no street node lies inside the area to use as a candidate site")
     ix = np.floor(xy[:, 0] / spacing_m).astype(np.int64)
     iy = np.floor(xy[:, 1] / spacing_m).astype(np.int64)
     off = np.hypot(xy[:, 0] - (ix + 0.5) * spacing_m, xy[:, 1] - (iy + 0.5) * spacing_m)
@@ -90,7 +91,7 @@ def network_candidates(net: Network, area_m: object, *, spacing_m: float) -> gpd
     nodes = df["node"].to_numpy()
     tf = Transformer.from_crs(net.crs, "EPSG:4326", always_xy=True)
     lon, lat = tf.transform(net.node_xy[nodes, 0], net.node_xy[nodes, 1])
-    return gpd.GeoDataFrame(
+    out = gpd.GeoDataFrame(
         {
             "candidate_id": [f"node:{int(i)}" for i in net.node_osmid[nodes]],
             "name": _street_names(net, nodes),
@@ -98,6 +99,8 @@ def network_candidates(net: Network, area_m: object, *, spacing_m: float) -> gpd
         geometry=gpd.points_from_xy(lon, lat),
         crs=4326,
     )
+    out.attrs["source"] = f"network_nodes_every_{spacing_m:g}m"
+    return out
 
 
 def _street_names(net: Network, nodes: np.ndarray) -> list[str]:

@@ -220,7 +220,7 @@ class Plan:
         elif len(chosen) > len(quick) or self.unmet_groups(self.covered(chosen)).any():
             kept = "greedy"
         report["kept"] = kept
-        if kept == "greedy":
+        if kept == "greedy" or chosen is None:
             return quick, report
         return self._ranked(chosen), report
 

@@ -191,13 +191,13 @@ def _check_options(count: int | None, target: float | None, per: str, method: st
 
 
 def _place_candidates(
-    study: Study, cands: gpd.GeoDataFrame | None, spacing_m: float
+    study: Study, cands: gpd.GeoDataFrame | None
 ) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
     """The candidates inside the area (those outside are counted and dropped)."""
     area = study.area
     if cands is None:
-        table = network_candidates(study.network, area.area_m, spacing_m=spacing_m)
-        source = f"network_nodes_every_{spacing_m:g}m"
+        table = network_candidates(study.network, area.area_m, spacing_m=DEFAULT_SPACING_M)
+        source = f"network_nodes_every_{DEFAULT_SPACING_M:g}m"
         if not len(table):
             raise InputError("no street node lies inside the area to use as a candidate site")
     else:
@@ -205,7 +205,7 @@ def _place_candidates(
         if missing:
             raise InputError(f"candidates: missing column(s) {sorted(missing)}")
         table = cands.to_crs(4326).reset_index(drop=True)
-        source = "file"
+        source = str(cands.attrs.get("source", "given"))
         if not len(table):
             raise InputError("--candidates: the list holds no candidate")
     dup = table["candidate_id"].astype(str).duplicated()
@@ -228,7 +228,7 @@ def _place_candidates(
     table["name"] = table["name"].astype(object).fillna("")
     return table, {
         "source": source,
-        "given": int(len(inside)),
+        "given": len(inside),
         "outside_area": len(outside),
         "outside_area_ids": outside[:50],
     }
@@ -246,7 +246,6 @@ def site(
     profile: str | None = None,
     minutes: float | None = None,
     time_limit_s: float = 60.0,
-    spacing_m: float = DEFAULT_SPACING_M,
 ) -> SitingResult:
     """Choose sites for new facilities of ``category`` with the existing ones held fixed.
 
@@ -258,8 +257,9 @@ def site(
         The category to add facilities of.
     candidates
         Candidate sites (``candidate_id``, ``name``, geometry; see
-        :func:`lifecircle.sitecands.read_candidates`); by default street nodes every
-        ``spacing_m`` metres inside the area.
+        :func:`lifecircle.sitecands.read_candidates`, or
+        :func:`lifecircle.sitecands.network_candidates` at another spacing); by default street
+        nodes every 100 m inside the area.
     count
         Choose the best ``count`` sites (the most residents newly covered)...
     target
@@ -276,8 +276,6 @@ def site(
         the speed of the profile that judges it).
     time_limit_s
         The solver's time limit (``optimal``).
-    spacing_m
-        The spacing of generated candidates.
 
     Returns
     -------
@@ -293,7 +291,7 @@ def site(
     _check_options(count, target, per, method)
     walk = walk_for(study, category, profile=profile, minutes=minutes)
     goal = study.settings.target if count is None and target is None else target
-    table, cand_counts = _place_candidates(study, candidates, spacing_m)
+    table, cand_counts = _place_candidates(study, candidates)
     net, res = study.network, study.residents
     rows, pts = access_points(table, study.area.crs, step_m=study.settings.outline_step_m)
     snap = snap_points(pts, net, max_snap_m=study.settings.max_snap_m)
