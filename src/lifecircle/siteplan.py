@@ -66,22 +66,37 @@ class Shares:
             return np.where(t > 0, cov / np.where(t > 0, t, 1), np.nan)
 
     def area(self, cov: np.ndarray) -> float:
+        """The area-wide share given the covered weight per community."""
+        return float(self.areas(cov[None, :])[0])
+
+    def areas(self, covs: np.ndarray) -> np.ndarray:
+        """The area-wide share for each row of per-community covered weights, computed by
+        :func:`lifecircle.coverage.area_totals` itself (one group per row), so that each is the
+        number ``area_coverage.csv`` would hold."""
+        k, n = covs.shape
         frame = pd.DataFrame(
             {
-                "community_id": self.ids,
+                "community_id": np.tile(self.ids, k),
                 "community_name": "",
-                "category": self.walk.category,
+                "category": np.repeat(np.arange(k), n),
                 "profile": self.walk.profile,
                 "minutes": self.walk.minutes or 0,
-                "residents": self.total,
-                "covered_residents": cov,
+                "residents": np.tile(self.total, k),
+                "covered_residents": covs.ravel(),
                 "coverage": 0.0,
                 "target": self.target,
                 "meets_target": False,
             }
         )[COVERAGE_COLUMNS]
-        v = area_totals(frame, self.target)["coverage"].iloc[0]
-        return float(v)
+        return area_totals(frame, self.target)["coverage"].to_numpy(dtype=float)
+
+    def area_below(self, cov: np.ndarray) -> bool:
+        """Whether the area-wide share is below the target (exactly as the tables judge it;
+        the plain ratio decides when it is clearly on one side)."""
+        approx = float(cov.sum()) / max(float(self.total.sum()), 1e-300)
+        if abs(approx - self.target) > 1e-9:
+            return approx < self.target
+        return not self.area(cov) >= self.target
 
 
 def groups(per: str, study: Study, shares: Shares) -> tuple[np.ndarray, list[str], Any]:
@@ -92,7 +107,7 @@ def groups(per: str, study: Study, shares: Shares) -> tuple[np.ndarray, list[str
     if per == "area":
 
         def unmet_area(cov: np.ndarray) -> np.ndarray:
-            return np.array([not shares.area(cov) >= target])
+            return np.array([shares.area_below(cov)])
 
         return np.zeros(n, dtype=np.int64), ["*"], unmet_area
     if per == "community":
@@ -249,7 +264,8 @@ class Plan:
         sh = self.shares
         cov = self.covered0.copy()
         per_rank = np.zeros((len(chosen), len(sh.ids)))
-        after, meeting = [sh.area(self.cov0)], [self._meeting(self.cov0)]
+        comm_covs = np.zeros((len(chosen) + 1, len(sh.ids)))
+        comm_covs[0] = self.cov0
         for i, c in enumerate(chosen):
             row = self.reach.indices[self.reach.indptr[c] : self.reach.indptr[c + 1]]
             new = row[~cov[row]]
@@ -257,11 +273,12 @@ class Plan:
             mask = np.zeros(len(cov), dtype=bool)
             mask[new] = True
             per_rank[i] = sh.per_community(mask)
-            comm_cov = sh.per_community(cov)
-            after.append(sh.area(comm_cov))
-            meeting.append(self._meeting(comm_cov))
-        comm_after = sh.per_community(cov)
-        best = sh.area(sh.per_community(self.covered(list(range(len(table))))))
+            comm_covs[i + 1] = sh.per_community(cov)
+        every = sh.per_community(self.covered(list(range(len(table)))))
+        shares = sh.areas(np.vstack([comm_covs, every[None, :]]))
+        after, best = list(shares[:-1]), float(shares[-1])
+        meeting = [self._meeting(cc, a) for cc, a in zip(comm_covs, after, strict=True)]
+        comm_after = comm_covs[-1]
         sites = self._sites(table, chosen, per_rank, after[1:])
         communities = self._communities(table, chosen, per_rank, comm_after)
         reached = None if self.target is None else not self.unmet_groups(cov).any()
@@ -319,11 +336,10 @@ class Plan:
             summary=summary,
         )
 
-    def _meeting(self, comm_cov: np.ndarray) -> tuple[int, int]:
-        """(groups meeting the target, groups with residents)."""
-        if self._unmet is None:
-            ok = self.shares.area(comm_cov) >= self.shares.target
-            return int(ok), 1
+    def _meeting(self, comm_cov: np.ndarray, area: float) -> tuple[int, int]:
+        """(groups meeting the target, groups with residents); ``area`` is the area's share."""
+        if self._unmet is None or self.per == "area":
+            return int(area >= self.shares.target), 1
         unmet = self._unmet(comm_cov)
         tot = np.bincount(self.comm_group, weights=self.shares.total, minlength=len(self.labels))
         return int(((tot > 0) & ~unmet).sum()), int((tot > 0).sum())

@@ -55,10 +55,8 @@ class Problem:
 
 
 def _row_sums(m: sp.csr_matrix, values: np.ndarray) -> np.ndarray:
-    out = np.zeros(m.shape[0])
     rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
-    np.add.at(out, rows, values)
-    return out
+    return np.bincount(rows, weights=values, minlength=m.shape[0])
 
 
 def greedy(
@@ -118,7 +116,7 @@ def greedy(
         row = p.reach.indices[p.reach.indptr[pick] : p.reach.indptr[pick + 1]]
         new = row[~covered[row]]
         covered[new] = True
-        np.add.at(got, p.group[new], p.weight[new])
+        got += np.bincount(p.group[new], weights=p.weight[new], minlength=len(got))
         barred[pick] = True
         chosen.append(pick)
         if len(new):
