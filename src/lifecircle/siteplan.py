@@ -7,6 +7,7 @@ area) compute them, so that the claims can be checked against ``analyze`` to the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -165,6 +166,9 @@ class Plan:
         reached = np.diff(sp.csc_matrix(reach).indptr) > 0
         self.cols = np.flatnonzero(counted & ~covered0 & reached)
         self.cov0 = shares.per_community(covered0)
+        w = shares.w[shares.inside]
+        # whole numbers (people, or 1 per area sample): every sum is exact in any order
+        self.whole_weights = bool(np.all(np.mod(w, 1.0) == 0) and w.sum() < 2.0**52)
         n_groups = len(self.labels)
         if target is None:
             need = np.array([np.inf])
@@ -193,10 +197,28 @@ class Plan:
         assert self._unmet is not None
         return np.asarray(self._unmet(self.shares.per_community(covered)))
 
-    def _unmet_cols(self, cols_covered: np.ndarray) -> np.ndarray:
-        cov = self.covered0.copy()
-        cov[self.cols[cols_covered]] = True
-        return self.unmet_groups(cov)
+    def tracker(self) -> Callable[[np.ndarray], np.ndarray]:
+        """A fresh ``unmet`` for :func:`~lifecircle.sitesolve.greedy`: given the demand columns
+        each pick newly covers, the groups still below the target. With whole-number weights
+        (every sum exact in any order) the per-community sums are kept up to date; otherwise
+        they are summed again over all residents, in the tables' order."""
+        sh = self.shares
+        covered = self.covered0.copy()
+        cov = self.cov0.copy()
+        whole = self.whole_weights
+
+        def unmet(new_cols: np.ndarray) -> np.ndarray:
+            nonlocal cov
+            idx = self.cols[new_cols]
+            covered[idx] = True
+            if whole:
+                cov = cov + np.bincount(sh.code[idx], weights=sh.w[idx], minlength=len(cov))
+            else:
+                cov = sh.per_community(covered)
+            assert self._unmet is not None
+            return np.asarray(self._unmet(cov))
+
+        return unmet
 
     def _weight(self, chosen: list[int]) -> float:
         return float(self.shares.per_community(self.covered(chosen)).sum())
@@ -208,7 +230,7 @@ class Plan:
     ) -> tuple[list[int], dict[str, Any]]:
         """The chosen candidates, best first, and the solver's report."""
         p = self.problem
-        unmet = None if self.target is None else self._unmet_cols
+        unmet = None if self.target is None else self.tracker()
         quick = greedy(p, max_sites=count or p.n_candidates, unmet=unmet)
         if method == "greedy":
             return quick, {"method": "greedy", "tie_break": "lowest candidate index"}
@@ -270,10 +292,12 @@ class Plan:
             row = self.reach.indices[self.reach.indptr[c] : self.reach.indptr[c + 1]]
             new = row[~cov[row]]
             cov[new] = True
-            mask = np.zeros(len(cov), dtype=bool)
-            mask[new] = True
-            per_rank[i] = sh.per_community(mask)
-            comm_covs[i + 1] = sh.per_community(cov)
+            new = new[sh.inside[new]]
+            per_rank[i] = np.bincount(sh.code[new], weights=sh.w[new], minlength=len(sh.ids))
+            if self.whole_weights:
+                comm_covs[i + 1] = comm_covs[i] + per_rank[i]
+            else:
+                comm_covs[i + 1] = sh.per_community(cov)
         every = sh.per_community(self.covered(list(range(len(table)))))
         shares = sh.areas(np.vstack([comm_covs, every[None, :]]))
         after, best = list(shares[:-1]), float(shares[-1])

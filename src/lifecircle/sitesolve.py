@@ -9,6 +9,7 @@ newly covered residents to reach the target (``inf`` when sites are chosen by co
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -59,6 +60,33 @@ def _row_sums(m: sp.csr_matrix, values: np.ndarray) -> np.ndarray:
     return np.bincount(rows, weights=values, minlength=m.shape[0])
 
 
+class _Gains:
+    """What each candidate would newly cover now: per group, capped by what the group still
+    needs (the gain that ranks), and in total over groups still in need (the tie-break)."""
+
+    def __init__(self, p: Problem) -> None:
+        self.p = p
+        self.covered = np.zeros(len(p.weight), dtype=bool)
+
+    def row(self, c: int) -> np.ndarray:
+        r = self.p.reach
+        return r.indices[r.indptr[c] : r.indptr[c + 1]]
+
+    def of(self, c: int, need: np.ndarray) -> tuple[float, float]:
+        cols = self.row(c)
+        cols = cols[~self.covered[cols]]
+        if not len(cols):
+            return 0.0, 0.0
+        groups, inv = np.unique(self.p.group[cols], return_inverse=True)
+        sums = np.bincount(inv, weights=self.p.weight[cols])
+        n = need[groups]
+        return float(np.minimum(sums, n).sum()), float(sums[n > 0].sum())
+
+    def all(self, need: np.ndarray) -> np.ndarray:
+        m = self.p.gains()
+        return _row_sums(m, np.minimum(m.data, need[m.indices]))
+
+
 def greedy(
     p: Problem,
     *,
@@ -68,9 +96,11 @@ def greedy(
 ) -> list[int]:
     """Pick candidates one at a time, each the one that newly covers the most.
 
-    With ``unmet`` (target mode), only groups that ``unmet(covered columns)`` says are below the
-    target count, each up to what it still needs; picking stops once none is below. Ties (gains
-    within :data:`TIE_TOL`) go to the larger uncapped gain, then to the lowest candidate index.
+    With ``unmet`` (target mode), only groups below the target count, each up to what it still
+    needs; picking stops once none is below. Ties (gains within :data:`TIE_TOL` of the best) go
+    to the larger uncapped gain, then to the lowest candidate index. Gains only fall as sites
+    are added, so each step re-evaluates only the candidates whose last gain could still be the
+    best (lazy greedy): the same choice as evaluating every candidate every time.
 
     Parameters
     ----------
@@ -79,8 +109,8 @@ def greedy(
     max_sites
         Pick at most this many.
     unmet
-        Given the covered columns, which groups are still below the target (exactly as the
-        coverage tables judge it).
+        Called with the columns newly covered by the last pick (none at first); says which
+        groups are still below the target (exactly as the coverage tables judge it).
     allowed
         Only these candidates (boolean mask) may be picked.
 
@@ -89,44 +119,45 @@ def greedy(
     list of int
         The candidates picked, in order.
     """
-    m = p.gains()
-    csc = sp.csc_matrix(p.reach)
-    covered = np.zeros(len(p.weight), dtype=bool)
+    g = _Gains(p)
     got = np.zeros(len(p.need))
     tol = TIE_TOL * max(float(p.weight.sum()), 1.0)
-    barred = np.zeros(p.n_candidates, dtype=bool) if allowed is None else ~allowed
+    below = None if unmet is None else unmet(np.zeros(0, dtype=np.int64))
+
+    def need_now() -> np.ndarray:
+        if below is not None:
+            return np.where(below, np.maximum(p.need - got, tol), 0.0)
+        return np.where(np.isfinite(p.need), np.maximum(p.need - got, 0.0), np.inf)
+
+    bound = g.all(need_now())
+    ok = np.ones(p.n_candidates, dtype=bool) if allowed is None else allowed.astype(bool)
+    heap = [(-float(bound[c]), int(c)) for c in np.flatnonzero(ok & (bound > tol))]
+    heapq.heapify(heap)
     chosen: list[int] = []
-    while len(chosen) < max_sites:
-        if unmet is not None:
-            below = unmet(covered)
-            if not below.any():
-                break
-            need = np.where(below, np.maximum(p.need - got, tol), 0.0)
-        else:
-            need = np.where(np.isfinite(p.need), np.maximum(p.need - got, 0.0), np.inf)
-        cap = np.minimum(m.data, need[m.indices])
-        gain = _row_sums(m, cap)
-        raw = _row_sums(m, np.where(need[m.indices] > 0, m.data, 0.0))
-        gain[barred] = -1.0
-        best = gain.max(initial=-1.0)
+    while heap and len(chosen) < max_sites and (below is None or below.any()):
+        need = need_now()
+        seen: list[tuple[float, float, int]] = []
+        best = -1.0
+        while heap and -heap[0][0] >= best - tol:
+            c = heapq.heappop(heap)[1]
+            gain, raw = g.of(c, need)
+            seen.append((gain, raw, c))
+            best = max(best, gain)
         if best <= tol:
             break
-        ties = np.flatnonzero(gain >= best - tol)
-        pick = int(ties[np.flatnonzero(raw[ties] >= raw[ties].max() - tol)[0]])
-        row = p.reach.indices[p.reach.indptr[pick] : p.reach.indptr[pick + 1]]
-        new = row[~covered[row]]
-        covered[new] = True
+        ties = [e for e in seen if e[0] >= best - tol]
+        top_raw = max(e[1] for e in ties)
+        pick = min(e[2] for e in ties if e[1] >= top_raw - tol)
+        for gain, _, c in seen:
+            if c != pick and gain > tol:
+                heapq.heappush(heap, (-gain, c))
+        cols = g.row(pick)
+        new = cols[~g.covered[cols]]
+        g.covered[new] = True
         got += np.bincount(p.group[new], weights=p.weight[new], minlength=len(got))
-        barred[pick] = True
         chosen.append(pick)
-        if len(new):
-            sub = csc[:, new]
-            onehot = sp.csr_matrix(
-                (p.weight[new], (np.arange(len(new)), p.group[new])), shape=(len(new), len(p.need))
-            )
-            m = sp.csr_matrix(m - sub.astype(float) @ onehot)
-            m.data[np.abs(m.data) <= tol * 1e-3] = 0.0
-            m.eliminate_zeros()
+        if unmet is not None:
+            below = unmet(new)
     return chosen
 
 
