@@ -15,6 +15,7 @@ import scipy.sparse as sp
 import shapely
 from typer.testing import CliRunner
 
+from conftest import CHROMIUM
 from lifecircle.chinacoords import wgs84_to_gcj02
 from lifecircle.cli.main import app
 from lifecircle.render.escape import read_people_csv
@@ -459,3 +460,44 @@ def test_gcj02_candidates_give_gcj02_columns(study, analysis, tmp_path):
     assert s["lon"].iloc[0] == pytest.approx(lon, abs=1e-7)
     assert s["lat_gcj02"].iloc[0] == pytest.approx(glat[0], abs=1e-7)
     assert s["candidate_id"].iloc[0] == "g1"
+
+
+PWN = [
+    "<script>window.__pwned='script'</script>",
+    "<img src=x onerror=\"window.__pwned='img'\">",
+    "`${window.__pwned='template'}`",
+    "{{ 7*7 }} {% if true %}jinja{% endif %}",
+]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
+def test_site_map_in_a_browser_runs_no_name(analysis, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    spots = [(2.0, 2.0), (7.0, 7.0), (2.0, 8.0), (8.0, 8.0)]
+    rows = [(f"p{i}", "", n, x, y) for i, (n, (x, y)) in enumerate(zip(PWN, spots, strict=True))]
+    out = tmp_path / "o"
+    r = invoke("site", analysis, "--category", CAT, "--candidates", _csv(tmp_path / "c.csv", rows),
+               "--count", 4, "--out", out, "--tiles", "none")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox"])
+        page = b.new_page(viewport={"width": 1200, "height": 800})
+        errors, dialogs = [], []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.goto((out / "map.html").resolve().as_uri(), wait_until="load")
+        page.wait_for_timeout(300)
+        markers = page.locator(".lc-site")
+        assert markers.count() == 4
+        text = []
+        for i in range(4):
+            markers.nth(i).click(force=True)
+            page.wait_for_timeout(100)
+            text += page.locator(".leaflet-popup-content").all_inner_texts()
+        pwned = page.evaluate("() => window.__pwned")
+        b.close()
+    assert pwned is None and dialogs == [] and errors == []
+    shown = "\n".join(text)
+    for name in PWN:
+        assert name in shown  # the name, as text, in its site's popup

@@ -77,17 +77,65 @@ def _pct(v: float) -> str:
     return f"{v:.1%}" if v is not None and np.isfinite(v) else "–"
 
 
-def _number_icon(rank: int) -> folium.DivIcon:
-    return folium.DivIcon(
-        html=(
-            '<div style="background:#111;color:#ffd600;border:2px solid #ffd600;'
-            "border-radius:50%;width:24px;height:24px;line-height:21px;text-align:center;"
-            f'font:bold 12px sans-serif">{int(rank)}</div>'
-        ),
-        icon_size=(24, 24),
-        icon_anchor=(12, 12),
-        class_name="lc-site",
+BADGE = (
+    "background:#111;color:#ffd600;border:2px solid #ffd600;border-radius:50%;width:24px;"
+    "height:24px;line-height:21px;text-align:center;font:bold 11px sans-serif"
+)
+SITE_KEYS = ["rank", "site", "id", "new", "cov_after", "served"]
+
+
+def _ranked_sites(sites: gpd.GeoDataFrame, shift: Any, lang: str) -> Any:
+    """One layer of numbered markers (thousands stay light: one GeoJSON, one icon each drawn
+    by Leaflet), each with its popup. Every value is escaped text before it is embedded."""
+    from branca.element import MacroElement, Template
+
+    rp = shift(gpd.GeoDataFrame(geometry=sites.geometry.representative_point().values, crs=4326))
+    feats = []
+    for g, (_, s) in zip(rp.geometry, sites.iterrows(), strict=True):
+        props = {
+            "rank": str(int(s["rank"])),
+            "site": safe_text(s["name"]) or "–",
+            "id": safe_text(s["candidate_id"]),
+            "new": f"{s['residents_newly_covered']:,.0f}",
+            "cov_after": _pct(s["coverage_after"]),
+            "served": safe_text(s["community_names_served"]) or "–",
+        }
+        feats.append(
+            {
+                "type": "Feature",
+                "properties": props,
+                "geometry": {"type": "Point", "coordinates": [round(g.x, 6), round(g.y, 6)]},
+            }
+        )
+    labels = {k: safe_text(_tx(k, lang)) for k in SITE_KEYS}
+    el = MacroElement()
+    el._template = Template(
+        """{% macro script(this, kwargs) %}
+        (function(group){
+          var labels = """
+        + json.dumps(labels, indent=1)
+        + """;
+          var keys = """
+        + json.dumps(SITE_KEYS)
+        + """;
+          L.geoJSON("""
+        + json.dumps({"type": "FeatureCollection", "features": feats}, indent=1)
+        + """, {pointToLayer: function(f, latlng) {
+            var p = f.properties;
+            var icon = L.divIcon({className: 'lc-site', iconSize: [24, 24], iconAnchor: [12, 12],
+              html: '<div style=\""""
+        + BADGE
+        + """\">' + p.rank + '</div>'});
+            var rows = keys.map(function(k){
+              return '<tr><th>' + labels[k] + '</th><td>' + p[k] + '</td></tr>'; }).join('');
+            return L.marker(latlng, {icon: icon})
+              .bindTooltip(p.rank + '. ' + p.site)
+              .bindPopup('<table>' + rows + '</table>', {maxWidth: 380});
+          }}).addTo(group);
+        })({{ this._parent.get_name() }});
+        {% endmacro %}"""
     )
+    return el
 
 
 def _community_layer(
@@ -245,33 +293,7 @@ def make_site_map(
     fg = folium.FeatureGroup(name=_tx("sites", lang, n=len(result.sites)), show=True)
     sites = result.sites
     if len(sites):
-        rp = shift(
-            gpd.GeoDataFrame(geometry=sites.geometry.representative_point().values, crs=4326)
-        )
-        keys = ["rank", "site", "id", "new", "cov_after", "served"]
-        for i, (_, s) in enumerate(sites.iterrows()):
-            props = {
-                "rank": str(int(s["rank"])),
-                "site": safe_text(s["name"]) or "–",
-                "id": safe_text(s["candidate_id"]),
-                "new": f"{s['residents_newly_covered']:,.0f}",
-                "cov_after": _pct(s["coverage_after"]),
-                "served": safe_text(s["community_names_served"]) or "–",
-            }
-            g = rp.geometry.iloc[i]
-            feature = {
-                "type": "Feature",
-                "properties": props,
-                "geometry": {"type": "Point", "coordinates": [round(g.x, 6), round(g.y, 6)]},
-            }
-            folium.GeoJson(
-                {"type": "FeatureCollection", "features": [feature]},
-                marker=folium.Marker(icon=_number_icon(int(s["rank"]))),
-                tooltip=folium.GeoJsonTooltip(fields=["rank", "site"], aliases=["", ""]),
-                popup=folium.GeoJsonPopup(
-                    fields=keys, aliases=[_tx(k, lang) for k in keys], max_width=380
-                ),
-            ).add_to(fg)
+        _ranked_sites(sites, shift, lang).add_to(fg)
     fg.add_to(m)
     _legend(result, category_label, headline, denominator, lang).add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
