@@ -348,6 +348,11 @@ def test_unknown_category_and_bad_targets_are_refused(analysis, tmp_path):
     assert r.exit_code == 2 and "not both" in r.output
     r = invoke("site", analysis, "--category", CAT, "--method", "magic", "--out", out)
     assert r.exit_code == 2 and "--method" in r.output
+    for opt, bad in (("--spacing-m", "0"), ("--time-limit", "-1"), ("--count", "0")):
+        r = invoke("site", analysis, "--category", CAT, opt, bad, "--out", out)
+        assert r.exit_code == 2 and opt in r.output, (opt, r.output)
+    r = invoke("site", analysis, "--category", CAT, "--profile", "runner", "--out", out)
+    assert r.exit_code == 2 and "--profile" in r.output and "elderly" in r.output
     assert not out.exists()
 
 
@@ -501,3 +506,20 @@ def test_site_map_in_a_browser_runs_no_name(analysis, tmp_path):
     shown = "\n".join(text)
     for name in PWN:
         assert name in shown  # the name, as text, in its site's popup
+
+
+def test_polygon_candidates_are_reached_along_their_outline(study):
+    """A vacant lot (polygon) is reached anywhere along its outline, as analyze reaches a
+    polygon facility: its claimed coverage is what analysis with the polygon gives."""
+    lot = shapely.box(LON0 + 3.3 * STEP, LAT0 + 6.2 * STEP, LON0 + 4.6 * STEP, LAT0 + 7.4 * STEP)
+    cands = gpd.GeoDataFrame(
+        {"candidate_id": ["lot", "p1", "p2"], "name": ["空地", "甲", "乙"]},
+        geometry=[lot, shapely.Point(LON0 + 7 * STEP, LAT0 + 7 * STEP),
+                  shapely.Point(LON0 + 2 * STEP, LAT0 + 3 * STEP)],
+        crs=4326,
+    )  # fmt: skip
+    r = site(study, category=CAT, candidates=cands, count=3)
+    assert "lot" in set(r.sites["candidate_id"])
+    assert r.sites.set_index("candidate_id").loc["lot"].geometry.geom_type == "Polygon"
+    after = study.with_facilities(add=_as_facilities(r.sites)).coverage()
+    assert _area_share(after.area_coverage) == r.coverage_after
