@@ -284,20 +284,7 @@ class Plan:
         from lifecircle.siting import SitingResult
 
         sh = self.shares
-        cov = self.covered0.copy()
-        per_rank = np.zeros((len(chosen), len(sh.ids)))
-        comm_covs = np.zeros((len(chosen) + 1, len(sh.ids)))
-        comm_covs[0] = self.cov0
-        for i, c in enumerate(chosen):
-            row = self.reach.indices[self.reach.indptr[c] : self.reach.indptr[c + 1]]
-            new = row[~cov[row]]
-            cov[new] = True
-            new = new[sh.inside[new]]
-            per_rank[i] = np.bincount(sh.code[new], weights=sh.w[new], minlength=len(sh.ids))
-            if self.whole_weights:
-                comm_covs[i + 1] = comm_covs[i] + per_rank[i]
-            else:
-                comm_covs[i + 1] = sh.per_community(cov)
+        per_rank, comm_covs, cov = self._by_rank(chosen)
         every = sh.per_community(self.covered(list(range(len(table)))))
         shares = sh.areas(np.vstack([comm_covs, every[None, :]]))
         after, best = list(shares[:-1]), float(shares[-1])
@@ -314,11 +301,7 @@ class Plan:
                 "groups": [m[1] for m in meeting],
             }
         )
-        first_gain = self.problem.reach @ self.problem.weight if len(self.cols) else None
-        cand = table[["candidate_id", "name", "on_network", "geometry"]].copy()
-        cand["residents_within_reach"] = (
-            np.zeros(len(table)) if first_gain is None else np.asarray(first_gain, dtype=float)
-        )
+        cand = self._candidates(table)
         off = table.loc[~table["on_network"].astype(bool), "candidate_id"].astype(str).tolist()
         summary = {
             "candidates": counts
@@ -347,7 +330,7 @@ class Plan:
             sites=sites,
             curve=curve,
             communities=communities,
-            candidates=gpd.GeoDataFrame(cand, geometry="geometry", crs=4326),
+            candidates=cand,
             mode=mode,
             target=sh.target,
             per=self.per,
@@ -359,6 +342,36 @@ class Plan:
             solver=solver,
             summary=summary,
         )
+
+    def _by_rank(self, chosen: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per rank the weight each site newly covers per community; per number of sites
+        (0 = today) the covered weight per community, summed as the tables sum it; and which
+        residents are covered with every chosen site."""
+        sh = self.shares
+        cov = self.covered0.copy()
+        per_rank = np.zeros((len(chosen), len(sh.ids)))
+        comm_covs = np.zeros((len(chosen) + 1, len(sh.ids)))
+        comm_covs[0] = self.cov0
+        for i, c in enumerate(chosen):
+            row = self.reach.indices[self.reach.indptr[c] : self.reach.indptr[c + 1]]
+            new = row[~cov[row]]
+            cov[new] = True
+            new = new[sh.inside[new]]
+            per_rank[i] = np.bincount(sh.code[new], weights=sh.w[new], minlength=len(sh.ids))
+            if self.whole_weights:
+                comm_covs[i + 1] = comm_covs[i] + per_rank[i]
+            else:
+                comm_covs[i + 1] = sh.per_community(cov)
+        return per_rank, comm_covs, cov
+
+    def _candidates(self, table: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        """Every candidate with the weight it would newly cover if it were the only new site."""
+        first = self.problem.reach @ self.problem.weight if len(self.cols) else None
+        cand = table[["candidate_id", "name", "on_network", "geometry"]].copy()
+        cand["residents_within_reach"] = (
+            np.zeros(len(table)) if first is None else np.asarray(first, dtype=float)
+        )
+        return gpd.GeoDataFrame(cand, geometry="geometry", crs=4326)
 
     def _meeting(self, comm_cov: np.ndarray, area: float) -> tuple[int, int]:
         """(groups meeting the target, groups with residents); ``area`` is the area's share."""
