@@ -551,3 +551,22 @@ def test_readme_shanghai_example(tmp_path):
     )
     after = study.with_facilities(add=g).coverage().area_coverage
     assert _area_share(after) == table["coverage_after"].iloc[-1]
+
+
+def test_candidates_off_the_network_are_reported(study):
+    import copy
+    from dataclasses import replace
+
+    strict = copy.copy(study)
+    strict.settings = replace(study.settings, max_snap_m=10.0)  # mid-block is now off-network
+    cands = gpd.GeoDataFrame(
+        {"candidate_id": ["mid", "corner"], "name": ["街坊中间", "路口"]},
+        geometry=[shapely.Point(LON0 + 4.5 * STEP, LAT0 + 6.5 * STEP),
+                  shapely.Point(LON0 + 4 * STEP, LAT0 + 6 * STEP)],
+        crs=4326,
+    )  # fmt: skip
+    r = site(strict, category=CAT, candidates=cands, count=2)
+    c = r.summary["candidates"]
+    assert c["off_network"] == 1 and c["off_network_ids"] == ["mid"]
+    assert list(r.sites["candidate_id"]) == ["corner"]  # the other reaches no one
+    assert not r.candidates.set_index("candidate_id").loc["mid", "on_network"]
