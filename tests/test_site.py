@@ -570,3 +570,22 @@ def test_candidates_off_the_network_are_reported(study):
     assert c["off_network"] == 1 and c["off_network_ids"] == ["mid"]
     assert list(r.sites["candidate_id"]) == ["corner"]  # the other reaches no one
     assert not r.candidates.set_index("candidate_id").loc["mid", "on_network"]
+
+
+def test_suggested_sites_read_back_from_a_site_folder(analysis, tmp_path):
+    from lifecircle.errors import InputError
+    from lifecircle.siteoutputs import load_suggested_sites
+
+    out = tmp_path / "o"
+    assert invoke("site", analysis, "--category", CAT, "--target", 0.8, "--per", "community",
+                  "--out", out).exit_code == 0  # fmt: skip
+    sug = load_suggested_sites(out)
+    sites = read_people_csv(out / "sites.csv", dtype={"candidate_id": str})
+    assert set(sug["category"]) == {CAT} and len(sug) == 4
+    assert sug["community_id"].str.fullmatch(r"\d{12}").all()  # codes stay text
+    for _, row in sug[~sug["meets_target_before"]].iterrows():
+        site_row = sites[sites["rank"] == row["suggested_rank"]].iloc[0]
+        assert site_row["candidate_id"] == row["suggested_candidate_id"]
+        assert row["community_id"] in site_row["communities_served"].split("; ")
+    with pytest.raises(InputError, match="lifecircle site"):
+        load_suggested_sites(analysis)

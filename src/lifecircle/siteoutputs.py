@@ -278,3 +278,44 @@ def write_site_outputs(
             tmp / "summary.json", json.dumps(_jsonable(summary), ensure_ascii=False, indent=2)
         )
     return summary
+
+
+SUGGESTED_COLUMNS = [
+    "community_id",
+    "community_name",
+    "category",
+    "meets_target_before",
+    "suggested_rank",
+    "suggested_candidate_id",
+    "suggested_site_name",
+    "suggested_lon",
+    "suggested_lat",
+]
+
+
+def load_suggested_sites(folder: Path) -> pd.DataFrame:
+    """Per community, the suggested site of a ``lifecircle site`` output folder (the
+    ``communities`` layer of its ``sites.gpkg``), with the category sited: the columns of
+    :data:`SUGGESTED_COLUMNS`; ``suggested_rank`` is empty where no chosen site reaches the
+    community's residents.
+
+    Raises
+    ------
+    InputError
+        When the folder holds no siting run.
+    """
+    from lifecircle.errors import InputError
+
+    try:
+        summary = json.loads((Path(folder) / "summary.json").read_text("utf-8"))
+        category = summary["question"]["category"]
+        comm = pyogrio.read_dataframe(Path(folder) / "sites.gpkg", layer="communities")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(
+            f"{folder}: not an output folder of lifecircle site ({exc}); run lifecircle site first"
+        ) from exc
+    out = pd.DataFrame(comm.drop(columns="geometry"))
+    out["community_id"] = out["community_id"].astype(str)
+    out["category"] = category
+    out["suggested_rank"] = out["suggested_rank"].astype("Int64")
+    return out[SUGGESTED_COLUMNS]
