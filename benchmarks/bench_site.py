@@ -138,6 +138,13 @@ def main() -> None:
               candidates=cands, target=0.85, per="community"),  # fmt: skip
         timed("optimal_count_10", site, study=study, category=cat, candidates=cands, count=10,
               method="optimal", time_limit_s=120.0),  # fmt: skip
+        # a longer walk: 15 minutes at the elderly speed (810 m), three times the reach
+        timed("15min_greedy_count_10", site, study=study, category=cat, candidates=cands,
+              count=10, minutes=15),  # fmt: skip
+        timed("15min_greedy_target_0.85_area", site, study=study, category=cat,
+              candidates=cands, target=0.85, minutes=15),  # fmt: skip
+        timed("15min_optimal_count_10", site, study=study, category=cat, candidates=cands,
+              count=10, minutes=15, method="optimal", time_limit_s=120.0),  # fmt: skip
     ]
     cand_csv = work / "site_candidates.csv"
     pt = cands.geometry
