@@ -96,8 +96,8 @@ def main() -> None:
     work.mkdir(exist_ok=True)
     folder = analysis(args.nodes, args.residents, work)
 
-    from lifecircle.siting import site, walk_for
     from lifecircle.sitereach import reach_matrix
+    from lifecircle.siting import site, walk_for
     from lifecircle.snapping import snap_points
     from lifecircle.sources.facilities import access_points
     from lifecircle.study import Study, study_cache
@@ -132,26 +132,71 @@ def main() -> None:
     print(json.dumps(meta), flush=True)
     rows = [
         timed("greedy_count_10", site, study=study, category=cat, candidates=cands, count=10),
-        timed("greedy_target_0.85_area", site, study=study, category=cat, candidates=cands,
-              target=0.85),  # fmt: skip
-        timed("greedy_target_0.85_community", site, study=study, category=cat,
-              candidates=cands, target=0.85, per="community"),  # fmt: skip
-        timed("optimal_count_10", site, study=study, category=cat, candidates=cands, count=10,
-              method="optimal", time_limit_s=120.0),  # fmt: skip
+        timed(
+            "greedy_target_0.85_area",
+            site,
+            study=study,
+            category=cat,
+            candidates=cands,
+            target=0.85,
+        ),
+        timed(
+            "greedy_target_0.85_community",
+            site,
+            study=study,
+            category=cat,
+            candidates=cands,
+            target=0.85,
+            per="community",
+        ),
+        timed(
+            "optimal_count_10",
+            site,
+            study=study,
+            category=cat,
+            candidates=cands,
+            count=10,
+            method="optimal",
+            time_limit_s=120.0,
+        ),
         # a longer walk: 15 minutes at the elderly speed (810 m), three times the reach
-        timed("15min_greedy_count_10", site, study=study, category=cat, candidates=cands,
-              count=10, minutes=15),  # fmt: skip
-        timed("15min_greedy_target_0.85_area", site, study=study, category=cat,
-              candidates=cands, target=0.85, minutes=15),  # fmt: skip
-        timed("15min_optimal_count_10", site, study=study, category=cat, candidates=cands,
-              count=10, minutes=15, method="optimal", time_limit_s=120.0),  # fmt: skip
+        timed(
+            "15min_greedy_count_10",
+            site,
+            study=study,
+            category=cat,
+            candidates=cands,
+            count=10,
+            minutes=15,
+        ),
+        timed(
+            "15min_greedy_target_0.85_area",
+            site,
+            study=study,
+            category=cat,
+            candidates=cands,
+            target=0.85,
+            minutes=15,
+        ),
+        timed(
+            "15min_optimal_count_10",
+            site,
+            study=study,
+            category=cat,
+            candidates=cands,
+            count=10,
+            minutes=15,
+            method="optimal",
+            time_limit_s=120.0,
+        ),
     ]
     cand_csv = work / "site_candidates.csv"
     pt = cands.geometry
     cand_csv.write_text(
         "id,name,lon,lat\n"
-        + "".join(f"{i},,{p.x:.8f},{p.y:.8f}\n" for i, p in zip(cands["candidate_id"], pt,
-                                                                 strict=True)),  # fmt: skip
+        + "".join(
+            f"{i},,{p.x:.8f},{p.y:.8f}\n" for i, p in zip(cands["candidate_id"], pt, strict=True)
+        ),
         encoding="utf-8",
     )
     cmd = [*LIFECIRCLE, "-q", "site", folder, "--category", cat, "--candidates", cand_csv,
