@@ -51,6 +51,7 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "x": {"zh": "新增点位数", "en": "number of new sites"},
     "y": {"zh": "居民覆盖率(全区)", "en": "share of residents (whole area)"},
+    "share": {"zh": "比例", "en": "share"},
     "groups": {"zh": "达标{g}比例", "en": "share of {g} meeting the target"},
     "community_g": {"zh": "社区", "en": "communities"},
     "subdistrict_g": {"zh": "街道", "en": "subdistricts"},
@@ -326,15 +327,14 @@ def coverage_curve_png(
         ax.text(0, result.target + 0.01, _tx("target", lang, t=result.target), color="#b2182b",
                 fontsize=8, va="bottom")  # fmt: skip
         ax.axhline(result.best_share, color="#777", linestyle=":", linewidth=0.8)
-        ax.text(curve["sites"].max(), result.best_share - 0.01,
-                _tx("best", lang, b=result.best_share), color="#555", fontsize=7, ha="right",
-                va="top")  # fmt: skip
+        ax.text(0, result.best_share + 0.01, _tx("best", lang, b=result.best_share),
+                color="#555", fontsize=7, ha="left", va="bottom")  # fmt: skip
         ax.set_ylim(0, 1.02)
         ax.set_xlim(0, max(1, int(curve["sites"].max())))
         ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.set_xlabel(_tx("x", lang))
-        ax.set_ylabel(_tx("y", lang))
+        ax.set_ylabel(_tx("share", lang))
         prof = TEXT.get(result.walk.profile, {}).get(lang, result.walk.profile)
         ax.set_title(
             _tx("curve_title", lang, cat=plot_text(category_label), m=_within(result, lang),
