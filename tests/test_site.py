@@ -13,6 +13,8 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from conftest import CHROMIUM
@@ -589,3 +591,67 @@ def test_suggested_sites_read_back_from_a_site_folder(analysis, tmp_path):
         assert row["community_id"] in site_row["communities_served"].split("; ")
     with pytest.raises(InputError, match="lifecircle site"):
         load_suggested_sites(analysis)
+
+
+def _eager_greedy(reach: np.ndarray, w: np.ndarray, grp: np.ndarray, need: np.ndarray, k: int):
+    """The obvious greedy: every candidate's capped gain recomputed at every step."""
+    covered = np.zeros(reach.shape[1], dtype=bool)
+    got = np.zeros(len(need))
+    tol = 1e-9 * max(w.sum(), 1.0)
+    chosen: list[int] = []
+    while len(chosen) < k:
+        below = np.isinf(need) | (got < need - tol)
+        if not below.any():
+            break
+        left = np.where(np.isinf(need), np.inf, np.where(below, np.maximum(need - got, tol), 0))
+        gains, raws = [], []
+        for c in range(reach.shape[0]):
+            new = reach[c] & ~covered
+            sums = np.bincount(grp[new], weights=w[new], minlength=len(need))
+            gains.append(-1.0 if c in chosen else float(np.minimum(sums, left).sum()))
+            raws.append(float(sums[left > 0].sum()))
+        best = max(gains)
+        if best <= tol:
+            break
+        ties = [c for c in range(len(gains)) if gains[c] >= best - tol]
+        top = max(raws[c] for c in ties)
+        pick = min(c for c in ties if raws[c] >= top - tol)
+        chosen.append(pick)
+        new = reach[pick] & ~covered
+        covered |= reach[pick]
+        got += np.bincount(grp[new], weights=w[new], minlength=len(need))
+    return chosen
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n_cand=st.integers(1, 12),
+    n_res=st.integers(1, 30),
+    n_groups=st.integers(1, 3),
+    target=st.sampled_from([None, 0.3, 0.6, 0.9]),
+)
+def test_lazy_greedy_picks_what_the_obvious_greedy_picks(seed, n_cand, n_res, n_groups, target):
+    rng = np.random.default_rng(seed)
+    reach = rng.random((n_cand, n_res)) < 0.25
+    w = rng.integers(1, 5, n_res).astype(float)  # whole numbers: plenty of exact ties
+    grp = rng.integers(0, n_groups, n_res)
+    if target is None:
+        need = np.array([np.inf])
+        grp = np.zeros(n_res, dtype=np.int64)
+    else:
+        need = target * np.bincount(grp, weights=w, minlength=n_groups)
+    p = Problem(sp.csr_matrix(reach), w, grp.astype(np.int64), need)
+    got = np.zeros(len(need))
+
+    def unmet(new_cols):
+        got[:] += np.bincount(grp[new_cols], weights=w[new_cols], minlength=len(need))
+        return got < need - 1e-9 * w.sum()
+
+    k = n_cand if target is not None else max(1, n_cand // 2)
+    lazy = greedy(p, max_sites=k, unmet=None if target is None else unmet)
+    assert lazy == _eager_greedy(reach, w, grp, need, k)
+    if target is None:  # the integer program is never worse than greedy
+        chosen, _ = optimal(p, count=k, time_limit_s=10)
+        cov = lambda sel: w[reach[sel].any(axis=0)].sum() if sel else 0.0  # noqa: E731
+        assert cov(chosen or []) >= cov(lazy)
