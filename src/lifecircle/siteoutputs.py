@@ -98,10 +98,12 @@ def headline(result: SitingResult, lang: str = "en") -> str:
     if result.mode == "target":
         if zh:
             return f"新增 {n} 处即可使{per}达到目标 {t}:全区覆盖率由 {b} 提高到 {a}"
-        return f"{n} new sites bring {per} to the target {t}: the area goes from {b} to {a}"
+        sites = "new site brings" if n == 1 else "new sites bring"
+        return f"{n} {sites} {per} to the target {t}: the area goes from {b} to {a}"
     if zh:
         return f"最佳 {n} 处新增点位使全区覆盖率由 {b} 提高到 {a}"
-    return f"The best {n} new sites raise the area's share from {b} to {a}"
+    best_n = "The best new site raises" if n == 1 else f"The best {n} new sites raise"
+    return f"{best_n} the area's share from {b} to {a}"
 
 
 def sites_table(result: SitingResult, *, gcj02: bool) -> pd.DataFrame:

@@ -147,7 +147,7 @@ def _run(
         "candidates_file": str(candidates) if candidates is not None else None,
         "count": settings.get("count"),
     }
-    write_site_outputs(
+    summary = write_site_outputs(
         result,
         study,
         out,
@@ -161,6 +161,8 @@ def _run(
     )
     if not quiet:
         console.print(f"[bold]{escape(headline(result, lang))}[/]", highlight=False)
+        for note in summary["notes"]:
+            console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
         console.print(f"Wrote {escape(str(out))}/", highlight=False)
 
 
