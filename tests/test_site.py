@@ -655,3 +655,19 @@ def test_lazy_greedy_picks_what_the_obvious_greedy_picks(seed, n_cand, n_res, n_
         chosen, _ = optimal(p, count=k, time_limit_s=10)
         cov = lambda sel: w[reach[sel].any(axis=0)].sum() if sel else 0.0  # noqa: E731
         assert cov(chosen or []) >= cov(lazy)
+
+
+def test_task_sites_from_the_result_and_from_the_folder(study, analysis, tmp_path):
+    from lifecircle.siteoutputs import load_task_sites
+
+    r = site(study, category=CAT, target=0.8, per="community")
+    mine = r.task_sites()
+    assert list(mine.columns) == ["community_id", "category", "name", "lon", "lat", "rank"]
+    sug = r.communities.dropna(subset=["suggested_rank"])
+    assert list(mine["community_id"]) == list(sug["community_id"])
+    assert list(mine["rank"]) == [int(x) for x in sug["suggested_rank"]]
+    out = tmp_path / "o"
+    assert invoke("site", analysis, "--category", CAT, "--target", 0.8, "--per", "community",
+                  "--out", out).exit_code == 0  # fmt: skip
+    back = load_task_sites(out)
+    pd.testing.assert_frame_equal(back, mine, check_dtype=False)

@@ -321,3 +321,13 @@ def load_suggested_sites(folder: Path) -> pd.DataFrame:
     out["category"] = category
     out["suggested_rank"] = out["suggested_rank"].astype("Int64")
     return out[SUGGESTED_COLUMNS]
+
+
+def load_task_sites(folder: Path) -> pd.DataFrame:
+    """The suggested sites of a ``lifecircle site`` folder in the form a task list takes
+    (``lifecircle.tasks.build_tasks``'s ``sites``): ``community_id, category, name, lon, lat,
+    rank``, one row per community with a suggested site."""
+    from lifecircle.siting import task_sites_of
+
+    sug = load_suggested_sites(folder)
+    return task_sites_of(sug, str(sug["category"].iloc[0]) if len(sug) else "")

@@ -126,6 +126,29 @@ class SitingResult:
             drop=True
         )
 
+    def task_sites(self) -> pd.DataFrame:
+        """The suggested sites in the form a task list takes (``lifecircle.tasks.build_tasks``'s
+        ``sites``): one row per community that has one, with ``community_id``, ``category``,
+        ``name``, ``lon``, ``lat`` (WGS 84) and ``rank``."""
+        return task_sites_of(pd.DataFrame(self.communities), self.walk.category)
+
+
+def task_sites_of(communities: pd.DataFrame, category: str) -> pd.DataFrame:
+    """``community_id, category, name, lon, lat, rank`` from a table with the suggested-site
+    columns of :attr:`SitingResult.communities` (rows without a suggested site left out)."""
+    has = communities["suggested_rank"].notna()
+    c = communities[has]
+    return pd.DataFrame(
+        {
+            "community_id": c["community_id"].astype(str).to_numpy(),
+            "category": category,
+            "name": c["suggested_site_name"].astype(str).to_numpy(),
+            "lon": c["suggested_lon"].to_numpy(dtype=float),
+            "lat": c["suggested_lat"].to_numpy(dtype=float),
+            "rank": c["suggested_rank"].astype(int).to_numpy(),
+        }
+    )
+
 
 def walk_for(
     study: Study, category: str, *, profile: str | None = None, minutes: float | None = None
