@@ -406,7 +406,12 @@ def test_per_subdistrict_needs_subdistricts(tmp_path, town):
     assert r.exit_code == 2 and "subdistrict" in r.output and "--per community" in r.output
 
 
+def _digest(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
 def test_out_folder_keeps_user_files(analysis, tmp_path):
+    before = _digest(analysis)
     out = tmp_path / "o"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
@@ -423,6 +428,7 @@ def test_out_folder_keeps_user_files(analysis, tmp_path):
     assert r.exit_code == 0 and len(read_people_csv(out / "sites.csv")) == 2
     r = invoke("site", analysis, "--category", CAT, "--count", 1, "--out", analysis)
     assert r.exit_code == 2  # never into the analysis folder (it holds the study read)
+    assert _digest(analysis) == before  # the analysis folder is only read
 
 
 # ---- names stay text; GCJ-02 -----------------------------------------------------------------
