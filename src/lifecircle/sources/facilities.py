@@ -131,6 +131,7 @@ def read_facilities_file(
     encoding: str | None = None,
     option: str = "--facilities",
     label: str | None = None,
+    category: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Read a user's facility list, returned in WGS 84.
 
@@ -157,6 +158,9 @@ def read_facilities_file(
         How the file is named in messages.
     label
         The prefix of the ids and the facilities' ``source`` (the file's name by default).
+    category
+        Every row is of this category (a list of candidate sites): the file needs no category
+        column, and one it has is not read.
 
     Returns
     -------
@@ -181,6 +185,8 @@ def read_facilities_file(
     label = label or p.name
     if p.suffix.lower() in (".csv", ".txt"):
         df = read_csv_text(p, option, encoding)
+        if category is not None:
+            df["category"] = category
         missing = [c for c in ("category", "lon", "lat") if c not in df.columns]
         if missing:
             raise InputError(
@@ -200,6 +206,8 @@ def read_facilities_file(
         gdf = read_vector(p, option, declared)
         names = normalise_headers([c for c in gdf.columns if c != "geometry"])
         gdf = gdf.rename(columns=names).set_geometry("geometry")
+        if category is not None:
+            gdf["category"] = category
         if not len(gdf):
             raise InputError(
                 f"{option} {p}: the layer holds no feature; add your facilities, or drop this "

@@ -1,0 +1,253 @@
+"""Choosing sites from a reach matrix: a greedy heuristic with a deterministic tie-break, and the
+maximal-covering / set-covering integer programs solved with HiGHS (:func:`scipy.optimize.milp`).
+
+The problem is stated over *demand columns*: residents not yet covered by an existing facility,
+counted in the run's denominator and reached by at least one candidate. Each column has a weight
+(residents) and a group (the area, a community or a subdistrict); each group needs a weight of
+newly covered residents to reach the target (``inf`` when sites are chosen by count).
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+TIE_TOL = 1e-9  # gains this close (relative to the total weight) are equal: the lowest index wins
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Candidates × demand columns, with the columns' weights and groups and each group's need.
+
+    Attributes
+    ----------
+    reach
+        Boolean CSR matrix, candidates × demand columns.
+    weight
+        Per column, the residents it stands for.
+    group
+        Per column, its group (0 .. number of groups - 1).
+    need
+        Per group, the weight still to be covered (``inf``: as much as possible).
+    """
+
+    reach: sp.csr_matrix
+    weight: np.ndarray
+    group: np.ndarray
+    need: np.ndarray
+
+    @property
+    def n_candidates(self) -> int:
+        return int(self.reach.shape[0])
+
+    def gains(self) -> sp.csr_matrix:
+        """Candidates × groups: the weight each candidate would newly cover in each group."""
+        onehot = sp.csr_matrix(
+            (self.weight, (np.arange(len(self.weight)), self.group)),
+            shape=(len(self.weight), len(self.need)),
+        )
+        return sp.csr_matrix(self.reach.astype(float) @ onehot)
+
+
+def _row_sums(m: sp.csr_matrix, values: np.ndarray) -> np.ndarray:
+    rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
+    return np.bincount(rows, weights=values, minlength=m.shape[0])
+
+
+class _Gains:
+    """What each candidate would newly cover now: per group, capped by what the group still
+    needs (the gain that ranks), and in total over groups still in need (the tie-break)."""
+
+    def __init__(self, p: Problem) -> None:
+        self.p = p
+        self.covered = np.zeros(len(p.weight), dtype=bool)
+
+    def row(self, c: int) -> np.ndarray:
+        r = self.p.reach
+        return r.indices[r.indptr[c] : r.indptr[c + 1]]
+
+    def of(self, c: int, need: np.ndarray) -> tuple[float, float]:
+        cols = self.row(c)
+        cols = cols[~self.covered[cols]]
+        if not len(cols):
+            return 0.0, 0.0
+        groups, inv = np.unique(self.p.group[cols], return_inverse=True)
+        sums = np.bincount(inv, weights=self.p.weight[cols])
+        n = need[groups]
+        return float(np.minimum(sums, n).sum()), float(sums[n > 0].sum())
+
+    def all(self, need: np.ndarray) -> np.ndarray:
+        m = self.p.gains()
+        return _row_sums(m, np.minimum(m.data, need[m.indices]))
+
+
+def greedy(
+    p: Problem,
+    *,
+    max_sites: int,
+    unmet: Callable[[np.ndarray], np.ndarray] | None = None,
+    allowed: np.ndarray | None = None,
+) -> list[int]:
+    """Pick candidates one at a time, each the one that newly covers the most.
+
+    With ``unmet`` (target mode), only groups below the target count, each up to what it still
+    needs; picking stops once none is below. Ties (gains within :data:`TIE_TOL` of the best) go
+    to the larger uncapped gain, then to the lowest candidate index. Gains only fall as sites
+    are added, so each step re-evaluates only the candidates whose last gain could still be the
+    best (lazy greedy): the same choice as evaluating every candidate every time.
+
+    Parameters
+    ----------
+    p
+        The problem.
+    max_sites
+        Pick at most this many.
+    unmet
+        Called with the columns newly covered by the last pick (none at first); says which
+        groups are still below the target (exactly as the coverage tables judge it).
+    allowed
+        Only these candidates (boolean mask) may be picked.
+
+    Returns
+    -------
+    list of int
+        The candidates picked, in order.
+    """
+    g = _Gains(p)
+    got = np.zeros(len(p.need))
+    tol = TIE_TOL * max(float(p.weight.sum()), 1.0)
+    below = None if unmet is None else unmet(np.zeros(0, dtype=np.int64))
+
+    def need_now() -> np.ndarray:
+        if below is not None:
+            return np.where(below, np.maximum(p.need - got, tol), 0.0)
+        return np.where(np.isfinite(p.need), np.maximum(p.need - got, 0.0), np.inf)
+
+    bound = g.all(need_now())
+    ok = np.ones(p.n_candidates, dtype=bool) if allowed is None else allowed.astype(bool)
+    heap = [(-float(bound[c]), int(c)) for c in np.flatnonzero(ok & (bound > tol))]
+    heapq.heapify(heap)
+    chosen: list[int] = []
+    while heap and len(chosen) < max_sites and (below is None or below.any()):
+        need = need_now()
+        seen: list[tuple[float, float, int]] = []
+        best = -1.0
+        while heap and -heap[0][0] >= best - tol:
+            c = heapq.heappop(heap)[1]
+            gain, raw = g.of(c, need)
+            seen.append((gain, raw, c))
+            best = max(best, gain)
+        if best <= tol:
+            break
+        ties = [e for e in seen if e[0] >= best - tol]
+        top_raw = max(e[1] for e in ties)
+        pick = min(e[2] for e in ties if e[1] >= top_raw - tol)
+        for gain, _, c in seen:
+            if c != pick and gain > tol:
+                heapq.heappush(heap, (-gain, c))
+        cols = g.row(pick)
+        new = cols[~g.covered[cols]]
+        g.covered[new] = True
+        got += np.bincount(p.group[new], weights=p.weight[new], minlength=len(got))
+        chosen.append(pick)
+        if unmet is not None:
+            below = unmet(new)
+    return chosen
+
+
+def _classes(p: Problem) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+    """Demand columns merged when they have the same group and the same candidates: candidates
+    × classes, and each class's weight and group."""
+    csc = sp.csc_matrix(p.reach)
+    csc.sort_indices()
+    keys: dict[tuple[int, bytes], int] = {}
+    cls = np.empty(len(p.weight), dtype=np.int64)
+    for j in range(len(p.weight)):
+        rows = csc.indices[csc.indptr[j] : csc.indptr[j + 1]]
+        cls[j] = keys.setdefault((int(p.group[j]), rows.tobytes()), len(keys))
+    n = len(keys)
+    weight = np.bincount(cls, weights=p.weight, minlength=n)
+    group = np.zeros(n, dtype=np.int64)
+    group[cls] = p.group
+    onehot = sp.csr_matrix((np.ones(len(cls)), (np.arange(len(cls)), cls)), shape=(len(cls), n))
+    b = sp.csr_matrix(p.reach.astype(float) @ onehot)
+    b.data[:] = 1.0
+    return b, weight, group
+
+
+def optimal(
+    p: Problem,
+    *,
+    count: int | None,
+    time_limit_s: float,
+) -> tuple[list[int] | None, dict[str, Any]]:
+    """Solve the maximal-covering (``count``) or set-covering (target) problem exactly with
+    HiGHS, within ``time_limit_s``.
+
+    Maximal covering: choose at most ``count`` candidates to maximise the weight covered. Set
+    covering: the fewest candidates such that every group gains at least its need (a secondary
+    term, smaller than one site, prefers the solution that covers more).
+
+    Returns
+    -------
+    (list of int or None, dict)
+        The candidates chosen (None when the solver found no solution in time) and the
+        solver's report: status, message, objective, the MIP gap, dual bound, nodes, seconds,
+        the size of the program.
+    """
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    b, w, g = _classes(p)
+    k, c = b.shape
+    t0 = time.perf_counter()
+    # y_c - sum_{k covers c} x_k <= 0
+    link = sp.hstack([-b.T, sp.identity(c)], format="csr")
+    cons = [LinearConstraint(link, -np.inf, 0.0)]
+    if count is not None:
+        cons.append(LinearConstraint(sp.csr_matrix(np.r_[np.ones(k), np.zeros(c)]), 0, count))
+        obj = np.r_[np.zeros(k), -w]
+    else:
+        needy = np.flatnonzero(np.isfinite(p.need) & (p.need > 0))
+        rows = np.searchsorted(needy, g)
+        use = np.isin(g, needy)
+        demand = sp.csr_matrix(
+            (w[use], (rows[use], k + np.flatnonzero(use))), shape=(len(needy), k + c)
+        )
+        cons.append(LinearConstraint(demand, p.need[needy], np.inf))
+        obj = np.r_[np.ones(k), -0.5 * w / max(float(w.sum()), 1.0)]
+    res = milp(
+        obj,
+        constraints=cons,
+        integrality=np.r_[np.ones(k), np.zeros(c)],
+        bounds=Bounds(0, 1),
+        options={"time_limit": float(time_limit_s), "mip_rel_gap": 0.0, "disp": False},
+    )
+    report = {
+        "solver": "HiGHS (scipy.optimize.milp)",
+        "status": int(res.status),
+        "message": str(res.message),
+        "objective": None if res.fun is None else float(res.fun),
+        "mip_gap": _num(getattr(res, "mip_gap", None)),
+        "mip_dual_bound": _num(getattr(res, "mip_dual_bound", None)),
+        "mip_node_count": _num(getattr(res, "mip_node_count", None)),
+        "time_limit_s": float(time_limit_s),
+        "seconds": round(time.perf_counter() - t0, 3),
+        "variables": {"sites": int(k), "demand_classes": int(c)},
+        "constraints": int(sum(x.A.shape[0] for x in cons)),
+    }
+    if res.x is None:
+        return None, report
+    return [int(i) for i in np.flatnonzero(res.x[:k] > 0.5)], report
+
+
+def _num(v: object) -> float | None:
+    if v is None:
+        return None
+    f = float(v)  # type: ignore[arg-type]
+    return f if np.isfinite(f) else None
