@@ -323,6 +323,28 @@ def test_every_community_gets_a_suggested_site(study):
         assert row["suggested_candidate_id"] == r.sites["candidate_id"].iloc[rank - 1]
 
 
+def test_the_site_folder_holds_the_task_list_with_each_communitys_suggested_site(
+    analysis, tmp_path
+):
+    """The office's task list, written beside the sites: a community below the target for the
+    sited category names the site that serves it, and only sites of this run are named."""
+    from lifecircle.tasks import task_label
+
+    out = tmp_path / "sites"
+    r = invoke("site", analysis, "--category", CAT, "--count", 3, "--out", out, "--lang", "en")
+    assert r.exit_code == 0, r.output
+    sites = read_people_csv(out / "sites.csv", dtype={"candidate_id": str})
+    tasks = read_people_csv(out / "tasks.csv", dtype=str, keep_default_na=False)
+    name, cat = task_label("site_name", "en"), task_label("category", "en")
+    assert len(tasks) and set(tasks[name]) - {""} <= set(sites["name"])
+    suggested = tasks[tasks[name] != ""]
+    assert len(suggested) and suggested[cat].nunique() == 1  # only the sited category
+    served = {c for ids in sites["communities_served"] for c in str(ids).split(";") if c}
+    ids = set(suggested[task_label("community_id", "en")])
+    assert ids <= {c.strip() for c in served}
+    assert (out / "tasks.xlsx").is_file()
+
+
 def test_unreachable_target_is_reported_with_the_best_share(study, town, analysis, tmp_path):
     cands = _csv(tmp_path / "two.csv", [("a", "", "甲", 5.0, 5.0), ("b", "", "乙", 2.0, 7.0)])
     r = site(study, category=CAT, candidates=read_candidates(cands, category=CAT), target=1.0)

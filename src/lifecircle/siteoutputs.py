@@ -24,12 +24,22 @@ from lifecircle.chinacoords import wgs84_to_gcj02
 from lifecircle.gpkg import as_type
 from lifecircle.notes import denominator_label
 from lifecircle.render.escape import gpkg_safe_frame, write_people_csv
+from lifecircle.render.tasksheet import write_tasks
+from lifecircle.tasks import build_tasks
 
 if TYPE_CHECKING:
     from lifecircle.siting import SitingResult
     from lifecircle.study import Study
 
-SITE_FILES = ("sites.csv", "sites.gpkg", "map.html", "coverage_curve.png", "summary.json")
+SITE_FILES = (
+    "sites.csv",
+    "sites.gpkg",
+    "map.html",
+    "coverage_curve.png",
+    "tasks.csv",
+    "tasks.xlsx",
+    "summary.json",
+)
 SITES_COLUMNS = [
     "rank",
     "candidate_id",
@@ -260,8 +270,16 @@ def write_site_outputs(
     with fileio.staged_outputs(out, overwrite=overwrite, inputs=inputs) as tmp:
         quoted = write_people_csv(sites_table(result, gcj02=gcj02), tmp / "sites.csv")
         nul = write_gpkg(result, tmp / "sites.gpkg", gcj02=gcj02)
+        # the analysis's task list, with each community's suggested site for this category
+        tasks = build_tasks(study.coverage(), study.settings, sites=result.task_sites(), lang=lang)
+        cleaned = write_tasks(tasks, tmp, lang=lang)
+        quoted += cleaned["csv_quoted"]
         summary = site_summary(result, study, record=dict(record), lang=lang)
-        summary["text_cells"] = {"csv_quoted": quoted, "gpkg_nul_removed": nul}
+        summary["text_cells"] = {
+            "csv_quoted": quoted,
+            "gpkg_nul_removed": nul,
+            "xlsx_cleaned": cleaned.get("xlsx_cleaned", 0),
+        }
         summary["map"] = make_site_map(
             result,
             tmp / "map.html",

@@ -259,6 +259,7 @@ def build_tasks(
     )
     found = _site_table(sites).rename(columns={"category": "category_key"})
     rows = rows.merge(found, on=["community_id", "category_key"], how="left")
+    rows["site_rank"] = pd.to_numeric(rows["site_rank"]).astype("Int64")  # 3, not 3.0
     for key in ("site_name", *INPUT_KEYS):
         rows[key] = rows[key].astype(object).where(rows[key].notna(), "") if key in rows else ""
     keys = [k for k in TASK_KEYS if k != "subdistrict" or sub is not None]
