@@ -846,3 +846,41 @@ def test_rebuilding_the_map_and_report_keeps_the_users_files(earlier, monkeypatc
     assert after["coverage.csv"] == before["coverage.csv"]  # not rebuilt
     assert after["map.html"] != before["map.html"]
     assert set(after) == set(before)
+
+
+def test_sigterm_stops_a_command_as_ctrl_c_does_and_keeps_the_earlier_outputs(tmp_path):
+    """A job scheduler's SIGTERM while files are being written: exit 130, a message, the
+    earlier outputs byte-identical and no temporary folder left."""
+    import signal
+
+    import typer
+
+    from lifecircle import fileio
+    from lifecircle.cli.guard import run_guarded
+
+    out = tmp_path / "out"
+
+    def first(tmp: Path) -> None:
+        (tmp / "coverage.csv").write_text("earlier run")
+
+    fileio.replace_outputs(out, first, overwrite=False)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def killed(tmp: Path) -> None:
+        (tmp / "coverage.csv").write_text("half of a new run")
+        os.kill(os.getpid(), signal.SIGTERM)
+        raise AssertionError("SIGTERM did not stop the command")
+
+    handler = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(typer.Exit) as stopped:
+        run_guarded(fileio.replace_outputs, out, killed, overwrite=True)
+    assert stopped.value.exit_code == 130
+    assert signal.getsignal(signal.SIGTERM) == handler  # put back
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_console_notes_speak_the_chosen_language(small_osm, tmp_path):
+    r = runner.invoke(app, ["analyze", "--osm", str(small_osm), "--out", str(tmp_path / "o")])
+    assert r.exit_code == 0, r.output
+    assert "说明:" in r.output and "note:" not in r.output
+    assert "No community boundaries" not in r.output

@@ -9,6 +9,7 @@ LABELS: dict[str, dict[str, str]] = {
     "summary": {"zh": "汇总", "en": "Summary"},
     "community_id": {"zh": "社区代码", "en": "Community code"},
     "community_name": {"zh": "社区名称", "en": "Community"},
+    "note": {"zh": "说明", "en": "note"},
     "residents": {"zh": "居民数", "en": "Residents"},
     "category": {"zh": "设施类别", "en": "Category"},
     "threshold": {"zh": "标准", "en": "Threshold"},

@@ -16,7 +16,7 @@ from lifecircle.config import DEFAULT_MAX_SNAP_M, make_settings
 from lifecircle.headline import headline
 from lifecircle.i18n import t
 from lifecircle.inputs import Inputs
-from lifecircle.notes import denominator_label
+from lifecircle.notes import denominator_label, render_notes
 
 if TYPE_CHECKING:
     from lifecircle.config import Settings
@@ -153,9 +153,10 @@ def _run(
             out_console.print(f"[bold yellow]{t('warning', lang)}:[/] {escape(text)}")
     else:
         print_headline(summary, lang=lang)
-        for note in summary["notes"]:
-            if note not in {w["message"]["en"] for w in summary["warnings"]}:
-                out_console.print(f"[yellow]note:[/] {note}", highlight=False)
+        shown_warnings = {w["message"]["en"] for w in summary["warnings"]}
+        for english, note in zip(summary["notes"], render_notes(summary, lang), strict=True):
+            if english not in shown_warnings:  # the headline printed it already
+                out_console.print(f"[yellow]{t('note', lang)}:[/] {escape(note)}", highlight=False)
         if "sensitivity" in summary:
             print_sensitivity(summary["sensitivity"], lang=lang)
         out_console.print(f"Wrote {out}/")

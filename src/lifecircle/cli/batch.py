@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -182,18 +181,12 @@ def batch_cmd(
             progress=display,
         )
 
-    def stop(signum: int, _frame: object) -> None:  # a job scheduler's SIGTERM: as Ctrl-C
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
-    try:
-        result = run_guarded(run)
-    except KeyboardInterrupt:
-        console.print(
-            "[bold red]interrupted[/]: finished districts are kept; run the same command again "
-            "to resume"
-        )
-        raise typer.Exit(130) from None
+    # Ctrl-C or a job scheduler's SIGTERM: exit 130, finished districts kept
+    result = run_guarded(
+        run,
+        on_interrupt="interrupted: finished districts are kept; run the same command again to "
+        "resume",
+    )
     summary = result.summary
     failed = result.failed
     tot = summary["totals"]
