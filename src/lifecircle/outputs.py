@@ -13,7 +13,8 @@ import json
 import logging
 import platform
 import sys
-from dataclasses import asdict, replace
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -53,6 +54,31 @@ OUTPUT_FILES = (
 )
 
 
+@dataclass(frozen=True)
+class MoreOutputs:
+    """What a command adds to the outputs of a run (``lifecircle scenario``: its change table
+    and the map layers of the change), written in the same staging folder so that all files
+    arrive together or none does.
+
+    Attributes
+    ----------
+    files
+        The names of the files ``write`` writes (refused when a file of the user's has one).
+    write
+        Writes those files into the staging folder it is given; returns how many text cells of
+        CSV files meant for people it quoted (counted in ``summary.json → text_cells``).
+    map_layers
+        Adds layers to the map (see :func:`lifecircle.render.maps.make_map`'s ``overlay``).
+    summary
+        Keys added to ``summary.json``.
+    """
+
+    files: tuple[str, ...] = ()
+    write: Callable[[Path], int] | None = None
+    map_layers: Callable[..., dict[str, int]] | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
 def input_paths(inputs: Inputs) -> list[tuple[str, Path]]:
     """``(option, path)`` of every input file of a run, for refusing an ``--out`` that holds
     one."""
@@ -71,15 +97,22 @@ def input_paths(inputs: Inputs) -> list[tuple[str, Path]]:
     return [(label, Path(p)) for label, p in labelled if p is not None]
 
 
-def check_output_dir(out: Path, *, overwrite: bool, inputs: Inputs | None = None) -> None:
+def check_output_dir(
+    out: Path,
+    *,
+    overwrite: bool,
+    inputs: Inputs | None = None,
+    more: tuple[str, ...] = (),
+) -> None:
     """Refuse an output folder before the analysis: a path that is a file, a folder holding an
     input of the run, a non-empty folder unless ``overwrite``, a folder holding a file named
-    like an output that lifecircle did not write, or one that cannot be written."""
+    like an output (or one of ``more``) that lifecircle did not write, or one that cannot be
+    written."""
     fileio.check_out_folder(
         out,
         overwrite=overwrite,
         inputs=input_paths(inputs) if inputs is not None else (),
-        names=OUTPUT_FILES,
+        names=(*OUTPUT_FILES, *more),
         legacy=OUTPUT_FILES,
     )
 
@@ -205,6 +238,7 @@ def write_outputs(
     files: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
     study: tuple[Study, str] | None = None,
+    more: MoreOutputs | None = None,
 ) -> dict[str, Any]:
     """Write every output into ``out``, replacing only an earlier run's outputs there.
 
@@ -215,7 +249,7 @@ def write_outputs(
 
     ``study`` (a study and its :func:`~lifecircle.study.study_key`) is saved with the outputs
     (``study_cache.pickle``) so that a later command on the folder need not read the inputs
-    again.
+    again. ``more`` adds a command's own files, map layers and summary keys.
 
     Raises
     ------
@@ -230,8 +264,9 @@ def write_outputs(
     from lifecircle.study import study_cache
 
     shown = presentation or Presentation()
+    more = more or MoreOutputs()
 
-    check_output_dir(out, overwrite=overwrite, inputs=inputs)
+    check_output_dir(out, overwrite=overwrite, inputs=inputs, more=more.files)
     stage = fileio.staged_outputs(
         out, overwrite=overwrite, inputs=input_paths(inputs), legacy=OUTPUT_FILES
     )
@@ -239,6 +274,8 @@ def write_outputs(
         quoted = write_people_csv(result.coverage, tmp / "coverage.csv")
         quoted += write_people_csv(result.area_coverage, tmp / "area_coverage.csv")
         quoted += write_people_csv(result.denominators, tmp / "denominators.csv")
+        if more.write is not None:
+            quoted += more.write(tmp)
         gpkg = tmp / "lifecircle.gpkg"
         layers = {
             "communities": result.communities,
@@ -268,6 +305,7 @@ def write_outputs(
             lang=shown.lang,
             tiles=shown.tiles,
             offline=shown.offline,
+            overlay=more.map_layers,
         )
         summary["figures"] = write_figures(
             tmp,
@@ -278,7 +316,12 @@ def write_outputs(
             lang=shown.lang,
         )
         summary.update(extra or {})
-        summary["outputs"] = [*OUTPUT_FILES, *([CACHE_FILE] if study is not None else [])]
+        summary.update(more.summary)
+        summary["outputs"] = [
+            *OUTPUT_FILES,
+            *more.files,
+            *([CACHE_FILE] if study is not None else []),
+        ]
         fileio.write_text(
             tmp / "summary.json", json.dumps(_jsonable(summary), ensure_ascii=False, indent=2)
         )

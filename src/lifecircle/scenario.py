@@ -1,0 +1,679 @@
+"""What if: an analysis with facilities added, removed or moved, and what that changes.
+
+:func:`load_analysis` opens an ``analyze`` output folder through the study it saved (no input is
+read again); :func:`read_additions` and :func:`read_removals` read the changes as
+``lifecircle scenario`` takes them; :func:`what_if` applies them with
+:meth:`lifecircle.study.Study.with_facilities` (only the changed categories are routed again) and
+compares coverage before and after (:func:`coverage_change`); :func:`write_scenario` writes the
+full set of outputs of the changed analysis plus the change files.
+
+A scenario's ``coverage.csv`` is the one ``lifecircle analyze`` writes with the changed facility
+set: the original inputs, the added lists as further ``--facilities`` files (after the original
+ones), the removed facilities left out.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from lifecircle.categories import outside_taxonomy
+from lifecircle.errors import InputError
+from lifecircle.fileio import MARKER, check_out_folder, owned_files
+from lifecircle.inputs import Inputs
+from lifecircle.manifest import MANIFEST
+from lifecircle.naming import ALL
+from lifecircle.outputs import MoreOutputs, input_files, input_paths, sha256, write_outputs
+from lifecircle.placement import check_user_lists
+from lifecircle.render.escape import csv_untext, write_people_csv
+from lifecircle.render.options import Presentation
+from lifecircle.result import Result
+from lifecircle.sources._files import check_file, detect_encoding, parse_crs
+from lifecircle.sources.facilities import read_facilities_file
+from lifecircle.study import CACHE_NAME, Study, study_key
+
+log = logging.getLogger(__name__)
+
+CHANGE_FILE = "coverage_change.csv"
+FACILITY_CHANGES_FILE = "facility_changes.csv"
+CHANGE_XLSX = "coverage_change.xlsx"
+SCENARIO_FILES = (CHANGE_FILE, FACILITY_CHANGES_FILE, CHANGE_XLSX)
+NOW_MEETS, NOW_MISSES = "now_meets", "now_misses"
+CHANGE_COLUMNS = [
+    "community_id",
+    "community_name",
+    "category",
+    "profile",
+    "minutes",
+    "residents",
+    "coverage_before",
+    "coverage_after",
+    "change",
+    "target",
+    "meets_before",
+    "meets_after",
+    "verdict_change",
+    "at_threshold",
+]
+FACILITY_CHANGE_COLUMNS = [
+    "change",
+    "facility_id",
+    "category",
+    "name",
+    "source",
+    "lon",
+    "lat",
+    "on_network",
+    "in_area",
+    "residents_within_max_minutes",
+]
+MAX_LISTED = 200  # facilities and flips listed by name in summary.json (all are in the CSVs)
+
+
+# ---- the analysis folder ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """An ``analyze`` output folder: its study (from ``study_cache.pickle``) and summary."""
+
+    folder: Path
+    study: Study
+    summary: dict[str, Any]
+
+
+def _rerun(folder: Path) -> str:
+    return (
+        f"rerun `lifecircle analyze ... --out {folder} --overwrite` with this lifecircle, then "
+        "the scenario"
+    )
+
+
+def load_analysis(folder: str | Path) -> Analysis:
+    """Open an ``analyze`` output folder through the study it saved; no input is read again.
+
+    Raises
+    ------
+    InputError
+        When ``folder`` is not an analysis folder (no ``summary.json`` listed by its marker, or a
+        batch folder), holds no study cache, or its cache was written by another lifecircle
+        version or cache format.
+    """
+    p = Path(folder)
+    if not p.is_dir():
+        raise InputError(
+            f"{p}: no such folder; give the --out folder of a `lifecircle analyze` run"
+        )
+    if (p / MANIFEST).is_file():
+        raise InputError(
+            f"{p}: a `lifecircle batch` folder; give the folder of one district inside it"
+        )
+    owned = owned_files(p) if (p / MARKER).is_file() else set()
+    if "summary.json" not in owned or not (p / "summary.json").is_file():
+        raise InputError(
+            f"{p}: not a `lifecircle analyze` output folder (no summary.json listed in its "
+            f"{MARKER}); run `lifecircle analyze --out {p}` first"
+        )
+    if CACHE_NAME not in owned or not (p / CACHE_NAME).is_file():
+        raise InputError(
+            f"{p}: holds no saved study ({CACHE_NAME}); it was written by an older lifecircle "
+            f"or the file was removed: {_rerun(p)}"
+        )
+    try:
+        study = Study.load(p / CACHE_NAME)
+        summary = json.loads((p / "summary.json").read_text("utf-8"))
+    except InputError as exc:
+        raise InputError(f"{p}: its saved study cannot be used ({exc}): {_rerun(p)}") from exc
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{p}: summary.json cannot be read ({exc}): {_rerun(p)}") from exc
+    return Analysis(folder=p, study=study, summary=summary)
+
+
+# ---- the changes ------------------------------------------------------------------------------
+
+
+def read_removals(path: str | Path, *, option: str = "--remove") -> list[str]:
+    """The ``facility_id`` values listed in ``path``, in order, once each.
+
+    The file is either a CSV with a ``facility_id`` column (other columns are ignored: a
+    filtered export of the facilities layer of ``lifecircle.gpkg`` or of
+    ``facility_changes.csv``), or a plain list with one id per line (blank lines and lines
+    starting with ``#`` are skipped).
+
+    Raises
+    ------
+    InputError
+        When the file cannot be read or lists no id.
+    """
+    p = check_file(path, option)
+    raw = p.read_bytes()
+    text = raw.decode(detect_encoding(raw)).lstrip("\ufeff")
+    lines = text.splitlines()
+    first = next((line for line in lines if line.strip()), "")
+    header = [h.strip().lower() for h in next(csv.reader([first]), [])]
+    if "facility_id" in header:
+        col = header.index("facility_id")
+        rows = list(csv.reader(io.StringIO(text)))[1:]
+        ids = [r[col].strip() if len(r) > col else "" for r in rows]
+    else:
+        ids = [line.strip() for line in lines if not line.strip().startswith("#")]
+    ids = [csv_untext(i) for i in ids if i]
+    if not ids:
+        raise InputError(
+            f"{option} {p}: lists no facility id; give a CSV with a facility_id column, or one "
+            "facility_id per line (as in the facilities layer of lifecircle.gpkg)"
+        )
+    return list(dict.fromkeys(ids))
+
+
+def _as_add_error(exc: InputError) -> InputError:
+    """A facility reader's message about the ``--add`` option it was read for."""
+    msg = str(exc).replace("--facilities-crs", "--add-crs").replace("--facilities", "--add")
+    return type(exc)(msg)
+
+
+@dataclass(frozen=True)
+class Additions:
+    """Facility lists to add, read: per file its path and facilities (WGS 84), and what
+    checking them against the area found (notes and counts, as ``analyze`` reports them)."""
+
+    files: list[tuple[Path, gpd.GeoDataFrame]]
+    notes: list[str] = field(default_factory=list)
+    counts: dict[str, Any] = field(default_factory=dict)
+    crs: str | None = None
+
+    @property
+    def table(self) -> gpd.GeoDataFrame | None:
+        """Every added facility in one table, in file order (``None`` when there is none)."""
+        if not self.files:
+            return None
+        frames = [f for _, f in self.files]
+        return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=4326)
+
+
+def read_additions(
+    paths: Sequence[str | Path],
+    study: Study,
+    *,
+    crs: str | None = None,
+    encoding: str | None = None,
+) -> Additions:
+    """Read facility lists to add to ``study`` as ``analyze`` reads ``--facilities`` files.
+
+    Parameters
+    ----------
+    paths
+        CSV (``id,category,name,lon,lat``), GeoJSON, GeoPackage or Shapefile lists.
+    study
+        The study they are added to (its area checks them; its files name them).
+    crs
+        Their coordinate system when a file does not state one (``gcj02``, ``EPSG:4549`` …);
+        default: the analysis's ``--facilities-crs`` (WGS 84 when it had none).
+    encoding
+        Their CSV encoding (default: the analysis's, else detected).
+
+    Raises
+    ------
+    InputError
+        An unreadable or empty file, bad rows, a file already among the analysis's facility
+        files, one with the name of another (facility ids begin with the file name), or a list
+        none of whose points falls in the area.
+    """
+    crs = crs if crs is not None else study.inputs.facilities_crs
+    declared = parse_crs(crs, "--add-crs")
+    known = {Path(f).resolve(): str(f) for f in study.inputs.facilities}
+    names = {Path(f).name: str(f) for f in study.inputs.facilities}
+    files: list[tuple[Path, gpd.GeoDataFrame]] = []
+    for f in paths:
+        p = Path(f)
+        if p.resolve() in known:
+            raise InputError(
+                f"--add {p}: already a --facilities file of the analysis ({known[p.resolve()]}); "
+                "give a list of the facilities to add only"
+            )
+        if p.name in names:
+            raise InputError(
+                f"--add {p}: has the name of {names[p.name]}, a facility file already used "
+                f"(facility ids begin with the file name); rename it, e.g. new_{p.name}"
+            )
+        names[p.name] = str(p)
+        known[p.resolve()] = str(p)
+        try:
+            fac = read_facilities_file(
+                p, crs=declared, encoding=encoding or study.inputs.encoding, option="--add"
+            )
+        except InputError as exc:
+            raise _as_add_error(exc) from exc
+        files.append((p, fac))
+    try:
+        notes, counts = check_user_lists(files, declared, study.network, study.area, study.settings)
+    except InputError as exc:
+        raise _as_add_error(exc) from exc
+    return Additions(files=files, notes=notes, counts=counts, crs=crs)
+
+
+def check_removals(study: Study, ids: Sequence[str], *, option: str = "--remove") -> None:
+    """Refuse ids that are not facilities of ``study``, listing them."""
+    known = set(study.facilities.table["facility_id"].astype(str))
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        shown = ", ".join(repr(u) for u in unknown[:20]) + (", …" if len(unknown) > 20 else "")
+        raise InputError(
+            f"{option}: {len(unknown)} id(s) are not facilities of the analysis: {shown}; use "
+            "facility_id values of the facilities layer of its lifecircle.gpkg (facilities "
+            "beyond the walking reach of the area are not in it)"
+        )
+
+
+# ---- comparing --------------------------------------------------------------------------------
+
+
+def threshold_rows(study: Study, categories: Iterable[str]) -> dict[str, tuple[str, int]]:
+    """Per category, the (profile, minutes) row of ``coverage.csv`` that judges it: the profile
+    it is judged with (its ``judge_with``, else the headline profile) at the tier equal to its
+    threshold; the complete life circle (``all``) at the headline profile and longest tier.
+    A category whose threshold is a distance, or not a tier, has none."""
+    preset = study.settings.preset
+    rows = {ALL: (preset.headline_profile, max(preset.minutes))}
+    for c in categories:
+        th = preset.threshold(c)
+        if th.kind == "minutes" and th.value in preset.minutes:
+            rows[c] = (preset.judge_with.get(c, preset.headline_profile), int(th.value))
+    return rows
+
+
+def coverage_change(
+    before: pd.DataFrame,
+    after: pd.DataFrame,
+    *,
+    target: float,
+    at_threshold: dict[str, tuple[str, int]] | None = None,
+) -> pd.DataFrame:
+    """Per community × category × profile × minutes: the share before and after, the change,
+    and whether the verdict against ``target`` flips.
+
+    Parameters
+    ----------
+    before, after
+        ``coverage.csv`` tables. A category only ``after`` has (added facilities of a category
+        the analysis had none of) had no facility before: its share before is 0 where the
+        community has residents.
+    target
+        The share a community must reach.
+    at_threshold
+        Per category, the (profile, minutes) row that judges it (:func:`threshold_rows`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The :data:`CHANGE_COLUMNS`, in the row order of ``after``. ``verdict_change`` is
+        ``now_meets``, ``now_misses`` or empty; communities without residents never flip.
+    """
+    key = ["community_id", "category", "profile", "minutes"]
+    b = before[[*key, "coverage"]].rename(columns={"coverage": "coverage_before"})
+    out = after[[*key, "community_name", "residents", "coverage"]].merge(
+        b, on=key, how="left", validate="one_to_one"
+    )
+    out = out.rename(columns={"coverage": "coverage_after"})
+    populated = out["residents"].to_numpy(dtype=float) > 0
+    new = out["coverage_before"].isna().to_numpy() & populated
+    out.loc[new, "coverage_before"] = 0.0  # the category had no facility before
+    cb = out["coverage_before"].to_numpy(dtype=float)
+    ca = out["coverage_after"].to_numpy(dtype=float)
+    out["change"] = ca - cb
+    out["target"] = target
+    out["meets_before"] = populated & (cb >= target)
+    out["meets_after"] = populated & (ca >= target)
+    mb, ma = out["meets_before"].to_numpy(), out["meets_after"].to_numpy()
+    out["verdict_change"] = np.select([ma & ~mb, mb & ~ma], [NOW_MEETS, NOW_MISSES], "")
+    rows = at_threshold or {}
+    out["at_threshold"] = [
+        rows.get(c) == (p, int(m))
+        for c, p, m in zip(out["category"], out["profile"], out["minutes"], strict=True)
+    ]
+    return out[CHANGE_COLUMNS]
+
+
+def _facility_rows(fac: gpd.GeoDataFrame, ids: Sequence[str], change: str) -> pd.DataFrame:
+    sel = fac[fac["facility_id"].astype(str).isin(set(ids))].copy()
+    pts = sel.geometry.representative_point() if len(sel) else sel.geometry
+    sel["lon"] = pts.x.round(7) if len(sel) else []
+    sel["lat"] = pts.y.round(7) if len(sel) else []
+    sel.insert(0, "change", change)
+    return pd.DataFrame(sel.reindex(columns=FACILITY_CHANGE_COLUMNS))
+
+
+def facility_changes(
+    before: Result, after: Result, *, added: Sequence[str], removed: Sequence[str]
+) -> pd.DataFrame:
+    """The facilities added (as placed in ``after``) and removed (as they were in ``before``):
+    the :data:`FACILITY_CHANGE_COLUMNS`. An added facility beyond the walking reach of the area
+    is not placed and is not listed (``summary.json`` counts it)."""
+    return pd.concat(
+        [
+            _facility_rows(after.facilities, added, "added"),
+            _facility_rows(before.facilities, removed, "removed"),
+        ],
+        ignore_index=True,
+    )
+
+
+# ---- the scenario -----------------------------------------------------------------------------
+
+
+@dataclass
+class Scenario:
+    """A study before and after a change of its facilities.
+
+    Attributes
+    ----------
+    study
+        The changed study (save it, or change it again).
+    before, after
+        Every table and layer of the analysis before and after.
+    change
+        :func:`coverage_change`: the table of ``coverage_change.csv``.
+    facilities
+        :func:`facility_changes`: the table of ``facility_changes.csv``.
+    summary
+        What ``summary.json → scenario`` says (:func:`change_summary`).
+    """
+
+    study: Study
+    before: Result
+    after: Result
+    change: pd.DataFrame
+    facilities: pd.DataFrame
+    summary: dict[str, Any]
+
+
+def what_if(
+    study: Study,
+    *,
+    add: gpd.GeoDataFrame | Additions | None = None,
+    remove: Iterable[str] = (),
+    before: Result | None = None,
+) -> Scenario:
+    """``study`` with facilities added and removed (a move is both), and what that changes.
+
+    Parameters
+    ----------
+    study
+        The analysed area (:meth:`lifecircle.study.Study.from_inputs`, or
+        :func:`load_analysis`); not changed.
+    add
+        Facilities to add: :func:`read_additions`, or a table as
+        :func:`lifecircle.read_facilities_file` reads one.
+    remove
+        ``facility_id`` values of facilities of ``study`` to remove.
+    before
+        ``study.coverage()`` when already computed.
+
+    Raises
+    ------
+    InputError
+        When an id to remove is not a facility of ``study``, or there is nothing to change.
+
+    Examples
+    --------
+    >>> from lifecircle.scenario import load_analysis, read_additions, what_if
+    >>> run = load_analysis("outputs/shanghai")  # doctest: +SKIP
+    >>> new = read_additions(["new_canteens.csv"], run.study, crs="gcj02")  # doctest: +SKIP
+    >>> s = what_if(run.study, add=new, remove=["osm:node/42"])  # doctest: +SKIP
+    >>> s.change.query("verdict_change != ''")  # doctest: +SKIP
+    """
+    additions = add if isinstance(add, Additions) else None
+    table = add.table if isinstance(add, Additions) else add
+    ids = list(dict.fromkeys(str(r) for r in remove))
+    if (table is None or not len(table)) and not ids:
+        raise InputError("nothing to change: give facilities to add (--add) or remove (--remove)")
+    check_removals(study, ids)
+    clock: dict[str, float] = {}
+    t0 = time.perf_counter()
+    before = before if before is not None else study.coverage()
+    clock["before_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    changed = study.with_facilities(add=table, remove=ids)
+    _report_additions(changed, study, additions, table)
+    after = changed.coverage()
+    clock["change_and_reroute_s"] = time.perf_counter() - t0
+    added_ids = [] if table is None else [str(i) for i in table["facility_id"]]
+    rows = threshold_rows(changed, changed.categories)
+    change = coverage_change(
+        before.coverage, after.coverage, target=study.settings.target, at_threshold=rows
+    )
+    fac = facility_changes(before, after, added=added_ids, removed=ids)
+    summary = change_summary(
+        before, after, change, fac, changed=_changed_categories(study, table, ids)
+    )
+    summary["timings_s"] = {k: round(v, 4) for k, v in clock.items()}
+    log.info(
+        "scenario: %d added, %d removed; %d verdicts flip",
+        len(added_ids),
+        len(ids),
+        int((change["verdict_change"] != "").sum()),
+    )
+    return Scenario(changed, before, after, change, fac, summary)
+
+
+def _changed_categories(study: Study, add: gpd.GeoDataFrame | None, remove: list[str]) -> list[str]:
+    t = study.facilities.table
+    cats = set(t.loc[t["facility_id"].astype(str).isin(set(remove)), "category"])
+    if add is not None:
+        cats |= set(add["category"])
+    return [c for c in study.categories if c in cats] + sorted(cats - set(study.categories))
+
+
+def _report_additions(
+    changed: Study, study: Study, additions: Additions | None, table: gpd.GeoDataFrame | None
+) -> None:
+    """Tell in the changed study's notes and counts what ``analyze`` would tell of the added
+    lists: their checks against the area and their categories outside the taxonomy."""
+    if table is None or not len(table):
+        return
+    notes = list(additions.notes) if additions is not None else []
+    counts = dict(changed.counts)
+    for k, v in (additions.counts if additions is not None else {}).items():
+        old = counts.get(k)
+        counts[k] = old | v if isinstance(old, dict) else [*(old or []), *v]
+    seen = dict(counts.get("user_categories_outside_taxonomy", {}))
+    found, found_notes = outside_taxonomy(
+        [c for c in table["category"].unique() if c not in seen],
+        study.taxonomy,
+        study.settings.preset.basket,
+    )
+    if found:
+        counts["user_categories_outside_taxonomy"] = seen | found
+        notes = found_notes + notes
+    changed.counts = counts
+    changed.notes = [*changed.notes, *notes]
+
+
+def _share(summary: dict[str, Any], cat: str) -> float | None:
+    v = summary["complete_life_circle"].get("within_threshold", {}).get(cat)
+    return None if v is None else float(v)
+
+
+def change_summary(
+    before: Result,
+    after: Result,
+    change: pd.DataFrame,
+    facilities: pd.DataFrame,
+    *,
+    changed: Sequence[str],
+) -> dict[str, Any]:
+    """What ``summary.json → scenario`` says: what was added and removed, per changed category
+    the area-wide share within its threshold before and after, the complete life circle before
+    and after, and the communities whose verdict flips at the row that judges a category."""
+    per_cat = {}
+    for c in changed:
+        b, a = _share(before.summary, c), _share(after.summary, c)
+        b = 0.0 if b is None and a is not None else b  # a category new to the area
+        per_cat[c] = {
+            "threshold": after.summary["categories"][c]["threshold"],
+            "coverage_before": b,
+            "coverage_after": a,
+            "change": None if a is None or b is None else a - b,
+        }
+    clc_b, clc_a = before.summary["complete_life_circle"], after.summary["complete_life_circle"]
+    judged = change[change["at_threshold"] & (change["verdict_change"] != "")]
+    flips = {
+        kind: judged.loc[
+            judged["verdict_change"] == kind, ["community_id", "community_name", "category"]
+        ].to_dict("records")[:MAX_LISTED]
+        for kind in (NOW_MEETS, NOW_MISSES)
+    }
+    listed = facilities[["change", "facility_id", "category", "name", "lon", "lat"]]
+    return {
+        "added": int((facilities["change"] == "added").sum()),
+        "removed": int((facilities["change"] == "removed").sum()),
+        "facilities": listed.head(MAX_LISTED).to_dict("records"),
+        "rerouted_categories": list(changed),
+        "per_category": per_cat,
+        "complete_life_circle": {
+            "profile": clc_a["profile"],
+            "minutes": clc_a["minutes"],
+            "coverage_before": clc_b["coverage"],
+            "coverage_after": clc_a["coverage"],
+            "change": clc_a["coverage"] - clc_b["coverage"],
+            "communities_meeting_before": before.summary["communities_meeting_target"]["count"],
+            "communities_meeting_after": after.summary["communities_meeting_target"]["count"],
+        },
+        "flips": flips,
+        "flips_count": {k: int((judged["verdict_change"] == k).sum()) for k in flips},
+        "verdict_changes_all_rows": int((change["verdict_change"] != "").sum()),
+    }
+
+
+# ---- writing ----------------------------------------------------------------------------------
+
+
+def scenario_inputs(study: Study, added: Sequence[str | Path]) -> Inputs:
+    """The inputs of an ``analyze`` run with the changed facility set (the ``added`` lists as
+    further ``--facilities`` files)."""
+    return replace(study.inputs, facilities=(*study.inputs.facilities, *map(Path, added)))
+
+
+def scenario_files(base: Analysis, additions: Additions | None) -> dict[str, Any]:
+    """Path, SHA-256 and size of every input: the analysis's as it recorded them (its files
+    need not be where they were), then the added lists."""
+    files = dict(base.summary.get("provenance", {}).get("inputs", {}))
+    if not files:  # an analysis without a record: hash what can be found
+        files = input_files(replace(base.study.inputs, facilities=()))
+    n = len(base.study.inputs.facilities)
+    for i, (p, _) in enumerate(additions.files if additions is not None else [], start=n):
+        files[f"facilities[{i}]"] = {"path": str(p), "sha256": sha256(p), "bytes": p.stat().st_size}
+    return files
+
+
+def check_scenario_out(
+    out: Path,
+    base: Path,
+    *,
+    overwrite: bool,
+    inputs: Inputs,
+    removals: Sequence[Path] = (),
+) -> None:
+    """Refuse ``out`` before any work: the analysis folder itself or a folder inside it, a
+    folder holding an input (the added and removal lists included), a non-empty folder without
+    ``overwrite``, or one holding a file named like an output that lifecircle did not write."""
+    o, b = out.resolve(), base.resolve()
+    if o == b or b in o.parents:
+        raise InputError(
+            f"--out {out}: {'is' if o == b else 'lies inside'} the analysis folder {base}; a "
+            f"scenario never writes there. Choose a folder beside it, e.g. --out {b}-scenario"
+        )
+    from lifecircle.outputs import OUTPUT_FILES
+
+    check_out_folder(
+        out,
+        overwrite=overwrite,
+        inputs=[*input_paths(inputs), *(("--remove", Path(r)) for r in removals)],
+        names=(*OUTPUT_FILES, *SCENARIO_FILES),
+        legacy=OUTPUT_FILES,
+    )
+
+
+def write_scenario(
+    scenario: Scenario,
+    out: Path,
+    *,
+    inputs: Inputs,
+    presentation: Presentation | None = None,
+    overwrite: bool = False,
+    files: dict[str, Any] | None = None,
+    base: str | None = None,
+) -> dict[str, Any]:
+    """Write the changed analysis's full outputs into ``out`` (as ``analyze`` would, with its
+    study saved), plus ``coverage_change.csv``, ``facility_changes.csv``,
+    ``coverage_change.xlsx``, the change layers on ``map.html`` and ``summary.json →
+    scenario``. Returns the summary written.
+
+    Raises
+    ------
+    lifecircle.errors.OutputError
+        ``out`` cannot take the outputs; it is then left as it was.
+    """
+    from lifecircle.render.change import change_layers, write_change_xlsx
+
+    shown = presentation or Presentation()
+    settings = scenario.study.settings
+    files = files if files is not None else input_files(inputs)
+    key = study_key(files, inputs, settings)
+    summary = scenario.summary | {"base": base}
+
+    def write(tmp: Path) -> int:
+        quoted = write_people_csv(scenario.change, tmp / CHANGE_FILE)
+        quoted += write_people_csv(scenario.facilities, tmp / FACILITY_CHANGES_FILE)
+        write_change_xlsx(scenario, tmp / CHANGE_XLSX, lang=shown.lang)
+        return quoted
+
+    return write_outputs(
+        scenario.after,
+        out,
+        inputs=inputs,
+        settings=settings,
+        presentation=shown,
+        overwrite=overwrite,
+        files=files,
+        study=(scenario.study, key),
+        more=MoreOutputs(
+            files=SCENARIO_FILES,
+            write=write,
+            map_layers=lambda m, shift, lang: change_layers(m, scenario, shift=shift, lang=lang),
+            summary={"scenario": summary},
+        ),
+    )
+
+
+__all__ = [
+    "CHANGE_COLUMNS",
+    "FACILITY_CHANGE_COLUMNS",
+    "Additions",
+    "Analysis",
+    "Scenario",
+    "change_summary",
+    "check_removals",
+    "check_scenario_out",
+    "coverage_change",
+    "facility_changes",
+    "load_analysis",
+    "read_additions",
+    "read_removals",
+    "scenario_files",
+    "scenario_inputs",
+    "threshold_rows",
+    "what_if",
+    "write_scenario",
+]
