@@ -15,6 +15,7 @@ import pytest
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
+from conftest import CHROMIUM, needs_chromium
 from lifecircle.chinacoords import wgs84_to_gcj02
 from lifecircle.cli.main import app
 from lifecircle.fileio import MARKER
@@ -495,3 +496,46 @@ def test_out_with_the_users_files_or_the_analysis_is_refused(base, tmp_path):
     assert r.exit_code == 2 and "holds the input" in r.output
     files = json.loads((mine / MARKER).read_text("utf-8"))["files"]
     assert {"coverage_change.csv", "facility_changes.csv", "study_cache.pickle"} <= set(files)
+
+
+@needs_chromium
+def test_the_map_shows_the_change_and_hostile_names_as_text_in_a_browser(base, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    names = [
+        "<script>window.__pwned='script'</script>",
+        "<img src=x onerror=\"window.__pwned='img'\">",
+        "`${window.__pwned='template'}`",
+        "{{ 7*7 }}",
+    ]
+    add = _csv(tmp_path / "new.csv", [(f"h{k}", "market", n, 2.0 + 2 * k, 5.0) for k, n in
+                                      enumerate(names)])  # fmt: skip
+    gone = _ids_file(tmp_path / "closed.csv", ["facilities.csv:m1"])
+    out = tmp_path / "what-if"
+    r = _scenario(base, out, add=[add], remove=[gone], extra=["--tiles", "none", "--lang", "en"])
+    assert r.exit_code == 0, r.output
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1200, "height": 800})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("dialog", lambda d: (errors.append(d.message), d.dismiss()))
+        page.goto(out.joinpath("map.html").resolve().as_uri(), wait_until="load")
+        page.wait_for_timeout(300)
+        assert errors == [] and page.evaluate("() => window.__pwned") is None
+        legend = page.locator(".lc-change-legend").inner_text()
+        assert "now meets the target" in legend and "Added facilities: 4" in legend
+        layers = page.eval_on_selector_all(
+            ".leaflet-control-layers-overlays label", "els => els.map(e => e.textContent.trim())"
+        )
+        assert "Added facilities (4)" in layers and "Removed facilities (1)" in layers
+        assert any("Scenario: change in coverage" in x for x in layers)
+        shown = []
+        for k in range(page.locator(".lc-change").count()):
+            page.locator(".lc-change").nth(k).hover()
+            page.wait_for_timeout(50)
+            shown.append(page.locator(".leaflet-tooltip").last.inner_text())
+        browser.close()
+    text = "\n".join(shown)
+    assert all(n in text for n in names), text  # each name shown as the text it is
+    assert "49" not in text
