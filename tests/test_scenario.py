@@ -249,6 +249,28 @@ def test_added_lists_take_the_analysis_crs_by_default(town, tmp_path):
     assert (tmp_path / "wgs" / "coverage.csv").read_bytes() != (fresh / "coverage.csv").read_bytes()
 
 
+def test_a_category_new_to_the_analysis_takes_its_place_in_the_tables(town, tmp_path):
+    """Without OSM facilities, canteens (first in the taxonomy, outside the default basket) are
+    analysed only when a list has some: added, they come first, as in a fresh analysis."""
+    comm = town / "communities.geojson"
+    osm, listed = town / "grid.osm", town / "facilities.csv"
+    args = ["-q", "analyze", "--osm", str(osm), "--communities", str(comm), "--no-osm-facilities"]
+    base = tmp_path / "base"
+    r = runner.invoke(app, [*args, "--facilities", str(listed), "--out", str(base)])
+    assert r.exit_code == 0, r.output
+    add = _csv(tmp_path / "canteens.csv", [("t1", "canteen", "长者食堂", 5.0, 5.0)])
+    r = _scenario(base, tmp_path / "what-if", add=[add])
+    assert r.exit_code == 0, r.output
+    fresh = tmp_path / "fresh"
+    r = runner.invoke(
+        app, [*args, "--facilities", str(listed), "--facilities", str(add), "--out", str(fresh)]
+    )
+    assert r.exit_code == 0, r.output
+    _same_bytes(tmp_path / "what-if", fresh)
+    cats = list(dict.fromkeys(read_people_csv(fresh / "coverage.csv")["category"]))
+    assert cats[0] == "canteen"
+
+
 # ---- what changed -----------------------------------------------------------------------------
 
 
@@ -539,3 +561,19 @@ def test_the_map_shows_the_change_and_hostile_names_as_text_in_a_browser(base, t
     text = "\n".join(shown)
     assert all(n in text for n in names), text  # each name shown as the text it is
     assert "49" not in text
+
+
+def test_scenario_help_does_not_load_the_engine():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from lifecircle.cli.main import app\n"
+        "from typer.testing import CliRunner\n"
+        "r = CliRunner().invoke(app, ['scenario', '--help'])\n"
+        "assert r.exit_code == 0 and '--remove' in r.output, r.output\n"
+        "print([m for m in ('geopandas', 'scipy', 'folium', 'shapely') if m in sys.modules])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
