@@ -3,7 +3,8 @@ through the real CLI in a fresh process each, then the scenario's compute alone 
 study, re-route the changed categories, both coverage tables) in a fresh process without
 writing.
 
-The scenario adds elder-care facilities and closes markets (two categories of eight re-routed).
+Two scenarios: elder-care facilities open (one category of eight re-routed), then the same and
+markets close (two categories).
 
     python benchmarks/bench_scenario.py [--nodes 100000] [--add 20] [--remove 10]
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -37,7 +39,7 @@ t1 = time.perf_counter()
 run = load_analysis(sys.argv[1])
 t2 = time.perf_counter()
 add = read_additions([sys.argv[2]], run.study)
-ids = read_removals(sys.argv[3])
+ids = read_removals(sys.argv[3]) if sys.argv[3] else []
 t3 = time.perf_counter()
 s = what_if(run.study, add=add, remove=ids)
 t4 = time.perf_counter()
@@ -95,35 +97,43 @@ def main() -> None:
     r, c = COMMUNITIES.get(n, (10, 10))
     comm = write_communities(city, r, work / f"grid_{n}_comm.geojson", cols=c)
     base = work / f"scenario_base_{n}"
+    shutil.rmtree(base, ignore_errors=True)  # a saved study there would be reused: a full run
     inputs = ["--osm", str(pbf), "--population", str(res), "--communities", str(comm)]
     analyze_s, _ = timed(
         [str(LIFECIRCLE), "-q", "analyze", *inputs, "--out", str(base), "--overwrite"]
     )
     add, remove = changes(base, work, args.add, args.remove)
-    out = work / f"scenario_out_{n}"
-    cmd = [str(LIFECIRCLE), "-q", "scenario", str(base), "--add", str(add)]
-    scenario_s, _ = timed([*cmd, "--remove", str(remove), "--out", str(out), "--overwrite"])
-    _, proc = timed([str(PYTHON), "-c", COMPUTE_ONLY, str(base), str(add), str(remove)])
-    compute = json.loads(proc.stdout.strip().splitlines()[-1])
     stages = json.loads((base / "summary.json").read_text("utf-8"))["timings_s"]
     analysis_compute = sum(v for k, v in stages.items() if not k.startswith("of_which"))
-    row = {
+    row: dict[str, object] = {
         "nodes": n,
-        "added": args.add,
-        "removed": args.remove,
         "analyze_wall_s": round(analyze_s, 2),
         "analyze_compute_s": round(analysis_compute, 2),
-        "scenario_wall_s": round(scenario_s, 2),
-        "scenario_compute": {
-            k: (round(v, 3) if isinstance(v, float) else v) for k, v in compute.items()
-        },
-        "scenario_compute_s": round(compute["load_study_s"] + compute["what_if_s"], 2),
-        "wall_ratio": round(scenario_s / analyze_s, 3),
-        "compute_ratio": round(
-            (compute["load_study_s"] + compute["what_if_s"]) / analysis_compute, 3
-        ),
+        "analyze_stages_s": stages,
         "cache_mb": round((base / "study_cache.pickle").stat().st_size / 1e6, 1),
     }
+    # one category changed (elder care opens), then two (and markets close)
+    variants = {
+        "add": ["--add", str(add)],
+        "add_remove": ["--add", str(add), "--remove", str(remove)],
+    }
+    for label, change in variants.items():
+        out = work / f"scenario_out_{n}_{label}"
+        cmd = [str(LIFECIRCLE), "-q", "scenario", str(base), *change, "--out", str(out)]
+        wall, _ = timed([*cmd, "--overwrite"])
+        rm = str(remove) if label == "add_remove" else ""
+        _, proc = timed([str(PYTHON), "-c", COMPUTE_ONLY, str(base), str(add), rm])
+        compute = json.loads(proc.stdout.strip().splitlines()[-1])
+        compute_s = compute["load_study_s"] + compute["what_if_s"]
+        row[label] = {
+            "scenario_wall_s": round(wall, 2),
+            "compute": {
+                k: (round(v, 3) if isinstance(v, float) else v) for k, v in compute.items()
+            },
+            "compute_s": round(compute_s, 2),
+            "wall_ratio": round(wall / analyze_s, 3),
+            "compute_ratio": round(compute_s / analysis_compute, 3),
+        }
     print(json.dumps(row, indent=2))
     (work / f"scenario_{n}.json").write_text(json.dumps(row, indent=2))
 
