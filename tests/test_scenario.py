@@ -243,6 +243,9 @@ def test_added_lists_take_the_analysis_crs_by_default(town, tmp_path):
     assert r.exit_code == 0, r.output
     fresh = _analyze(tmp_path / "fresh", town / "grid.osm", comm, listed, extra, crs="gcj02")
     _same_bytes(tmp_path / "what-if", fresh)
+    s = json.loads((tmp_path / "what-if" / "summary.json").read_text("utf-8"))
+    assert s["scenario"]["add_crs"] == "gcj02"
+    assert s["provenance"]["inputs"]["facilities[1]"]["path"] == str(extra)
     # read as WGS 84 instead, the points land elsewhere: other coverage
     r = _scenario(base, tmp_path / "wgs", add=[extra], extra=["--add-crs", "EPSG:4326"])
     assert r.exit_code == 0, r.output

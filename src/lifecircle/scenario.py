@@ -263,6 +263,8 @@ def what_if(
         before, after, change, fac, changed=_changed_categories(study, table, ids)
     )
     summary["timings_s"] = {k: round(v, 4) for k, v in clock.items()}
+    if additions is not None:  # how the added lists' coordinates were read
+        summary["add_crs"] = additions.crs or "EPSG:4326"
     log.info(
         "scenario: %d added, %d removed; %d verdicts flip",
         len(added_ids),
