@@ -305,6 +305,9 @@ def test_change_table_gives_before_after_and_flips(town, base, tmp_path):
     threshold = int(full["categories"]["market"]["threshold_value"])  # minutes
     assert set(zip(judged["profile"], judged["minutes"], strict=True)) == {("standard", threshold)}
     s = full["scenario"]
+    said = [k for k in full["note_keys"] if k and k["key"] == "scenario"]  # not mistaken for data
+    params = {"added": 16, "removed": 0, "categories": "market"}
+    assert said == [{"key": "scenario", "params": params}]
     assert s["added"] == 16 and s["removed"] == 0
     assert s["rerouted_categories"] == ["market"]
     pc = s["per_category"]["market"]

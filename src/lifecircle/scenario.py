@@ -28,6 +28,7 @@ import pandas as pd
 from lifecircle.categories import outside_taxonomy
 from lifecircle.errors import InputError
 from lifecircle.naming import ALL
+from lifecircle.notes import note
 from lifecircle.result import Result
 from lifecircle.scenario_files import (
     CHANGE_FILE,
@@ -251,6 +252,12 @@ def what_if(
     t0 = time.perf_counter()
     changed = study.with_facilities(add=table, remove=ids)
     _report_additions(changed, study, additions, table)
+    rerouted = _changed_categories(study, table, ids)
+    n_added = 0 if table is None else len(table)
+    changed.notes = [
+        note("scenario", added=n_added, removed=len(ids), categories=", ".join(rerouted)),
+        *changed.notes,
+    ]
     after = changed.coverage()
     clock["change_and_reroute_s"] = time.perf_counter() - t0
     added_ids = [] if table is None else [str(i) for i in table["facility_id"]]
@@ -259,9 +266,7 @@ def what_if(
         before.coverage, after.coverage, target=study.settings.target, at_threshold=rows
     )
     fac = facility_changes(before, after, added=added_ids, removed=ids)
-    summary = change_summary(
-        before, after, change, fac, changed=_changed_categories(study, table, ids)
-    )
+    summary = change_summary(before, after, change, fac, changed=rerouted)
     summary["timings_s"] = {k: round(v, 4) for k, v in clock.items()}
     if additions is not None:  # how the added lists' coordinates were read
         summary["add_crs"] = additions.crs or "EPSG:4326"
