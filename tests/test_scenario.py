@@ -408,11 +408,16 @@ def test_hostile_names_stay_text_in_every_change_output(base, tmp_path):
     assert "'=HYPERLINK" in raw and "'+1" in raw and "'@SUM(A1)" in raw
     ch = (out / "coverage_change.csv").read_text("utf-8-sig")
     assert ",'=SUM(A1)," in ch and ",=SUM(A1)," not in ch  # a community's name
-    html = (out / "map.html").read_text("utf-8").replace("\\u0026", "&")  # JSON's & escape
-    assert "<script>alert(1)</script>" not in html
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    assert "&#123;&#123; 7*7 &#125;&#125;" in html and "{{ 7*7 }}" not in html
-    assert "Added facilities (5)" in html
+    first = (out / "map.html").read_text("utf-8")
+    # lifecircle map redraws the change layers from the files, names as they were
+    assert runner.invoke(app, ["-q", "map", str(out), "--lang", "en"]).exit_code == 0
+    for page in (first, (out / "map.html").read_text("utf-8")):
+        html = page.replace("\\u0026", "&")  # JSON's escape of &
+        assert "<script>alert(1)</script>" not in html
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+        assert "&#123;&#123; 7*7 &#125;&#125;" in html and "{{ 7*7 }}" not in html
+        assert "&#39;=HYPERLINK" not in html and "=HYPERLINK(&quot;x&quot;)" in html
+        assert "Added facilities (5)" in html and "Scenario: change in coverage" in html
     wb = load_workbook(out / "coverage_change.xlsx")
     cells = [c for ws in wb for row in ws.iter_rows() for c in row if c.value in HOSTILE]
     assert {c.value for c in cells} == set(HOSTILE)
@@ -583,3 +588,16 @@ def test_scenario_help_does_not_load_the_engine():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_scenario_takes_v_and_q_after_it(tmp_path, where):
+    import logging
+
+    args = ["scenario", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")]
+    argv = ["-q", *args] if where == "before" else [*args, "-q"]
+    r = runner.invoke(app, argv, env={"COLUMNS": "250"})
+    assert r.exit_code == 2 and "no such folder" in r.output, r.output
+    assert logging.getLogger().level == logging.WARNING
+    r = runner.invoke(app, ["scenario", "--help"], env={"COLUMNS": "250"})
+    assert "--verbose" in r.output and "--quiet" in r.output and "--add-crs" in r.output

@@ -304,18 +304,19 @@ def write_scenario(
     lifecircle.errors.OutputError
         ``out`` cannot take the outputs; it is then left as it was.
     """
-    from lifecircle.render.change import change_layers, write_change_xlsx
+    from lifecircle.render.change import ChangeView, change_layers, write_change_xlsx
 
     shown = presentation or Presentation()
     settings = scenario.study.settings
     files = files if files is not None else input_files(inputs)
     key = study_key(files, inputs, settings)
     summary = scenario.summary | {"base": base}
+    view = ChangeView.of(scenario)
 
     def write(tmp: Path) -> int:
         quoted = write_people_csv(scenario.change, tmp / CHANGE_FILE)
         quoted += write_people_csv(scenario.facilities, tmp / FACILITY_CHANGES_FILE)
-        write_change_xlsx(scenario, tmp / CHANGE_XLSX, lang=shown.lang)
+        write_change_xlsx(view, tmp / CHANGE_XLSX, lang=shown.lang)
         return quoted
 
     return write_outputs(
@@ -330,7 +331,7 @@ def write_scenario(
         more=MoreOutputs(
             files=SCENARIO_FILES,
             write=write,
-            map_layers=lambda m, shift, lang: change_layers(m, scenario, shift=shift, lang=lang),
+            map_layers=lambda m, shift, lang: change_layers(m, view, shift=shift, lang=lang),
             summary={"scenario": summary},
         ),
     )

@@ -7,6 +7,7 @@ map, :func:`excel_text` (string cells, quoted when formula-like) in the workbook
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,7 @@ CHANGE_COLOURS = {  # a blue–red diverging scheme, apart from the coverage cla
     "none": "#bdbdbd",
 }
 ADDED_COLOUR, REMOVED_COLOUR = "#08519c", "#a50f15"
+CHANGE_CSV, FACILITIES_CSV = "coverage_change.csv", "facility_changes.csv"  # see scenario_files
 
 WORDS: dict[str, tuple[str, str]] = {  # key: (zh, en)
     "now_meets": ("变为达标", "now meets the target"),
@@ -78,6 +80,60 @@ WORDS: dict[str, tuple[str, str]] = {  # key: (zh, en)
 }
 
 
+@dataclass(frozen=True)
+class ChangeView:
+    """What the change layers and workbook show: from a :class:`lifecircle.scenario.Scenario`
+    just computed (:meth:`of`), or read back from a scenario's output folder (:meth:`read`, for
+    ``lifecircle map``).
+
+    Attributes
+    ----------
+    crs
+        The metric CRS of the analysis.
+    communities
+        The communities layer (WGS 84) with ``community_id`` and ``community_name``.
+    summary
+        The changed analysis's summary (category names and thresholds, the headline tier).
+    scenario
+        ``summary.json → scenario``.
+    change, facilities
+        The tables of ``coverage_change.csv`` and ``facility_changes.csv``.
+    """
+
+    crs: Any
+    communities: gpd.GeoDataFrame
+    summary: dict[str, Any]
+    scenario: dict[str, Any]
+    change: pd.DataFrame
+    facilities: pd.DataFrame
+
+    @classmethod
+    def of(cls, s: Scenario) -> ChangeView:
+        """The view of a scenario just computed."""
+        a = s.after
+        return cls(a.crs, a.communities, a.summary, s.summary, s.change, s.facilities)
+
+    @classmethod
+    def read(cls, out: Path) -> ChangeView | None:
+        """The view of a scenario's output folder; ``None`` for a folder that is not one."""
+        from lifecircle.render.escape import read_people_csv
+        from lifecircle.render.maps import load_outputs
+
+        if not (out / CHANGE_CSV).is_file() or not (out / FACILITIES_CSV).is_file():
+            return None
+        run = load_outputs(out)
+        if "scenario" not in run.summary:
+            return None
+        ids = {"community_id": str, "community_name": str, "category": str}
+        change = read_people_csv(out / CHANGE_CSV, dtype=ids, keep_default_na=False,
+                                 na_values={"coverage_before": [""], "coverage_after": [""],
+                                            "change": [""]})  # fmt: skip
+        change["at_threshold"] = change["at_threshold"].astype(str) == "True"
+        text = {"facility_id": str, "name": str, "category": str}
+        fac = read_people_csv(out / FACILITIES_CSV, dtype=text, keep_default_na=False)
+        return cls(run.crs, run.communities, run.summary, run.summary["scenario"], change, fac)
+
+
 def w(key: str, lang: str) -> str:
     """A word of the scenario's outputs in ``lang``."""
     zh, en = WORDS[key]
@@ -87,21 +143,19 @@ def w(key: str, lang: str) -> str:
 # ---- which rows judge each changed category ---------------------------------------------------
 
 
-def judged_rows(scenario: Scenario) -> pd.DataFrame:
+def judged_rows(view: ChangeView) -> pd.DataFrame:
     """The rows of the change table that judge the changed categories and the complete life
     circle: at each one's threshold, or (a category judged by distance) at the headline
     profile and longest tier."""
-    ch = scenario.change
-    cats = [*scenario.summary["rerouted_categories"], ALL]
-    preset = scenario.study.settings.preset
-    head = (preset.headline_profile, max(preset.minutes))
+    ch = view.change
+    cats = [*view.scenario["rerouted_categories"], ALL]
+    clc = view.summary["complete_life_circle"]
+    at_head = (ch["profile"] == clc["profile"]) & (ch["minutes"] == int(clc["minutes"]))
     parts = []
     for c in cats:
         sub = ch[(ch["category"] == c) & ch["at_threshold"]]
         if not len(sub):
-            sub = ch[
-                (ch["category"] == c) & (ch["profile"] == head[0]) & (ch["minutes"] == head[1])
-            ]
+            sub = ch[(ch["category"] == c) & at_head]
         parts.append(sub)
     return pd.concat(parts, ignore_index=True)
 
@@ -139,21 +193,20 @@ def _row_text(r: Any, summary: dict[str, Any], lang: str) -> str:
 
 
 def _community_layer(
-    scenario: Scenario, shift: Callable[[gpd.GeoDataFrame], gpd.GeoDataFrame], lang: str
+    view: ChangeView, shift: Callable[[gpd.GeoDataFrame], gpd.GeoDataFrame], lang: str
 ) -> tuple[folium.FeatureGroup, int]:
-    after = scenario.after
-    comm = after.communities[["community_id", "community_name", "geometry"]].to_crs(after.crs)
+    comm = view.communities[["community_id", "community_name", "geometry"]].to_crs(view.crs)
     comm["geometry"] = comm.geometry.simplify(2.0, preserve_topology=True)
     comm = shift(comm.to_crs(4326))
     comm["geometry"] = comm.geometry.set_precision(PRECISION_DEG)
-    rows = judged_rows(scenario)
+    rows = judged_rows(view)
     by = {str(k): g for k, g in rows.groupby("community_id", sort=False)}
     empty = rows.iloc[:0]
     classes, texts = [], []
     for cid in comm["community_id"].astype(str):
         g = by.get(cid, empty)
         classes.append(change_class(g))
-        texts.append("<br>".join(_row_text(r, after.summary, lang) for r in g.itertuples()))
+        texts.append("<br>".join(_row_text(r, view.summary, lang) for r in g.itertuples()))
     props = gpd.GeoDataFrame(
         {
             "name": [
@@ -196,15 +249,15 @@ def _marker(glyph: str, colour: str, square: bool) -> folium.DivIcon:
 
 
 def _facility_layer(
-    scenario: Scenario,
+    view: ChangeView,
     kind: str,
     shift: Callable[[gpd.GeoDataFrame], gpd.GeoDataFrame],
     lang: str,
 ) -> tuple[folium.FeatureGroup, int]:
-    fac = scenario.facilities[scenario.facilities["change"] == kind]
+    fac = view.facilities[view.facilities["change"] == kind]
     fg = folium.FeatureGroup(name=f"{w(kind, lang)} ({len(fac)})", show=True)
     if len(fac):
-        summary = scenario.after.summary
+        summary = view.summary
         pts = shift(
             gpd.GeoDataFrame(
                 {
@@ -242,7 +295,7 @@ def _facility_layer(
     return fg, len(fac)
 
 
-def _legend(scenario: Scenario, lang: str) -> MacroElement:
+def _legend(view: ChangeView, lang: str) -> MacroElement:
     swatch = (
         '<span style="background:{c};width:14px;height:14px;display:inline-block;'
         'margin-right:6px;border:1px solid #555;vertical-align:-2px"></span>'
@@ -251,7 +304,7 @@ def _legend(scenario: Scenario, lang: str) -> MacroElement:
         f"<div>{swatch.format(c=CHANGE_COLOURS[k])}{safe_text(w(k, lang))}</div>"
         for k in ("now_meets", "gain", "mixed", "loss", "now_misses", "unchanged")
     )
-    s = scenario.summary
+    s = view.scenario
     marks = (
         f'<div style="margin-top:3px"><b style="color:{ADDED_COLOUR}">+</b> '
         f"{safe_text(w('added', lang))}: {s['added']} &nbsp; "
@@ -279,7 +332,7 @@ def _legend(scenario: Scenario, lang: str) -> MacroElement:
 
 def change_layers(
     m: folium.Map,
-    scenario: Scenario,
+    view: ChangeView,
     *,
     shift: Callable[[gpd.GeoDataFrame], gpd.GeoDataFrame],
     lang: str,
@@ -287,15 +340,25 @@ def change_layers(
     """Add the scenario's layers to the map ``m``: communities coloured by their change at the
     rows that judge the changed categories and the complete life circle, the added and the
     removed facilities, and a legend. Returns the features per layer."""
-    comm, n_comm = _community_layer(scenario, shift, lang)
+    comm, n_comm = _community_layer(view, shift, lang)
     comm.add_to(m)
     counts = {"scenario_change": n_comm}
     for kind in ("added", "removed"):
-        fg, n = _facility_layer(scenario, kind, shift, lang)
+        fg, n = _facility_layer(view, kind, shift, lang)
         fg.add_to(m)
         counts[f"scenario_{kind}"] = n
-    _legend(scenario, lang).add_to(m)
+    _legend(view, lang).add_to(m)
     return counts
+
+
+def overlay(out: Path) -> Callable[..., dict[str, int]] | None:
+    """The change layers of the scenario folder ``out`` for
+    :func:`lifecircle.render.maps.make_map`'s ``overlay`` (``None`` when ``out`` is not a
+    scenario folder), so that ``lifecircle map`` redraws them."""
+    view = ChangeView.read(out)
+    if view is None:
+        return None
+    return lambda m, shift, lang: change_layers(m, view, shift=shift, lang=lang)
 
 
 # ---- the workbook -----------------------------------------------------------------------------
@@ -346,17 +409,17 @@ def _table(
     ws.freeze_panes = "C2"
 
 
-def write_change_xlsx(scenario: Scenario, path: Path, *, lang: str = "zh") -> dict[str, Any]:
+def write_change_xlsx(view: ChangeView, path: Path, *, lang: str = "zh") -> dict[str, Any]:
     """``coverage_change.xlsx``: per community the change of each changed category and of the
     complete life circle at the row that judges it (flips highlighted), and the facilities
     added and removed. Returns the sheets and the number of cleaned text cells."""
     text = _Text()
-    summary = scenario.after.summary
+    summary = view.summary
     wb = Workbook()
     ws = wb.active
     assert ws is not None
     ws.title = w("sheet_change", lang)
-    rows = judged_rows(scenario)
+    rows = judged_rows(view)
     labels = [t("community_id", lang), t("community_name", lang), t("category", lang)]
     labels += [w("walker_minutes", lang), t("residents", lang), w("before", lang)]
     labels += [w("after", lang), w("change", lang), w("verdict", lang)]
@@ -382,7 +445,7 @@ def write_change_xlsx(scenario: Scenario, path: Path, *, lang: str = "zh") -> di
             for j in range(1, len(labels) + 1):
                 ws.cell(row=i, column=j).fill = fill
     fs = wb.create_sheet(w("sheet_facilities", lang))
-    fac = scenario.facilities
+    fac = view.facilities
     labels = [w("what", lang), w("facility_id", lang), t("category", lang), w("name", lang)]
     labels += [w("lon", lang), w("lat", lang), w("nearest_for", lang)]
     body = [
