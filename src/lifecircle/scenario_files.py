@@ -258,6 +258,15 @@ def scenario_files(base: Analysis, additions: Additions | None) -> dict[str, Any
     return files
 
 
+def _outside(out: Path, base: Path) -> None:
+    o, b = Path(out).resolve(), Path(base).resolve()
+    if o == b or b in o.parents:
+        raise InputError(
+            f"--out {out}: {'is' if o == b else 'lies inside'} the analysis folder {base}; a "
+            f"scenario never writes there. Choose a folder beside it, e.g. --out {b}-scenario"
+        )
+
+
 def check_scenario_out(
     out: Path,
     base: Path,
@@ -269,12 +278,7 @@ def check_scenario_out(
     """Refuse ``out`` before any work: the analysis folder itself or a folder inside it, a
     folder holding an input (the added and removal lists included), a non-empty folder without
     ``overwrite``, or one holding a file named like an output that lifecircle did not write."""
-    o, b = out.resolve(), base.resolve()
-    if o == b or b in o.parents:
-        raise InputError(
-            f"--out {out}: {'is' if o == b else 'lies inside'} the analysis folder {base}; a "
-            f"scenario never writes there. Choose a folder beside it, e.g. --out {b}-scenario"
-        )
+    _outside(out, base)
     check_out_folder(
         out,
         overwrite=overwrite,
@@ -299,13 +303,34 @@ def write_scenario(
     ``coverage_change.xlsx``, the change layers on ``map.html`` and ``summary.json →
     scenario``. Returns the summary written.
 
+    Parameters
+    ----------
+    scenario
+        :func:`lifecircle.scenario.what_if`.
+    out
+        The folder to write; never ``base`` or a folder inside it.
+    inputs
+        The inputs of the changed analysis (:func:`scenario_inputs`).
+    presentation
+        Language, basemap and map scripts.
+    overwrite
+        Replace the outputs of an earlier run in ``out`` (the user's files are kept).
+    files
+        The input files' record (:func:`scenario_files`; hashed from ``inputs`` by default).
+    base
+        The analysis folder the scenario started from (recorded, and refused as ``out``).
+
     Raises
     ------
+    InputError
+        ``out`` is ``base`` or inside it.
     lifecircle.errors.OutputError
         ``out`` cannot take the outputs; it is then left as it was.
     """
     from lifecircle.render.change import ChangeView, change_layers, write_change_xlsx
 
+    if base is not None:
+        _outside(out, Path(base))
     shown = presentation or Presentation()
     settings = scenario.study.settings
     files = files if files is not None else input_files(inputs)
