@@ -391,6 +391,9 @@ def test_a_scenario_folder_is_itself_an_analysis_folder(base, tmp_path):
     r = _scenario(tmp_path / "s1", tmp_path / "s2", remove=[second])
     assert r.exit_code == 0, r.output
     _same_bytes(base, tmp_path / "s2", names=("coverage.csv",))  # back where it started
+    s = json.loads((tmp_path / "s2" / "summary.json").read_text("utf-8"))
+    said = [k["params"] for k in s["note_keys"] if k and k["key"] == "scenario"]
+    assert said == [{"added": 0, "removed": 1, "categories": "market"}]  # this step's, once
 
 
 # ---- names are text ---------------------------------------------------------------------------

@@ -254,9 +254,9 @@ def what_if(
     _report_additions(changed, study, additions, table)
     rerouted = _changed_categories(study, table, ids)
     n_added = 0 if table is None else len(table)
-    changed.notes = [
+    changed.notes = [  # a scenario of a scenario: the note of this change replaces the last
         note("scenario", added=n_added, removed=len(ids), categories=", ".join(rerouted)),
-        *changed.notes,
+        *(n for n in changed.notes if getattr(n, "key", None) != "scenario"),
     ]
     after = changed.coverage()
     clock["change_and_reroute_s"] = time.perf_counter() - t0
