@@ -236,9 +236,8 @@ def write_outputs(
     presentation: Presentation | None = None,
     overwrite: bool,
     files: dict[str, Any] | None = None,
-    extra: dict[str, Any] | None = None,
+    extra: dict[str, Any] | MoreOutputs | None = None,
     study: tuple[Study, str] | None = None,
-    more: MoreOutputs | None = None,
 ) -> dict[str, Any]:
     """Write every output into ``out``, replacing only an earlier run's outputs there.
 
@@ -249,7 +248,8 @@ def write_outputs(
 
     ``study`` (a study and its :func:`~lifecircle.study.study_key`) is saved with the outputs
     (``study_cache.pickle``) so that a later command on the folder need not read the inputs
-    again. ``more`` adds a command's own files, map layers and summary keys.
+    again. ``extra`` holds keys added to ``summary.json``, or a :class:`MoreOutputs`: the files,
+    map layers and summary keys a command adds (``lifecircle scenario``).
 
     Raises
     ------
@@ -264,7 +264,7 @@ def write_outputs(
     from lifecircle.study import study_cache
 
     shown = presentation or Presentation()
-    more = more or MoreOutputs()
+    more = extra if isinstance(extra, MoreOutputs) else MoreOutputs(summary=dict(extra or {}))
 
     check_output_dir(out, overwrite=overwrite, inputs=inputs, more=more.files)
     stage = fileio.staged_outputs(
@@ -315,7 +315,6 @@ def write_outputs(
             target=settings.target,
             lang=shown.lang,
         )
-        summary.update(extra or {})
         summary.update(more.summary)
         summary["outputs"] = [
             *OUTPUT_FILES,

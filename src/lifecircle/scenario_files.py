@@ -353,7 +353,7 @@ def write_scenario(
         overwrite=overwrite,
         files=files,
         study=(scenario.study, key),
-        more=MoreOutputs(
+        extra=MoreOutputs(
             files=SCENARIO_FILES,
             write=write,
             map_layers=lambda m, shift, lang: change_layers(m, view, shift=shift, lang=lang),
