@@ -49,6 +49,14 @@ NOTES: dict[str, dict[str, str]] = {
         "en": "Category '{category}' has no facility in the area or its buffer: coverage is 0.",
         "zh": "“{category}”类设施在研究范围及其外扩范围内一处也没有:覆盖率为 0。",
     },
+    "scenario": {
+        "en": "A scenario, not the facilities of the data alone: {added} facility(ies) added and "
+        "{removed} removed ({categories} routed again); coverage_change.csv compares it with the "
+        "analysis it started from, facility_changes.csv lists the changes.",
+        "zh": "这是情景推演,不只是数据中的现状设施:新增 {added} 处、撤除 {removed} 处设施"
+        "(重新计算的类别:{categories});与原分析的对比见 coverage_change.csv,"
+        "设施变化见 facility_changes.csv。",
+    },
     "looks_gcj02": {
         "en": "--facilities {file} was read as WGS 84, but its points sit a median "
         "{median_m:.0f} m from the streets and {median_gcj02_m:.0f} m once read as GCJ-02 (the "

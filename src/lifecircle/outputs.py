@@ -14,7 +14,7 @@ import logging
 import platform
 import sys
 from collections.abc import Callable
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -65,6 +65,31 @@ def output_count(*, study: bool) -> int:
     return len(OUTPUT_FILES) - 2 + int(study)
 
 
+@dataclass(frozen=True)
+class MoreOutputs:
+    """What a command adds to the outputs of a run (``lifecircle scenario``: its change table
+    and the map layers of the change), written in the same staging folder so that all files
+    arrive together or none does.
+
+    Attributes
+    ----------
+    files
+        The names of the files ``write`` writes (refused when a file of the user's has one).
+    write
+        Writes those files into the staging folder it is given; returns how many text cells of
+        CSV files meant for people it quoted (counted in ``summary.json → text_cells``).
+    map_layers
+        Adds layers to the map (see :func:`lifecircle.render.maps.make_map`'s ``overlay``).
+    summary
+        Keys added to ``summary.json``.
+    """
+
+    files: tuple[str, ...] = ()
+    write: Callable[[Path], int] | None = None
+    map_layers: Callable[..., dict[str, int]] | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
 def input_paths(inputs: Inputs) -> list[tuple[str, Path]]:
     """``(option, path)`` of every input file of a run, for refusing an ``--out`` that holds
     one."""
@@ -84,17 +109,21 @@ def input_paths(inputs: Inputs) -> list[tuple[str, Path]]:
 
 
 def check_output_dir(
-    out: Path, *, overwrite: bool, inputs: Inputs | None = None, also: tuple[str, ...] = ()
+    out: Path,
+    *,
+    overwrite: bool,
+    inputs: Inputs | None = None,
+    more: tuple[str, ...] = (),
 ) -> None:
     """Refuse an output folder before the analysis: a path that is a file, a folder holding an
     input of the run, a non-empty folder unless ``overwrite``, a folder holding a file named
-    like an output (or one of ``also``) that lifecircle did not write, or one that cannot be
+    like an output (or one of ``more``) that lifecircle did not write, or one that cannot be
     written."""
     fileio.check_out_folder(
         out,
         overwrite=overwrite,
         inputs=input_paths(inputs) if inputs is not None else (),
-        names=(*OUTPUT_FILES, *OPTIONAL_FILES, *also),
+        names=(*OUTPUT_FILES, *OPTIONAL_FILES, *more),
         legacy=LEGACY_FILES,
     )
 
@@ -227,7 +256,7 @@ def write_outputs(  # noqa: PLR0913  (keyword-only options, each an optional par
     presentation: Presentation | None = None,
     overwrite: bool,
     files: dict[str, Any] | None = None,
-    extra: dict[str, Any] | None = None,
+    extra: dict[str, Any] | MoreOutputs | None = None,
     study: tuple[Study, str] | None = None,
     progress: Callable[[str], None] | None = None,
     sensitivity: Sensitivity | None = None,
@@ -245,6 +274,8 @@ def write_outputs(  # noqa: PLR0913  (keyword-only options, each an optional par
     :func:`output_count` for how many there are). ``sensitivity``
     (:meth:`~lifecircle.study.Study.sensitivity`) is written as ``sensitivity.csv``, and the
     map and the report mark the communities whose verdict it finds uncertain.
+    ``extra`` holds keys added to ``summary.json``, or a :class:`MoreOutputs`: the files,
+    map layers and summary keys a command adds (``lifecircle scenario``).
 
     Raises
     ------
@@ -260,9 +291,9 @@ def write_outputs(  # noqa: PLR0913  (keyword-only options, each an optional par
 
     shown = presentation or Presentation()
     tell = progress or (lambda _name: None)
-
+    more = extra if isinstance(extra, MoreOutputs) else MoreOutputs(summary=dict(extra or {}))
     extra_files = (SENSITIVITY_FILE,) if sensitivity is not None else ()
-    check_output_dir(out, overwrite=overwrite, inputs=inputs, also=extra_files)
+    check_output_dir(out, overwrite=overwrite, inputs=inputs, more=(*more.files, *extra_files))
     stage = fileio.staged_outputs(
         out, overwrite=overwrite, inputs=input_paths(inputs), legacy=LEGACY_FILES
     )
@@ -280,6 +311,9 @@ def write_outputs(  # noqa: PLR0913  (keyword-only options, each an optional par
         if sensitivity is not None:
             quoted += write_people_csv(sensitivity.table, tmp / SENSITIVITY_FILE)
             written.append(SENSITIVITY_FILE)
+        if more.write is not None:
+            quoted += more.write(tmp)
+            written.extend(more.files)
         tell("tasks.xlsx")
         quoted += write_task_list(result, tmp, settings=settings, lang=shown.lang)
         tell("lifecircle.gpkg")
@@ -317,6 +351,7 @@ def write_outputs(  # noqa: PLR0913  (keyword-only options, each an optional par
             lang=shown.lang,
             tiles=shown.tiles,
             offline=shown.offline,
+            overlay=more.map_layers,
         )
         tell("coverage_map.png, coverage_chart.png")
         summary["figures"] = write_figures(
@@ -327,7 +362,7 @@ def write_outputs(  # noqa: PLR0913  (keyword-only options, each an optional par
             target=settings.target,
             lang=shown.lang,
         )
-        summary.update(extra or {})
+        summary.update(more.summary)
         summary["outputs"] = [*written, *([CACHE_FILE] if study is not None else [])]
         tell("summary.json")
         fileio.write_text(

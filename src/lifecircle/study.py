@@ -434,8 +434,7 @@ class Study:
         """
         raw, changed = _edited_table(self.facilities.table, add, list(dict.fromkeys(remove)))
         sited = site_facilities(raw, self.network, self.area, self.settings)
-        new_cats = sorted(c for c in changed if c not in self.categories)
-        categories = self.categories + new_cats
+        categories = _category_order(self.categories + sorted(changed), self.taxonomy)
         clock = Stopwatch()
         access = {c: a for c, a in self.access.items() if c not in changed}
         # unchanged categories keep their fields; their access points are renumbered
@@ -572,6 +571,16 @@ def _edited_table(
         changed |= set(add["category"])
     raw = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=4326)
     return raw, changed
+
+
+def _category_order(categories: Iterable[str], taxonomy: Taxonomy) -> list[str]:
+    """``categories`` once each, in the order an analysis lists them: the taxonomy's in its
+    order, then the user's own alphabetically (see
+    :func:`lifecircle.placement.analysed_categories`), so that a study with facilities added
+    gives the tables of a fresh analysis row for row."""
+    keys = list(taxonomy.keys)
+    unique = set(categories)
+    return [c for c in keys if c in unique] + sorted(unique - set(keys))
 
 
 def _version() -> str:

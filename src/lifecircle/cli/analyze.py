@@ -113,7 +113,7 @@ def _run(
     from lifecircle.timing import Stopwatch
 
     also = (SENSITIVITY_FILE,) if bands is not None else ()
-    check_output_dir(out, overwrite=overwrite, inputs=inputs, also=also)
+    check_output_dir(out, overwrite=overwrite, inputs=inputs, more=also)
     settings = make_settings(
         preset,
         target=target,

@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from lifecircle.cli import analyze, batch, presets, rebuild, site
+from lifecircle.cli import analyze, batch, presets, rebuild, scenario, site
 from lifecircle.cli import options as opt
 from lifecircle.cli.logs import merge
 
@@ -36,6 +36,7 @@ app.command("batch")(batch.batch_cmd)
 app.command("presets")(presets.presets_cmd)
 app.command("report")(rebuild.report_cmd)
 app.command("map")(rebuild.map_cmd)
+app.command("scenario")(scenario.scenario_cmd)
 app.command("site")(site.site_cmd)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -51,14 +51,22 @@ def _rebuild(out: Path, lang: str) -> Path:
 
 
 def _rebuild_map(out: Path, lang: str, tiles: str, offline: bool) -> Path:
+    from lifecircle.render.change import overlay
     from lifecircle.render.maps import load_outputs, make_map
 
     run = load_outputs(out)
     target = float(run.summary["complete_life_circle"]["target"])
+    extra = overlay(out)  # a scenario's folder keeps its change layers
     _update(
         out,
         lambda tmp: make_map(
-            run, tmp / "map.html", target=target, lang=lang, tiles=tiles, offline=offline
+            run,
+            tmp / "map.html",
+            target=target,
+            lang=lang,
+            tiles=tiles,
+            offline=offline,
+            overlay=extra,
         ),
     )
     return out / "map.html"

@@ -531,11 +531,14 @@ def make_map(
     lang: str = "zh",
     tiles: str = "osm",
     offline: bool = True,
+    overlay: Callable[..., dict[str, int]] | None = None,
 ) -> dict[str, Any]:
     """Write ``map.html``; returns its size, basemap and the number of features per layer.
 
     ``offline`` (the default) inlines Leaflet so the overlays show with no network; only the
-    basemap's tiles are fetched. False links Leaflet from a CDN."""
+    basemap's tiles are fetched. False links Leaflet from a CDN. ``overlay(m, shift, lang)``
+    adds a command's own layers (and their legend) to the map ``m``, passing every layer through
+    ``shift`` (the display shift of the basemap); it returns their feature counts."""
     crs = result.crs
     summary = result.summary
     clc = summary["complete_life_circle"]
@@ -610,6 +613,8 @@ def make_map(
     for k, cat in enumerate(result.categories):
         _category_layer(m, k, cat, result, profile, shift, lang, counts, hl)
     _gaps_layer(m, result, shift, counts, lang, hl)
+    if overlay is not None:
+        counts.update(overlay(m, shift, lang))
     legend(
         target,
         denominator_label(summary["denominator"], lang),
