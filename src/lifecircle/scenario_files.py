@@ -20,6 +20,8 @@ from lifecircle.fileio import MARKER, check_out_folder, owned_files
 from lifecircle.inputs import Inputs
 from lifecircle.manifest import MANIFEST
 from lifecircle.outputs import (
+    LEGACY_FILES,
+    OPTIONAL_FILES,
     OUTPUT_FILES,
     MoreOutputs,
     input_files,
@@ -283,8 +285,8 @@ def check_scenario_out(
         out,
         overwrite=overwrite,
         inputs=[*input_paths(inputs), *(("--remove", Path(r)) for r in removals)],
-        names=(*OUTPUT_FILES, *SCENARIO_FILES),
-        legacy=OUTPUT_FILES,
+        names=(*OUTPUT_FILES, *OPTIONAL_FILES, *SCENARIO_FILES),
+        legacy=LEGACY_FILES,
     )
 
 
