@@ -884,3 +884,11 @@ def test_console_notes_speak_the_chosen_language(small_osm, tmp_path):
     assert r.exit_code == 0, r.output
     assert "说明:" in r.output and "note:" not in r.output
     assert "No community boundaries" not in r.output
+
+
+def test_report_on_a_batch_folder_points_to_the_district_folders(tmp_path):
+    (tmp_path / "batch_manifest.json").write_text('{"districts": {}}', encoding="utf-8")
+    r = runner.invoke(app, ["report", str(tmp_path)])
+    assert r.exit_code == 2
+    text = " ".join(r.output.split())
+    assert "a `lifecircle batch` folder" in text and "lifecircle map" in text

@@ -53,13 +53,13 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "missing_title": {"zh": "未达标社区及原因", "en": "Communities below the target, and why"},
     "why": {
-        "zh": "缺少的设施(按居民比例)",
-        "en": "Missing categories (share of residents lacking)",
+        "zh": "缺少的设施(按{unit}比例)",
+        "en": "Missing categories (share of {unit} lacking)",
     },
     "none_missing": {"zh": "所有社区均达标。", "en": "Every community meets the target."},
     "caveats": {"zh": "数据说明与局限", "en": "Caveats"},
     "off_network": {"zh": "路网外的居民点", "en": "Resident points off the network"},
-    "off_network_points": {"zh": "路网外的{unit}点", "en": "Points ({unit}) off the network"},
+    "off_network_points": {"zh": "路网外的{unit}", "en": "Points ({unit}) off the network"},
     "dropped_pieces": {"zh": "孤立路段", "en": "Dropped pieces of network"},
     "provenance": {"zh": "数据来源与版本", "en": "Provenance"},
     "input": {"zh": "输入", "en": "Input"},
@@ -106,6 +106,14 @@ LABELS: dict[str, dict[str, str]] = {
     "district": {"zh": "区", "en": "District"},
     "district_id": {"zh": "区代码", "en": "District code"},
     "district_residents": {"zh": "各区居民", "en": "residents of each district"},
+    "district_area_samples": {
+        "zh": "各区面积样本点(无人口数据)",
+        "en": "area samples of each district (no population data)",
+    },
+    "district_mixed": {
+        "zh": "各区居民,无人口数据的区为面积样本点",
+        "en": "residents of each district; area samples where a district has no population data",
+    },
     "open_district_map": {"zh": "打开本区地图", "en": "open the district map"},
     "status_failed": {"zh": "失败", "en": "failed"},
     "status_interrupted": {"zh": "已中断", "en": "interrupted"},
@@ -155,6 +163,7 @@ LABELS: dict[str, dict[str, str]] = {
     "area_samples": {"zh": "面积样本点", "en": "Area samples"},
     "unit_residents": {"zh": "居民", "en": "residents"},
     "unit_area_samples": {"zh": "面积样本点", "en": "area samples"},
+    "unit_mixed": {"zh": "居民(或面积样本点)", "en": "residents (or area samples)"},
     "hl_clc": {
         "zh": "完整生活圈(≤{minutes} 分钟,{profile}):"
         "{share} 的{unit}全部可达,目标 {target},{verdict}。",

@@ -263,8 +263,8 @@ _DENOMINATORS: dict[str, dict[str, str]] = {
         "zh": "按 OSM 居住建筑估算的居民(建筑面积 ÷ 人均 35 平方米)",
     },
     "uniform_area_no_population_data": {
-        "en": "no population data: residents spread evenly (a share of area)",
-        "zh": "无人口数据:居民均匀分布(即面积占比)",
+        "en": "no population data: area samples spread evenly (a share of area)",
+        "zh": "无人口数据:面积样本点均匀分布(即面积占比)",
     },
     "population_raster": {
         "en": "residents from the population raster {name}",

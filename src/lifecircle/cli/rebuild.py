@@ -115,6 +115,15 @@ def report_cmd(
     analysis (for example in the other language)."""
     if not out.is_dir():
         run_guarded(_fail, InputError(f"{out}: no such output folder; give the --out of a run"))
+    if (out / "batch_manifest.json").is_file():  # MANIFEST, without importing the engine
+        run_guarded(
+            _fail,
+            InputError(
+                f"{out}: a `lifecircle batch` folder, which has a report per district: give a "
+                f"district's folder (e.g. lifecircle report {out / '<district>'}); "
+                f"`lifecircle map {out}` redraws the city map and every district's map"
+            ),
+        )
     path = run_guarded(_rebuild, out, lang)
     typer.echo(f"Wrote {path}")
 

@@ -99,12 +99,20 @@ def make_city_map(
         ),
         popup=folium.GeoJsonPopup(fields=["popup"], labels=False, max_width=360),
     ).add_to(m)
+    # what the districts' weights count: residents, area samples (no population data), or both
+    samples = sum(hl.area_samples for hl in headlines.values())
+    kind = (
+        "residents" if samples == 0
+        else "area_samples" if samples == len(headlines)
+        else "mixed"
+    )  # fmt: skip
     legend(
         target,
-        t("district_residents", lang),
+        t(f"district_{kind}", lang),
         "standard",
         None,
         lang,
         warnings=(t("districts_with_warnings", lang).format(n=n_warned),) if n_warned else (),
+        unit=t(f"unit_{kind}", lang),
     ).add_to(m)
     return finish_map(m, path, offline=offline, counts={"districts": len(gdf)}, bm=bm)
