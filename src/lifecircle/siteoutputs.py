@@ -22,6 +22,7 @@ import pyogrio
 from lifecircle import fileio
 from lifecircle.chinacoords import wgs84_to_gcj02
 from lifecircle.gpkg import as_type
+from lifecircle.headline import AREA_SAMPLES
 from lifecircle.notes import denominator_label
 from lifecircle.render.escape import gpkg_safe_frame, write_people_csv
 from lifecircle.render.tasksheet import write_tasks
@@ -264,6 +265,7 @@ def write_site_outputs(
     from lifecircle.render.sitemap import coverage_curve_png, make_site_map
 
     label = category_label(study, result.walk.category, lang)
+    samples = study.residents.denominator == AREA_SAMPLES  # no population data
     fac = study.facilities.table
     existing = fac[fac["category"] == result.walk.category]
     fileio.check_out_folder(out, overwrite=overwrite, inputs=inputs, names=SITE_FILES)
@@ -290,9 +292,14 @@ def write_site_outputs(
             lang=lang,
             tiles=tiles,
             offline=offline,
+            area_samples=samples,
         )
         summary["figure"] = coverage_curve_png(
-            result, tmp / "coverage_curve.png", category_label=label, lang=lang
+            result,
+            tmp / "coverage_curve.png",
+            category_label=label,
+            lang=lang,
+            area_samples=samples,
         )
         fileio.write_text(
             tmp / "summary.json", json.dumps(_jsonable(summary), ensure_ascii=False, indent=2)

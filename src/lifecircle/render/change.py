@@ -318,7 +318,7 @@ def _legend(view: ChangeView, lang: str) -> MacroElement:
     el = MacroElement()
     el._template = Template(
         "{% macro script(this, kwargs) %}(function(map){"
-        "var C = L.Control.extend({options: {position: 'bottomleft'}, onAdd: function() {"
+        "var C = L.Control.extend({options: {position: 'bottomright'}, onAdd: function() {"
         "var d = L.DomUtil.create('div', 'lc-change-legend');"
         "d.style.cssText = 'background:#fff;padding:8px 10px;border:1px solid #888;"
         "border-radius:4px;font:12px sans-serif;max-width:280px;line-height:1.35';"

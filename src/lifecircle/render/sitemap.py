@@ -16,6 +16,7 @@ import geopandas as gpd
 import numpy as np
 
 from lifecircle.fileio import atomic_write
+from lifecircle.i18n import t
 from lifecircle.render.controls import CLASS_COLOURS, _script
 from lifecircle.render.escape import plot_text, safe_text
 from lifecircle.render.figures import DPI, _labels, _rc
@@ -40,17 +41,17 @@ TEXT: dict[str, dict[str, str]] = {
     "rank": {"zh": "排序", "en": "Rank"},
     "site": {"zh": "点位", "en": "Site"},
     "id": {"zh": "编号", "en": "Id"},
-    "new": {"zh": "新覆盖居民", "en": "Residents newly covered"},
+    "new": {"zh": "新覆盖{unit}", "en": "{Unit} newly covered"},
     "cov_after": {"zh": "累计覆盖率", "en": "Area coverage after it"},
     "served": {"zh": "服务社区", "en": "Communities served"},
     "community": {"zh": "社区", "en": "Community"},
     "suggested": {"zh": "建议点位", "en": "Suggested site"},
     "curve_title": {
-        "zh": "{cat}:{m}步行可达的居民比例({p})",
-        "en": "{cat}: share of residents within {m} ({p} walker)",
+        "zh": "{cat}:{m}步行可达的{unit}比例({p})",
+        "en": "{cat}: share of {unit} within {m} ({p} walker)",
     },
     "x": {"zh": "新增点位数", "en": "number of new sites"},
-    "y": {"zh": "居民覆盖率(全区)", "en": "share of residents (whole area)"},
+    "y": {"zh": "{unit}覆盖率(全区)", "en": "share of {unit} (whole area)"},
     "share": {"zh": "比例", "en": "share"},
     "groups": {"zh": "达标{g}比例", "en": "share of {g} meeting the target"},
     "community_g": {"zh": "社区", "en": "communities"},
@@ -67,6 +68,11 @@ def _tx(key: str, lang: str, **kw: Any) -> str:
     return entry.get(lang, entry["en"]).format(**kw)
 
 
+def _unit(lang: str, area_samples: bool) -> str:
+    """What the weights count, in running text: residents, or area samples."""
+    return t("unit_area_samples" if area_samples else "unit_residents", lang)
+
+
 def _within(result: SitingResult, lang: str) -> str:
     w = result.walk
     if w.minutes is not None:
@@ -80,12 +86,13 @@ def _pct(v: float) -> str:
 
 BADGE = (
     "background:#111;color:#ffd600;border:2px solid #ffd600;border-radius:50%;width:24px;"
-    "height:24px;line-height:21px;text-align:center;font:bold 11px sans-serif"
+    "height:24px;box-sizing:border-box;display:flex;align-items:center;justify-content:center;"
+    "font:bold 11px/1 sans-serif"
 )
 SITE_KEYS = ["rank", "site", "id", "new", "cov_after", "served"]
 
 
-def _ranked_sites(sites: gpd.GeoDataFrame, shift: Any, lang: str) -> Any:
+def _ranked_sites(sites: gpd.GeoDataFrame, shift: Any, lang: str, unit: str) -> Any:
     """One layer of numbered markers (thousands stay light: one GeoJSON, one icon each drawn
     by Leaflet), each with its popup. Every value is escaped text before it is embedded."""
     from branca.element import MacroElement, Template
@@ -108,7 +115,7 @@ def _ranked_sites(sites: gpd.GeoDataFrame, shift: Any, lang: str) -> Any:
                 "geometry": {"type": "Point", "coordinates": [round(g.x, 6), round(g.y, 6)]},
             }
         )
-    labels = {k: safe_text(_tx(k, lang)) for k in SITE_KEYS}
+    labels = {k: safe_text(_tx(k, lang, unit=unit, Unit=unit.capitalize())) for k in SITE_KEYS}
     el = MacroElement()
     el._template = Template(
         """{% macro script(this, kwargs) %}
@@ -209,7 +216,12 @@ def _points(
 
 
 def _legend(
-    result: SitingResult, category_label: str, headline: str, denominator: str, lang: str
+    result: SitingResult,
+    category_label: str,
+    headline: str,
+    denominator: str,
+    lang: str,
+    unit: str,
 ) -> Any:
     """The class legend: the headline, what the colours measure, the classes, the marks."""
     t = result.target
@@ -220,10 +232,10 @@ def _legend(
     )
     classes = {
         "zh": [f"远低于目标 (&lt; {t - 0.15:.0%})", f"低于目标 (&lt; {t:.0%})",
-               f"达到目标 (≥ {t:.0%})", f"远高于目标 (≥ {t + (1 - t) / 2:.0%})", "无居民"],
+               f"达到目标 (≥ {t:.0%})", f"远高于目标 (≥ {t + (1 - t) / 2:.0%})", f"无{unit}"],
         "en": [f"well below target (&lt; {t - 0.15:.0%})", f"below target (&lt; {t:.0%})",
                f"meets target (≥ {t:.0%})", f"well above (≥ {t + (1 - t) / 2:.0%})",
-               "no residents"],
+               f"no {unit}"],
     }["zh" if zh else "en"]  # fmt: skip
     keys = ["well_below", "below", "meets", "well_above", "none"]
     rows = "".join(
@@ -233,9 +245,9 @@ def _legend(
     prof = safe_text(TEXT.get(result.walk.profile, {}).get(lang, result.walk.profile))
     within = safe_text(_within(result, lang))
     body = (
-        f"新增点位后,{within}内({prof})可达{safe_text(category_label)}的居民比例"
+        f"新增点位后,{within}内({prof})可达{safe_text(category_label)}的{unit}比例"
         if zh
-        else f"share of residents within {within} ({prof} walker) of "
+        else f"share of {unit} within {within} ({prof} walker) of "
         f"{safe_text(category_label)}, with the new sites"
     )
     badge = (
@@ -276,8 +288,11 @@ def make_site_map(
     lang: str = "zh",
     tiles: str = "osm",
     offline: bool = True,
+    area_samples: bool = False,
 ) -> dict[str, Any]:
-    """Write the siting map; returns its size and features per layer."""
+    """Write the siting map; returns its size and features per layer. ``area_samples``: the
+    run has no population data, so its weights are area samples, not residents."""
+    unit = _unit(lang, area_samples)
     bm = basemap(tiles)
     shift = display_shift(bm)
     comm = shift(result.communities.to_crs(4326))
@@ -294,9 +309,9 @@ def make_site_map(
     fg = folium.FeatureGroup(name=_tx("sites", lang, n=len(result.sites)), show=True)
     sites = result.sites
     if len(sites):
-        _ranked_sites(sites, shift, lang).add_to(fg)
+        _ranked_sites(sites, shift, lang, unit).add_to(fg)
     fg.add_to(m)
-    _legend(result, category_label, headline, denominator, lang).add_to(m)
+    _legend(result, category_label, headline, denominator, lang, unit).add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
     counts = {"communities": len(comm), "sites": len(sites), "existing": len(existing)}
     counts["candidates"] = len(others) if len(others) <= 5000 else 0
@@ -304,7 +319,12 @@ def make_site_map(
 
 
 def coverage_curve_png(
-    result: SitingResult, path: Path, *, category_label: str, lang: str = "zh"
+    result: SitingResult,
+    path: Path,
+    *,
+    category_label: str,
+    lang: str = "zh",
+    area_samples: bool = False,
 ) -> dict[str, Any]:
     """The area-wide share against the number of new sites (0 = today), with the target line;
     in target mode per community or subdistrict, also the share of them meeting the target."""
@@ -314,11 +334,12 @@ def coverage_curve_png(
     import matplotlib.pyplot as plt
 
     lang, font = _labels(lang)
+    unit = _unit(lang, area_samples)
     curve = result.curve
     with plt.rc_context(_rc(font)):
         fig, ax = plt.subplots(figsize=(8, 4.8), dpi=DPI)
         ax.plot(curve["sites"], curve["coverage"], color="#2b5797", marker="o", markersize=3,
-                label=_tx("y", lang))  # fmt: skip
+                label=_tx("y", lang, unit=unit))  # fmt: skip
         if result.mode == "target" and result.per != "area":
             share = curve["groups_meeting"] / curve["groups"].clip(lower=1)
             ax.plot(curve["sites"], share, color="#1a9641", linestyle=":", marker=".",
@@ -338,6 +359,7 @@ def coverage_curve_png(
         prof = TEXT.get(result.walk.profile, {}).get(lang, result.walk.profile)
         ax.set_title(
             _tx("curve_title", lang, cat=plot_text(category_label), m=_within(result, lang),
+                unit=unit,
                 p=plot_text(prof)),
             fontsize=11,
         )  # fmt: skip
