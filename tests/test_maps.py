@@ -208,6 +208,7 @@ def write_folder(folder, run) -> None:
     """An output folder as analyze writes it, as far as the map needs (other files empty)."""
     import json
 
+    from lifecircle.fileio import mark_written
     from lifecircle.outputs import OUTPUT_FILES
 
     folder.mkdir(parents=True)
@@ -216,6 +217,7 @@ def write_folder(folder, run) -> None:
     for name in ("communities", "facilities", "service_areas", "gaps"):
         getattr(run, name).to_file(folder / "lifecircle.gpkg", layer=name, driver="GPKG")
     (folder / "summary.json").write_text(json.dumps(run.summary), encoding="utf-8")
+    mark_written(folder, OUTPUT_FILES)  # as a run lists what it wrote
 
 
 def make_batch(out, *, outlines: bool = True, cdn: bool = True):
