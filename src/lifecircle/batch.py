@@ -292,57 +292,18 @@ def run_batch(  # noqa: PLR0913  (keyword-only, one per option of `lifecircle ba
     inputs, files, cache = _read_city(inputs, settings, out, cache_dir, clock)
     timings["prepare_city_s"] = 0.0 if cache.meta["reused"] else cache.meta["seconds"]
 
-    comm = None
-    comm_src = None
-    comm_counts: dict[str, Any] = {}
-    which = None
-    rule = None
-    if inputs.communities is not None:
-        comm, comm_counts, comm_src = read_user_communities(inputs)
-        which, rule = assign_communities(comm, dists)
-    user_fac = read_user_facilities(inputs)
-    pop_pts = None
-    if inputs.population is not None and not population.is_raster(inputs.population):
-        pop_pts = population.residents_from_points(
-            inputs.population,
-            parse_crs(inputs.population_crs, "--population-crs"),
-            encoding=inputs.encoding,
-        )
+    lists = _read_city_lists(inputs, dists)
     timings["read_inputs_s"] = round(time.perf_counter() - t, 3)
-
-    # ---- which districts lie in the extract; city-wide checks of the user's lists
-    b = cache.meta["bounds"]
-    extent = shapely.box(*b) if b else shapely.Polygon()
-    outside = {
-        d.district_id for d in dists if d.geometry.is_empty or not d.geometry.intersects(extent)
-    }
-    if len(outside) == len(dists):
-        raise InputError(
-            f"--districts {districts_path}: none of the {len(dists)} districts overlaps the OSM "
-            f"extract (lon {b[0]:.3f}–{b[2]:.3f}, lat {b[1]:.3f}–{b[3]:.3f}); check that the "
-            "districts and --osm cover the same city, and --districts-crs"
-            if b
-            else f"--osm {inputs.osm}: the file holds no data"
-        )
-    city_area = shapely.union_all([d.geometry for d in dists if d.district_id not in outside])
-    for path, f in user_fac:
-        if len(f) and not f.intersects(city_area.buffer(0.02)).any():
-            c = f.geometry.union_all().centroid
-            raise InputError(
-                f"--facilities {path}: none of its {len(f)} points lies in any district (they "
-                f"centre on lon {c.x:.4f}, lat {c.y:.4f}); check --facilities-crs (Amap/Tencent "
-                "lists are gcj02, Baidu lists bd09)"
-            )
+    outside = _districts_outside(dists, cache, inputs, districts_path)
+    _check_lists_in_city(lists, dists, outside)
 
     # ---- one task per district that is not already done
     records: dict[str, dict[str, Any]] = manifest["districts"]
+    base = digest(params, {k: v["sha256"] for k, v in files.items()})
     tasks: list[DistrictTask] = []
     skipped = 0
-    base = digest(params, {k: v["sha256"] for k, v in files.items()})
     for k, d in enumerate(dists):
-        sub = None
-        if comm is not None and which is not None:
-            sub = comm[which == k].reset_index(drop=True)
+        sub = lists.communities_of(k)
         key = digest(
             base,
             d.district_id,
@@ -351,20 +312,10 @@ def run_batch(  # noqa: PLR0913  (keyword-only, one per option of `lifecircle ba
             None if sub is None else frame_digest(sub),
         )
         prev = records.get(d.district_id)
+        record = {"district_id": d.district_id, "name": d.name, "dir": d.dirname, "digest": key}
         if d.district_id in outside:
-            records[d.district_id] = {
-                "district_id": d.district_id,
-                "name": d.name,
-                "dir": d.dirname,
-                "digest": key,
-                "status": "failed",
-                "error": "InputError: the district's geometry is empty or not a polygon"
-                if d.geometry.is_empty
-                else "InputError: the district lies outside the OSM extract "
-                f"(lon {b[0]:.3f}–{b[2]:.3f}, lat {b[1]:.3f}–{b[3]:.3f})",
-            }
-            continue
-        if (
+            records[d.district_id] = record | {"status": "failed", "error": outside[d.district_id]}
+        elif (
             prev
             and prev.get("status") == "ok"
             and prev.get("digest") == key
@@ -372,14 +323,9 @@ def run_batch(  # noqa: PLR0913  (keyword-only, one per option of `lifecircle ba
         ):
             skipped += 1
             prev["skipped_in_last_run"] = True
-            continue
-        if sub is not None and not len(sub):
-            sub = None  # no community of the file in it: OSM boundaries or a grid, as analyze
-        # communities given by code may reach beyond the district polygon: read around both
-        reach = d.geometry if sub is None else shapely.union_all([d.geometry, *sub.geometry])
-        bbox = district_bbox(reach, settings.max_reach_m)
-        tasks.append(
-            DistrictTask(
+        else:
+            sub = sub if sub is not None and len(sub) else None  # none in it: as analyze does
+            task = DistrictTask(
                 district=d,
                 digest=key,
                 out=out,
@@ -388,25 +334,13 @@ def run_batch(  # noqa: PLR0913  (keyword-only, one per option of `lifecircle ba
                 settings=settings,
                 presentation=shown,
                 communities=sub,
-                communities_source=comm_src if sub is not None else None,
-                community_counts=comm_counts if sub is not None else {},
-                user_facilities=[
-                    (p, f.cx[bbox[0] : bbox[2], bbox[1] : bbox[3]]) for p, f in user_fac
-                ],
-                population_points=None
-                if pop_pts is None
-                else pop_pts.cx[bbox[0] : bbox[2], bbox[1] : bbox[3]].reset_index(drop=True),
-                bbox=bbox,
+                communities_source=lists.source if sub is not None else None,
+                community_counts=lists.counts if sub is not None else {},
                 files=files,
+                **lists.around(d, sub, settings.max_reach_m),
             )
-        )
-        records[d.district_id] = {
-            "district_id": d.district_id,
-            "name": d.name,
-            "dir": d.dirname,
-            "digest": key,
-            "status": "pending",
-        }
+            tasks.append(task)
+            records[d.district_id] = record | {"status": "pending"}
     manifest["districts"] = {d.district_id: records[d.district_id] for d in dists}
     manifest["inputs"] = files
     write_json(out / MANIFEST, manifest)
@@ -421,7 +355,7 @@ def run_batch(  # noqa: PLR0913  (keyword-only, one per option of `lifecircle ba
 
     # ---- city outputs
     t = time.perf_counter()
-    summary = write_city_outputs(out, dists, manifest, settings, cache, files, rule, shown)
+    summary = write_city_outputs(out, dists, manifest, settings, cache, files, lists.rule, shown)
     timings["city_outputs_s"] = round(time.perf_counter() - t, 3)
     timings["total_s"] = round(time.perf_counter() - started, 3)
     summary["timings"] = timings
@@ -430,6 +364,95 @@ def run_batch(  # noqa: PLR0913  (keyword-only, one per option of `lifecircle ba
     write_json(out / "city_summary.json", summary)
     mark_written(out, CITY_FILES)
     return BatchResult(out=out, districts=manifest["districts"], summary=summary)
+
+
+@dataclass
+class _CityLists:
+    """The user's city-wide lists, read once: communities (and which district each belongs
+    to, by ``rule``), facility lists and population points."""
+
+    communities: gpd.GeoDataFrame | None
+    which: Any
+    rule: str | None
+    source: str | None
+    counts: dict[str, Any]
+    facilities: list[tuple[Path, gpd.GeoDataFrame]]
+    population: gpd.GeoDataFrame | None
+
+    def communities_of(self, k: int) -> gpd.GeoDataFrame | None:
+        """The communities given to district number ``k`` (None without a communities file)."""
+        if self.communities is None or self.which is None:
+            return None
+        return self.communities[self.which == k].reset_index(drop=True)
+
+    def around(self, d: District, sub: gpd.GeoDataFrame | None, reach_m: float) -> dict[str, Any]:
+        """The box a district's task reads, and the facilities and points in it."""
+        # communities given by code may reach beyond the district polygon: read around both
+        shape = d.geometry if sub is None else shapely.union_all([d.geometry, *sub.geometry])
+        x0, y0, x1, y1 = bbox = district_bbox(shape, reach_m)
+        pts = self.population
+        return {
+            "bbox": bbox,
+            "user_facilities": [(p, f.cx[x0:x1, y0:y1]) for p, f in self.facilities],
+            "population_points": None
+            if pts is None
+            else pts.cx[x0:x1, y0:y1].reset_index(drop=True),
+        }
+
+
+def _read_city_lists(inputs: Inputs, dists: list[District]) -> _CityLists:
+    comm = which = rule = src = None
+    counts: dict[str, Any] = {}
+    if inputs.communities is not None:
+        comm, counts, src = read_user_communities(inputs)
+        which, rule = assign_communities(comm, dists)
+    pts = None
+    if inputs.population is not None and not population.is_raster(inputs.population):
+        pts = population.residents_from_points(
+            inputs.population,
+            parse_crs(inputs.population_crs, "--population-crs"),
+            encoding=inputs.encoding,
+        )
+    return _CityLists(comm, which, rule, src, counts, read_user_facilities(inputs), pts)
+
+
+def _districts_outside(
+    dists: list[District], cache: CityCache, inputs: Inputs, districts_path: Path
+) -> dict[str, str]:
+    """The districts that cannot be analysed (empty, or outside the extract), each with the
+    reason; refuses a batch none of whose districts overlaps the extract."""
+    b = cache.meta["bounds"]
+    extent = shapely.box(*b) if b else shapely.Polygon()
+    where = f"(lon {b[0]:.3f}–{b[2]:.3f}, lat {b[1]:.3f}–{b[3]:.3f})" if b else ""
+    outside = {
+        d.district_id: "InputError: the district's geometry is empty or not a polygon"
+        if d.geometry.is_empty
+        else f"InputError: the district lies outside the OSM extract {where}"
+        for d in dists
+        if d.geometry.is_empty or not d.geometry.intersects(extent)
+    }
+    if len(outside) == len(dists):
+        raise InputError(
+            f"--districts {districts_path}: none of the {len(dists)} districts overlaps the OSM "
+            f"extract {where}; check that the districts and --osm cover the same city, and "
+            "--districts-crs"
+            if b
+            else f"--osm {inputs.osm}: the file holds no data"
+        )
+    return outside
+
+
+def _check_lists_in_city(lists: _CityLists, dists: list[District], outside: dict[str, str]) -> None:
+    """Refuse a facility list none of whose points lies in any district (a CRS mistake)."""
+    city = shapely.union_all([d.geometry for d in dists if d.district_id not in outside])
+    for path, f in lists.facilities:
+        if len(f) and not f.intersects(city.buffer(0.02)).any():
+            c = f.geometry.union_all().centroid
+            raise InputError(
+                f"--facilities {path}: none of its {len(f)} points lies in any district (they "
+                f"centre on lon {c.x:.4f}, lat {c.y:.4f}); check --facilities-crs (Amap/Tencent "
+                "lists are gcj02, Baidu lists bd09)"
+            )
 
 
 #: the files a batch writes at the top of its folder (each district writes its own folder)
