@@ -767,3 +767,19 @@ def test_site_progress_shows_the_solver_and_changes_no_output(analysis, tmp_path
     assert quiet.output.strip() == ""
     shown_csv = (tmp_path / "shown" / "sites.csv").read_bytes()
     assert shown_csv == (tmp_path / "quiet" / "sites.csv").read_bytes()
+
+
+def test_ctrl_c_while_solving_stops_the_solver_and_then_interrupts():
+    """Ctrl+C during the solve is caught for HiGHS (which would take an exception in its
+    callback for a solver error and carry on) and raised once it has stopped."""
+    import signal
+
+    from lifecircle.sitesolve import _ctrl_c, _model, _Teller
+    from lifecircle.timing import Step
+
+    tell = _Teller(_model(_fooled(), 2), 10.0, Step("solve", "solving"))
+    with _ctrl_c(tell):
+        signal.raise_signal(signal.SIGINT)
+    assert tell.interrupted
+    with pytest.raises(KeyboardInterrupt):  # the usual handler is back
+        signal.raise_signal(signal.SIGINT)

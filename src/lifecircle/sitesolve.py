@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import heapq
 import logging
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -264,7 +267,7 @@ class _Model:
         or the number of sites (set covering: the secondary term is below one site)."""
         if value is None:
             return None
-        return -value if self.count is not None else float(np.ceil(value - 1e-9))
+        return (-value if self.count is not None else float(np.ceil(value - 1e-9))) + 0.0
 
 
 def _model(p: Problem, count: int | None) -> _Model:
@@ -354,7 +357,10 @@ def _solve_highspy(
         h.startCallback(cb.HighsCallbackType.kCallbackMipInterrupt)
         h.startCallback(cb.HighsCallbackType.kCallbackMipImprovingSolution)
     h.passModel(_highs_lp(highspy, m))
-    h.run()
+    with _ctrl_c(tell):
+        h.run()
+    if tell.interrupted:
+        raise KeyboardInterrupt
     info = h.getInfo()
     name = str(h.getModelStatus()).rsplit(".", 1)[-1]
     status, text = _STATUS.get(name, (4, "Other."))
@@ -398,6 +404,25 @@ def _highs_lp(highspy: Any, m: _Model) -> Any:
     return lp
 
 
+@contextmanager
+def _ctrl_c(tell: _Teller) -> Iterator[None]:
+    """While HiGHS runs with callbacks, Ctrl+C asks it to stop at its next callback (raised as
+    KeyboardInterrupt once it has): raised inside a callback, HiGHS would take it for a
+    solver error and carry on. Only the main thread can catch the signal."""
+    if tell.progress is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        tell.interrupted = True
+
+    before = signal.signal(signal.SIGINT, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
 class _Teller:
     """Passes the solver's state to a progress step, at most every :data:`TELL_EVERY_S`."""
 
@@ -406,8 +431,13 @@ class _Teller:
         self.limit = float(time_limit_s)
         self.progress = progress
         self.last = -np.inf
+        self.interrupted = False
 
     def callback(self, kind: Any, message: str, out: Any, data_in: Any, user: Any) -> None:
+        if self.interrupted:
+            if data_in is not None:
+                data_in.user_interrupt = True
+            return
         try:
             self.state(
                 primal=_num(out.mip_primal_bound),
