@@ -376,6 +376,7 @@ def _solve_highspy(
     )
     report = {
         "solver": "HiGHS (highspy)",
+        "highs_version": str(h.version()),  # time-limited answers can differ between versions
         "status": status,
         "message": f"{text} (HiGHS model status {h.modelStatusToString(h.getModelStatus())})",
         "objective": objective,
