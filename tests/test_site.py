@@ -5,6 +5,7 @@ targets per community and subdistrict hold; bad input is refused with nothing lo
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -701,3 +702,84 @@ def test_task_sites_from_the_result_and_from_the_folder(study, analysis, tmp_pat
                   "--out", out).exit_code == 0  # fmt: skip
     back = load_task_sites(out)
     pd.testing.assert_frame_equal(back, mine, check_dtype=False)
+
+
+# ---- the solver's progress -------------------------------------------------------------------
+
+
+def _fooled() -> Problem:
+    """A covers 1–6, B covers 1–3 and 7, C covers 4–6 and 8: the best two are B and C."""
+    cover = {0: [0, 1, 2, 3, 4, 5], 1: [0, 1, 2, 6], 2: [3, 4, 5, 7]}
+    rows = [r for r, cols in cover.items() for _ in cols]
+    cols = [c for cs in cover.values() for c in cs]
+    return Problem(
+        reach=sp.csr_matrix((np.ones(len(rows), dtype=bool), (rows, cols)), shape=(3, 8)),
+        weight=np.ones(8),
+        group=np.zeros(8, dtype=np.int64),
+        need=np.array([np.inf]),
+    )
+
+
+@pytest.mark.parametrize("need", [np.inf, 8.0])
+def test_highspy_and_the_scipy_fallback_choose_the_same_sites(monkeypatch, caplog, need):
+    """highspy tells a progress step the bound, incumbent, gap and time left; without highspy
+    scipy.optimize.milp solves the same program to the same sites (and says so in the log)."""
+    from lifecircle.timing import Step
+
+    p = _fooled()
+    p = Problem(p.reach, p.weight, p.group, need=np.array([need]))
+    count = 2 if np.isinf(need) else None
+    step = Step("solve", "solving (optimal)", total=10.0, unit="s")
+    chosen, report = optimal(p, count=count, time_limit_s=10, progress=step)
+    assert report["solver"] == "HiGHS (highspy)" and report["status"] == 0
+    assert report["mip_gap"] == pytest.approx(0.0, abs=1e-9)
+    assert step.note.startswith("bound ") and "gap 0.0 %" in step.note and "left" in step.note
+    # maximal covering shows the residents covered (8), set covering the sites (2)
+    assert "incumbent 8 " in step.note if count else "incumbent 2 " in step.note
+    monkeypatch.setitem(__import__("sys").modules, "highspy", None)  # `import highspy` fails
+    with caplog.at_level("DEBUG", logger="lifecircle.sitesolve"):
+        back, scipy_report = optimal(p, count=count, time_limit_s=10, progress=Step("s", "s"))
+    assert scipy_report["solver"] == "HiGHS (scipy.optimize.milp)"
+    assert "highspy not available" in caplog.text
+    assert sorted(chosen or []) == sorted(back or []) == [1, 2]
+    assert scipy_report["status"] == report["status"]
+    assert scipy_report["objective"] == pytest.approx(report["objective"])
+
+
+def test_site_progress_shows_the_solver_and_changes_no_output(analysis, tmp_path, monkeypatch):
+    """Without a terminal: plain lines with the solver's bound, gap and time left and no
+    control sequence; with -q nothing; sites.csv the same byte for byte."""
+    for var in ("TTY_COMPATIBLE", "FORCE_COLOR", "NO_COLOR"):
+        monkeypatch.delenv(var, raising=False)
+    args = ["site", analysis, "--category", CAT, "--count", 3, "--method", "optimal",
+            "--time-limit", 20, "--lang", "en"]  # fmt: skip
+    shown = runner.invoke(app, [*map(str, args), "--out", str(tmp_path / "shown")])
+    quiet = runner.invoke(app, ["-q", *map(str, args), "--out", str(tmp_path / "quiet")])
+    assert shown.exit_code == 0 and quiet.exit_code == 0, shown.output + quiet.output
+    out = shown.output
+    assert "\x1b" not in out
+    for stage in ("placing candidates", "reach matrix", "choosing sites (greedy)"):
+        assert re.search(rf"^{re.escape(stage)} +\d+\.\d s", out, re.M), stage
+    line = re.search(r"^solving \(optimal\) +\d+\.\d s +(.*)$", out, re.M)
+    assert line, out
+    assert re.fullmatch(r"bound [\d,.]+ · incumbent [\d,.]+ · gap \d+\.\d % · \d+:\d\d left",
+                        line.group(1)), line.group(1)  # fmt: skip
+    assert quiet.output.strip() == ""
+    shown_csv = (tmp_path / "shown" / "sites.csv").read_bytes()
+    assert shown_csv == (tmp_path / "quiet" / "sites.csv").read_bytes()
+
+
+def test_ctrl_c_while_solving_stops_the_solver_and_then_interrupts():
+    """Ctrl+C during the solve is caught for HiGHS (which would take an exception in its
+    callback for a solver error and carry on) and raised once it has stopped."""
+    import signal
+
+    from lifecircle.sitesolve import _ctrl_c, _model, _Teller
+    from lifecircle.timing import Step
+
+    tell = _Teller(_model(_fooled(), 2), 10.0, Step("solve", "solving"))
+    with _ctrl_c(tell):
+        signal.raise_signal(signal.SIGINT)
+    assert tell.interrupted
+    with pytest.raises(KeyboardInterrupt):  # the usual handler is back
+        signal.raise_signal(signal.SIGINT)

@@ -19,6 +19,7 @@ from lifecircle.coverage import COVERAGE_COLUMNS, area_totals
 from lifecircle.errors import InputError
 from lifecircle.sitesolve import Problem, greedy, optimal
 from lifecircle.sources.codes import SUBDISTRICT_COLUMNS
+from lifecircle.timing import Stopwatch
 
 if TYPE_CHECKING:
     from lifecircle.siting import SitingResult, Walk
@@ -226,12 +227,20 @@ class Plan:
     # ---- choosing ---------------------------------------------------------------------------
 
     def solve(
-        self, *, count: int | None, method: str, time_limit_s: float
+        self,
+        *,
+        count: int | None,
+        method: str,
+        time_limit_s: float,
+        clock: Stopwatch | None = None,
     ) -> tuple[list[int], dict[str, Any]]:
-        """The chosen candidates, best first, and the solver's report."""
+        """The chosen candidates, best first, and the solver's report (``clock`` shows the
+        greedy choice and the solver's progress as stages)."""
+        clock = clock or Stopwatch()
         p = self.problem
         unmet = None if self.target is None else self.tracker()
-        quick = greedy(p, max_sites=count or p.n_candidates, unmet=unmet)
+        with clock.stage("greedy", "choosing sites (greedy)"):
+            quick = greedy(p, max_sites=count or p.n_candidates, unmet=unmet)
         if method == "greedy":
             return quick, {"method": "greedy", "tie_break": "lowest candidate index"}
         reachable = (
@@ -245,7 +254,8 @@ class Plan:
                 "message": "not solved: the target cannot be reached with these candidates",
                 "kept": "greedy",
             }
-        chosen, report = optimal(p, count=count, time_limit_s=time_limit_s)
+        with clock.stage("solve", "solving (optimal)", total=time_limit_s, unit="s") as step:
+            chosen, report = optimal(p, count=count, time_limit_s=time_limit_s, progress=step)
         report["method"] = "optimal"
         report["greedy_sites"] = len(quick)
         kept = "optimal"

@@ -34,6 +34,7 @@ from lifecircle.siteplan import Plan, Shares
 from lifecircle.sitereach import reach_matrix
 from lifecircle.snapping import snap_points
 from lifecircle.sources.facilities import access_points
+from lifecircle.timing import Display, Progress, Stopwatch
 
 if TYPE_CHECKING:
     from lifecircle.study import Study
@@ -257,7 +258,7 @@ def _place_candidates(
     }
 
 
-def site(
+def site(  # noqa: PLR0913  (keyword-only, one per option of `lifecircle site`)
     study: Study,
     *,
     category: str,
@@ -269,6 +270,7 @@ def site(
     profile: str | None = None,
     minutes: float | None = None,
     time_limit_s: float = 60.0,
+    progress: Progress | Display | None = None,
 ) -> SitingResult:
     """Choose sites for new facilities of ``category`` with the existing ones held fixed.
 
@@ -299,6 +301,10 @@ def site(
         the speed of the profile that judges it).
     time_limit_s
         The solver's time limit (``optimal``).
+    progress
+        Where the stages are shown (a :class:`~lifecircle.timing.Display`, or a callable told
+        each stage's message); ``optimal`` shows the solver's best bound, incumbent, gap and
+        the time limit left as it goes. Nothing is shown by default.
 
     Returns
     -------
@@ -314,33 +320,37 @@ def site(
     _check_options(count, target, per, method)
     walk = walk_for(study, category, profile=profile, minutes=minutes)
     goal = study.settings.target if count is None and target is None else target
-    table, cand_counts = _place_candidates(study, candidates)
+    clock = Stopwatch(progress)
     net, res = study.network, study.residents
-    rows, pts = access_points(table, study.area.crs, step_m=study.settings.outline_step_m)
-    snap = snap_points(pts, net, max_snap_m=study.settings.max_snap_m)
-    on_net = np.bincount(rows[snap.on_network], minlength=len(table)) > 0
-    table["on_network"] = on_net
-    acc = study.access[category]
-    d0, _ = origin_distances(net, acc.field, acc.snap, res.snap, limit_m=study.search_limit_m)
-    covered0 = d0 <= walk.limit_m
+    with clock.stage("candidates", "placing candidates"):
+        table, cand_counts = _place_candidates(study, candidates)
+        rows, pts = access_points(table, study.area.crs, step_m=study.settings.outline_step_m)
+        snap = snap_points(pts, net, max_snap_m=study.settings.max_snap_m)
+        on_net = np.bincount(rows[snap.on_network], minlength=len(table)) > 0
+        table["on_network"] = on_net
+        acc = study.access[category]
+        d0, _ = origin_distances(net, acc.field, acc.snap, res.snap, limit_m=study.search_limit_m)
+        covered0 = d0 <= walk.limit_m
     t1 = time.perf_counter()
     xy = np.column_stack([[p.x for p in pts], [p.y for p in pts]]) if len(pts) else np.zeros((0, 2))
-    reach = reach_matrix(
-        net, rows, snap, res.snap, n_candidates=len(table), xy=xy, limit_m=walk.limit_m
-    )
+    with clock.stage("reach_matrix", "reach matrix"):
+        reach = reach_matrix(
+            net, rows, snap, res.snap, n_candidates=len(table), xy=xy, limit_m=walk.limit_m
+        )
     t2 = time.perf_counter()
     shares = Shares(study, walk, goal if goal is not None else study.settings.target)
     plan = Plan(study, walk, shares, reach, covered0, per, goal if count is None else None)
-    chosen, solver = plan.solve(count=count, method=method, time_limit_s=time_limit_s)
+    chosen, solver = plan.solve(count=count, method=method, time_limit_s=time_limit_s, clock=clock)
     t3 = time.perf_counter()
-    result = plan.result(
-        table,
-        chosen,
-        mode="count" if count is not None else "target",
-        method=method,
-        solver=solver,
-        counts=cand_counts,
-    )
+    with clock.stage("tables", "site tables"):
+        result = plan.result(
+            table,
+            chosen,
+            mode="count" if count is not None else "target",
+            method=method,
+            solver=solver,
+            counts=cand_counts,
+        )
     result.summary["timings_s"] = {
         "candidates_and_existing": round(t1 - t0, 3),
         "reach_matrix": round(t2 - t1, 3),

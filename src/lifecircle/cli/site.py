@@ -105,6 +105,8 @@ def _run(
     shown: dict[str, object],
     quiet: bool,
 ) -> None:
+    from lifecircle.cli import logs
+    from lifecircle.display import display_for
     from lifecircle.fileio import check_out_folder
     from lifecircle.sitecands import is_gcj02, network_candidates, read_candidates
     from lifecircle.siteoutputs import SITE_FILES, headline, write_site_outputs
@@ -131,8 +133,10 @@ def _run(
     settings.pop("spacing_m", None)
     if float(settings["time_limit_s"]) <= 0:  # type: ignore[arg-type]
         raise InputError(f"--time-limit must be positive; got {settings['time_limit_s']}")
-    with console.status("choosing sites…") if not quiet else _Nothing():
-        result = site(study, category=category, candidates=cands, **settings)  # type: ignore[arg-type]
+    # bars on a terminal, plain lines elsewhere, nothing with -q (as analyze): the solver's
+    # bound, incumbent, gap and time left with --method optimal
+    with display_for(logs.err, quiet=quiet) as display:
+        result = site(study, category=category, candidates=cands, progress=display, **settings)  # type: ignore[arg-type]
     lang = str(shown["lang"])
     if result.mode == "target" and result.reached is False:
         raise InputError(
@@ -164,14 +168,6 @@ def _run(
         for note in summary["notes"]:
             console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
         console.print(f"Wrote {escape(str(out))}/", highlight=False)
-
-
-class _Nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def site_cmd(
