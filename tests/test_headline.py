@@ -487,3 +487,27 @@ def test_legend_headline_is_text_never_markup_or_template():
     assert "<script>window" not in html and "&lt;script&gt;" in html
     assert "{{ 7*7 }}" not in html and "&#123;&#123; 7*7 &#125;&#125;" in html
     assert "<img" not in html and "&#96;&#36;&#123;x&#125;&#96;" in html
+
+
+def test_demo_goes_on_to_site_its_empty_basket_category(demo_run):
+    """The demo ends with the step from a gap to a decision: where new facilities of a basket
+    category that has none would go, in OUT-sites."""
+    r, out = demo_run
+    s = json.loads((out / "summary.json").read_text("utf-8"))
+    empty = s["complete_life_circle"]["empty_basket_categories"]
+    sites_out = out.with_name(f"{out.name}-sites")
+    site = json.loads((sites_out / "summary.json").read_text("utf-8"))
+    assert site["question"]["category"] == empty[0] and site["sites"] == 5
+    assert site["coverage_after"] > site["coverage_before"] == 0.0
+    assert "lifecircle site" in r.output and (sites_out / "sites.csv").is_file()
+    assert (sites_out / "tasks.csv").is_file()
+
+
+def test_demo_refuses_a_sites_folder_of_the_users_before_any_work(tmp_path):
+    out = tmp_path / "demo"
+    mine = tmp_path / "demo-sites"
+    mine.mkdir()
+    (mine / "sites.csv").write_text("my own list", encoding="utf-8")
+    r = runner.invoke(app, ["demo", "--out", str(out), "--overwrite"])
+    assert r.exit_code == 2, r.output
+    assert not out.exists() and (mine / "sites.csv").read_text(encoding="utf-8") == "my own list"

