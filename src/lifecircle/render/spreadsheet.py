@@ -123,16 +123,37 @@ def write_xlsx(result: Result, path: Path, *, target: float, lang: str = "zh") -
     """
     text = _TextCells()
     cov = result.coverage
-    summary = result.summary
     profiles = list(dict.fromkeys(cov["profile"]))
     minutes = sorted(set(cov["minutes"]))
     wb = Workbook()
     ws = wb.active
-    assert ws is not None
+    assert ws is not None  # a new workbook has its first sheet
     used: set[str] = set()
     ws.title = _sheet_title(t("summary", lang), used)
+    _summary_sheet(ws, text, result, target=target, lang=lang, profiles=profiles, minutes=minutes)
+    for cat in [*result.categories, ALL]:
+        sheet = wb.create_sheet(_sheet_title(category_label(result.summary, cat, lang), used))
+        _category_sheet(
+            sheet, text, result, cat, target=target, lang=lang, profiles=profiles, minutes=minutes
+        )
+    if len(result.capacity):
+        _capacity_sheet(wb, text, result, lang, used)
+    atomic_write(path, wb.save)
+    return {"sheets": wb.sheetnames, "cleaned_cells": text.cleaned}
 
-    # ---- summary: the area, then one row per category
+
+def _summary_sheet(
+    ws: Any,
+    text: _TextCells,
+    result: Result,
+    *,
+    target: float,
+    lang: str,
+    profiles: list[str],
+    minutes: list[int],
+) -> None:
+    """The first sheet: the headline and the run's frame, then one row per category."""
+    summary = result.summary
     preset = summary.get("preset", {})
     hl = headline(summary)
     info = [
@@ -155,20 +176,20 @@ def write_xlsx(result: Result, path: Path, *, target: float, lang: str = "zh") -
         c = text(ws, top, j, label)
         c.font, c.fill = BOLD, HEADER
         c.alignment = Alignment(wrap_text=True)
+    cov = result.coverage
     area = result.area_coverage.set_index(["category", "profile", "minutes"])["coverage"]
     per_comm = cov[(cov["profile"] == profiles[0]) & (cov["minutes"] == max(minutes))]
-    cats = [*result.categories, ALL]
-    no_data = "no_area_samples" if hl.area_samples else "no_residents"
-    for i, cat in enumerate(cats, start=top + 1):
-        text(ws, i, 1, category_label(result.summary, cat, lang))
+    for i, cat in enumerate([*result.categories, ALL], start=top + 1):
+        text(ws, i, 1, category_label(summary, cat, lang))
         info_c = summary["categories"].get(cat, {})
+        value = info_c.get("threshold_value")
         text(
             ws,
             i,
             2,
-            threshold_label(str(info_c["threshold_kind"]), float(info_c["threshold_value"]), lang)
-            if info_c.get("threshold_value") is not None
-            else info_c.get("threshold", ""),
+            info_c.get("threshold", "")
+            if value is None
+            else threshold_label(str(info_c["threshold_kind"]), float(value), lang),
         )
         j = 3
         for p in profiles:
@@ -181,41 +202,49 @@ def write_xlsx(result: Result, path: Path, *, target: float, lang: str = "zh") -
     ws.freeze_panes = ws.cell(row=top + 1, column=2)
     _print_setup(ws, top)
 
-    # ---- one sheet per category
-    for cat in cats:
-        sheet = wb.create_sheet(_sheet_title(category_label(result.summary, cat, lang), used))
-        sub = cov[cov["category"] == cat]
-        wide = sub.set_index(["community_id", "community_name", "profile", "minutes"])[
-            "coverage"
-        ].unstack(["profile", "minutes"])
-        res = sub.drop_duplicates("community_id").set_index("community_id")["residents"]
-        cols = [(p, m) for p in profiles for m in minutes]
-        labels = [t("community_id", lang), t("community_name", lang), hl.unit_label(lang)]
-        labels += [f"{t(p, lang)} ≤{m}{t('minutes', lang)}" for p, m in cols]
-        labels += [t("meets_target", lang)]
-        _header(text, sheet, labels)
-        for i, (key_pair, row) in enumerate(wide.iterrows(), start=2):
-            cid, cname = str(key_pair[0]), str(key_pair[1])  # type: ignore[index]
-            text(sheet, i, 1, cid)
-            text(sheet, i, 2, cname)
-            sheet.cell(row=i, column=3, value=float(res.get(cid, 0.0))).number_format = "#,##0"
-            for j, key in enumerate(cols, start=4):
-                _share(sheet, i, j, row.get(key, np.nan), target)
-            head = row.get((profiles[0], max(minutes)), np.nan)
-            if not np.isfinite(head):
-                text(sheet, i, 4 + len(cols), t(no_data, lang))
-                continue
-            ok = bool(head >= target)
-            c = text(sheet, i, 4 + len(cols), t("yes" if ok else "no", lang))
-            if not ok:
-                c.fill = BELOW
-        _widths(sheet, [16, 24, 11, *([12] * len(cols)), 10])
-        sheet.freeze_panes = "C2"
-        _print_setup(sheet, 1)
-    if len(result.capacity):
-        _capacity_sheet(wb, text, result, lang, used)
-    atomic_write(path, wb.save)
-    return {"sheets": wb.sheetnames, "cleaned_cells": text.cleaned}
+
+def _category_sheet(
+    sheet: Any,
+    text: _TextCells,
+    result: Result,
+    cat: str,
+    *,
+    target: float,
+    lang: str,
+    profiles: list[str],
+    minutes: list[int],
+) -> None:
+    """One category's sheet: per community its residents, shares and verdict."""
+    hl = headline(result.summary)
+    no_data = "no_area_samples" if hl.area_samples else "no_residents"
+    sub = result.coverage[result.coverage["category"] == cat]
+    wide = sub.set_index(["community_id", "community_name", "profile", "minutes"])[
+        "coverage"
+    ].unstack(["profile", "minutes"])
+    res = sub.drop_duplicates("community_id").set_index("community_id")["residents"]
+    cols = [(p, m) for p in profiles for m in minutes]
+    labels = [t("community_id", lang), t("community_name", lang), hl.unit_label(lang)]
+    labels += [f"{t(p, lang)} ≤{m}{t('minutes', lang)}" for p, m in cols]
+    labels += [t("meets_target", lang)]
+    _header(text, sheet, labels)
+    for i, (key_pair, row) in enumerate(wide.iterrows(), start=2):
+        cid, cname = str(key_pair[0]), str(key_pair[1])  # type: ignore[index]
+        text(sheet, i, 1, cid)
+        text(sheet, i, 2, cname)
+        sheet.cell(row=i, column=3, value=float(res.get(cid, 0.0))).number_format = "#,##0"
+        for j, key in enumerate(cols, start=4):
+            _share(sheet, i, j, row.get(key, np.nan), target)
+        head = row.get((profiles[0], max(minutes)), np.nan)
+        if not np.isfinite(head):
+            text(sheet, i, 4 + len(cols), t(no_data, lang))
+            continue
+        ok = bool(head >= target)
+        c = text(sheet, i, 4 + len(cols), t("yes" if ok else "no", lang))
+        if not ok:
+            c.fill = BELOW
+    _widths(sheet, [16, 24, 11, *([12] * len(cols)), 10])
+    sheet.freeze_panes = "C2"
+    _print_setup(sheet, 1)
 
 
 _CAPACITY_SHEET = [  # column of capacity.csv, header label, number format (None: text)
