@@ -13,6 +13,7 @@ import json
 import logging
 import platform
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from importlib import metadata
@@ -24,6 +25,7 @@ import numpy as np
 
 from lifecircle import fileio
 from lifecircle.config import Settings
+from lifecircle.forked import forked_map
 from lifecircle.gpkg import write_gpkg
 from lifecircle.headline import with_headline
 from lifecircle.inputs import Inputs
@@ -31,6 +33,7 @@ from lifecircle.notes import add_notes, note
 from lifecircle.render.escape import gpkg_safe_frame, write_people_csv
 from lifecircle.render.options import Presentation
 from lifecircle.result import Result
+from lifecircle.routing import PARALLEL_MIN_NODES
 
 if TYPE_CHECKING:
     from lifecircle.study import Study
@@ -261,29 +264,46 @@ def write_outputs(
         counts, notes = text_cleaning(csv_quoted=quoted, xlsx=xlsx["cleaned_cells"], gpkg=nul)
         summary["text_cells"] = counts
         add_notes(summary, notes)
-        summary["map"] = make_map(
-            result,
-            tmp / "map.html",
-            target=settings.target,
-            lang=shown.lang,
-            tiles=shown.tiles,
-            offline=shown.offline,
+        final = result  # the summary every output reads, notes and text counts included
+        tasks: dict[str, Callable[[], Any]] = {
+            "map": lambda: make_map(
+                final,
+                tmp / "map.html",
+                target=settings.target,
+                lang=shown.lang,
+                tiles=shown.tiles,
+                offline=shown.offline,
+            ),
+            "figures": lambda: write_figures(
+                tmp,
+                communities=final.communities,
+                area_coverage=final.area_coverage,
+                summary=summary,
+                target=settings.target,
+                lang=shown.lang,
+            ),
+        }
+        if study is not None:
+            saved = study
+            tasks["cache"] = lambda: saved[0].save(study_cache(tmp), key=saved[1])
+        # independent files: on large areas the map (the slowest) is drawn in one forked
+        # worker while the figures and the study cache are written in another
+        large = int(result.summary.get("network", {}).get("nodes", 0)) >= PARALLEL_MIN_NODES
+        done = dict(
+            zip(
+                tasks,
+                forked_map(
+                    lambda k: tasks[k](), list(tasks), processes=settings.processes if large else 1
+                ),
+                strict=True,
+            )
         )
-        summary["figures"] = write_figures(
-            tmp,
-            communities=result.communities,
-            area_coverage=result.area_coverage,
-            summary=summary,
-            target=settings.target,
-            lang=shown.lang,
-        )
+        summary["map"], summary["figures"] = done["map"], done["figures"]
         summary.update(extra or {})
         summary["outputs"] = [*OUTPUT_FILES, *([CACHE_FILE] if study is not None else [])]
         fileio.write_text(
             tmp / "summary.json", json.dumps(_jsonable(summary), ensure_ascii=False, indent=2)
         )
         render_report(tmp, lang=shown.lang)  # built from what was just written
-        if study is not None:
-            study[0].save(study_cache(tmp), key=study[1])
     log.info("wrote %s", out)
     return summary
