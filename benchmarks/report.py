@@ -94,6 +94,7 @@ def analyze_section(a) -> list[str]:
         f"lifecircle `analyze` (library call, same inputs): **{f(o['total'])} s** "
         f"(stages: {', '.join(f'{k} {v:.2f}' for k, v in o.items() if k != 'total')}).",
         f"Speed-up: **{a['speedup']:.1f}×**.",
+        *_cli_lines(a),
         "",
         "Accuracy. Ours equals the brute-force networkx oracle (tests/oracle.py) on "
         f"{', '.join(a['oracle']['categories'])}: max relative difference "
@@ -104,6 +105,20 @@ def analyze_section(a) -> list[str]:
         f"{d['share_of_rows_off_by_more_than_1_point']:.0%} of rows off by more than 1 point).",
     ]
     return out
+
+
+def _cli_lines(a) -> list[str]:
+    c = a.get("cli_s")
+    if not c:
+        return []
+    runs = ", ".join(f"{x:.1f}" for x in a.get("cli_wall_s_all", []))
+    return [
+        "",
+        "The whole `lifecircle analyze` command on the same inputs, every output written, in a "
+        f"fresh process: **{f(c['wall_s'])} s** (fastest of {runs} s; outputs and start-up "
+        f"{f(c['outputs_and_startup_s'])} s). Speed-up as a user waits: "
+        f"**{a['speedup_cli']:.1f}×**.",
+    ]
 
 
 def stages_section(rows) -> list[str]:

@@ -180,3 +180,57 @@ def test_smaller_service_areas_lie_inside_larger_ones(grid_graph, fac, cell_m, b
         assert a.area <= b.area + 1e-6
     ten, fifteen = areas[("standard", 10)], areas[("standard", 15)]
     assert shapely.difference(ten, fifteen).area < 1e-6
+
+
+# ---- the fast paths give what the plain calls give, byte for byte --------------------------
+
+
+def _blobs(seed: int, size: int = 120) -> np.ndarray:
+    """A random raster mask of blobs with holes, some touching each other."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(seed)
+    return ndimage.binary_dilation(rng.random((size, size)) < 0.01, iterations=3)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_raster_polygons_are_those_of_shapely_shape(seed):
+    import rasterio.features
+    from affine import Affine
+
+    from lifecircle.isochrones import _raster_polygons
+
+    mask = _blobs(seed)
+    tr = Affine(10.0, 0, 500_000.0, 0, -10.0, 3_400_000.0)
+
+    def shapes():
+        return rasterio.features.shapes(mask.astype(np.uint8), mask=mask, transform=tr)
+
+    slow = np.array([shapely.geometry.shape(g) for g, _ in shapes()], dtype=object)
+    fast = _raster_polygons(shapes())
+    assert len(fast) == len(slow) > 0
+    assert (shapely.to_wkb(fast) == shapely.to_wkb(slow)).all()
+    assert len(_raster_polygons(iter(()))) == 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    fac=st.lists(st.tuples(st.floats(-50, 650), st.floats(-50, 650)), min_size=1, max_size=4),
+    cell_m=st.sampled_from([5.0, 10.0]),
+    fill_holes_m2=st.sampled_from([0.0, 2_000.0]),
+)
+def test_clipping_by_nearby_pieces_equals_clipping_by_the_whole(grid_graph, fac, cell_m,
+                                                                 fill_holes_m2):  # fmt: skip
+    """``_clip`` looks only at the pieces of the larger area near each part; the service areas
+    must be the very ones (same WKB) that intersecting with the whole larger area gives."""
+    from unittest import mock
+
+    fast = _areas(grid_graph, fac, TIERS, cell_m=cell_m, buffer_m=10.0, fill_holes_m2=fill_holes_m2)
+    whole = lambda parts, larger, margin: shapely.intersection(parts, larger)  # noqa: E731
+    with mock.patch("lifecircle.isochrones._clip", whole):
+        slow = _areas(
+            grid_graph, fac, TIERS, cell_m=cell_m, buffer_m=10.0, fill_holes_m2=fill_holes_m2
+        )
+    for key in TIERS:
+        assert shapely.to_wkb(fast[key]) == shapely.to_wkb(slow[key]), key

@@ -304,3 +304,19 @@ def test_map_command_on_a_broken_batch_folder_names_it(tmp_path):
     (out / "batch_manifest.json").write_text("{not json", encoding="utf-8")
     r = CliRunner().invoke(app, ["map", str(out)])
     assert r.exit_code == 2 and "batch_manifest.json" in r.output
+
+
+@pytest.mark.parametrize(
+    ("page", "shown"),
+    [
+        ('"\\u4e2d\\u5fc3"', '"中心"'),  # Chinese back to characters
+        ("\\\\u4e2d", "\\\\u4e2d"),  # an escaped backslash, then the letters u4e2d
+        ("\\\\\\u4e2d", "\\\\中"),  # an escaped backslash, then an escape
+        ("\\u003c\\u0026", "\\u003c\\u0026"),  # ASCII that matters to HTML stays escaped
+        ("\\ud83d\\ude00 \\u2028", "\\ud83d\\ude00 \\u2028"),  # surrogates, line separator
+    ],
+)
+def test_page_escapes_of_non_ascii_become_characters(page, shown):
+    from lifecircle.render.maps import _unescape_non_ascii
+
+    assert _unescape_non_ascii(page) == shown

@@ -305,3 +305,20 @@ def test_the_public_api_is_documented():
         obj = getattr(lifecircle, name)
         if callable(obj):
             assert obj.__doc__, f"lifecircle.{name} has no docstring"
+
+
+def test_service_areas_in_forked_workers_are_those_of_one_process(town, settings, monkeypatch):
+    """Large networks draw each category's service areas in a worker: same polygons, same
+    tables (the town is small, so the size threshold is lowered for the test)."""
+    from dataclasses import replace
+
+    import lifecircle.study as study_module
+
+    one = Study.from_inputs(_inputs(town), replace(settings, processes=1)).coverage()
+    monkeypatch.setattr(study_module, "PARALLEL_MIN_NODES", 0)
+    two = Study.from_inputs(_inputs(town), replace(settings, processes=2)).coverage()
+    _same_tables(one, two)
+    a, b = one.service_areas, two.service_areas
+    assert len(a) == len(b) > 0
+    assert list(a["category"]) == list(b["category"])
+    assert (shapely.to_wkb(a.geometry.to_numpy()) == shapely.to_wkb(b.geometry.to_numpy())).all()

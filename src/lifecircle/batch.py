@@ -12,6 +12,7 @@ the same digest.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import os
 import resource
@@ -217,19 +218,15 @@ def _client(cluster: Cluster, n_tasks: int) -> Iterator[Any]:
                     opened.append(_connect(cluster))
                 else:
                     n = cluster.workers or max(1, min(os.cpu_count() or 1, n_tasks))
-                    try:
-                        import bokeh  # noqa: F401  (the dashboard needs it)
-
-                        dashboard: str | None = "127.0.0.1:0"
-                    except ImportError:
-                        dashboard = None
                     opened.append(
                         LocalCluster(
                             n_workers=n,
                             threads_per_worker=1,
                             processes=True,
                             memory_limit=cluster.memory_limit,
-                            dashboard_address=dashboard,
+                            # a free port: the scheduler's HTTP server starts even without
+                            # bokeh, and at its default 8787 it clashes with another cluster
+                            dashboard_address="127.0.0.1:0",
                             host="127.0.0.1",
                             silence_logs=silence,
                         )
@@ -567,7 +564,8 @@ def _collect(
 
     records = manifest["districts"]
     services = client.scheduler_info().get("services", {})
-    dashboard = client.dashboard_link if "dashboard" in services else None
+    has_bokeh = importlib.util.find_spec("bokeh") is not None  # the dashboard needs it
+    dashboard = client.dashboard_link if "dashboard" in services and has_bokeh else None
     n_workers = max(1, len(client.scheduler_info().get("workers", {})))
     clock.say(
         f"running {len(tasks)} district(s) on {n_workers} worker(s)"

@@ -25,6 +25,7 @@ import numpy as np
 
 from lifecircle import fileio
 from lifecircle.config import Settings
+from lifecircle.forked import forked_map
 from lifecircle.gpkg import write_gpkg
 from lifecircle.headline import with_headline
 from lifecircle.inputs import Inputs
@@ -33,6 +34,7 @@ from lifecircle.notes import add_notes, note
 from lifecircle.render.escape import gpkg_safe_frame, write_people_csv
 from lifecircle.render.options import Presentation
 from lifecircle.result import Result
+from lifecircle.routing import PARALLEL_MIN_NODES
 
 if TYPE_CHECKING:
     from lifecircle.sensitivity import Sensitivity
@@ -60,9 +62,11 @@ OPTIONAL_FILES = ("capacity.csv",)  # written when some facilities carry a capac
 
 
 def output_count(*, study: bool) -> int:
-    """How many times :func:`write_outputs` tells its ``progress`` (one per file written,
-    the two figures together and the two task-list files together)."""
-    return len(OUTPUT_FILES) - 2 + int(study)
+    """How many times :func:`write_outputs` tells its ``progress``: one per file written, but
+    once for the two task-list files, and once for the map, the figures and the saved study,
+    which are written at the same time."""
+    del study  # saved with the map and the figures
+    return len(OUTPUT_FILES) - 3
 
 
 @dataclass(frozen=True)
@@ -343,25 +347,45 @@ def write_outputs(  # noqa: PLR0913  (keyword-only options, each an optional par
         counts, notes = text_cleaning(csv_quoted=quoted, xlsx=xlsx["cleaned_cells"], gpkg=nul)
         summary["text_cells"] = counts
         add_notes(summary, notes)
-        tell("map.html")
-        summary["map"] = make_map(
-            result,
-            tmp / "map.html",
-            target=settings.target,
-            lang=shown.lang,
-            tiles=shown.tiles,
-            offline=shown.offline,
-            overlay=more.map_layers,
+        final = result  # the summary every output reads, notes and text counts included
+        tasks: dict[str, Callable[[], Any]] = {
+            "map": lambda: make_map(
+                final,
+                tmp / "map.html",
+                target=settings.target,
+                lang=shown.lang,
+                tiles=shown.tiles,
+                offline=shown.offline,
+                overlay=more.map_layers,
+            ),
+            "figures": lambda: write_figures(
+                tmp,
+                communities=final.communities,
+                area_coverage=final.area_coverage,
+                summary=summary,
+                target=settings.target,
+                lang=shown.lang,
+            ),
+        }
+        if study is not None:
+            saved = study
+            tasks["cache"] = lambda: saved[0].save(study_cache(tmp), key=saved[1])
+        tell(
+            "map.html, coverage_map.png, coverage_chart.png" + (f", {CACHE_FILE}" if study else "")
         )
-        tell("coverage_map.png, coverage_chart.png")
-        summary["figures"] = write_figures(
-            tmp,
-            communities=result.communities,
-            area_coverage=result.area_coverage,
-            summary=summary,
-            target=settings.target,
-            lang=shown.lang,
+        # independent files: on large areas the map (the slowest) is drawn in one forked
+        # worker while the figures and the study cache are written in another
+        large = int(result.summary.get("network", {}).get("nodes", 0)) >= PARALLEL_MIN_NODES
+        done = dict(
+            zip(
+                tasks,
+                forked_map(
+                    lambda k: tasks[k](), list(tasks), processes=settings.processes if large else 1
+                ),
+                strict=True,
+            )
         )
+        summary["map"], summary["figures"] = done["map"], done["figures"]
         summary.update(more.summary)
         summary["outputs"] = [*written, *([CACHE_FILE] if study is not None else [])]
         tell("summary.json")
@@ -370,8 +394,5 @@ def write_outputs(  # noqa: PLR0913  (keyword-only options, each an optional par
         )
         tell("report.html")
         render_report(tmp, lang=shown.lang)  # built from what was just written
-        if study is not None:
-            tell(CACHE_FILE)
-            study[0].save(study_cache(tmp), key=study[1])
     log.info("wrote %s", out)
     return summary

@@ -15,7 +15,7 @@ import json
 import logging
 import pickle
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from importlib import metadata
 from pathlib import Path
@@ -31,6 +31,7 @@ from lifecircle.categories import Taxonomy, load_taxonomy, outside_taxonomy
 from lifecircle.config import Settings
 from lifecircle.errors import InputError
 from lifecircle.fileio import atomic_write
+from lifecircle.forked import forked_map
 from lifecircle.inputs import Inputs, Prepared
 from lifecircle.isochrones import EdgeSamples, auto_cell_m, service_areas
 from lifecircle.network import Network, build_network
@@ -45,7 +46,7 @@ from lifecircle.placement import (
 )
 from lifecircle.prepare import prepare
 from lifecircle.result import Result
-from lifecircle.routing import Field, facility_fields, origin_distances
+from lifecircle.routing import PARALLEL_MIN_NODES, Field, facility_fields, origin_distances
 from lifecircle.sensitivity import (
     DEFAULT_DROPOUT,
     DEFAULT_DROPOUT_RUNS,
@@ -302,7 +303,7 @@ class Study:
         Result
         """
         clock = Stopwatch(progress)
-        routing_s = service_s = 0.0
+        routing_s = 0.0
         todo = [c for c in self.categories if c not in self._reach]
         with clock.stage(
             "routing_and_service_areas",
@@ -310,10 +311,12 @@ class Study:
             total=len(todo),
             unit="categories",
         ) as step:
-            for cat in step.track(todo):
-                self._reach[cat] = self._category_reach(cat)
+            t0 = time.perf_counter()
+            areas = self._all_service_areas(todo, done=lambda c: step.advance(detail=c))
+            service_s = time.perf_counter() - t0
+            for cat in todo:
+                self._reach[cat] = self._category_reach(cat, areas[cat])
                 routing_s += self._reach[cat].routing_s
-                service_s += self._reach[cat].service_areas_s
         timings = dict(self.timings)
         timings["routing_and_service_areas"] = round(
             timings.get("routing_and_service_areas", 0.0)
@@ -333,7 +336,27 @@ class Study:
         )
         return result
 
-    def _category_reach(self, cat: str) -> CategoryReach:
+    def _all_service_areas(
+        self, cats: list[str], *, done: Callable[[str], None] | None = None
+    ) -> dict[str, list[dict[str, Any]]]:
+        """The service areas of ``cats``; on large networks one category per forked worker
+        (the same computation, so the same polygons, in about half the time on two cores).
+        ``done`` is told each category as its areas arrive."""
+        with_fac = [c for c in cats if len(self.access[c].rows)]
+        if with_fac and self._samples is None:  # built once, before any worker is forked
+            self._samples = EdgeSamples(self.network, self.service_area_cell_m / 2)
+        large = self.network.n_nodes >= PARALLEL_MIN_NODES
+        rows = forked_map(
+            lambda c: self._service_areas(c, self.access[c]),
+            with_fac,
+            processes=self.settings.processes if large else 1,
+            done=done,
+        )
+        out: dict[str, list[dict[str, Any]]] = {c: [] for c in cats}
+        out.update(zip(with_fac, rows, strict=True))
+        return out
+
+    def _category_reach(self, cat: str, areas: list[dict[str, Any]]) -> CategoryReach:
         acc = self.access[cat]
         net, res = self.network, self.residents
         t0 = time.perf_counter()
@@ -347,16 +370,13 @@ class Study:
             if len(res.buildings)
             else None
         )
-        t1 = time.perf_counter()
-        rows = self._service_areas(cat, acc) if len(acc.rows) else []
         return CategoryReach(
             category=cat,
             resident_m=dist_r,
             nearest_point=near_ap,
             building_m=bld_m,
-            service_areas=rows,
-            routing_s=t1 - t0,
-            service_areas_s=time.perf_counter() - t1,
+            service_areas=areas,
+            routing_s=time.perf_counter() - t0,
         )
 
     def _service_areas(self, cat: str, acc: CategoryAccess) -> list[dict[str, Any]]:

@@ -36,6 +36,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import pandas as pd
 
 # characters XML 1.0 (and so an xlsx file) cannot hold, and that a web page cannot show: the
@@ -133,16 +134,33 @@ def _map_text(df: F, fn: Callable[[str], str]) -> tuple[F, int]:
         dtype = out[col].dtype
         if not (pd.api.types.is_object_dtype(dtype) or isinstance(dtype, pd.StringDtype)):
             continue  # numbers, booleans, dates and geometries
-        before = out[col]
-        after = pd.Series(
-            [fn(v) if isinstance(v, str) else v for v in before], index=before.index, dtype=dtype
-        )
-        diff = before.ne(after) & before.notna()
-        if diff.any():
-            changed += int(diff.sum())
+        after, n = _map_column(out[col], fn)
+        if n:
+            changed += n
             out[col] = after
     names = {c: fn(c) for c in out.columns if isinstance(c, str) and fn(c) != c}
     return (out.rename(columns=names) if names else out), changed + len(names)
+
+
+def _map_column(before: pd.Series, fn: Callable[[str], str]) -> tuple[pd.Series, int]:
+    """``fn`` applied to each text cell of a column, and the number of cells it changed; each
+    distinct value is passed once (50 k residents' rows hold a few hundred ids)."""
+    try:
+        codes, uniques = pd.factorize(before, use_na_sentinel=True)
+    except TypeError:  # unhashable cells: one by one
+        after = pd.Series(
+            [fn(v) if isinstance(v, str) else v for v in before], index=before.index
+        ).astype(before.dtype)
+        return after, int((before.ne(after) & before.notna()).sum())
+    values = list(uniques)
+    mapped = [fn(v) if isinstance(v, str) else v for v in values]
+    moved = np.array([isinstance(v, str) and v != w for v, w in zip(values, mapped, strict=True)])
+    if not moved.any():
+        return before, 0
+    hit = (codes >= 0) & moved[np.maximum(codes, 0)]
+    cells = before.to_numpy(dtype=object).copy()
+    cells[hit] = np.array(mapped, dtype=object)[codes[hit]]
+    return pd.Series(cells, index=before.index, dtype=before.dtype), int(hit.sum())
 
 
 def csv_safe_frame(df: F) -> tuple[F, int]:

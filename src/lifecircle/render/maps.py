@@ -353,12 +353,16 @@ def _unescape_non_ascii(html: str) -> str:
     to HTML or JavaScript (``<``, ``&``, quotes, backslash) is ASCII and stays escaped."""
 
     def repl(m: re.Match[str]) -> str:
-        ch = chr(int(m.group(2), 16))
+        slashes, ch = m.group(1), chr(int(m.group(2), 16))
+        if len(slashes) % 2 == 0:  # an escaped backslash, then a plain "u"
+            return m.group(0)
         if ord(ch) < 0x80 or 0xD800 <= ord(ch) <= 0xDFFF or ch in "\u2028\u2029":
             return m.group(0)
-        return m.group(1) + ch
+        return slashes[:-1] + ch
 
-    return re.sub(r"(?<!\\)((?:\\\\)*)\\u([0-9a-fA-F]{4})", repl, html)
+    # a whole run of backslashes before the "u": a pattern that starts with a backslash lets
+    # the regex engine skip ahead (twice as fast on a 4.5 MB page as a look-behind)
+    return re.sub(r"(\\+)u([0-9a-fA-F]{4})", repl, html)
 
 
 def _icon(glyph: str, colour: str) -> folium.DivIcon:

@@ -193,7 +193,15 @@ def coordinate_problems(
     """One message per CSV row whose coordinates are missing, not numbers, or (in a
     longitude/latitude system) out of range or swapped; lines count the header as line 1."""
     problems: list[str] = []
-    for i in range(len(x)):
+    xv, yv = x.to_numpy(dtype=float), y.to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        fine = np.isfinite(xv) & np.isfinite(yv)
+        if geographic:
+            fine &= (np.abs(xv) <= 180) & (np.abs(yv) <= 90)
+    for raw in (raw_x, raw_y):
+        fine &= raw.astype(str).str.strip().ne("").to_numpy()
+    # only the rows that fail a check are looked at one by one (50 k rows took 5 s that way)
+    for i in np.flatnonzero(~fine):
         line = i + 2
         rx, ry = raw_x.iloc[i], raw_y.iloc[i]
         xi, yi = x.iloc[i], y.iloc[i]

@@ -370,18 +370,22 @@ def _assemble(
 
 
 def _add_walk_way(way: Any, tags: dict[str, str], data: OSMData, counts: dict[str, int]) -> None:
-    nodes = way.nodes
-    try:  # the common case: every node present
-        coords = [(n.lon, n.lat) for n in nodes]
+    refs: list[int] = []
+    coords: list[float] = []
+    try:  # the common case: every node present. One pass, one location per node.
+        for n in way.nodes:
+            loc = n.location
+            coords += (loc.lon, loc.lat)
+            refs.append(n.ref)
     except osmium.InvalidLocationError:
         _add_clipped_way(way, tags, data, counts)
         return
-    if len(coords) >= 2:
+    if len(refs) >= 2:
         data.ways.append(
             WalkWay(
                 way_id=way.id,
-                node_ids=np.fromiter((n.ref for n in nodes), dtype=np.int64, count=len(nodes)),
-                lonlat=np.asarray(coords, dtype=np.float64),
+                node_ids=np.array(refs, dtype=np.int64),
+                lonlat=np.array(coords, dtype=np.float64).reshape(-1, 2),
                 highway=tags.get("highway", ""),
                 name=tags.get("name", ""),
             )
