@@ -42,6 +42,57 @@ def _study_secret(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         os.environ["LIFECIRCLE_SECRET_FILE"] = old
 
 
+GRID_LON0, GRID_LAT0 = 121.47, 31.23  # the street grids' south-west corner, central Shanghai
+GRID_STEP = 0.001  # degrees between streets: about 95 m east-west, 111 m north-south
+
+
+def _write_street_grid(
+    path: Path,
+    n: int = 11,
+    *,
+    pois: tuple[tuple[int, str, str, str, float, float], ...] = (),
+    named: bool = False,
+) -> Path:
+    """An .osm file of an n × n street grid (residential ways along every row and column from
+    (GRID_LON0, GRID_LAT0), GRID_STEP apart; with ``named``, way w is called 路w) and OSM
+    facilities ``pois``: (node id, key, value, name, x, y) with x, y in grid steps."""
+    nodes, ways = [], []
+    nid = lambda i, j: 1 + i * n + j  # noqa: E731
+    for i in range(n):
+        for j in range(n):
+            nodes.append(
+                f'<node id="{nid(i, j)}" version="1" lat="{GRID_LAT0 + i * GRID_STEP:.6f}" '
+                f'lon="{GRID_LON0 + j * GRID_STEP:.6f}"/>'
+            )
+    for pid, k, v, name, x, y in pois:
+        nodes.append(
+            f'<node id="{pid}" version="1" lat="{GRID_LAT0 + y * GRID_STEP:.6f}" '
+            f'lon="{GRID_LON0 + x * GRID_STEP:.6f}"><tag k="{k}" v="{v}"/>'
+            f'<tag k="name" v="{name}"/></node>'
+        )
+    w = 1
+    for i in range(n):
+        for line in ([nid(i, j) for j in range(n)], [nid(j, i) for j in range(n)]):
+            refs = "".join(f'<nd ref="{r}"/>' for r in line)
+            tags = '<tag k="highway" v="residential"/>'
+            tags += f'<tag k="name" v="路{w}"/>' if named else ""
+            ways.append(f'<way id="{w}" version="1">{refs}{tags}</way>')
+            w += 1
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6">\n'
+        + "\n".join(nodes + ways)
+        + "\n</osm>\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture(scope="session")
+def street_grid() -> Callable[..., Path]:
+    """Writes a hand-checkable street grid as .osm (see :func:`_write_street_grid`)."""
+    return _write_street_grid
+
+
 def shared(name: str) -> Path:
     """A file under ../shared/data, or skip the test saying why."""
     p = SHARED / name

@@ -248,30 +248,6 @@ def test_bad_capacity_is_refused_with_file_and_line(tmp_path, bad):
 LON0, LAT0, STEP = 121.47, 31.23, 0.001
 
 
-def _grid_osm(path: Path, n: int = 9) -> Path:
-    nodes, ways = [], []
-    nid = lambda i, j: 1 + i * n + j  # noqa: E731
-    for i in range(n):
-        for j in range(n):
-            nodes.append(
-                f'<node id="{nid(i, j)}" version="1" lat="{LAT0 + i * STEP:.6f}" '
-                f'lon="{LON0 + j * STEP:.6f}"/>'
-            )
-    w = 1
-    for i in range(n):
-        for line in ([nid(i, j) for j in range(n)], [nid(j, i) for j in range(n)]):
-            refs = "".join(f'<nd ref="{r}"/>' for r in line)
-            ways.append(f'<way id="{w}" version="1">{refs}<tag k="highway" v="residential"/></way>')
-            w += 1
-    path.write_text(
-        '<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6">\n'
-        + "\n".join(nodes + ways)
-        + "\n</osm>\n",
-        encoding="utf-8",
-    )
-    return path
-
-
 FACILITIES = [  # id, category, name, x, y (grid steps), capacity
     ("e1", "elder_care", '=HYPERLINK("x")', 1.0, 1.0, "30"),
     ("e2", "elder_care", "<script>", 6.0, 6.0, "20"),
@@ -281,9 +257,9 @@ FACILITIES = [  # id, category, name, x, y (grid steps), capacity
 
 
 @pytest.fixture(scope="module")
-def town(tmp_path_factory) -> Path:
+def town(street_grid, tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("captown")
-    _grid_osm(d / "grid.osm")
+    street_grid(d / "grid.osm", 9)
     lines = ["id,category,name,lon,lat,床位"]
     lines += [
         f'{i},{c},"{n.replace(chr(34), chr(34) * 2)}",{LON0 + x * STEP:.6f},'

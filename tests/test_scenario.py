@@ -49,37 +49,6 @@ FACILITIES = [
 HOSTILE = ["<script>alert(1)</script>", "{{ 7*7 }}", '=HYPERLINK("x")', "+1", "@SUM(A1)"]
 
 
-def _osm(path: Path, pois=POIS) -> Path:
-    """An .osm file of an N × N street grid (residential ways along every row and column) and
-    the OSM facilities ``pois``."""
-    nodes, ways = [], []
-    nid = lambda i, j: 1 + i * N + j  # noqa: E731
-    for i in range(N):
-        for j in range(N):
-            nodes.append(
-                f'<node id="{nid(i, j)}" version="1" lat="{LAT0 + i * STEP:.6f}" '
-                f'lon="{LON0 + j * STEP:.6f}"/>'
-            )
-    for pid, k, v, name, x, y in pois:
-        nodes.append(
-            f'<node id="{pid}" version="1" lat="{LAT0 + y * STEP:.6f}" '
-            f'lon="{LON0 + x * STEP:.6f}"><tag k="{k}" v="{v}"/><tag k="name" v="{name}"/></node>'
-        )
-    w = 1
-    for i in range(N):
-        for line in ([nid(i, j) for j in range(N)], [nid(j, i) for j in range(N)]):
-            refs = "".join(f'<nd ref="{r}"/>' for r in line)
-            ways.append(f'<way id="{w}" version="1">{refs}<tag k="highway" v="residential"/></way>')
-            w += 1
-    path.write_text(
-        '<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6">\n'
-        + "\n".join(nodes + ways)
-        + "\n</osm>\n",
-        encoding="utf-8",
-    )
-    return path
-
-
 def _csv(path: Path, rows, *, gcj02: bool = False) -> Path:
     lines = ["id,category,name,lon,lat"]
     for i, c, n, x, y in rows:
@@ -138,9 +107,9 @@ def _scenario(base: Path, out: Path, *, add=(), remove=(), extra=()) -> object:
 
 
 @pytest.fixture(scope="module")
-def town(tmp_path_factory) -> Path:
+def town(street_grid, tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("town")
-    _osm(d / "grid.osm")
+    street_grid(d / "grid.osm", N, pois=POIS)
     _communities(d / "communities.geojson")
     _csv(d / "facilities.csv", FACILITIES)
     return d
@@ -202,13 +171,15 @@ def test_removing_a_listed_facility_gives_the_coverage_csv_of_analyze(town, base
     _same_bytes(tmp_path / "what-if", fresh)
 
 
-def test_removing_an_osm_facility_equals_analysing_the_extract_without_it(town, base, tmp_path):
+def test_removing_an_osm_facility_equals_analysing_the_extract_without_it(
+    street_grid, town, base, tmp_path
+):
     """analyze cannot leave out one OSM facility; an extract without the feature can."""
     gone = tmp_path / "closed.txt"
     gone.write_text("# the supermarket closes\nosm:node/9001\n", encoding="utf-8")
     r = _scenario(base, tmp_path / "what-if", remove=[gone])
     assert r.exit_code == 0, r.output
-    osm = _osm(tmp_path / "grid.osm", pois=POIS[1:])
+    osm = street_grid(tmp_path / "grid.osm", N, pois=POIS[1:])
     fresh = _analyze(tmp_path / "fresh", osm, town / "communities.geojson", town / "facilities.csv")
     _same_bytes(tmp_path / "what-if", fresh)
     ch = read_people_csv(tmp_path / "what-if" / "facility_changes.csv")

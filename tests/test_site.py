@@ -41,31 +41,6 @@ def invoke(*args: object):
     return runner.invoke(app, ["-q", *map(str, args)])
 
 
-def _grid_osm(path: Path, n: int = 11) -> Path:
-    nodes, ways = [], []
-    nid = lambda i, j: 1 + i * n + j  # noqa: E731
-    for i in range(n):
-        for j in range(n):
-            nodes.append(
-                f'<node id="{nid(i, j)}" version="1" lat="{LAT0 + i * STEP:.6f}" '
-                f'lon="{LON0 + j * STEP:.6f}"/>'
-            )
-    w = 1
-    for i in range(n):
-        for line in ([nid(i, j) for j in range(n)], [nid(j, i) for j in range(n)]):
-            refs = "".join(f'<nd ref="{r}"/>' for r in line)
-            tags = f'<tag k="highway" v="residential"/><tag k="name" v="路{w}"/>'
-            ways.append(f'<way id="{w}" version="1">{refs}{tags}</way>')
-            w += 1
-    path.write_text(
-        '<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6">\n'
-        + "\n".join(nodes + ways)
-        + "\n</osm>\n",
-        encoding="utf-8",
-    )
-    return path
-
-
 def _csv(path: Path, rows: list[tuple[str, str, str, float, float]]) -> Path:
     lines = ["id,category,name,lon,lat"]
     lines += [f'{i},{c},"{n.replace(chr(34), chr(34) * 2)}",{LON0 + x * STEP:.6f},'
@@ -75,11 +50,11 @@ def _csv(path: Path, rows: list[tuple[str, str, str, float, float]]) -> Path:
 
 
 @pytest.fixture(scope="module")
-def town(tmp_path_factory) -> Path:
+def town(street_grid, tmp_path_factory) -> Path:
     """The grid, two existing elder-care places and a market, weighted residents, and four
     communities with 12-digit codes in two subdistricts (hostile names included)."""
     d = tmp_path_factory.mktemp("town")
-    _grid_osm(d / "grid.osm")
+    street_grid(d / "grid.osm", 11, named=True)  # candidates are named by their streets
     _csv(
         d / "facilities.csv",
         [

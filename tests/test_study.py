@@ -27,31 +27,6 @@ LON0, LAT0 = 121.47, 31.23  # a 1 km street grid in central Shanghai
 STEP = 0.001  # about 95 m east-west, 111 m north-south
 
 
-def _grid_osm(path: Path, n: int = 11) -> Path:
-    """An .osm file of an n × n street grid (residential ways along every row and column)."""
-    nodes, ways = [], []
-    nid = lambda i, j: 1 + i * n + j  # noqa: E731
-    for i in range(n):
-        for j in range(n):
-            nodes.append(
-                f'<node id="{nid(i, j)}" version="1" lat="{LAT0 + i * STEP:.6f}" '
-                f'lon="{LON0 + j * STEP:.6f}"/>'
-            )
-    w = 1
-    for i in range(n):
-        for line in ([nid(i, j) for j in range(n)], [nid(j, i) for j in range(n)]):
-            refs = "".join(f'<nd ref="{r}"/>' for r in line)
-            ways.append(f'<way id="{w}" version="1">{refs}<tag k="highway" v="residential"/></way>')
-            w += 1
-    path.write_text(
-        '<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6">\n'
-        + "\n".join(nodes + ways)
-        + "\n</osm>\n",
-        encoding="utf-8",
-    )
-    return path
-
-
 FACILITIES = [
     ("m1", "market", "东菜场", 0.5, 0.5),
     ("m2", "market", "西菜场", 9.5, 9.0),
@@ -68,9 +43,9 @@ def _csv(path: Path, rows: list[tuple[str, str, str, float, float]]) -> Path:
 
 
 @pytest.fixture(scope="module")
-def town(tmp_path_factory) -> Path:
+def town(street_grid, tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("town")
-    _grid_osm(d / "grid.osm")
+    street_grid(d / "grid.osm", 11)
     _csv(d / "facilities.csv", FACILITIES)
     return d
 

@@ -26,37 +26,13 @@ HOSTILE = ['=HYPERLINK("http://x","y")', "<script>alert(1)</script>", "{{ 7*7 }}
 IDS = ["310101002001", "310101002002", "310101013001", "310101013002"]
 
 
-def _grid_osm(path: Path) -> Path:
-    nodes, ways = [], []
-    nid = lambda i, j: 1 + i * N + j  # noqa: E731
-    for i in range(N):
-        for j in range(N):
-            nodes.append(
-                f'<node id="{nid(i, j)}" version="1" lat="{LAT0 + i * STEP:.6f}" '
-                f'lon="{LON0 + j * STEP:.6f}"/>'
-            )
-    w = 1
-    for i in range(N):
-        for line in ([nid(i, j) for j in range(N)], [nid(j, i) for j in range(N)]):
-            refs = "".join(f'<nd ref="{r}"/>' for r in line)
-            ways.append(f'<way id="{w}" version="1">{refs}<tag k="highway" v="residential"/></way>')
-            w += 1
-    path.write_text(
-        '<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6">\n'
-        + "\n".join(nodes + ways)
-        + "\n</osm>\n",
-        encoding="utf-8",
-    )
-    return path
-
-
 @pytest.fixture(scope="module")
-def town(tmp_path_factory) -> Path:
+def town(street_grid, tmp_path_factory) -> Path:
     """Four communities (quadrants, hostile names, 12-digit codes of two subdistricts) on the
     grid; one market and one clinic near the south-west corner, nothing else: the north-east
     is far from both, and elder care (a basket category) has no facility at all."""
     d = tmp_path_factory.mktemp("tasktown")
-    _grid_osm(d / "grid.osm")
+    street_grid(d / "grid.osm", N)
     half = (N - 1) / 2 * STEP
     x0, y0 = LON0, LAT0
     boxes = [
