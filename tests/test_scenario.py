@@ -86,8 +86,11 @@ def _communities(path: Path) -> Path:
 runner = CliRunner()
 
 
-def _analyze(out: Path, osm: Path, comm: Path, *facilities: Path, crs: str | None = None) -> Path:
+def _analyze(
+    out: Path, osm: Path, comm: Path, *facilities: Path, crs: str | None = None, overwrite=False
+) -> Path:
     args = ["-q", "analyze", "--osm", str(osm), "--communities", str(comm)]
+    args += ["--overwrite"] if overwrite else []
     for f in facilities:
         args += ["--facilities", str(f)]
     if crs:
@@ -169,6 +172,21 @@ def test_removing_a_listed_facility_gives_the_coverage_csv_of_analyze(town, base
     without = _csv(tmp_path / "edited" / "facilities.csv", [FACILITIES[0], *FACILITIES[2:]])
     fresh = _analyze(tmp_path / "fresh", town / "grid.osm", town / "communities.geojson", without)
     _same_bytes(tmp_path / "what-if", fresh)
+
+
+def test_analyze_into_a_scenario_folder_never_takes_the_scenarios_study(town, base, tmp_path):
+    """A removal leaves the input files as the analysis had them: a later analyze of those
+    inputs into the scenario's folder must compute the data's own coverage, not reuse the
+    scenario's edited study."""
+    gone = _ids_file(tmp_path / "closed.csv", ["facilities.csv:m2"])
+    what_if = tmp_path / "what-if"
+    assert _scenario(base, what_if, remove=[gone]).exit_code == 0
+    assert (what_if / "coverage.csv").read_bytes() != (base / "coverage.csv").read_bytes()
+    again = _analyze(
+        what_if, town / "grid.osm", town / "communities.geojson", town / "facilities.csv",
+        overwrite=True,
+    )  # fmt: skip
+    _same_bytes(again, base)
 
 
 def test_removing_an_osm_facility_equals_analysing_the_extract_without_it(

@@ -5,6 +5,7 @@ the changes it reads (:func:`read_additions`, :func:`read_removals`), and the fo
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from collections.abc import Sequence
@@ -336,7 +337,10 @@ def write_scenario(
     shown = presentation or Presentation()
     settings = scenario.study.settings
     files = files if files is not None else input_files(inputs)
-    key = study_key(files, inputs, settings)
+    # never the key of an analysis: a later `analyze` into this folder must not take the
+    # scenario's edited study for the data's own (a removal leaves files and inputs as they were)
+    edits = hashlib.sha256(scenario.facilities.to_csv(index=False).encode()).hexdigest()
+    key = f"{study_key(files, inputs, settings)}:scenario:{edits}"
     summary = scenario.summary | {"base": base}
     view = ChangeView.of(scenario)
 
