@@ -297,3 +297,15 @@ def test_service_areas_in_forked_workers_are_those_of_one_process(town, settings
     assert len(a) == len(b) > 0
     assert list(a["category"]) == list(b["category"])
     assert (shapely.to_wkb(a.geometry.to_numpy()) == shapely.to_wkb(b.geometry.to_numpy())).all()
+
+
+def test_adding_a_facility_already_in_the_study_is_refused(study, town):
+    from lifecircle.sources.facilities import read_facilities_file
+
+    added = read_facilities_file(town / "facilities.csv")  # the same list, same ids
+    with pytest.raises(
+        InputError, match=r"4 id\(s\) already among the facilities: .*facilities.csv:m1"
+    ):
+        study.with_facilities(add=added)
+    gone = study.with_facilities(remove=["facilities.csv:m1"], add=added.iloc[:1])
+    assert list(gone.facilities.table["facility_id"]).count("facilities.csv:m1") == 1  # moved

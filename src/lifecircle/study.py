@@ -583,6 +583,13 @@ def _edited_table(
         missing = {"category", "facility_id", "geometry"} - set(add.columns)
         if missing:
             raise InputError(f"facilities to add: missing column(s) {sorted(missing)}")
+        kept = set(table.loc[~gone, "facility_id"].astype(str))
+        again = sorted(kept & set(add["facility_id"].astype(str)))
+        if again:  # e.g. the same list added in a scenario of a scenario
+            raise InputError(
+                f"facilities to add: {len(again)} id(s) already among the facilities: "
+                f"{', '.join(again[:20])}; add each facility once (remove it first to move it)"
+            )
         extra = add.reindex(columns=FACILITY_COLUMNS)
         # a column the added list lacks comes as all-NaN floats: text columns are text
         extra["source"] = extra["source"].astype(object).fillna("scenario")
