@@ -271,3 +271,24 @@ def test_own_categories_outside_the_taxonomy_get_a_hint_in_the_summary(tmp_path)
     assert any("'elderly_care'" in n and "'elder_care' (养老服务" in n for n in notes)
     assert all("outside the complete-life-circle basket" in n for n in notes)
     assert "clinic" in r.categories  # still analysed on its own
+
+
+def test_a_list_with_both_wgs84_and_gcj02_columns_reads_the_declared_pair(tmp_path):
+    """sites.csv of a GCJ-02 project carries lon/lat (WGS 84) and lon_gcj02/lat_gcj02: read
+    with --facilities-crs gcj02 it must take the GCJ-02 pair, not shift the WGS 84 one."""
+    import numpy as np
+
+    from lifecircle.chinacoords import wgs84_to_gcj02
+    from lifecircle.sources.facilities import read_facilities_file
+
+    lon, lat = 121.4737, 31.2304
+    glon, glat = (float(v[0]) for v in wgs84_to_gcj02(np.array([lon]), np.array([lat])))
+    f = tmp_path / "sites.csv"
+    f.write_text(
+        "rank,candidate_id,name,category,lon,lat,lon_gcj02,lat_gcj02\n"
+        f"1,c1,候选点,elder_care,{lon},{lat},{glon:.9f},{glat:.9f}\n",
+        encoding="utf-8",
+    )
+    for crs in ("gcj02", None):
+        pt = read_facilities_file(f, crs=crs).geometry.iloc[0]
+        assert abs(pt.x - lon) < 1e-7 and abs(pt.y - lat) < 1e-7, crs

@@ -184,7 +184,7 @@ def read_facilities_file(
     p = check_file(path, option)
     label = label or p.name
     if p.suffix.lower() in (".csv", ".txt"):
-        df = read_csv_text(p, option, encoding)
+        df = _coordinates_of(read_csv_text(p, option, encoding), declared.china)
         if category is not None:
             df["category"] = category
         missing = [c for c in ("category", "lon", "lat") if c not in df.columns]
@@ -262,6 +262,18 @@ def read_facilities_file(
     log.info("read %d facilities from %s (%s)", len(out), p.name, declared.label())
     return out
 
+
+
+def _coordinates_of(df: pd.DataFrame, system: str | None) -> pd.DataFrame:
+    """A list with WGS 84 ``lon``/``lat`` and also ``lon_gcj02``/``lat_gcj02`` (as
+    ``lifecircle site`` writes ``sites.csv``) read as GCJ-02 takes the GCJ-02 pair: the columns
+    that say they are in the declared system win over the plain ones."""
+    pair = [f"lon_{system}", f"lat_{system}"] if system else []
+    if not pair or not set(pair) <= set(df.columns):
+        return df
+    return df.drop(columns=["lon", "lat"], errors="ignore").rename(
+        columns={pair[0]: "lon", pair[1]: "lat"}
+    )
 
 def read_facilities_files(
     paths: tuple[str | Path, ...] | list[str | Path],
