@@ -309,3 +309,26 @@ def test_adding_a_facility_already_in_the_study_is_refused(study, town):
         study.with_facilities(add=added)
     gone = study.with_facilities(remove=["facilities.csv:m1"], add=added.iloc[:1])
     assert list(gone.facilities.table["facility_id"]).count("facilities.csv:m1") == 1  # moved
+
+
+def test_a_damaged_secret_is_named_before_any_work(town, tmp_path, monkeypatch):
+    secret = tmp_path / "short-secret"
+    secret.write_bytes(b"0123456789")  # a file cut short by a crash
+    monkeypatch.setenv("LIFECIRCLE_SECRET_FILE", str(secret))
+    out = tmp_path / "out"
+    args = ["analyze", "--osm", str(town / "grid.osm"), "--grid-cell-m", "300", "--out", str(out)]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 2, r.output
+    assert "damaged (10 bytes)" in " ".join(r.output.split()) and not out.exists()
+
+
+def test_two_runs_making_the_secret_at_once_share_one(tmp_path, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lifecircle import signing
+
+    monkeypatch.setenv("LIFECIRCLE_SECRET_FILE", str(tmp_path / "cfg" / "secret"))
+    with ThreadPoolExecutor(8) as pool:
+        keys = set(pool.map(lambda _: signing.user_secret(create=True), range(16)))
+    assert len(keys) == 1 and len(next(iter(keys))) == 32
+    assert sorted(p.name for p in (tmp_path / "cfg").iterdir()) == ["secret"]  # no temp left

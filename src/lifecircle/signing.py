@@ -49,26 +49,45 @@ def user_secret(*, create: bool) -> bytes | None:
     try:
         key = path.read_bytes()
     except FileNotFoundError:
-        key = b""
+        key = None
     except OSError:
         return None
-    if len(key) >= 32:
+    if key is not None:
+        if len(key) < 32:
+            raise OutputError(
+                f"{path}: the secret that signs saved studies is damaged ({len(key)} bytes); "
+                "delete the file and lifecircle makes a new one (saved studies are then built "
+                "afresh)"
+            )
         return key
     if not create:
         return None
+    return _new_secret(path)
+
+
+def _new_secret(path: Path) -> bytes:
+    """Make the secret whole in a private temporary file, then link it into place: another run
+    never reads half of it, and the first of two runs making one at once wins."""
     key = secrets.token_bytes(32)
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another run made it meanwhile: use theirs
-        return user_secret(create=False)
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(key)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:  # another run made it meanwhile: use theirs
+            key = path.read_bytes()
+        finally:
+            tmp.unlink()
     except OSError as exc:
         raise OutputError(
             f"{path}: cannot keep the secret that signs saved studies ({exc.strerror or exc}); "
             "set LIFECIRCLE_SECRET_FILE to a writable file"
         ) from exc
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key)
     return key
 
 

@@ -109,11 +109,13 @@ def _run(
     )
     from lifecircle.render.options import Presentation
     from lifecircle.sensitivity import make_bands
+    from lifecircle.signing import user_secret
     from lifecircle.study import study_key
     from lifecircle.timing import Stopwatch
 
     also = (SENSITIVITY_FILE,) if bands is not None else ()
     check_output_dir(out, overwrite=overwrite, inputs=inputs, more=also)
+    user_secret(create=True)  # the study is saved signed: a damaged secret is found now
     settings = make_settings(
         preset,
         target=target,

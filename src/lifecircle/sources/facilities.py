@@ -263,7 +263,6 @@ def read_facilities_file(
     return out
 
 
-
 def _coordinates_of(df: pd.DataFrame, system: str | None) -> pd.DataFrame:
     """A list with WGS 84 ``lon``/``lat`` and also ``lon_gcj02``/``lat_gcj02`` (as
     ``lifecircle site`` writes ``sites.csv``) read as GCJ-02 takes the GCJ-02 pair: the columns
@@ -274,6 +273,7 @@ def _coordinates_of(df: pd.DataFrame, system: str | None) -> pd.DataFrame:
     return df.drop(columns=["lon", "lat"], errors="ignore").rename(
         columns={pair[0]: "lon", pair[1]: "lat"}
     )
+
 
 def read_facilities_files(
     paths: tuple[str | Path, ...] | list[str | Path],
