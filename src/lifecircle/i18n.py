@@ -224,8 +224,10 @@ LABELS: dict[str, dict[str, str]] = {
         "warnings)",
     },
     "within_threshold": {
-        "zh": "各类设施:{unit}在其标准({profile})内可达的比例",
-        "en": "Per category: share of {unit} within its threshold ({profile})",
+        "zh": "各类设施:{unit}在其标准内可达的比例"
+        "(按判定该类设施的步行人群,如养老服务按老年人步行)",
+        "en": "Per category: share of {unit} within its threshold (walked as the preset judges "
+        "the category, e.g. elder care by the elderly walker)",
     },
     "empty_category": {"zh": "数据中没有此类设施", "en": "no facility in the data"},
     "in_basket": {"zh": "属完整生活圈", "en": "in the basket"},
