@@ -195,7 +195,13 @@ AgeShare = Annotated[
         "communities file): adds age-weighted rows that use the elderly walking speed for them."
     ),
 ]
-Overwrite = Annotated[bool, typer.Option(help="Replace the contents of a non-empty --out folder.")]
+Overwrite = Annotated[
+    bool,
+    typer.Option(
+        help="Write into a non-empty --out folder: replace the outputs of an earlier run there "
+        "(other files are kept; a folder holding an input is refused)."
+    ),
+]
 Area = Annotated[
     Path | None,
     typer.Option(
