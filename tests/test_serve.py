@@ -178,6 +178,7 @@ def test_evaluate_equals_lifecircle_scenario_for_the_same_added_facility(
     want = read_people_csv(out / "coverage.csv")
     api = pd.DataFrame(got["coverage"], columns=got["columns"])
     assert got["columns"] == list(want.columns)
+    assert set(api["community_name"]) == set(NAMES)  # hostile names come back as the same text
     assert len(api) == len(want)
     for col in want.columns:
         a, w = api[col].to_numpy(), want[col].to_numpy()
@@ -245,7 +246,12 @@ BAD = [
     ("POST", "/api/evaluate", {"add": [{**ADDED, "lon": "121.47"}]}, 400, "must be a number"),
     ("POST", "/api/evaluate", {"add": [{**ADDED, "lat": True}]}, 400, "must be a number"),
     ("POST", "/api/evaluate", {"add": [{**ADDED, "lon": 2.35, "lat": 48.85}]}, 400, "outside"),
+    ("POST", "/api/evaluate", {"add": [{**ADDED, "lon": 10**400}]}, 400, "finite number"),
+    ("POST", "/api/evaluate", {"add": [{**ADDED, "lat": None}]}, 400, "must be a number"),
     ("POST", "/api/evaluate", {"add": [{**ADDED, "name": 5}]}, 400, "name"),
+    ("POST", "/api/evaluate", {"add": [{**ADDED, "name": "x" * 201}]}, 400, "200 characters"),
+    ("POST", "/api/evaluate", {"add": [ADDED] * 1001}, 413, "at most 1000"),
+    ("POST", "/api/evaluate", "[" * 100_000 + "]" * 100_000, 400, "nested too deeply"),
     ("POST", "/api/evaluate", {"add": {"category": "market"}}, 400, "must be a list"),
     ("POST", "/api/evaluate", {"remove": ["osm:node/404"]}, 400, "osm:node/404"),
     ("POST", "/api/evaluate", {"remove": [1]}, 400, "facility_id strings"),
@@ -337,14 +343,23 @@ def test_serve_command_warns_off_loopback_and_refuses_a_non_analysis(
     import lifecircle.server as server
 
     calls = []
-    monkeypatch.setattr(server, "serve_forever", lambda bench, **kw: calls.append(kw))
+
+    def fake(bench, **kw):  # listens nowhere; says where it would
+        calls.append(kw)
+        kw["started"]("http://127.0.0.1:8765/")
+
+    monkeypatch.setattr(server, "serve_forever", fake)
     r = runner.invoke(app, ["serve", str(analysis), "--host", "0.0.0.0", "--port", "9"])
     assert r.exit_code == 0, r.output
     assert "warning" in r.output and "other machines" in r.output
     assert calls == [{"host": "0.0.0.0", "port": 9, "started": calls[0]["started"]}]
     r = runner.invoke(app, ["serve", str(analysis)])
     assert r.exit_code == 0 and "warning" not in r.output
+    assert "http://127.0.0.1:8765/" in r.output
     assert calls[1]["host"] == "127.0.0.1" and calls[1]["port"] == 8765
+    r = runner.invoke(app, ["serve", str(analysis), "--port", "0", "-q"])
+    assert r.exit_code == 0 and calls[2]["port"] == 0
+    assert "http://" not in r.output  # -q: nothing said once it listens
     r = runner.invoke(app, ["serve", str(tmp_path)])
     assert r.exit_code == 2 and "analyze" in r.output
     r = runner.invoke(app, ["serve", str(analysis), "--port", "70000"])

@@ -190,6 +190,8 @@ class _Post(_Base):
             return json.loads(b"".join(self._chunks), parse_constant=no_constant)
         except (ValueError, UnicodeDecodeError) as exc:
             raise RequestError(400, f"malformed JSON: {exc}") from None
+        except RecursionError:
+            raise RequestError(400, "malformed JSON: nested too deeply") from None
 
 
 class _Evaluate(_Post):

@@ -76,9 +76,15 @@ def records(df: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _number(v: Any, what: str) -> float:
-    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+    if isinstance(v, bool) or not isinstance(v, int | float):
         raise _bad(f"{what}: must be a number; got {v!r}")
-    return float(v)
+    try:
+        x = float(v)
+    except OverflowError:  # an integer beyond any float
+        x = math.inf
+    if not math.isfinite(x):
+        raise _bad(f"{what}: must be a finite number; got {str(v)[:40]}")
+    return x
 
 
 def _object(body: Any, allowed: set[str], what: str) -> dict[str, Any]:

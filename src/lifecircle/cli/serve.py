@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 
 from lifecircle.cli import logs
+from lifecircle.cli import options as opt
 from lifecircle.cli.guard import run_guarded
 from lifecircle.errors import InputError
 
@@ -63,6 +64,8 @@ def serve_cmd(
     folder: Folder,
     host: Host = "127.0.0.1",
     port: Port = 8765,
+    verbose: opt.Verbose = 0,
+    quiet: opt.Quiet = False,
 ) -> None:
     """The planning workbench's local server: an HTTP API that evaluates added and removed
     facilities and suggests sites on an `analyze` output folder, without changing it."""
@@ -71,5 +74,5 @@ def serve_cmd(
         folder,
         host=host,
         port=port,
-        quiet=bool(ctx.obj and ctx.obj.get("quiet")),
+        quiet=bool(ctx.obj["quiet"]) if ctx.obj else quiet,
     )
