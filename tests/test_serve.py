@@ -124,7 +124,8 @@ def call(served, method: str, path: str, body=None, headers=None):
         if isinstance(body, dict | list):
             body = json.dumps(body)
             headers = {"Content-Type": "application/json", **(headers or {})}
-        conn.request(method, path, body=body, headers=headers or {})
+        chunked = body is not None and not isinstance(body, str | bytes)
+        conn.request(method, path, body=body, headers=headers or {}, encode_chunked=chunked)
         resp = conn.getresponse()
         raw = resp.read()
     finally:
@@ -290,6 +291,9 @@ def test_wrong_content_type_and_huge_bodies_are_refused(served):
     huge = '{"add": [], "x": "' + "a" * MAX_BODY + '"}'
     json_type = {"Content-Type": "application/json"}
     status, _, got = call(served, "POST", "/api/evaluate", huge, json_type)
+    assert status == 413 and "bytes" in got["error"]["message"]
+    chunks = iter([b'{"x": "', *[b"a" * 100_000] * 12, b'"}'])  # no Content-Length
+    status, _, got = call(served, "POST", "/api/evaluate", chunks, json_type)
     assert status == 413 and "bytes" in got["error"]["message"]
 
 

@@ -39,6 +39,9 @@ from lifecircle.workbench import RequestError, Workbench
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1024 * 1024  # bytes of a request body
+#: a chunked body (no Content-Length) is read up to this, and refused with 413 beyond MAX_BODY;
+#: beyond this the connection is closed
+HARD_MAX_BODY = 8 * MAX_BODY
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 API = {
     "GET /api/summary": "the analysis: area-wide shares, complete life circle, target, categories",
@@ -170,7 +173,6 @@ class _Post(_Base):
         length = self.request.headers.get("Content-Length")
         if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
             raise RequestError(413, f"the body is over {MAX_BODY:,} bytes; send less at once")
-        self.request.connection.set_max_body_size(MAX_BODY)  # type: ignore[union-attr]
         kind = self.request.headers.get("Content-Type", "").split(";")[0].strip().lower()
         if kind != "application/json":
             raise RequestError(
@@ -183,6 +185,9 @@ class _Post(_Base):
             self._chunks.append(chunk)
 
     def body(self) -> Any:
+        if self._size > MAX_BODY:
+            raise RequestError(413, f"the body is over {MAX_BODY:,} bytes; send less at once")
+
         def no_constant(name: str) -> None:
             raise ValueError(f"{name} is not a number JSON allows")
 
@@ -235,7 +240,7 @@ def _listen(bench: Workbench, host: str, port: int) -> tuple[HTTPServer, int]:
     sockets = bind_sockets(port, address=host)
     actual = int(sockets[0].getsockname()[1])
     app = make_app(bench, loopback_port=actual if is_loopback(host) else None)
-    server = HTTPServer(app, max_body_size=MAX_BODY)
+    server = HTTPServer(app, max_body_size=HARD_MAX_BODY)
     server.add_sockets(sockets)
     return server, actual
 
