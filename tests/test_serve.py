@@ -226,7 +226,7 @@ def test_removing_lowers_coverage_and_nothing_is_the_baseline(served, analysis):
     assert again["coverage"] == none["coverage"]
 
 
-def test_sites_equal_the_siting_of_the_library(served):
+def test_sites_equal_the_siting_of_the_library_and_of_lifecircle_site(served, tmp_path):
     ask = {"category": "elder_care", "count": 2}
     status, _, got = call(served, "POST", "/api/sites", ask)
     assert status == 200, got
@@ -236,6 +236,14 @@ def test_sites_equal_the_siting_of_the_library(served):
     assert [s["coverage_after"] for s in got["sites"]] == want.sites["coverage_after"].tolist()
     assert got["coverage_after"] == want.coverage_after and got["mode"] == "count"
     assert len(got["curve"]) == 3
+    out = tmp_path / "sites"
+    args = ["-q", "site", str(served[1].folder), "--out", str(out), "--category", "elder_care"]
+    r = runner.invoke(app, [*args, "--count", "2"])
+    assert r.exit_code == 0, r.output
+    csv = read_people_csv(out / "sites.csv")
+    assert [s["candidate_id"] for s in got["sites"]] == csv["candidate_id"].astype(str).tolist()
+    for col in ("residents_newly_covered", "coverage_after", "lon", "lat"):
+        assert [s[col] for s in got["sites"]] == csv[col].astype(float).tolist(), col
     status, _, got = call(served, "POST", "/api/sites", {"category": "elder_care", "target": 0.5})
     assert status == 200 and got["reached"] is True and got["coverage_after"] >= 0.5
 
