@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from lifecircle.cli import analyze, batch, presets, rebuild, scenario, site
+from lifecircle.cli import analyze, batch, presets, rebuild, scenario, serve, site
 from lifecircle.cli import options as opt
 from lifecircle.cli.logs import merge
 
@@ -38,6 +38,7 @@ app.command("report")(rebuild.report_cmd)
 app.command("map")(rebuild.map_cmd)
 app.command("scenario")(scenario.scenario_cmd)
 app.command("site")(site.site_cmd)
+app.command("serve")(serve.serve_cmd)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())
