@@ -137,7 +137,7 @@ def coverage_change(
     out.loc[new, "coverage_before"] = 0.0  # the category had no facility before
     cb = out["coverage_before"].to_numpy(dtype=float)
     ca = out["coverage_after"].to_numpy(dtype=float)
-    out["change"] = ca - cb
+    out["change"] = (ca - cb).round(12)  # 0.16, not 0.16000000000000003
     out["target"] = target
     out["meets_before"] = populated & (cb >= target)
     out["meets_after"] = populated & (ca >= target)

@@ -144,6 +144,7 @@ def write_tasks(tasks: pd.DataFrame, folder: Path, *, lang: str = "zh") -> dict[
         ``csv_quoted`` and ``xlsx_cleaned``: how many cells had to be made safe.
     """
     _keys(tasks)
-    quoted = write_people_csv(tasks, Path(folder) / "tasks.csv")
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    quoted = atomic_write(Path(folder) / "tasks.csv", lambda p: write_people_csv(tasks, p))
     xlsx = write_tasks_xlsx(tasks, Path(folder) / "tasks.xlsx", lang=lang)
     return {"csv_quoted": quoted, "xlsx_cleaned": xlsx["cleaned_cells"]}
