@@ -758,3 +758,16 @@ def test_ctrl_c_while_solving_stops_the_solver_and_then_interrupts():
     assert tell.interrupted
     with pytest.raises(KeyboardInterrupt):  # the usual handler is back
         signal.raise_signal(signal.SIGINT)
+
+
+def test_site_speaks_the_analysis_language_unless_told(town, tmp_path):
+    en = tmp_path / "en"
+    assert invoke(*_analyze_args(town), "--out", en, "--lang", "en").exit_code == 0
+    r = invoke("site", en, "--category", CAT, "--count", 1, "--out", tmp_path / "s1")
+    assert r.exit_code == 0, r.output
+    assert "The best new site raises" in (tmp_path / "s1" / "map.html").read_text("utf-8")
+    r = invoke(
+        "site", en, "--category", CAT, "--count", 1, "--out", tmp_path / "s2", "--lang", "zh"
+    )
+    assert r.exit_code == 0, r.output
+    assert "The best" not in (tmp_path / "s2" / "map.html").read_text("utf-8")

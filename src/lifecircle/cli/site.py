@@ -92,6 +92,18 @@ def load_analysis(folder: Path) -> Study:
     return Study.load(cache)
 
 
+def _analysis_lang(folder: Path) -> str:
+    """The language the analysis in ``folder`` was written in (Chinese when unknown)."""
+    import json
+
+    try:
+        summary = json.loads((folder / "summary.json").read_text("utf-8"))
+        lang = summary["provenance"]["presentation"]["lang"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "zh"
+    return lang if lang in ("zh", "en") else "zh"
+
+
 def _run(
     analysis: Path,
     out: Path,
@@ -113,6 +125,8 @@ def _run(
     from lifecircle.siting import site
     from lifecircle.study import study_cache
 
+    if shown["lang"] is None:  # as the analysis was shown
+        shown["lang"] = _analysis_lang(analysis)
     if shown["lang"] not in ("zh", "en"):
         raise InputError(f"--lang {shown['lang']!r}: choose zh or en")
     inputs = [("the analysis folder's study", study_cache(analysis))]
@@ -186,7 +200,9 @@ def site_cmd(
     profile: Profile = None,
     minutes: Minutes = None,
     encoding: opt.Encoding = None,
-    lang: opt.Lang = "zh",
+    lang: Annotated[
+        str | None, typer.Option(help="zh or en (default: the analysis's language).")
+    ] = None,
     tiles: opt.Tiles = "osm",
     offline: opt.Offline = True,
     overwrite: opt.Overwrite = False,
