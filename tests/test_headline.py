@@ -511,3 +511,41 @@ def test_demo_refuses_a_sites_folder_of_the_users_before_any_work(tmp_path):
     r = runner.invoke(app, ["demo", "--out", str(out), "--overwrite"])
     assert r.exit_code == 2, r.output
     assert not out.exists() and (mine / "sites.csv").read_text(encoding="utf-8") == "my own list"
+
+
+@pytest.mark.parametrize("name", ["shanghai_huangpu_roads.osm", "shanghai_central_roads.osm"])
+def test_bd09_list_read_as_wgs84_is_flagged_as_bd09_not_gcj02(name):
+    """A Baidu list sits a few hundred metres further off than a GCJ-02 one: told apart."""
+    from lifecircle.chinacoords import wgs84_to_bd09, wgs84_to_gcj02
+    from lifecircle.sources.facilities import gcj02_evidence
+
+    net, crs, lonlat = _network_and_points(name)
+    bd = np.column_stack(wgs84_to_bd09(lonlat[:, 0], lonlat[:, 1]))
+    assert gcj02_evidence(bd, net, crs, system="bd09")["looks_bd09"]
+    assert not gcj02_evidence(bd, net, crs)["looks_gcj02"]
+    for other in (lonlat, np.column_stack(wgs84_to_gcj02(lonlat[:, 0], lonlat[:, 1]))):
+        assert not gcj02_evidence(other, net, crs, system="bd09")["looks_bd09"]
+
+
+def test_bd09_list_is_a_headline_warning_naming_the_option(tmp_path):
+    import pandas as pd
+
+    from lifecircle.chinacoords import gcj02_to_bd09
+
+    example = Path(__file__).resolve().parents[1] / "data/examples/shanghai_facilities_gcj02.csv"
+    df = pd.read_csv(example, dtype=str)
+    lon, lat = gcj02_to_bd09(df["lon"].astype(float).to_numpy(), df["lat"].astype(float).to_numpy())
+    df["lon"], df["lat"] = [f"{v:.7f}" for v in lon], [f"{v:.7f}" for v in lat]
+    baidu = tmp_path / "baidu.csv"
+    df.to_csv(baidu, index=False)
+    out = tmp_path / "out"
+    r = runner.invoke(
+        app,
+        ["analyze", "--osm", str(shared("osm/shanghai_central_roads.osm")), "--facilities",
+         str(baidu), "--out", str(out), "--lang", "en"],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    s = json.loads((out / "summary.json").read_text("utf-8"))
+    codes = [w["code"] for w in s["warnings"]]
+    assert "facilities_look_bd09" in codes and LOOKS_GCJ02 not in codes
+    assert "--facilities-crs bd09" in " ".join(r.output.split())

@@ -30,6 +30,7 @@ AREA_SAMPLES = "uniform_area_no_population_data"
 EMPTY_BASKET = "empty_basket_categories"
 OFF_NETWORK = "off_network"
 LOOKS_GCJ02 = "facilities_look_gcj02"
+LOOKS_BD09 = "facilities_look_bd09"
 
 
 @dataclass(frozen=True)
@@ -226,7 +227,8 @@ def headline(summary: Mapping[str, Any]) -> Headline:
         for w in (
             _empty_basket_warning(empty, basket, names, unit, with_data),
             _off_network_warning(summary, off, unit),
-            _gcj02_warning(summary),
+            _shifted_warning(summary, "gcj02"),
+            _shifted_warning(summary, "bd09"),
         )
         if w is not None
     ]
@@ -319,16 +321,17 @@ def _off_network_warning(
     )
 
 
-def _gcj02_warning(summary: Mapping[str, Any]) -> HeadlineWarning | None:
-    """Facility lists read as WGS 84 that look like GCJ-02."""
-    gcj = list(summary.get("counts", {}).get("facilities_look_gcj02", []))
-    if not gcj:
+def _shifted_warning(summary: Mapping[str, Any], system: str) -> HeadlineWarning | None:
+    """Facility lists read as WGS 84 that look like GCJ-02 or BD-09 (``system``)."""
+    code = LOOKS_GCJ02 if system == "gcj02" else LOOKS_BD09
+    files = list(summary.get("counts", {}).get(code, []))
+    if not files:
         return None
     return HeadlineWarning(
-        LOOKS_GCJ02,
-        _each("hl_gcj02", files=", ".join(gcj)),
-        {"files": gcj},
-        _each("hl_short_gcj02"),
+        code,
+        _each(f"hl_{system}", files=", ".join(files)),
+        {"files": files},
+        _each(f"hl_short_{system}"),
     )
 
 

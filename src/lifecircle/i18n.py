@@ -218,6 +218,13 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "over the {m} basket categories with data: {share}",
     },
     "hl_short_gcj02": {"zh": "设施坐标疑为 GCJ-02", "en": "facilities look GCJ-02"},
+    "hl_bd09": {
+        "zh": "设施清单 {files} 按 WGS 84 读取,但看起来是百度(BD-09)坐标:"
+        "若是,请加 --facilities-crs bd09 重新运行。",
+        "en": "facility list(s) {files} were read as WGS 84 but look like Baidu (BD-09) "
+        "coordinates: if so, rerun with --facilities-crs bd09.",
+    },
+    "hl_short_bd09": {"zh": "设施坐标疑为 BD-09", "en": "facilities look BD-09"},
     "districts_with_warnings": {
         "zh": "{n} 个区完成但有警示(见 city_summary.json → per_district → warnings)",
         "en": "{n} district(s) finished with warnings (city_summary.json → per_district → "

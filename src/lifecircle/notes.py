@@ -67,6 +67,16 @@ NOTES: dict[str, dict[str, str]] = {
         "{median_elsewhere_m:.0f} 米):它看起来是高德/腾讯(GCJ-02)坐标。"
         "如果是,请加 --facilities-crs gcj02 重新运行。",
     },
+    "looks_bd09": {
+        "en": "--facilities {file} was read as WGS 84, but its points sit a median "
+        "{median_m:.0f} m from the streets and {median_bd09_m:.0f} m once read as BD-09 (the "
+        "same shift in other directions gives {median_elsewhere_m:.0f} m): it looks like a "
+        "Baidu (BD-09) list. If so, rerun with --facilities-crs bd09.",
+        "zh": "设施清单 {file} 按 WGS 84 读取,但其点位距道路的中位距离为 {median_m:.0f} 米,"
+        "按 BD-09 读取则为 {median_bd09_m:.0f} 米(同样距离向其他方向平移为 "
+        "{median_elsewhere_m:.0f} 米):它看起来是百度(BD-09)坐标。"
+        "如果是,请加 --facilities-crs bd09 重新运行。",
+    },
     "dropped_pieces": {
         "en": "pieces of network shorter than {min_component_m:g} m in total are not routed on; "
         "points nearest to them are attached to the nearest kept edge within {max_snap_m:g} m, "

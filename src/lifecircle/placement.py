@@ -97,8 +97,9 @@ def check_user_lists(
             counts.setdefault("facilities_outside_buffer_per_file", {})[label] = found.outside
         if found.gcj02:
             counts.setdefault("facilities_gcj02_check", {})[label] = found.gcj02
-            if found.gcj02["looks_gcj02"]:
-                counts.setdefault("facilities_look_gcj02", []).append(label)
+            for system in ("gcj02", "bd09"):
+                if found.gcj02.get(f"looks_{system}"):
+                    counts.setdefault(f"facilities_look_{system}", []).append(label)
         if found.note:
             notes.append(found.note)
     return notes, counts

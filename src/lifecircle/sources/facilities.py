@@ -16,7 +16,7 @@ import shapely
 from pyproj import CRS
 
 from lifecircle.categories import Taxonomy
-from lifecircle.chinacoords import gcj02_to_wgs84
+from lifecircle.chinacoords import bd09_to_wgs84, gcj02_to_wgs84
 from lifecircle.config import Settings
 from lifecircle.errors import InputError
 from lifecircle.network import Network
@@ -402,6 +402,18 @@ def check_user_facilities(
         )
         log.warning(msg)
         return FileCheck(outside, msg, ev)
+    bd = gcj02_evidence(xy, net, crs, system="bd09")  # a Baidu list, 100-500 m further off
+    ev = ev | {k: v for k, v in bd.items() if "bd09" in k}
+    if bd["looks_bd09"]:
+        msg = note(
+            "looks_bd09",
+            file=path.name,
+            median_m=bd["median_m_as_given"],
+            median_bd09_m=bd["median_m_read_as_bd09"],
+            median_elsewhere_m=bd["median_m_shifted_elsewhere"],
+        )
+        log.warning(msg)
+        return FileCheck(outside, msg, ev)
     return FileCheck(outside, None, ev)
 
 
@@ -412,8 +424,11 @@ GCJ02_MIN_GAIN_M = 3.0  # and by at least this many metres: not a rounding diffe
 GCJ02_CAP_M = 500.0  # distances are measured up to this far (farther counts as this far)
 
 
-def gcj02_evidence(lonlat: np.ndarray, net: Network, crs: CRS) -> dict[str, Any]:
-    """Does a list read as WGS 84 sit where GCJ-02 coordinates would?
+def gcj02_evidence(
+    lonlat: np.ndarray, net: Network, crs: CRS, *, system: str = "gcj02"
+) -> dict[str, Any]:
+    """Does a list read as WGS 84 sit where GCJ-02 (or, with ``system="bd09"``, Baidu's BD-09)
+    coordinates would?
 
     Compares the median distance from the points to the walk network as given, after the
     GCJ-02 → WGS 84 inverse, and after the same displacement turned by 90°, 180° and 270° (a
@@ -439,7 +454,8 @@ def gcj02_evidence(lonlat: np.ndarray, net: Network, crs: CRS) -> dict[str, Any]
     """
     to_m = partial(_metric_xy, crs=crs)
     as_is = to_m(lonlat)
-    shifted = to_m(np.column_stack(gcj02_to_wgs84(lonlat[:, 0], lonlat[:, 1])))
+    back = gcj02_to_wgs84 if system == "gcj02" else bd09_to_wgs84
+    shifted = to_m(np.column_stack(back(lonlat[:, 0], lonlat[:, 1])))
     delta = shifted - as_is
 
     def median_m(xy: np.ndarray) -> float:
@@ -458,10 +474,10 @@ def gcj02_evidence(lonlat: np.ndarray, net: Network, crs: CRS) -> dict[str, Any]
     return {
         "points": len(lonlat),
         "median_m_as_given": round(d_given, 2),
-        "median_m_read_as_gcj02": round(d_gcj, 2),
+        f"median_m_read_as_{system}": round(d_gcj, 2),
         "median_m_shifted_elsewhere": round(d_ctrl, 2),
         "median_shift_m": round(float(np.median(np.hypot(delta[:, 0], delta[:, 1]))), 1),
-        "looks_gcj02": bool(looks),
+        f"looks_{system}": bool(looks),
     }
 
 
