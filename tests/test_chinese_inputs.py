@@ -292,3 +292,14 @@ def test_a_list_with_both_wgs84_and_gcj02_columns_reads_the_declared_pair(tmp_pa
     for crs in ("gcj02", None):
         pt = read_facilities_file(f, crs=crs).geometry.iloc[0]
         assert abs(pt.x - lon) < 1e-7 and abs(pt.y - lat) < 1e-7, crs
+
+
+def test_control_characters_pasted_into_a_category_are_not_part_of_it(tmp_path):
+    from lifecircle.sources.facilities import read_facilities_file
+
+    f = tmp_path / "fac.csv"
+    f.write_text(
+        "id,category,name,lon,lat\n1,market\x07,a,121.47,31.23\n2,\x00park ,b,121.48,31.23\n",
+        encoding="utf-8",
+    )
+    assert list(read_facilities_file(f)["category"]) == ["market", "park"]

@@ -227,7 +227,9 @@ def read_facilities_file(
             f"{option} {p}: unknown file type {p.suffix!r}; give .csv, .geojson, .gpkg or .shp"
         )
     first = 2 if where == "lines" else 1  # a CSV's header is line 1
-    cats = text_ids(gdf["category"]).reset_index(drop=True)
+    # a category is a key: control characters pasted with it (BEL, NUL …) are not part of it
+    cats = text_ids(gdf["category"]).str.replace(r"[\x00-\x1f\x7f]", "", regex=True)
+    cats = cats.str.strip().reset_index(drop=True)
     empty_cat = np.flatnonzero((cats == "").to_numpy())
     if len(empty_cat):
         rows = ", ".join(str(i + first) for i in empty_cat[:20])
