@@ -90,6 +90,10 @@ def test_report_command_redraws_figures(out):
         px = _pixels(out / f)
         assert min(px.shape[:2]) > 400 and px.std() > 10
     assert 'src="coverage_map.png"' in (out / "report.html").read_text("utf-8")
+    import json
+
+    drawn = json.loads((out / "summary.json").read_text("utf-8"))["figures"]
+    assert drawn["lang"] == "en"  # summary.json says how the figures are drawn now
     umask = os.umask(0)
     os.umask(umask)
     for f in ("report.html", "coverage_chart.png"):  # rebuilt files are not left private

@@ -358,11 +358,12 @@ def site(  # noqa: PLR0913  (keyword-only, one per option of `lifecircle site`)
         "tables": round(time.perf_counter() - t3, 3),
     }
     log.info(
-        "sited %d %s facilities among %d candidates: %.1f%% -> %.1f%%",
+        "sited %d %s facilities among %d candidates: %.1f%% -> %.1f%%%s",
         len(result.sites),
         category,
         len(table),
         100 * result.coverage_before,
         100 * result.coverage_after,
+        " (the target is not reached)" if result.reached is False else "",
     )
     return result

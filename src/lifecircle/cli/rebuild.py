@@ -27,6 +27,9 @@ def _update(out: Path, build: Callable[[Path], object]) -> None:
 
 def _rebuild(out: Path, lang: str) -> Path:
     """The figures (drawn in ``lang``), then the report that shows them."""
+    import json
+
+    from lifecircle.fileio import write_json
     from lifecircle.render.escape import read_people_csv
     from lifecircle.render.figures import write_figures
     from lifecircle.render.maps import load_outputs
@@ -45,6 +48,10 @@ def _rebuild(out: Path, lang: str) -> Path:
             lang=lang,
         )
         render_report(out, lang=lang, dest=tmp / "report.html", figures_lang=drawn["lang"])
+        # summary.json says how the figures are drawn now (their language, the font found)
+        summary = json.loads((out / "summary.json").read_text("utf-8"))
+        summary["figures"] = drawn
+        write_json(tmp / "summary.json", summary)
 
     _update(out, build)
     return out / "report.html"
