@@ -892,3 +892,21 @@ def test_report_on_a_batch_folder_points_to_the_district_folders(tmp_path):
     assert r.exit_code == 2
     text = " ".join(r.output.split())
     assert "a `lifecircle batch` folder" in text and "lifecircle map" in text
+
+
+def test_presets_show_every_category_key_whole_on_an_80_column_terminal():
+    import subprocess
+    import sys
+
+    from lifecircle.config import load_preset
+
+    env = dict(os.environ, COLUMNS="80", TERM="dumb")
+    out = subprocess.run(
+        [sys.executable, "-m", "lifecircle.cli.main", "presets", "shanghai"],
+        capture_output=True, text=True, env=env, check=True,
+    ).stdout  # fmt: skip
+    preset = load_preset("shanghai")
+    for key in set(preset.thresholds) | set(preset.basket):
+        assert f" {key} " in out, key  # never cut to "community_…"
+    table = [line for line in out.splitlines() if line[:1] in "┏┃┡│└"]
+    assert table and max(len(line) for line in table) <= 80

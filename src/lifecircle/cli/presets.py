@@ -57,9 +57,16 @@ def _show(preset: Preset) -> None:
     console.print(
         f"target {preset.target:.0%}; tiers {tiers} min; {speeds} ({band})", highlight=False
     )
-    table = Table("category", "threshold", "judged with", "in basket", "unverified", "note")
+    keys = sorted(set(preset.thresholds) | set(preset.basket))
+    table = Table()
+    # the keys users type into files are never cut short, however narrow the terminal
+    table.add_column("category", no_wrap=True, min_width=max(map(len, keys), default=8))
+    for header in ("threshold", "judged with", "in basket"):
+        table.add_column(header)
+    table.add_column("unverified", no_wrap=True, min_width=len("unverified"))
+    table.add_column("note", overflow="fold")
     tier_of = {c: t for t, cats in preset.basket_tiers.items() for c in cats}
-    for key in sorted(set(preset.thresholds) | set(preset.basket)):
+    for key in keys:
         t = preset.threshold(key)
         table.add_row(
             key,
