@@ -183,72 +183,11 @@ def read_facilities_file(
     declared = crs or Declared()
     p = check_file(path, option)
     label = label or p.name
-    if p.suffix.lower() in (".csv", ".txt"):
-        df = _coordinates_of(read_csv_text(p, option, encoding), declared.china)
-        if category is not None:
-            df["category"] = category
-        missing = [c for c in ("category", "lon", "lat") if c not in df.columns]
-        if missing:
-            raise InputError(
-                f"{option} {p}: missing column(s) {', '.join(missing)}; a facility CSV needs "
-                "id,category,name,lon,lat (or 编号,类别,名称,经度,纬度)"
-            )
-        if not len(df):
-            raise InputError(
-                f"{option} {p}: the file has a header but no rows; add your facilities, or drop "
-                "this --facilities file"
-            )
-        geom = rows_to_points(df, p, option, declared, FACILITY_CSV_COLUMNS)
-        gdf = gpd.GeoDataFrame(df, geometry=geom, crs=declared.crs or CRS.from_epsg(4326))
-        gdf = to_wgs84_geoms(gdf, declared.china)
-        where = "lines"
-    elif p.suffix.lower() in VECTOR_SUFFIXES:
-        gdf = read_vector(p, option, declared)
-        names = normalise_headers([c for c in gdf.columns if c != "geometry"])
-        gdf = gdf.rename(columns=names).set_geometry("geometry")
-        if category is not None:
-            gdf["category"] = category
-        if not len(gdf):
-            raise InputError(
-                f"{option} {p}: the layer holds no feature; add your facilities, or drop this "
-                "--facilities file"
-            )
-        if "category" not in gdf.columns:
-            raise InputError(f"{option} {p}: needs a 'category' (类别) column")
-        empty = empty_rows(gdf)
-        if len(empty):
-            raise InputError(
-                f"{option} {p}: {len(empty)} feature(s) without a geometry (features "
-                f"{', '.join(str(i + 1) for i in empty[:20])}); give each a location or remove it"
-            )
-        where = "features"
-    else:
-        raise InputError(
-            f"{option} {p}: unknown file type {p.suffix!r}; give .csv, .geojson, .gpkg or .shp"
-        )
+    gdf, where = _facility_rows(p, option, declared, encoding=encoding, category=category)
     first = 2 if where == "lines" else 1  # a CSV's header is line 1
-    # a category is a key: control characters pasted with it (BEL, NUL …) are not part of it
-    cats = text_ids(gdf["category"]).str.replace(r"[\x00-\x1f\x7f]", "", regex=True)
-    cats = cats.str.strip().reset_index(drop=True)
-    empty_cat = np.flatnonzero((cats == "").to_numpy())
-    if len(empty_cat):
-        rows = ", ".join(str(i + first) for i in empty_cat[:20])
-        raise InputError(f"{option} {p}: rows without a category ({where} {rows}); fill them in")
-    if "id" in gdf.columns:
-        ids = text_ids(gdf["id"]).reset_index(drop=True)
-        ids = ids.where(ids != "", [f"line{i + first}" for i in range(len(ids))])
-    else:
-        ids = pd.Series([f"line{i + first}" for i in range(len(gdf))], dtype=object)
-    dup = _duplicate_id_problems(ids, cats, gdf.geometry.to_numpy())
-    if dup:
-        if where == "features":
-            dup = [m.replace("(lines", "(features") for m in dup]
-        raise rejected_rows_error(dup, p, option, FACILITY_CSV_COLUMNS)
-    capacity = (
-        read_capacity(gdf["capacity"], p, option, where=where, first=first)
-        if "capacity" in gdf.columns
-        else np.full(len(gdf), np.nan)
-    )
+    cats = _categories_of(gdf, p, option, where=where, first=first)
+    ids = _ids_of(gdf, cats, p, option, where=where, first=first)
+    capacity = _capacities_of(gdf, p, option, where=where, first=first)
     out = gpd.GeoDataFrame(
         {
             "facility_id": [f"{label}:{i}" for i in ids],
@@ -263,6 +202,109 @@ def read_facilities_file(
     out.attrs["declared"] = declared.label()
     log.info("read %d facilities from %s (%s)", len(out), p.name, declared.label())
     return out
+
+
+def _facility_rows(
+    p: Path, option: str, declared: Declared, *, encoding: str | None, category: str | None
+) -> tuple[gpd.GeoDataFrame, str]:
+    """The file's rows with their geometries, and what its rows are called in messages
+    (``lines`` of a CSV, ``features`` of a vector layer)."""
+    if p.suffix.lower() in (".csv", ".txt"):
+        return _csv_rows(p, option, declared, encoding=encoding, category=category), "lines"
+    if p.suffix.lower() in VECTOR_SUFFIXES:
+        return _vector_rows(p, option, declared, category=category), "features"
+    raise InputError(
+        f"{option} {p}: unknown file type {p.suffix!r}; give .csv, .geojson, .gpkg or .shp"
+    )
+
+
+def _csv_rows(
+    p: Path, option: str, declared: Declared, *, encoding: str | None, category: str | None
+) -> gpd.GeoDataFrame:
+    """A facility CSV's rows as points in WGS 84 (GCJ-02 / BD-09 converted)."""
+    df = _coordinates_of(read_csv_text(p, option, encoding), declared.china)
+    if category is not None:
+        df["category"] = category
+    missing = [c for c in ("category", "lon", "lat") if c not in df.columns]
+    if missing:
+        raise InputError(
+            f"{option} {p}: missing column(s) {', '.join(missing)}; a facility CSV needs "
+            "id,category,name,lon,lat (or 编号,类别,名称,经度,纬度)"
+        )
+    if not len(df):
+        raise InputError(
+            f"{option} {p}: the file has a header but no rows; add your facilities, or drop "
+            "this --facilities file"
+        )
+    geom = rows_to_points(df, p, option, declared, FACILITY_CSV_COLUMNS)
+    gdf = gpd.GeoDataFrame(df, geometry=geom, crs=declared.crs or CRS.from_epsg(4326))
+    return to_wgs84_geoms(gdf, declared.china)
+
+
+def _vector_rows(
+    p: Path, option: str, declared: Declared, *, category: str | None
+) -> gpd.GeoDataFrame:
+    """A facility layer's features, with normalised headers; refused without a feature, a
+    category column or a geometry on each feature."""
+    gdf = read_vector(p, option, declared)
+    names = normalise_headers([c for c in gdf.columns if c != "geometry"])
+    gdf = gdf.rename(columns=names).set_geometry("geometry")
+    if category is not None:
+        gdf["category"] = category
+    if not len(gdf):
+        raise InputError(
+            f"{option} {p}: the layer holds no feature; add your facilities, or drop this "
+            "--facilities file"
+        )
+    if "category" not in gdf.columns:
+        raise InputError(f"{option} {p}: needs a 'category' (类别) column")
+    empty = empty_rows(gdf)
+    if len(empty):
+        raise InputError(
+            f"{option} {p}: {len(empty)} feature(s) without a geometry (features "
+            f"{', '.join(str(i + 1) for i in empty[:20])}); give each a location or remove it"
+        )
+    return gdf
+
+
+def _categories_of(
+    gdf: gpd.GeoDataFrame, p: Path, option: str, *, where: str, first: int
+) -> pd.Series:
+    """Each row's category, cleaned; refused where one is empty."""
+    # a category is a key: control characters pasted with it (BEL, NUL …) are not part of it
+    cats = text_ids(gdf["category"]).str.replace(r"[\x00-\x1f\x7f]", "", regex=True)
+    cats = cats.str.strip().reset_index(drop=True)
+    empty_cat = np.flatnonzero((cats == "").to_numpy())
+    if len(empty_cat):
+        rows = ", ".join(str(i + first) for i in empty_cat[:20])
+        raise InputError(f"{option} {p}: rows without a category ({where} {rows}); fill them in")
+    return cats
+
+
+def _ids_of(
+    gdf: gpd.GeoDataFrame, cats: pd.Series, p: Path, option: str, *, where: str, first: int
+) -> pd.Series:
+    """Each row's id (``line<N>`` where it has none); refused where one id is on several rows."""
+    if "id" in gdf.columns:
+        ids = text_ids(gdf["id"]).reset_index(drop=True)
+        ids = ids.where(ids != "", [f"line{i + first}" for i in range(len(ids))])
+    else:
+        ids = pd.Series([f"line{i + first}" for i in range(len(gdf))], dtype=object)
+    dup = _duplicate_id_problems(ids, cats, gdf.geometry.to_numpy())
+    if dup:
+        if where == "features":
+            dup = [m.replace("(lines", "(features") for m in dup]
+        raise rejected_rows_error(dup, p, option, FACILITY_CSV_COLUMNS)
+    return ids
+
+
+def _capacities_of(
+    gdf: gpd.GeoDataFrame, p: Path, option: str, *, where: str, first: int
+) -> np.ndarray:
+    """Each row's capacity (NaN where unknown, or for all rows without a capacity column)."""
+    if "capacity" in gdf.columns:
+        return read_capacity(gdf["capacity"], p, option, where=where, first=first)
+    return np.full(len(gdf), np.nan)
 
 
 def _coordinates_of(df: pd.DataFrame, system: str | None) -> pd.DataFrame:

@@ -15,6 +15,7 @@ import rasterio.errors
 import rasterio.io
 import rasterio.windows
 import shapely
+from affine import Affine
 from pyproj import CRS, Transformer
 from shapely.geometry.base import BaseGeometry
 
@@ -77,75 +78,112 @@ def residents_from_raster(
     except rasterio.errors.RasterioError as exc:
         raise InputError(f"{option} {p}: not a readable raster ({exc}); give a GeoTIFF") from exc
     with src:
-        if src.crs is None:
-            raise CRSError(
-                f"{option} {p}: the raster has no CRS; georeference it (e.g. gdal_edit -a_srs)"
-            )
-        crs = CRS.from_user_input(src.crs)
-        if not usable_crs(crs):
-            raise CRSError(
-                f"{option} {p}: the raster's coordinate reference system is {crs.name!r}, a "
-                "local system with no link to the earth; georeference it with its real CRS "
-                "(gdal_edit -a_srs EPSG:xxxx FILE)"
-            )
-        tf = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
-        minx, miny, maxx, maxy = area_wgs84.bounds
-        xs, ys = tf.transform([minx, maxx, minx, maxx], [miny, miny, maxy, maxy])
-        rb = src.bounds
-        if max(xs) < rb.left or min(xs) > rb.right or max(ys) < rb.bottom or min(ys) > rb.top:
-            raise InputError(
-                f"{option} {p}: the raster (bounds {tuple(round(v, 4) for v in rb)} in "
-                f"{src.crs.to_string()}) does not overlap the analysis area; give a raster that "
-                "covers it"
-            )
-        r0, c0 = src.index(min(xs), max(ys))
-        r1, c1 = src.index(max(xs), min(ys))
-        row0, row1 = max(min(r0, r1) - 1, 0), min(max(r0, r1) + 2, src.height)
-        col0, col1 = max(min(c0, c1) - 1, 0), min(max(c0, c1) + 2, src.width)
-        win = rasterio.windows.Window(col0, row0, col1 - col0, row1 - row0)
-        try:
-            band = src.read(1, window=win, masked=True).astype("float64")
-        except rasterio.errors.RasterioError as exc:
-            raise InputError(
-                f"{option} {p}: the raster's cells cannot be read ({exc}); the file looks "
-                "damaged or truncated: copy or export it again"
-            ) from exc
-        wtf = src.window_transform(win)
-        values = np.ma.filled(band, 0.0)
-        mask = np.ma.getmaskarray(band)
-        nan = np.isnan(values) & ~mask
-        negative = (values < 0) & ~mask
+        crs = _raster_crs(src, p, option)
+        win = _area_window(src, crs, area_wgs84, p, option)
+        band = _read_window(src, win, p, option)
         limit = MAX_DENSITY_PER_KM2 * _cell_area_km2(src, crs, area_wgs84.centroid.y)
-        absurd = (values > limit) & ~mask
-        if absurd.any():
-            raise InputError(
-                f"{option} {p}: {int(absurd.sum())} cell(s) in the area hold impossible values "
-                f"(up to {values[absurd].max():.3g} people in one cell, where "
-                f"{MAX_DENSITY_PER_KM2:,.0f} per km² would be {limit:,.0f}); probably a nodata "
-                "value the file does not declare: declare it (gdal_edit -a_nodata VALUE FILE) "
-                "or fix those cells"
-            )
-        values[nan | negative] = 0.0
-        rows, cols = np.nonzero(values > 0)
-        cx, cy = rasterio.transform.xy(wtf, rows, cols, offset="center")
-        pts = gpd.GeoDataFrame(
-            {"weight": values[rows, cols]},
-            geometry=shapely.points(np.asarray(cx), np.asarray(cy)),
-            crs=crs,
-        ).to_crs(4326)
+        values, nan, negative = _cell_values(band, limit, p, option)
+        pts = _cell_points(values, src.window_transform(win), crs)
     if len(pts) == 0:
         raise InputError(f"{option} {p}: no populated cell in the analysis area")
-    n_neg, n_nan = int(negative.sum()), int(nan.sum())
+    return pts, _ignored_cells_report(p, n_neg=int(negative.sum()), n_nan=int(nan.sum()))
+
+
+def _raster_crs(src: rasterio.io.DatasetReader, p: Path, option: str) -> CRS:
+    """The raster's CRS; refused when it has none or one with no link to the earth."""
+    if src.crs is None:
+        raise CRSError(
+            f"{option} {p}: the raster has no CRS; georeference it (e.g. gdal_edit -a_srs)"
+        )
+    crs = CRS.from_user_input(src.crs)
+    if not usable_crs(crs):
+        raise CRSError(
+            f"{option} {p}: the raster's coordinate reference system is {crs.name!r}, a "
+            "local system with no link to the earth; georeference it with its real CRS "
+            "(gdal_edit -a_srs EPSG:xxxx FILE)"
+        )
+    return crs
+
+
+def _area_window(
+    src: rasterio.io.DatasetReader, crs: CRS, area_wgs84: BaseGeometry, p: Path, option: str
+) -> rasterio.windows.Window:
+    """The raster's cells over the area's bounding box, with one cell to spare on each side;
+    refused when the raster does not overlap the area."""
+    tf = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    minx, miny, maxx, maxy = area_wgs84.bounds
+    xs, ys = tf.transform([minx, maxx, minx, maxx], [miny, miny, maxy, maxy])
+    rb = src.bounds
+    if max(xs) < rb.left or min(xs) > rb.right or max(ys) < rb.bottom or min(ys) > rb.top:
+        raise InputError(
+            f"{option} {p}: the raster (bounds {tuple(round(v, 4) for v in rb)} in "
+            f"{src.crs.to_string()}) does not overlap the analysis area; give a raster that "
+            "covers it"
+        )
+    r0, c0 = src.index(min(xs), max(ys))
+    r1, c1 = src.index(max(xs), min(ys))
+    row0, row1 = max(min(r0, r1) - 1, 0), min(max(r0, r1) + 2, src.height)
+    col0, col1 = max(min(c0, c1) - 1, 0), min(max(c0, c1) + 2, src.width)
+    return rasterio.windows.Window(col0, row0, col1 - col0, row1 - row0)
+
+
+def _read_window(
+    src: rasterio.io.DatasetReader, win: rasterio.windows.Window, p: Path, option: str
+) -> np.ma.MaskedArray:
+    """The first band's cells in the window (masked where nodata), as float64."""
+    try:
+        return src.read(1, window=win, masked=True).astype("float64")
+    except rasterio.errors.RasterioError as exc:
+        raise InputError(
+            f"{option} {p}: the raster's cells cannot be read ({exc}); the file looks "
+            "damaged or truncated: copy or export it again"
+        ) from exc
+
+
+def _cell_values(
+    band: np.ma.MaskedArray, limit: float, p: Path, option: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The cells' residents (0 for nodata, NaN and negative cells) and the masks of the NaN
+    and negative cells; refused when a cell holds more than ``limit`` people."""
+    values = np.ma.filled(band, 0.0)
+    mask = np.ma.getmaskarray(band)
+    nan = np.isnan(values) & ~mask
+    negative = (values < 0) & ~mask
+    absurd = (values > limit) & ~mask
+    if absurd.any():
+        raise InputError(
+            f"{option} {p}: {int(absurd.sum())} cell(s) in the area hold impossible values "
+            f"(up to {values[absurd].max():.3g} people in one cell, where "
+            f"{MAX_DENSITY_PER_KM2:,.0f} per km² would be {limit:,.0f}); probably a nodata "
+            "value the file does not declare: declare it (gdal_edit -a_nodata VALUE FILE) "
+            "or fix those cells"
+        )
+    values[nan | negative] = 0.0
+    return values, nan, negative
+
+
+def _cell_points(values: np.ndarray, wtf: Affine, crs: CRS) -> gpd.GeoDataFrame:
+    """One point in WGS 84 per populated cell centre, weighted by its residents."""
+    rows, cols = np.nonzero(values > 0)
+    cx, cy = rasterio.transform.xy(wtf, rows, cols, offset="center")
+    return gpd.GeoDataFrame(
+        {"weight": values[rows, cols]},
+        geometry=shapely.points(np.asarray(cx), np.asarray(cy)),
+        crs=crs,
+    ).to_crs(4326)
+
+
+def _ignored_cells_report(p: Path, *, n_neg: int, n_nan: int) -> dict[str, Any]:
+    """The report of the cells read as no residents, with a note when there are any."""
     notes = []
     if n_neg or n_nan:
         msg = note("population_raster_cells_ignored", file=p.name, negative=n_neg, nan=n_nan)
         log.warning(msg)
         notes.append(msg)
-    report = {
+    return {
         "population_raster_cells_ignored": {"negative": n_neg, "nan": n_nan},
         "notes": notes,
     }
-    return pts, report
 
 
 def residents_from_points(
