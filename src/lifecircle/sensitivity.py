@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from lifecircle._variants import Searches, Shares, faster, resnap, within
+from lifecircle._variants import Resnapped, Searches, Shares, faster, resnap, within
 from lifecircle.config import Preset, speed_band_problem
 from lifecircle.errors import InputError
 from lifecircle.snapping import Snapped
@@ -285,25 +285,13 @@ def sensitivity(
         speed = (shares(base, slow), shares(base, fast))
     limits = bands.snap_limits(study.settings.max_snap_m)
     with clock.stage("snap", "sensitivity: snapping limit"):
-        high = resnap(study, limits[1])
-        low = high.at(limits[0])
-        low_m = searches.distances(low.points, low.residents)
-        high_m = searches.distances(high.points, high.residents)
-        searches.keep(low.points)  # the dropout runs start from the low limit's fields
-        snap = (shares(low_m, preset), shares(high_m, preset))
-        optimistic = shares(high_m, fast)
+        low, snap, optimistic = _snap_band(study, searches, shares, limits, fast)
     rerouted_snap = searches.count
     with clock.stage("dropout", "sensitivity: facility completeness"):
         drops = dropped_facilities(
             len(study.facilities.table), probability=bands.dropout, runs=runs
         )
-        alone, pessimistic = [], []
-        for drop in drops:
-            missing = _without(study, run, drop)
-            alone.append(shares(searches.distances(missing, study.residents.snap), preset))
-            worst = _without(study, low.points, drop)
-            pessimistic.append(shares(searches.distances(worst, low.residents), slow))
-            searches.forget()
+        alone, pessimistic = _dropout_band(study, searches, shares, run, low, drops, slow)
     table = _assemble(
         shares.labels,
         coverage,
@@ -321,13 +309,59 @@ def sensitivity(
         rerouted={"snap": rerouted_snap, "dropout": searches.count - rerouted_snap},
         timings_s=clock.timings,
     )
+    _log_result(table, searches.count)
+    return result
+
+
+def _snap_band(
+    study: Study,
+    searches: Searches,
+    shares: Shares,
+    limits: tuple[float, float],
+    fast: Preset,
+) -> tuple[Resnapped, tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """The snapping at the low limit, the coverage at the low and high limits, and the
+    optimistic corner (the high limit, faster walkers); leaves the low limit's fields kept."""
+    preset = study.settings.preset
+    high = resnap(study, limits[1])
+    low = high.at(limits[0])
+    low_m = searches.distances(low.points, low.residents)
+    high_m = searches.distances(high.points, high.residents)
+    searches.keep(low.points)  # the dropout runs start from the low limit's fields
+    snap = (shares(low_m, preset), shares(high_m, preset))
+    optimistic = shares(high_m, fast)
+    return low, snap, optimistic
+
+
+def _dropout_band(
+    study: Study,
+    searches: Searches,
+    shares: Shares,
+    run: dict[str, Snapped],
+    low: Resnapped,
+    drops: list[np.ndarray],
+    slow: Preset,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per dropout run, the coverage without the dropped facilities alone, and the pessimistic
+    corner (also the low snapping limit and slower walkers)."""
+    preset = study.settings.preset
+    alone, pessimistic = [], []
+    for drop in drops:
+        missing = _without(study, run, drop)
+        alone.append(shares(searches.distances(missing, study.residents.snap), preset))
+        worst = _without(study, low.points, drop)
+        pessimistic.append(shares(searches.distances(worst, low.residents), slow))
+        searches.forget()
+    return alone, pessimistic
+
+
+def _log_result(table: pd.DataFrame, rerouted: int) -> None:
     log.info(
         "sensitivity: %d rows, %d with an uncertain verdict, %d searches run again",
         int(table["verdict_stable"].notna().sum()),
         int((table["verdict_stable"] == False).sum()),  # noqa: E712
-        searches.count,
+        rerouted,
     )
-    return result
 
 
 def _without(study: Study, snaps: dict[str, Snapped], drop: np.ndarray) -> dict[str, Snapped]:

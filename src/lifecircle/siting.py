@@ -32,11 +32,13 @@ from lifecircle.routing import origin_distances
 from lifecircle.sitecands import DEFAULT_SPACING_M, network_candidates
 from lifecircle.siteplan import Plan, Shares
 from lifecircle.sitereach import reach_matrix
-from lifecircle.snapping import snap_points
+from lifecircle.snapping import Snapped, snap_points
 from lifecircle.sources.facilities import access_points
 from lifecircle.timing import Display, Progress, Stopwatch
 
 if TYPE_CHECKING:
+    import scipy.sparse as sp
+
     from lifecircle.study import Study
 
 log = logging.getLogger(__name__)
@@ -321,49 +323,105 @@ def site(  # noqa: PLR0913  (keyword-only, one per option of `lifecircle site`)
     walk = walk_for(study, category, profile=profile, minutes=minutes)
     goal = study.settings.target if count is None and target is None else target
     clock = Stopwatch(progress)
-    net, res = study.network, study.residents
     with clock.stage("candidates", "placing candidates"):
-        table, cand_counts = _place_candidates(study, candidates)
-        rows, pts = access_points(table, study.area.crs, step_m=study.settings.outline_step_m)
-        snap = snap_points(pts, net, max_snap_m=study.settings.max_snap_m)
-        on_net = np.bincount(rows[snap.on_network], minlength=len(table)) > 0
-        table["on_network"] = on_net
-        acc = study.access[category]
-        d0, _ = origin_distances(net, acc.field, acc.snap, res.snap, limit_m=study.search_limit_m)
-        covered0 = d0 <= walk.limit_m
+        placed = _place_and_cover(study, candidates, walk)
     t1 = time.perf_counter()
-    xy = np.column_stack([[p.x for p in pts], [p.y for p in pts]]) if len(pts) else np.zeros((0, 2))
+    xy = _xy(placed.points)
     with clock.stage("reach_matrix", "reach matrix"):
-        reach = reach_matrix(
-            net, rows, snap, res.snap, n_candidates=len(table), xy=xy, limit_m=walk.limit_m
-        )
+        reach = _reach(study, walk, placed, xy)
     t2 = time.perf_counter()
     shares = Shares(study, walk, goal if goal is not None else study.settings.target)
-    plan = Plan(study, walk, shares, reach, covered0, per, goal if count is None else None)
+    plan = Plan(study, walk, shares, reach, placed.covered0, per, goal if count is None else None)
     chosen, solver = plan.solve(count=count, method=method, time_limit_s=time_limit_s, clock=clock)
     t3 = time.perf_counter()
     with clock.stage("tables", "site tables"):
-        result = plan.result(
-            table,
-            chosen,
-            mode="count" if count is not None else "target",
-            method=method,
-            solver=solver,
-            counts=cand_counts,
-        )
-    result.summary["timings_s"] = {
+        result = _tables(plan, placed, chosen, count=count, method=method, solver=solver)
+    result.summary["timings_s"] = _timings(t0, t1, t2, t3)
+    _log_sited(result, category, len(placed.table))
+    return result
+
+
+@dataclass(frozen=True)
+class _Placed:
+    """The candidates in the area (``table``, with ``on_network``) and how many were dropped
+    (``counts``), their access points (``points``, owned by ``rows``) snapped (``snap``), and
+    which residents the existing facilities already cover (``covered0``)."""
+
+    table: gpd.GeoDataFrame
+    counts: dict[str, Any]
+    rows: np.ndarray
+    points: np.ndarray
+    snap: Snapped
+    covered0: np.ndarray
+
+
+def _place_and_cover(study: Study, candidates: gpd.GeoDataFrame | None, walk: Walk) -> _Placed:
+    """Place and snap the candidates; the residents the category's existing facilities cover."""
+    net, res = study.network, study.residents
+    table, cand_counts = _place_candidates(study, candidates)
+    rows, pts = access_points(table, study.area.crs, step_m=study.settings.outline_step_m)
+    snap = snap_points(pts, net, max_snap_m=study.settings.max_snap_m)
+    on_net = np.bincount(rows[snap.on_network], minlength=len(table)) > 0
+    table["on_network"] = on_net
+    acc = study.access[walk.category]
+    d0, _ = origin_distances(net, acc.field, acc.snap, res.snap, limit_m=study.search_limit_m)
+    covered0 = d0 <= walk.limit_m
+    return _Placed(table, cand_counts, rows, pts, snap, covered0)
+
+
+def _xy(pts: np.ndarray) -> np.ndarray:
+    """The points' coordinates, one row each."""
+    return (
+        np.column_stack([[p.x for p in pts], [p.y for p in pts]]) if len(pts) else np.zeros((0, 2))
+    )
+
+
+def _reach(study: Study, walk: Walk, placed: _Placed, xy: np.ndarray) -> sp.csr_matrix:
+    """Which residents each candidate reaches within the walking limit."""
+    return reach_matrix(
+        study.network,
+        placed.rows,
+        placed.snap,
+        study.residents.snap,
+        n_candidates=len(placed.table),
+        xy=xy,
+        limit_m=walk.limit_m,
+    )
+
+
+def _tables(
+    plan: Plan,
+    placed: _Placed,
+    chosen: list[int],
+    *,
+    count: int | None,
+    method: str,
+    solver: dict[str, Any],
+) -> SitingResult:
+    """The result's tables for the chosen candidates."""
+    mode = "count" if count is not None else "target"
+    return plan.result(
+        placed.table, chosen, mode=mode, method=method, solver=solver, counts=placed.counts
+    )
+
+
+def _timings(t0: float, t1: float, t2: float, t3: float) -> dict[str, float]:
+    """Seconds per stage, from the stages' start times (the last ends now)."""
+    return {
         "candidates_and_existing": round(t1 - t0, 3),
         "reach_matrix": round(t2 - t1, 3),
         "choosing": round(t3 - t2, 3),
         "tables": round(time.perf_counter() - t3, 3),
     }
+
+
+def _log_sited(result: SitingResult, category: str, n_candidates: int) -> None:
     log.info(
         "sited %d %s facilities among %d candidates: %.1f%% -> %.1f%%%s",
         len(result.sites),
         category,
-        len(table),
+        n_candidates,
         100 * result.coverage_before,
         100 * result.coverage_after,
         " (the target is not reached)" if result.reached is False else "",
     )
-    return result
