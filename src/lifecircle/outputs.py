@@ -24,6 +24,7 @@ import geopandas as gpd
 import numpy as np
 
 from lifecircle import fileio
+from lifecircle._records import jsonable
 from lifecircle.config import Settings
 from lifecircle.forked import forked_map
 from lifecircle.gpkg import write_gpkg
@@ -214,18 +215,6 @@ def provenance(
     }
 
 
-def _jsonable(o: Any) -> Any:
-    if isinstance(o, dict):
-        return {str(k): _jsonable(v) for k, v in o.items()}
-    if isinstance(o, list | tuple):
-        return [_jsonable(v) for v in o]
-    if isinstance(o, np.generic):
-        o = o.item()
-    if isinstance(o, float) and not np.isfinite(o):
-        return None
-    return o
-
-
 def _finite(df: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     out = df.copy()
     for c in out.columns:
@@ -249,6 +238,130 @@ def write_task_list(result: Result, folder: Path, *, settings: Settings, lang: s
     from lifecircle.tasks import build_tasks
 
     return write_tasks(build_tasks(result, settings, lang=lang), folder, lang=lang)["csv_quoted"]
+
+
+def _write_tables(
+    result: Result,
+    tmp: Path,
+    *,
+    settings: Settings,
+    lang: str,
+    sensitivity: Sensitivity | None,
+    more: MoreOutputs,
+    tell: Callable[[str], None],
+) -> tuple[int, list[str]]:
+    """The CSV tables, a command's own files and the task list in ``tmp``; returns how many CSV
+    cells were quoted and the names of the outputs (those written later included)."""
+    tell("coverage.csv")
+    quoted = write_people_csv(result.coverage, tmp / "coverage.csv")
+    tell("area_coverage.csv")
+    quoted += write_people_csv(result.area_coverage, tmp / "area_coverage.csv")
+    tell("denominators.csv")
+    quoted += write_people_csv(result.denominators, tmp / "denominators.csv")
+    written = list(OUTPUT_FILES)
+    if len(result.capacity):
+        quoted += write_people_csv(result.capacity, tmp / "capacity.csv")
+        written.append("capacity.csv")
+    if sensitivity is not None:
+        quoted += write_people_csv(sensitivity.table, tmp / SENSITIVITY_FILE)
+        written.append(SENSITIVITY_FILE)
+    if more.write is not None:
+        quoted += more.write(tmp)
+        written.extend(more.files)
+    tell("tasks.xlsx")
+    quoted += write_task_list(result, tmp, settings=settings, lang=lang)
+    return quoted, written
+
+
+def _write_layers(result: Result, gpkg: Path) -> int:
+    """The layers of ``lifecircle.gpkg``; returns how many NUL characters were removed."""
+    layers = {
+        "communities": result.communities,
+        "facilities": result.facilities,
+        "residents": result.residents,
+        "service_areas": result.service_areas,
+        "gaps": result.gaps,
+    }
+    nul = 0
+    safe = {}
+    for name, layer in layers.items():
+        safe[name], n = gpkg_safe_frame(_finite(layer))
+        nul += n
+    write_gpkg(gpkg, safe)
+    return nul
+
+
+def _with_summary(
+    result: Result,
+    inputs: Inputs,
+    settings: Settings,
+    files: dict[str, Any] | None,
+    shown: Presentation,
+    sensitivity: Sensitivity | None,
+) -> Result:
+    """``result`` with the summary every output reads: provenance, headline and, with
+    ``sensitivity``, its verdicts (the map and the report mark the uncertain ones)."""
+    # the headline (verdict, warnings) is decided once, from the summary every output reads
+    record = provenance(inputs, settings, files=files, presentation=shown)
+    summary = with_headline(result.summary | {"provenance": record})
+    if sensitivity is not None:  # the map and the report mark the uncertain verdicts
+        clc = summary["complete_life_circle"]
+        summary["sensitivity"] = sensitivity.summary(ALL, clc["profile"], clc["minutes"])
+    return replace(result, summary=summary)
+
+
+def _draw(
+    final: Result,
+    tmp: Path,
+    *,
+    settings: Settings,
+    shown: Presentation,
+    more: MoreOutputs,
+    study: tuple[Study, str] | None,
+    tell: Callable[[str], None],
+) -> dict[str, Any]:
+    """The map, the figures and the study cache in ``tmp``; returns what each task returned
+    (``map``, ``figures``, ``cache``)."""
+    from lifecircle.render.figures import write_figures
+    from lifecircle.render.maps import make_map
+    from lifecircle.study import study_cache
+
+    summary = final.summary
+    tasks: dict[str, Callable[[], Any]] = {
+        "map": lambda: make_map(
+            final,
+            tmp / "map.html",
+            target=settings.target,
+            lang=shown.lang,
+            tiles=shown.tiles,
+            offline=shown.offline,
+            overlay=more.map_layers,
+        ),
+        "figures": lambda: write_figures(
+            tmp,
+            communities=final.communities,
+            area_coverage=final.area_coverage,
+            summary=summary,
+            target=settings.target,
+            lang=shown.lang,
+        ),
+    }
+    if study is not None:
+        saved = study
+        tasks["cache"] = lambda: saved[0].save(study_cache(tmp), key=saved[1])
+    tell("map.html, coverage_map.png, coverage_chart.png" + (f", {CACHE_FILE}" if study else ""))
+    # independent files: on large areas the map (the slowest) is drawn in one forked
+    # worker while the figures and the study cache are written in another
+    large = int(summary.get("network", {}).get("nodes", 0)) >= PARALLEL_MIN_NODES
+    return dict(
+        zip(
+            tasks,
+            forked_map(
+                lambda k: tasks[k](), list(tasks), processes=settings.processes if large else 1
+            ),
+            strict=True,
+        )
+    )
 
 
 def write_outputs(  # noqa: PLR0913  (keyword-only options, each an optional part of a run)
@@ -287,11 +400,8 @@ def write_outputs(  # noqa: PLR0913  (keyword-only options, each an optional par
         ``out`` cannot take the outputs or cannot be written (full disk, read-only); ``out``
         is then left exactly as it was.
     """
-    from lifecircle.render.figures import write_figures
-    from lifecircle.render.maps import make_map
     from lifecircle.render.report import render_report
     from lifecircle.render.spreadsheet import write_xlsx
-    from lifecircle.study import study_cache
 
     shown = presentation or Presentation()
     tell = progress or (lambda _name: None)
@@ -302,95 +412,32 @@ def write_outputs(  # noqa: PLR0913  (keyword-only options, each an optional par
         out, overwrite=overwrite, inputs=input_paths(inputs), legacy=LEGACY_FILES
     )
     with stage as tmp:  # the private folder of the new files; moved in when all are written
-        tell("coverage.csv")
-        quoted = write_people_csv(result.coverage, tmp / "coverage.csv")
-        tell("area_coverage.csv")
-        quoted += write_people_csv(result.area_coverage, tmp / "area_coverage.csv")
-        tell("denominators.csv")
-        quoted += write_people_csv(result.denominators, tmp / "denominators.csv")
-        written = list(OUTPUT_FILES)
-        if len(result.capacity):
-            quoted += write_people_csv(result.capacity, tmp / "capacity.csv")
-            written.append("capacity.csv")
-        if sensitivity is not None:
-            quoted += write_people_csv(sensitivity.table, tmp / SENSITIVITY_FILE)
-            written.append(SENSITIVITY_FILE)
-        if more.write is not None:
-            quoted += more.write(tmp)
-            written.extend(more.files)
-        tell("tasks.xlsx")
-        quoted += write_task_list(result, tmp, settings=settings, lang=shown.lang)
+        quoted, written = _write_tables(
+            result,
+            tmp,
+            settings=settings,
+            lang=shown.lang,
+            sensitivity=sensitivity,
+            more=more,
+            tell=tell,
+        )
         tell("lifecircle.gpkg")
-        gpkg = tmp / "lifecircle.gpkg"
-        layers = {
-            "communities": result.communities,
-            "facilities": result.facilities,
-            "residents": result.residents,
-            "service_areas": result.service_areas,
-            "gaps": result.gaps,
-        }
-        nul = 0
-        safe = {}
-        for name, layer in layers.items():
-            safe[name], n = gpkg_safe_frame(_finite(layer))
-            nul += n
-        write_gpkg(gpkg, safe)
-        # the headline (verdict, warnings) is decided once, from the summary every output reads
-        record = provenance(inputs, settings, files=files, presentation=shown)
-        summary = with_headline(result.summary | {"provenance": record})
-        if sensitivity is not None:  # the map and the report mark the uncertain verdicts
-            clc = summary["complete_life_circle"]
-            summary["sensitivity"] = sensitivity.summary(ALL, clc["profile"], clc["minutes"])
-        result = replace(result, summary=summary)
+        nul = _write_layers(result, tmp / "lifecircle.gpkg")
+        result = _with_summary(result, inputs, settings, files, shown, sensitivity)
+        summary = result.summary
         tell("coverage.xlsx")
         xlsx = write_xlsx(result, tmp / "coverage.xlsx", target=settings.target, lang=shown.lang)
         counts, notes = text_cleaning(csv_quoted=quoted, xlsx=xlsx["cleaned_cells"], gpkg=nul)
         summary["text_cells"] = counts
         add_notes(summary, notes)
-        final = result  # the summary every output reads, notes and text counts included
-        tasks: dict[str, Callable[[], Any]] = {
-            "map": lambda: make_map(
-                final,
-                tmp / "map.html",
-                target=settings.target,
-                lang=shown.lang,
-                tiles=shown.tiles,
-                offline=shown.offline,
-                overlay=more.map_layers,
-            ),
-            "figures": lambda: write_figures(
-                tmp,
-                communities=final.communities,
-                area_coverage=final.area_coverage,
-                summary=summary,
-                target=settings.target,
-                lang=shown.lang,
-            ),
-        }
-        if study is not None:
-            saved = study
-            tasks["cache"] = lambda: saved[0].save(study_cache(tmp), key=saved[1])
-        tell(
-            "map.html, coverage_map.png, coverage_chart.png" + (f", {CACHE_FILE}" if study else "")
-        )
-        # independent files: on large areas the map (the slowest) is drawn in one forked
-        # worker while the figures and the study cache are written in another
-        large = int(result.summary.get("network", {}).get("nodes", 0)) >= PARALLEL_MIN_NODES
-        done = dict(
-            zip(
-                tasks,
-                forked_map(
-                    lambda k: tasks[k](), list(tasks), processes=settings.processes if large else 1
-                ),
-                strict=True,
-            )
-        )
+        # drawn from the summary every output reads, notes and text counts included
+        done = _draw(result, tmp, settings=settings, shown=shown, more=more, study=study, tell=tell)
         summary["map"], summary["figures"] = done["map"], done["figures"]
         summary.update(more.summary)
         summary["outputs"] = [*written, *([CACHE_FILE] if study is not None else [])]
         tell("summary.json")
         fileio.write_text(
-            tmp / "summary.json", json.dumps(_jsonable(summary), ensure_ascii=False, indent=2)
+            tmp / "summary.json", json.dumps(jsonable(summary), ensure_ascii=False, indent=2)
         )
         tell("report.html")
         render_report(tmp, lang=shown.lang)  # built from what was just written

@@ -117,31 +117,8 @@ SERVICE_AREA_DASH = "5 4"  # service areas: dashed outlines in the category's (c
 UNSURE_DASH = "6 4"  # communities whose verdict is uncertain: a thick dashed black outline
 
 
-def legend(
-    target: float,
-    denominator: str,
-    profile: str,
-    minutes: int | None,
-    lang: str = "en",
-    *,
-    headline: str = "",
-    warnings: tuple[str, ...] = (),
-    unit: str = "",
-    service_areas: bool = False,
-    uncertain: str = "",
-) -> MacroElement:
-    """The class legend in ``lang``; states the target and the denominator (a label for people,
-    see :func:`lifecircle.notes.denominator_label`), and above them the run's headline and its
-    warnings. Every text argument is plain text, escaped here; ``unit`` is what the weights
-    count in running text of ``lang`` (residents, area samples).
-
-    A Leaflet control in the bottom-left corner, so Leaflet stacks it above the scale bar
-    rather than over it. With ``service_areas``, a last row explains the dashed outlines that a
-    category layer draws; with ``uncertain`` (its text), a row for the dashed black outline of
-    communities whose verdict is uncertain (``analyze --sensitivity``).
-    """
-    zh = lang == "zh"
-    unit = safe_text(unit or ("居民" if zh else "residents"))
+def _legend_rows(target: float, unit: str, zh: bool, service_areas: bool, uncertain: str) -> str:
+    """The legend's rows: a swatch per class, then the service-area and uncertain outlines."""
     swatch = (
         '<span style="background:{c};width:14px;height:14px;display:inline-block;'
         'margin-right:6px;border:1px solid #555;vertical-align:-2px"></span>'
@@ -173,6 +150,14 @@ def legend(
             "display:inline-block;margin-right:6px;border:2px dashed #000;"
             f'vertical-align:-1px"></span>{safe_text(uncertain)}</div>'
         )
+    return rows
+
+
+def _legend_text(
+    target: float, denominator: str, profile: str, minutes: int | None, lang: str, unit: str
+) -> tuple[str, str, str]:
+    """The legend's title, its sentence on the complete life circle, and its denominator line."""
+    zh = lang == "zh"
     walker = safe_text(t(profile, lang))
     if zh:
         within = f",≤ {minutes} 分钟" if minutes else ""
@@ -190,6 +175,11 @@ def legend(
             f"({walker}{within}). Target {target:.0%}."
         )
         denom = f"Denominator: {safe_text(denominator)}"
+    return title, body, denom
+
+
+def _legend_top(headline: str, warnings: tuple[str, ...]) -> str:
+    """The run's headline and warnings above the legend, with a rule below them (or nothing)."""
     top = f'<div class="lc-headline"><b>{safe_text(headline)}</b></div>' if headline else ""
     top += "".join(
         f'<div class="lc-warning" style="color:#8a4b00;margin-top:3px">⚠ {safe_text(w)}</div>'
@@ -197,6 +187,37 @@ def legend(
     )
     if top:
         top += '<hr style="margin:5px 0">'
+    return top
+
+
+def legend(
+    target: float,
+    denominator: str,
+    profile: str,
+    minutes: int | None,
+    lang: str = "en",
+    *,
+    headline: str = "",
+    warnings: tuple[str, ...] = (),
+    unit: str = "",
+    service_areas: bool = False,
+    uncertain: str = "",
+) -> MacroElement:
+    """The class legend in ``lang``; states the target and the denominator (a label for people,
+    see :func:`lifecircle.notes.denominator_label`), and above them the run's headline and its
+    warnings. Every text argument is plain text, escaped here; ``unit`` is what the weights
+    count in running text of ``lang`` (residents, area samples).
+
+    A Leaflet control in the bottom-left corner, so Leaflet stacks it above the scale bar
+    rather than over it. With ``service_areas``, a last row explains the dashed outlines that a
+    category layer draws; with ``uncertain`` (its text), a row for the dashed black outline of
+    communities whose verdict is uncertain (``analyze --sensitivity``).
+    """
+    zh = lang == "zh"
+    unit = safe_text(unit or ("居民" if zh else "residents"))
+    rows = _legend_rows(target, unit, zh, service_areas, uncertain)
+    title, body, denom = _legend_text(target, denominator, profile, minutes, lang, unit)
+    top = _legend_top(headline, warnings)
     html = f"{top}<b>{title}</b><br>{body}<br><i>{denom}</i>{rows}"
     return _script(
         """

@@ -21,6 +21,7 @@ import folium
 import geopandas as gpd
 import numpy as np
 import shapely
+from branca.element import MacroElement
 from pyproj import CRS
 
 from lifecircle.chinacoords import wgs84_to_gcj02
@@ -527,34 +528,18 @@ def _gaps_layer(
     gfg.add_to(m)
 
 
-def make_map(
+def _community_props(
+    comm: gpd.GeoDataFrame,
     result: MapInputs,
-    path: Path,
-    *,
+    col: str,
+    profile: str,
+    minutes: int,
     target: float,
-    lang: str = "zh",
-    tiles: str = "osm",
-    offline: bool = True,
-    overlay: Callable[..., dict[str, int]] | None = None,
-) -> dict[str, Any]:
-    """Write ``map.html``; returns its size, basemap and the number of features per layer.
-
-    ``offline`` (the default) inlines Leaflet so the overlays show with no network; only the
-    basemap's tiles are fetched. False links Leaflet from a CDN. ``overlay(m, shift, lang)``
-    adds a command's own layers (and their legend) to the map ``m``, passing every layer through
-    ``shift`` (the display shift of the basemap); it returns their feature counts."""
-    crs = result.crs
+    lang: str,
+) -> gpd.GeoDataFrame:
+    """The communities' layer data: popup, tooltip fields and class; with an ``unsure`` column
+    only when the sensitivity finds some verdict uncertain."""
     summary = result.summary
-    clc = summary["complete_life_circle"]
-    profile, minutes = clc["profile"], clc["minutes"]
-    col = f"cov_{ALL}_{profile}_{minutes}min"
-    bm = basemap(tiles)
-    shift = display_shift(bm)
-    hl = headline(summary)
-    comm = shift(_simplify(result.communities, crs, 2.0))
-    m = base_map(tuple(comm.total_bounds), bm)
-    counts: dict[str, int] = {}
-
     share = comm[col].to_numpy(dtype=float) if col in comm else np.full(len(comm), np.nan)
     unsure = _uncertain(summary, profile, minutes, lang)
     is_unsure = [str(i) in unsure for i in comm["community_id"]]
@@ -587,7 +572,12 @@ def make_map(
     )
     if unsure:  # (only then: a run without --sensitivity draws the map it always drew)
         props.insert(len(props.columns) - 1, "unsure", is_unsure)
-    communities = folium.GeoJson(
+    return props
+
+
+def _communities_layer(props: gpd.GeoDataFrame, hl: Headline, lang: str) -> folium.GeoJson:
+    """The communities coloured by class, with tooltip and popup (not yet added to a map)."""
+    return folium.GeoJson(
         props.to_json(),
         name=t("layer_communities", lang),
         style_function=lambda f: (
@@ -610,16 +600,13 @@ def make_map(
         ),
         popup=folium.GeoJsonPopup(fields=["popup"], labels=False, max_width=420),
     )
-    communities.add_to(m)
-    counts["communities"] = len(props)
-    if unsure:
-        _uncertain_layer(m, props[props["unsure"]], lang, counts)
-    for k, cat in enumerate(result.categories):
-        _category_layer(m, k, cat, result, profile, shift, lang, counts, hl)
-    _gaps_layer(m, result, shift, counts, lang, hl)
-    if overlay is not None:
-        counts.update(overlay(m, shift, lang))
-    legend(
+
+
+def _map_legend(
+    summary: dict[str, Any], hl: Headline, target: float, profile: str, minutes: int, lang: str
+) -> MacroElement:
+    """The class legend of a run's map, with its headline and warnings."""
+    return legend(
         target,
         denominator_label(summary["denominator"], lang),
         profile,
@@ -630,7 +617,49 @@ def make_map(
         unit=hl.unit(lang),
         service_areas=True,
         uncertain=t("sens_legend", lang) if "sensitivity" in summary else "",
-    ).add_to(m)
+    )
+
+
+def make_map(
+    result: MapInputs,
+    path: Path,
+    *,
+    target: float,
+    lang: str = "zh",
+    tiles: str = "osm",
+    offline: bool = True,
+    overlay: Callable[..., dict[str, int]] | None = None,
+) -> dict[str, Any]:
+    """Write ``map.html``; returns its size, basemap and the number of features per layer.
+
+    ``offline`` (the default) inlines Leaflet so the overlays show with no network; only the
+    basemap's tiles are fetched. False links Leaflet from a CDN. ``overlay(m, shift, lang)``
+    adds a command's own layers (and their legend) to the map ``m``, passing every layer through
+    ``shift`` (the display shift of the basemap); it returns their feature counts."""
+    crs = result.crs
+    summary = result.summary
+    clc = summary["complete_life_circle"]
+    profile, minutes = clc["profile"], clc["minutes"]
+    col = f"cov_{ALL}_{profile}_{minutes}min"
+    bm = basemap(tiles)
+    shift = display_shift(bm)
+    hl = headline(summary)
+    comm = shift(_simplify(result.communities, crs, 2.0))
+    m = base_map(tuple(comm.total_bounds), bm)
+    counts: dict[str, int] = {}
+
+    props = _community_props(comm, result, col, profile, minutes, target, lang)
+    communities = _communities_layer(props, hl, lang)
+    communities.add_to(m)
+    counts["communities"] = len(props)
+    if "unsure" in props:
+        _uncertain_layer(m, props[props["unsure"]], lang, counts)
+    for k, cat in enumerate(result.categories):
+        _category_layer(m, k, cat, result, profile, shift, lang, counts, hl)
+    _gaps_layer(m, result, shift, counts, lang, hl)
+    if overlay is not None:
+        counts.update(overlay(m, shift, lang))
+    _map_legend(summary, hl, target, profile, minutes, lang).add_to(m)
     search_control(communities.get_name()).add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)  # open on hover/tap: never over a popup
     return finish_map(m, path, offline=offline, counts=counts, bm=bm)
