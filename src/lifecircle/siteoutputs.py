@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +19,7 @@ import pandas as pd
 import pyogrio
 
 from lifecircle import fileio
+from lifecircle._records import installed_version, jsonable
 from lifecircle.chinacoords import wgs84_to_gcj02
 from lifecircle.gpkg import as_type
 from lifecircle.headline import AREA_SAMPLES
@@ -166,18 +166,6 @@ def write_gpkg(result: SitingResult, path: Path, *, gcj02: bool) -> int:
     return n
 
 
-def _jsonable(o: Any) -> Any:
-    if isinstance(o, dict):
-        return {str(k): _jsonable(v) for k, v in o.items()}
-    if isinstance(o, list | tuple):
-        return [_jsonable(v) for v in o]
-    if isinstance(o, np.generic):
-        o = o.item()
-    if isinstance(o, float) and not np.isfinite(o):
-        return None
-    return o
-
-
 def site_summary(
     result: SitingResult, study: Study, *, record: dict[str, Any], lang: str
 ) -> dict[str, Any]:
@@ -230,16 +218,9 @@ def site_summary(
         "analysis": record.get("analysis"),
         "candidates_file": record.get("candidates_file"),
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-        "lifecircle": _version(),
+        "lifecircle": installed_version(),
         "outputs": list(SITE_FILES),
     }
-
-
-def _version() -> str:
-    try:
-        return metadata.version("lifecircle")
-    except metadata.PackageNotFoundError:  # pragma: no cover
-        return "unknown"
 
 
 def write_site_outputs(
@@ -302,7 +283,7 @@ def write_site_outputs(
             area_samples=samples,
         )
         fileio.write_text(
-            tmp / "summary.json", json.dumps(_jsonable(summary), ensure_ascii=False, indent=2)
+            tmp / "summary.json", json.dumps(jsonable(summary), ensure_ascii=False, indent=2)
         )
     return summary
 

@@ -17,7 +17,6 @@ import pickle
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from lifecircle._records import installed_version
 from lifecircle.area import StudyArea, define_area
 from lifecircle.capacity import Catchment, build_catchment
 from lifecircle.categories import Taxonomy, load_taxonomy, outside_taxonomy
@@ -85,7 +85,7 @@ def study_key(files: dict[str, Any], inputs: Inputs, settings: Settings) -> str:
     lifecircle version. Presentation options are not part of it."""
     h = hashlib.sha256()
     for part in (
-        _version(),
+        installed_version(),
         CACHE_FORMAT,
         {label: f["sha256"] for label, f in files.items()},
         {k: v for k, v in asdict(inputs).items() if not isinstance(v, Path | tuple)},
@@ -232,20 +232,15 @@ class Study:
                 min_component_m=settings.min_component_m,
             )
         with clock.stage("facilities", "finding facilities"):
-            fac_notes, fac_counts = check_user_lists(
-                prepared.user_facilities,
-                parse_crs(inputs.facilities_crs, "--facilities-crs"),
+            sited, categories, fac_notes, fac_counts = _find_facilities(
+                prepared,
+                settings,
+                inputs,
                 net,
                 area,
-                settings,
+                taxonomy,
+                user_cats,
                 refuse_if_outside=refuse_if_outside,
-            )
-            raw = gather_facilities(
-                prepared.osm.features if inputs.osm_facilities else None, user_lists, taxonomy
-            )
-            sited = site_facilities(raw, net, area, settings)
-            categories = analysed_categories(
-                taxonomy, settings.preset, user_cats, osm_facilities=inputs.osm_facilities
             )
         with clock.stage("snapping", "placing residents"):
             residents = place_residents(
@@ -255,14 +250,7 @@ class Study:
             "routing_and_service_areas", "routing", total=len(categories), unit="categories"
         ) as step:
             access = _route(net, sited, categories, area, settings, clock, step)
-        counts = {
-            **comm_counts,
-            **area.counts,
-            **fac_counts,
-            "facilities_outside_buffer": sited.outside_buffer,
-            "resident_points_outside_area": residents.outside_area,
-            **residents.counts,
-        }
+        counts = _study_counts(comm_counts, area, fac_counts, sited, residents)
         return cls(
             inputs=inputs,
             settings=settings,
@@ -511,7 +499,7 @@ class Study:
         """
         state = {
             "format": CACHE_FORMAT,
-            "version": _version(),
+            "version": installed_version(),
             "key": key,
             "study": self,
         }
@@ -546,9 +534,9 @@ class Study:
             ) from exc
         if not isinstance(state, dict) or state.get("format") != CACHE_FORMAT:
             raise InputError(f"{p}: not a saved lifecircle study; rerun lifecircle analyze")
-        if state.get("version") != _version():
+        if state.get("version") != installed_version():
             raise InputError(
-                f"{p}: saved by lifecircle {state.get('version')}, this is {_version()}; "
+                f"{p}: saved by lifecircle {state.get('version')}, this is {installed_version()}; "
                 "rerun lifecircle analyze"
             )
         if key is not None and state.get("key") != key:
@@ -610,13 +598,6 @@ def _category_order(categories: Iterable[str], taxonomy: Taxonomy) -> list[str]:
     return [c for c in keys if c in unique] + sorted(unique - set(keys))
 
 
-def _version() -> str:
-    try:
-        return metadata.version("lifecircle")
-    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "unknown"
-
-
 def _route(
     net: Network,
     sited: SitedFacilities,
@@ -641,4 +622,54 @@ def _route(
     return {
         c: CategoryAccess(rows=rows, snap=snap, field=f)
         for (c, (rows, snap)), f in zip(per_cat.items(), fields, strict=True)
+    }
+
+
+def _find_facilities(
+    prepared: Prepared,
+    settings: Settings,
+    inputs: Inputs,
+    net: Network,
+    area: StudyArea,
+    taxonomy: Taxonomy,
+    user_cats: list[str],
+    *,
+    refuse_if_outside: bool,
+) -> tuple[SitedFacilities, list[str], list[str], dict[str, Any]]:
+    """Check the user's facility lists, gather them with OpenStreetMap's and site them; the
+    sited facilities, the categories analysed, and the lists' notes and counts."""
+    user_lists = [f for _, f in prepared.user_facilities]
+    fac_notes, fac_counts = check_user_lists(
+        prepared.user_facilities,
+        parse_crs(inputs.facilities_crs, "--facilities-crs"),
+        net,
+        area,
+        settings,
+        refuse_if_outside=refuse_if_outside,
+    )
+    raw = gather_facilities(
+        prepared.osm.features if inputs.osm_facilities else None, user_lists, taxonomy
+    )
+    sited = site_facilities(raw, net, area, settings)
+    categories = analysed_categories(
+        taxonomy, settings.preset, user_cats, osm_facilities=inputs.osm_facilities
+    )
+    return sited, categories, fac_notes, fac_counts
+
+
+def _study_counts(
+    comm_counts: dict[str, Any],
+    area: StudyArea,
+    fac_counts: dict[str, Any],
+    sited: SitedFacilities,
+    residents: PlacedResidents,
+) -> dict[str, Any]:
+    """The study's counts: the communities', the area's, the facilities' and the residents'."""
+    return {
+        **comm_counts,
+        **area.counts,
+        **fac_counts,
+        "facilities_outside_buffer": sited.outside_buffer,
+        "resident_points_outside_area": residents.outside_area,
+        **residents.counts,
     }

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from lifecircle._records import jsonable
 from lifecircle.errors import InputError
 from lifecircle.naming import ALL
 from lifecircle.result import Result
@@ -55,22 +56,11 @@ def _bad(message: str) -> RequestError:
     return RequestError(400, message)
 
 
-def _jsonable(v: Any) -> Any:
-    """A value of a table as JSON: numpy scalars as Python ones, NaN and NA as null."""
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if v is None or v is pd.NA or v is pd.NaT:
-        return None
-    return v
-
-
 def records(df: pd.DataFrame) -> list[dict[str, Any]]:
     """The rows of ``df`` (without geometry) as JSON-ready dicts, values exact (no rounding)."""
     cols = [c for c in df.columns if c != "geometry"]
     return [
-        {c: _jsonable(v) for c, v in zip(cols, row, strict=True)}
+        {c: jsonable(v) for c, v in zip(cols, row, strict=True)}
         for row in df[cols].itertuples(index=False, name=None)
     ]
 
@@ -140,7 +130,7 @@ class Workbench:
                     "threshold": info["threshold"],
                     "in_basket": info["in_basket"],
                     "facilities": int(counts.get(c, 0)),
-                    "coverage": _jsonable(s["complete_life_circle"]["within_threshold"].get(c)),
+                    "coverage": jsonable(s["complete_life_circle"]["within_threshold"].get(c)),
                     "covered_residents": self._covered(self.baseline, c, rows.get(c)),
                 }
             )
@@ -167,7 +157,7 @@ class Workbench:
             return None
         a = result.area_coverage
         sel = a[(a["category"] == cat) & (a["profile"] == row[0]) & (a["minutes"] == row[1])]
-        return _jsonable(sel["covered_residents"].sum()) if len(sel) else 0.0
+        return jsonable(sel["covered_residents"].sum()) if len(sel) else 0.0
 
     # ---- POST /api/evaluate ------------------------------------------------------------------
 
@@ -284,8 +274,8 @@ class Workbench:
             a = after.summary["complete_life_circle"]["within_threshold"].get(c)
             cb, ca = self._covered(before, c, rows.get(c)), self._covered(after, c, rows.get(c))
             per_cat[c] = {
-                "coverage_before": _jsonable(b),
-                "coverage_after": _jsonable(a),
+                "coverage_before": jsonable(b),
+                "coverage_after": jsonable(a),
                 "residents_newly_covered": None if cb is None or ca is None else ca - cb,
             }
         judged = change[change["at_threshold"] & (change["verdict_change"] != "")]
@@ -300,8 +290,8 @@ class Workbench:
             "per_category": per_cat,
             "complete_life_circle": {
                 "category": ALL,
-                "coverage_before": _jsonable(clc_b["coverage"]),
-                "coverage_after": _jsonable(clc_a["coverage"]),
+                "coverage_before": jsonable(clc_b["coverage"]),
+                "coverage_after": jsonable(clc_a["coverage"]),
                 "communities_meeting_before": before.summary["communities_meeting_target"]["count"],
                 "communities_meeting_after": after.summary["communities_meeting_target"]["count"],
             },
