@@ -17,9 +17,10 @@ import logging
 import os
 import resource
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -261,93 +262,51 @@ def run_batch(  # noqa: PLR0913  (keyword-only, one per option of `lifecircle ba
     a callable told each line.
     """
     clock = Stopwatch(progress)
-    say = clock.say
     started = time.perf_counter()
-    timings: dict[str, float] = {}
     out = out.resolve()
     settings = replace(settings, processes=1)  # parallelism comes from the cluster
     shown = presentation or Presentation()
-    inputs.check(place_option="--places FILE")
-    if inputs.place is not None:
-        check_file(inputs.place, "--places")
-    dists = read_districts(
+    dists = _check_options(
+        inputs,
         districts_path,
+        cluster,
         id_column=district_id_column,
         name_column=district_name_column,
-        crs=parse_crs(districts_crs, "--districts-crs"),
+        crs=districts_crs,
     )
-    if cluster.scheduler:  # before any heavy work: a wrong address is found in seconds
-        _connect(cluster).close()
     params = run_parameters(inputs, settings)
     _check_batch_folder(out, inputs, districts_path)
     manifest = open_manifest(out, params, force=force)
     mark_written(out, [MANIFEST])
 
     # ---- read the city once
-    say(f"{len(dists)} districts; reading the city's inputs once")
-    t = time.perf_counter()
-    inputs, files, cache = _read_city(inputs, settings, out, cache_dir, clock)
-    timings["prepare_city_s"] = 0.0 if cache.meta["reused"] else cache.meta["seconds"]
-
-    lists = _read_city_lists(inputs, dists)
-    timings["read_inputs_s"] = round(time.perf_counter() - t, 3)
-    outside = _districts_outside(dists, cache, inputs, districts_path)
-    _check_lists_in_city(lists, dists, outside)
+    inputs, files, cache, lists, outside, timings = _read_city_once(
+        inputs, settings, dists, districts_path, out, cache_dir, clock
+    )
 
     # ---- one task per district that is not already done
-    records: dict[str, dict[str, Any]] = manifest["districts"]
+    make_task = partial(
+        DistrictTask,
+        out=out,
+        cache=cache,
+        inputs=inputs,
+        settings=settings,
+        presentation=shown,
+        files=files,
+    )
     base = digest(params, {k: v["sha256"] for k, v in files.items()})
-    tasks: list[DistrictTask] = []
-    skipped = 0
-    for k, d in enumerate(dists):
-        sub = lists.communities_of(k)
-        key = digest(
-            base,
-            d.district_id,
-            d.name,
-            shapely.to_wkb(d.geometry),
-            None if sub is None else frame_digest(sub),
-        )
-        prev = records.get(d.district_id)
-        record = {"district_id": d.district_id, "name": d.name, "dir": d.dirname, "digest": key}
-        if d.district_id in outside:
-            records[d.district_id] = record | {"status": "failed", "error": outside[d.district_id]}
-        elif (
-            prev
-            and prev.get("status") == "ok"
-            and prev.get("digest") == key
-            and complete(out / d.dirname)
-        ):
-            skipped += 1
-            prev["skipped_in_last_run"] = True
-        else:
-            sub = sub if sub is not None and len(sub) else None  # none in it: as analyze does
-            task = DistrictTask(
-                district=d,
-                digest=key,
-                out=out,
-                cache=cache,
-                inputs=inputs,
-                settings=settings,
-                presentation=shown,
-                communities=sub,
-                communities_source=lists.source if sub is not None else None,
-                community_counts=lists.counts if sub is not None else {},
-                files=files,
-                **lists.around(d, sub, settings.max_reach_m),
-            )
-            tasks.append(task)
-            records[d.district_id] = record | {"status": "pending"}
-    manifest["districts"] = {d.district_id: records[d.district_id] for d in dists}
+    tasks, manifest["districts"], skipped = _plan_tasks(
+        dists, lists, outside, manifest["districts"], base, out, make_task, settings.max_reach_m
+    )
     manifest["inputs"] = files
     write_json(out / MANIFEST, manifest)
-    say(f"{len(tasks)} to run, {skipped} unchanged and skipped, {len(outside)} outside the extract")
+    clock.say(
+        f"{len(tasks)} to run, {skipped} unchanged and skipped, {len(outside)} outside the extract"
+    )
 
     # ---- run
     t = time.perf_counter()
-    dashboard = None
-    if tasks:
-        dashboard = _run_tasks(tasks, cluster, manifest, out, clock)
+    dashboard = _run_tasks(tasks, cluster, manifest, out, clock) if tasks else None
     timings["run_s"] = round(time.perf_counter() - t, 3)
 
     # ---- city outputs
@@ -361,6 +320,105 @@ def run_batch(  # noqa: PLR0913  (keyword-only, one per option of `lifecircle ba
     write_json(out / "city_summary.json", summary)
     mark_written(out, CITY_FILES)
     return BatchResult(out=out, districts=manifest["districts"], summary=summary)
+
+
+def _check_options(
+    inputs: Inputs,
+    districts_path: Path,
+    cluster: Cluster,
+    *,
+    id_column: str | None,
+    name_column: str | None,
+    crs: str | None,
+) -> list[District]:
+    """The districts, once the options are checked and a given scheduler answers."""
+    inputs.check(place_option="--places FILE")
+    if inputs.place is not None:
+        check_file(inputs.place, "--places")
+    dists = read_districts(
+        districts_path,
+        id_column=id_column,
+        name_column=name_column,
+        crs=parse_crs(crs, "--districts-crs"),
+    )
+    if cluster.scheduler:  # before any heavy work: a wrong address is found in seconds
+        _connect(cluster).close()
+    return dists
+
+
+def _read_city_once(
+    inputs: Inputs,
+    settings: Settings,
+    dists: list[District],
+    districts_path: Path,
+    out: Path,
+    cache_dir: Path | None,
+    clock: Stopwatch,
+) -> tuple[Inputs, dict[str, Any], CityCache, _CityLists, dict[str, str], dict[str, float]]:
+    """The city's inputs, read once: the inputs as prepared, their files, the city cache, the
+    lists each district takes its part of, the districts outside the extract, and timings."""
+    clock.say(f"{len(dists)} districts; reading the city's inputs once")
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    inputs, files, cache = _read_city(inputs, settings, out, cache_dir, clock)
+    timings["prepare_city_s"] = 0.0 if cache.meta["reused"] else cache.meta["seconds"]
+
+    lists = _read_city_lists(inputs, dists)
+    timings["read_inputs_s"] = round(time.perf_counter() - t, 3)
+    outside = _districts_outside(dists, cache, inputs, districts_path)
+    _check_lists_in_city(lists, dists, outside)
+    return inputs, files, cache, lists, outside, timings
+
+
+def _plan_tasks(
+    dists: list[District],
+    lists: _CityLists,
+    outside: dict[str, str],
+    records: dict[str, dict[str, Any]],
+    base: str,
+    out: Path,
+    make_task: Callable[..., DistrictTask],
+    reach_m: float,
+) -> tuple[list[DistrictTask], dict[str, dict[str, Any]], int]:
+    """One task per district not already done: the tasks, the manifest's new district records
+    (in the order of ``dists``; ``records`` are the earlier run's) and how many were skipped."""
+    tasks: list[DistrictTask] = []
+    planned: dict[str, dict[str, Any]] = {}
+    skipped = 0
+    for k, d in enumerate(dists):
+        sub = lists.communities_of(k)
+        key = digest(
+            base,
+            d.district_id,
+            d.name,
+            shapely.to_wkb(d.geometry),
+            None if sub is None else frame_digest(sub),
+        )
+        prev = records.get(d.district_id)
+        record = {"district_id": d.district_id, "name": d.name, "dir": d.dirname, "digest": key}
+        if d.district_id in outside:
+            planned[d.district_id] = record | {"status": "failed", "error": outside[d.district_id]}
+        elif (
+            prev
+            and prev.get("status") == "ok"
+            and prev.get("digest") == key
+            and complete(out / d.dirname)
+        ):
+            skipped += 1
+            planned[d.district_id] = prev | {"skipped_in_last_run": True}
+        else:
+            sub = sub if sub is not None and len(sub) else None  # none in it: as analyze does
+            task = make_task(
+                district=d,
+                digest=key,
+                communities=sub,
+                communities_source=lists.source if sub is not None else None,
+                community_counts=lists.counts if sub is not None else {},
+                **lists.around(d, sub, reach_m),
+            )
+            tasks.append(task)
+            planned[d.district_id] = record | {"status": "pending"}
+    return tasks, planned, skipped
 
 
 @dataclass

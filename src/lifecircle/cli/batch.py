@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -18,51 +20,92 @@ from lifecircle.i18n import t
 from lifecircle.inputs import Inputs
 
 if TYPE_CHECKING:
-    from lifecircle.batch import BatchResult
+    from lifecircle.batch import BatchResult, Cluster
     from lifecircle.config import Settings
-    from lifecircle.timing import Display
+    from lifecircle.render.options import Presentation
 
 console = Console(stderr=True, soft_wrap=True)
 
 
+Districts = Annotated[
+    Path,
+    typer.Option(
+        help="District polygons: one file with a feature per district (id and name columns), "
+        "or a folder with a file per district (named by its code).",
+    ),
+]
+BatchOut = Annotated[
+    Path,
+    typer.Option(
+        help="Output folder: a subfolder per district (the files of `analyze --out`), "
+        "city_coverage.csv, city_summary.json, city_map.html and batch_manifest.json (a "
+        "rerun resumes from it), and _cache/ (the prepared city, unless --cache-dir).",
+    ),
+]
+Places = Annotated[
+    Path | None,
+    typer.Option(
+        help="Instead of --osm: fetch the city online once, for a polygon file or a text file "
+        "of place names (one per line); needs the internet.",
+    ),
+]
+DistrictIdColumn = Annotated[
+    str | None,
+    typer.Option(help="Column holding the district code (default: code, adcode, id…)."),
+]
+DistrictNameColumn = Annotated[
+    str | None, typer.Option(help="Column holding the district name (default: name…).")
+]
+DistrictsCrs = Annotated[
+    str | None,
+    typer.Option(
+        help="CRS of the districts when the file states none (e.g. EPSG:4326), or gcj02 / bd09."
+    ),
+]
+Scheduler = Annotated[
+    str | None,
+    typer.Option(
+        help="Address of a running dask scheduler (tcp://host:8786). Default: a local cluster "
+        "on this machine.",
+    ),
+]
+Workers = Annotated[
+    int | None, typer.Option(min=1, help="Local cluster size (default: one per core).")
+]
+MemoryLimit = Annotated[
+    str, typer.Option(help="Memory per local worker, e.g. 6GB (default: RAM / workers).")
+]
+Retries = Annotated[
+    int,
+    typer.Option(
+        min=0,
+        help="Times a district may kill its worker before it is recorded as failed (local "
+        "cluster; with --scheduler the scheduler's allowed-failures setting counts).",
+    ),
+]
+CacheDir = Annotated[
+    Path | None,
+    typer.Option(
+        help="Where the prepared city is kept (default: OUT/_cache); share it between runs."
+    ),
+]
+Force = Annotated[
+    bool,
+    typer.Option(help="Recompute every district, also in a folder made with other parameters."),
+]
+
+_INTERRUPTED = "interrupted: finished districts are kept; run the same command again to resume"
+
+
 def batch_cmd(
     ctx: typer.Context,
-    districts: Annotated[
-        Path,
-        typer.Option(
-            help="District polygons: one file with a feature per district (id and name columns), "
-            "or a folder with a file per district (named by its code).",
-        ),
-    ],
-    out: Annotated[
-        Path,
-        typer.Option(
-            help="Output folder: a subfolder per district (the files of `analyze --out`), "
-            "city_coverage.csv, city_summary.json, city_map.html and batch_manifest.json (a "
-            "rerun resumes from it), and _cache/ (the prepared city, unless --cache-dir).",
-        ),
-    ],
+    districts: Districts,
+    out: BatchOut,
     osm: opt.Osm = None,
-    places: Annotated[
-        Path | None,
-        typer.Option(
-            help="Instead of --osm: fetch the city online once, for a polygon file or a text file "
-            "of place names (one per line); needs the internet.",
-        ),
-    ] = None,
-    district_id_column: Annotated[
-        str | None,
-        typer.Option(help="Column holding the district code (default: code, adcode, id…)."),
-    ] = None,
-    district_name_column: Annotated[
-        str | None, typer.Option(help="Column holding the district name (default: name…).")
-    ] = None,
-    districts_crs: Annotated[
-        str | None,
-        typer.Option(
-            help="CRS of the districts when the file states none (e.g. EPSG:4326), or gcj02 / bd09."
-        ),
-    ] = None,
+    places: Places = None,
+    district_id_column: DistrictIdColumn = None,
+    district_name_column: DistrictNameColumn = None,
+    districts_crs: DistrictsCrs = None,
     communities: opt.Communities = None,
     communities_crs: opt.CommunitiesCrs = None,
     id_column: opt.IdColumn = "id",
@@ -84,44 +127,18 @@ def batch_cmd(
     tiles: opt.Tiles = "osm",
     offline: opt.Offline = True,
     age_share: opt.AgeShare = None,
-    scheduler: Annotated[
-        str | None,
-        typer.Option(
-            help="Address of a running dask scheduler (tcp://host:8786). Default: a local cluster "
-            "on this machine.",
-        ),
-    ] = None,
-    workers: Annotated[
-        int | None, typer.Option(min=1, help="Local cluster size (default: one per core).")
-    ] = None,
-    memory_limit: Annotated[
-        str, typer.Option(help="Memory per local worker, e.g. 6GB (default: RAM / workers).")
-    ] = "auto",
-    retries: Annotated[
-        int,
-        typer.Option(
-            min=0,
-            help="Times a district may kill its worker before it is recorded as failed (local "
-            "cluster; with --scheduler the scheduler's allowed-failures setting counts).",
-        ),
-    ] = 2,
-    cache_dir: Annotated[
-        Path | None,
-        typer.Option(
-            help="Where the prepared city is kept (default: OUT/_cache); share it between runs."
-        ),
-    ] = None,
-    force: Annotated[
-        bool,
-        typer.Option(help="Recompute every district, also in a folder made with other parameters."),
-    ] = False,
+    scheduler: Scheduler = None,
+    workers: Workers = None,
+    memory_limit: MemoryLimit = "auto",
+    retries: Retries = 2,
+    cache_dir: CacheDir = None,
+    force: Force = False,
     verbose: opt.Verbose = 0,
     quiet: opt.Quiet = False,
 ) -> None:
     """Analyse every district of a city: the city file is read once, one task per district runs
     on dask.distributed, and a rerun skips districts that are already done."""
-    from lifecircle.batch import Cluster, run_batch  # dask: loaded when a batch runs
-    from lifecircle.render.options import Presentation
+    from lifecircle.batch import run_batch  # dask: loaded when a batch runs
 
     quiet = ctx.obj["quiet"]
     inputs = Inputs(
@@ -141,52 +158,82 @@ def batch_cmd(
         encoding=encoding,
         age_share=age_share,
     )
-
-    def run() -> BatchResult:
-        from lifecircle.cli import logs
-        from lifecircle.display import display_for
-
-        settings = make_settings(
-            preset,
-            target=target,
-            max_snap_m=max_snap_m,
-            admin_level=admin_level,
-            grid_cell_m=grid_cell_m,
-        )
-        # districts done / all, failed, elapsed and time left: bars on a terminal, plain
-        # lines elsewhere, nothing with -q
-        with display_for(logs.err, quiet=quiet) as display:
-            return _run_batch(display, settings)
-
-    def _run_batch(display: Display, settings: Settings) -> BatchResult:
-        return run_batch(
-            inputs,
-            settings,
-            districts_path=districts,
-            out=out,
-            cluster=Cluster(
-                scheduler=scheduler,
-                workers=workers,
-                memory_limit=memory_limit,
-                retries=retries,
-                # dask's own lines (scheduler, nanny, workers) only when asked for
-                log_level={0: "error", 1: "info"}.get(ctx.obj["verbose"], "debug"),
-            ),
-            force=force,
-            district_id_column=district_id_column,
-            district_name_column=district_name_column,
-            districts_crs=districts_crs,
-            cache_dir=cache_dir,
-            presentation=Presentation(lang=lang, tiles=tiles, offline=offline),
-            progress=display,
-        )
-
-    # Ctrl-C or a job scheduler's SIGTERM: exit 130, finished districts kept
-    result = run_guarded(
-        run,
-        on_interrupt="interrupted: finished districts are kept; run the same command again to "
-        "resume",
+    batch = partial(
+        run_batch,
+        inputs,
+        districts_path=districts,
+        out=out,
+        cluster=_cluster(scheduler, workers, memory_limit, retries, ctx.obj["verbose"]),
+        force=force,
+        district_id_column=district_id_column,
+        district_name_column=district_name_column,
+        districts_crs=districts_crs,
+        cache_dir=cache_dir,
     )
+    settings = partial(_settings, preset, target, max_snap_m, admin_level, grid_cell_m)
+    shown = partial(_presentation, lang, tiles, offline)
+    # Ctrl-C or a job scheduler's SIGTERM: exit 130, finished districts kept
+    result = run_guarded(_run, batch, settings, shown, quiet, on_interrupt=_INTERRUPTED)
+    _report(result, out, lang=lang, quiet=quiet)
+
+
+def _cluster(
+    scheduler: str | None, workers: int | None, memory_limit: str, retries: int, verbose: int
+) -> Cluster:
+    """Where the districts run; dask's own lines (scheduler, nanny, workers) only when asked for."""
+    from lifecircle.batch import Cluster
+
+    return Cluster(
+        scheduler=scheduler,
+        workers=workers,
+        memory_limit=memory_limit,
+        retries=retries,
+        log_level={0: "error", 1: "info"}.get(verbose, "debug"),
+    )
+
+
+def _settings(
+    preset: str | None,
+    target: float | None,
+    max_snap_m: float,
+    admin_level: str | None,
+    grid_cell_m: float,
+) -> Settings:
+    """The analysis settings of the options."""
+    return make_settings(
+        preset,
+        target=target,
+        max_snap_m=max_snap_m,
+        admin_level=admin_level,
+        grid_cell_m=grid_cell_m,
+    )
+
+
+def _presentation(lang: str, tiles: str, offline: bool) -> Presentation:
+    """How the maps and reports are shown."""
+    from lifecircle.render.options import Presentation
+
+    return Presentation(lang=lang, tiles=tiles, offline=offline)
+
+
+def _run(
+    batch: Callable[..., BatchResult],
+    settings: Callable[[], Settings],
+    shown: Callable[[], Presentation],
+    quiet: bool,
+) -> BatchResult:
+    """Run the batch with its progress shown: districts done / all, failed, elapsed and time
+    left: bars on a terminal, plain lines elsewhere, nothing with -q."""
+    from lifecircle.cli import logs
+    from lifecircle.display import display_for
+
+    made = settings()
+    with display_for(logs.err, quiet=quiet) as display:
+        return batch(made, presentation=shown(), progress=display)
+
+
+def _report(result: BatchResult, out: Path, *, lang: str, quiet: bool) -> None:
+    """The districts' table and the city's line (unless -q); exit 1 naming the failed ones."""
     summary = result.summary
     failed = result.failed
     tot = summary["totals"]

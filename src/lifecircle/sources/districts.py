@@ -77,45 +77,65 @@ def read_districts(
     option = "--districts"
     p = Path(path)
     if p.is_dir():
-        files = sorted(f for f in p.iterdir() if f.suffix.lower() in VECTOR_SUFFIXES)
-        if not files:
-            raise InputError(
-                f"{option} {p}: the folder holds no vector file ({', '.join(VECTOR_SUFFIXES)})"
-            )
-        frames = []
-        for f in files:
-            g = read_vector(f, option, crs or Declared()).to_crs(4326)
-            idc = _pick(list(g.columns), id_column, ID_COLUMNS)
-            nc = _pick(list(g.columns), name_column, NAME_COLUMNS)
-            did = str(g[idc].iloc[0]).strip() if idc and len(g) else f.stem
-            name = str(g[nc].iloc[0]).strip() if nc and len(g) else did
-            geom = shapely.union_all(shapely.make_valid(g.geometry.to_numpy())) if len(g) else None
-            frames.append({"id": did, "name": name, "geometry": geom, "source": f.name})
-        table = pd.DataFrame(frames)
+        table = _read_folder(p, option, id_column, name_column, crs)
     else:
-        f = check_file(p, option)
-        g = read_vector(f, option, crs or Declared()).to_crs(4326)
-        cols = [c for c in g.columns if c != "geometry"]
-        idc = _pick(cols, id_column, ID_COLUMNS)
-        if idc is None:
-            raise InputError(
-                f"{option} {f}: no district id column ({id_column or ', '.join(ID_COLUMNS[:5])}); "
-                f"the file has {', '.join(cols) or 'no attribute columns'}. Name it with "
-                "--district-id-column"
-            )
-        nc = _pick(cols, name_column, NAME_COLUMNS)
-        if name_column is not None and nc is None:
-            raise InputError(f"{option} {f}: no column {name_column!r}; the file has {cols}")
-        ids = g[idc].astype("string").str.strip()
-        table = pd.DataFrame(
-            {
-                "id": ids.fillna("").to_numpy(),
-                "name": (g[nc].astype(str).str.strip() if nc else ids).fillna("").to_numpy(),
-                "geometry": [shapely.make_valid(x) if x is not None else None for x in g.geometry],
-                "source": [f"feature {i + 1}" for i in range(len(g))],
-            }
+        table = _read_file(p, option, id_column, name_column, crs)
+    _check_ids(table, f"{option} {p}")
+    return _to_districts(table)
+
+
+def _read_folder(
+    p: Path, option: str, id_column: str | None, name_column: str | None, crs: Declared | None
+) -> pd.DataFrame:
+    """One row per vector file of folder ``p``: its features merged into one district."""
+    files = sorted(f for f in p.iterdir() if f.suffix.lower() in VECTOR_SUFFIXES)
+    if not files:
+        raise InputError(
+            f"{option} {p}: the folder holds no vector file ({', '.join(VECTOR_SUFFIXES)})"
         )
-    problems = Problems(f"{option} {p}")
+    frames = []
+    for f in files:
+        g = read_vector(f, option, crs or Declared()).to_crs(4326)
+        idc = _pick(list(g.columns), id_column, ID_COLUMNS)
+        nc = _pick(list(g.columns), name_column, NAME_COLUMNS)
+        did = str(g[idc].iloc[0]).strip() if idc and len(g) else f.stem
+        name = str(g[nc].iloc[0]).strip() if nc and len(g) else did
+        geom = shapely.union_all(shapely.make_valid(g.geometry.to_numpy())) if len(g) else None
+        frames.append({"id": did, "name": name, "geometry": geom, "source": f.name})
+    return pd.DataFrame(frames)
+
+
+def _read_file(
+    p: Path, option: str, id_column: str | None, name_column: str | None, crs: Declared | None
+) -> pd.DataFrame:
+    """One row per feature of the vector file ``p``."""
+    f = check_file(p, option)
+    g = read_vector(f, option, crs or Declared()).to_crs(4326)
+    cols = [c for c in g.columns if c != "geometry"]
+    idc = _pick(cols, id_column, ID_COLUMNS)
+    if idc is None:
+        raise InputError(
+            f"{option} {f}: no district id column ({id_column or ', '.join(ID_COLUMNS[:5])}); "
+            f"the file has {', '.join(cols) or 'no attribute columns'}. Name it with "
+            "--district-id-column"
+        )
+    nc = _pick(cols, name_column, NAME_COLUMNS)
+    if name_column is not None and nc is None:
+        raise InputError(f"{option} {f}: no column {name_column!r}; the file has {cols}")
+    ids = g[idc].astype("string").str.strip()
+    return pd.DataFrame(
+        {
+            "id": ids.fillna("").to_numpy(),
+            "name": (g[nc].astype(str).str.strip() if nc else ids).fillna("").to_numpy(),
+            "geometry": [shapely.make_valid(x) if x is not None else None for x in g.geometry],
+            "source": [f"feature {i + 1}" for i in range(len(g))],
+        }
+    )
+
+
+def _check_ids(table: pd.DataFrame, where: str) -> None:
+    """Raise for duplicate or missing district ids, all of them at once."""
+    problems = Problems(where)
     dup = table["id"][table["id"].duplicated(keep=False)]
     if len(dup):
         problems.add(
@@ -127,6 +147,9 @@ def read_districts(
         problems.add(f"districts without an id: {', '.join(blank[:10])}")
     problems.raise_if_any()
 
+
+def _to_districts(table: pd.DataFrame) -> list[District]:
+    """The districts of ``table``: polygon parts only, each with its own safe folder name."""
     out: list[District] = []
     used: set[str] = set()
     for did, name, geom in table[["id", "name", "geometry"]].itertuples(index=False):
