@@ -9,10 +9,13 @@ removed and counted."""
 
 from __future__ import annotations
 
+import io
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 from openpyxl import Workbook
 from openpyxl.cell.cell import Cell
 from openpyxl.styles import Alignment, Font, PatternFill
@@ -289,3 +292,55 @@ def _capacity_sheet(
     _widths(ws, [16, 24, 24, 12, 10, 16, 18, 12, 12, 14, 14])
     ws.freeze_panes = "C2"
     _print_setup(ws, 1)
+
+
+#: columns of a table that hold shares, shown as percentages
+SHARE_COLUMNS = frozenset({"coverage", "coverage_before", "coverage_after", "change", "target"})
+
+
+def tables_workbook(sheets: Mapping[str, pd.DataFrame]) -> bytes:
+    """A workbook (its bytes; nothing is written to disk) with one sheet per table, its
+    columns as the header row: every text cell a string that never runs as a formula (as in
+    ``coverage.xlsx``), numbers as numbers (shares as percentages), booleans as booleans,
+    missing values empty. Headers frozen and filterable; printed landscape, one page wide.
+
+    Parameters
+    ----------
+    sheets
+        Sheet name → table (the names are made acceptable to Excel).
+    """
+    text = _TextCells()
+    wb = Workbook()
+    first = wb.active
+    assert first is not None  # a new workbook has its first sheet
+    wb.remove(first)
+    used: set[str] = set()
+    for name, df in sheets.items():
+        ws = wb.create_sheet(_sheet_title(name, used))
+        cols = list(df.columns)
+        _header(text, ws, [str(c) for c in cols])
+        for i, row in enumerate(df.itertuples(index=False, name=None), start=2):
+            for j, (col, v) in enumerate(zip(cols, row, strict=True), start=1):
+                _table_cell(text, ws, i, j, v, share=col in SHARE_COLUMNS)
+        _widths(ws, [max(10, min(40, len(str(c)) + 4)) for c in cols])
+        ws.freeze_panes = "A2"
+        ws.auto_filter.ref = ws.dimensions
+        _print_setup(ws, 1)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def _table_cell(
+    text: _TextCells, ws: Worksheet, row: int, col: int, v: object, *, share: bool
+) -> None:
+    if v is None or v is pd.NA or (isinstance(v, float) and not np.isfinite(v)):
+        return
+    if isinstance(v, bool | np.bool_):
+        ws.cell(row=row, column=col, value=bool(v))
+    elif isinstance(v, int | float | np.integer | np.floating):
+        cell = ws.cell(row=row, column=col, value=v.item() if isinstance(v, np.generic) else v)
+        if share:
+            cell.number_format = "0.0%"
+    else:
+        text(ws, row, col, v)
