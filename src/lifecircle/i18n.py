@@ -242,6 +242,7 @@ LABELS: dict[str, dict[str, str]] = {
     "wbp_title": {"zh": "规划工作台 — 方案打印稿", "en": "Planning workbench — scenario printout"},
     "wbp_analysis": {"zh": "分析文件夹", "en": "Analysis folder"},
     "wbp_edits": {"zh": "本方案的改动", "en": "Edits in this scenario"},
+    "wbp_edit": {"zh": "改动", "en": "Edit"},
     "wbp_added": {"zh": "新增", "en": "added"},
     "wbp_removed": {"zh": "关闭", "en": "closed"},
     "wbp_no_edits": {
@@ -256,6 +257,7 @@ LABELS: dict[str, dict[str, str]] = {
     "wbp_after": {"zh": "方案", "en": "After"},
     "wbp_change": {"zh": "变化(百分点)", "en": "Change (points)"},
     "wbp_newly": {"zh": "新覆盖居民", "en": "Residents newly covered"},
+    "wbp_verdict": {"zh": "结论变化", "en": "Verdict"},
     "wbp_flips": {"zh": "达标结论改变的社区", "en": "Communities whose verdict flips"},
     "wbp_now_meets": {"zh": "改为达标", "en": "now meets the target"},
     "wbp_now_misses": {"zh": "改为未达标", "en": "now misses the target"},

@@ -39,6 +39,7 @@ thead { display: table-header-group; }
 tr { break-inside: avoid; page-break-inside: avoid; }
 th, td { border: 1px solid #888; padding: 1.2mm 2mm; text-align: left; vertical-align: top;
   overflow-wrap: anywhere; }
+th { overflow-wrap: normal; hyphens: auto; }
 th { background: #e4e9f2; font-weight: 600; }
 td.n { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
 tr.all td { font-weight: 700; background: #f3f3f3; }
@@ -84,9 +85,15 @@ def _labels(state: PrintState, lang: str) -> dict[str, str]:
     return names | {ALL: t("all", lang)}
 
 
-def _table(head: list[str], rows: list[str]) -> str:
+def _table(head: list[str], rows: list[str], widths: list[int]) -> str:
+    """A table with its header repeated on every printed page; ``widths`` in percent of the
+    page, so that a long name wraps in its own column instead of squeezing the others."""
+    cols = "".join(f'<col style="width:{w}%">' for w in widths)
     th = "".join(f"<th>{h}</th>" for h in head)
-    return f"<table><thead><tr>{th}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    return (
+        f"<table><colgroup>{cols}</colgroup><thead><tr>{th}</tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def _edits(state: PrintState, lang: str) -> str:
@@ -103,9 +110,9 @@ def _edits(state: PrintState, lang: str) -> str:
             f"<tr><td>{_e(what)}</td><td>{_e(cat)}</td><td>{_e(name)}</td>"
             f"<td>{_e(f.get('facility_id'))}</td><td class=n>{_e(where)}</td></tr>"
         )
-    head = [t("wbp_edits", lang), t("category", lang), t("wbp_name", lang)]
+    head = [t("wbp_edit", lang), t("category", lang), t("wbp_name", lang)]
     head += [t("wbp_facility_id", lang), t("wbp_lonlat", lang)]
-    return _table([_e(h) for h in head], rows)
+    return _table([_e(h) for h in head], rows, [11, 24, 27, 19, 19])
 
 
 def _shares(state: PrintState, lang: str) -> str:
@@ -130,11 +137,14 @@ def _shares(state: PrintState, lang: str) -> str:
         f"<td>{_e(t(head['profile'], lang))} ≤{head['minutes']} {_e(t('minutes', lang))}</td>"
         f"<td class=n>{_pct(cb)}</td><td class=n>{_pct(ca)}</td>"
         f"<td class=n>{_points(None if cb is None or ca is None else ca - cb)}</td>"
-        f"<td class=n>{_e(t('communities_meeting', lang))}: {clc['communities_meeting_before']}"
-        f" → {clc['communities_meeting_after']}</td></tr>"
+        "<td class=n>–</td></tr>"
     )
     cols = ["category", "threshold", "wbp_before", "wbp_after", "wbp_change", "wbp_newly"]
-    return _table([_e(t(k, lang)) for k in cols], rows)
+    meeting = (
+        f"<p>{_e(t('communities_meeting', lang))} ({_e(t('all', lang))}): "
+        f"<b>{clc['communities_meeting_before']} → {clc['communities_meeting_after']}</b></p>"
+    )
+    return _table([_e(t(k, lang)) for k in cols], rows, [32, 16, 11, 11, 13, 17]) + meeting
 
 
 def _flips(state: PrintState, lang: str) -> str:
@@ -149,8 +159,8 @@ def _flips(state: PrintState, lang: str) -> str:
             )
     if not rows:
         return f"<p>{_e(t('wbp_no_flips', lang))}</p>"
-    head = ["community_name", "community_id", "category", "wbp_change"]
-    return _table([_e(t(k, lang)) for k in head], rows)
+    head = ["community_name", "community_id", "category", "wbp_verdict"]
+    return _table([_e(t(k, lang)) for k in head], rows, [34, 18, 28, 20])
 
 
 def short_communities(
@@ -213,7 +223,7 @@ def _short(state: PrintState, lang: str) -> str:
     head = ["community_name", "residents", "all", "wbp_shortfall", "wbp_short_cats"]
     more = len(df) - MAX_SHORT_ROWS
     tail = f"<p class=small>{_e(t('wbp_more', lang).format(n=more))}</p>" if more > 0 else ""
-    return _table([_e(t(k, lang)) for k in head], rows) + tail
+    return _table([_e(t(k, lang)) for k in head], rows, [27, 10, 13, 12, 38]) + tail
 
 
 def render_print(state: PrintState, *, lang: str) -> str:
@@ -225,7 +235,7 @@ def render_print(state: PrintState, *, lang: str) -> str:
         f"{_e(t('wbp_analysis', lang))}: {_e(s.get('folder') or '–')}",
         f"{_e(t('preset', lang))}: {_e(preset.get('name', ''))} — {_e(preset.get('title', ''))}",
         f"{_e(t('target', lang))}: {_pct(float(s['target']))} · {_e(t('residents', lang))}: "
-        f"{float(s['residents']):,.0f}",
+        f"{float(s['residents']['total']):,.0f}",
     ]
     body = [
         f"<h1>{_e(t('wbp_title', lang))}</h1>",
