@@ -154,8 +154,8 @@ def test_saved_scenario_reproduces_the_evaluate_coverage_byte_for_byte(
     command = next(line.strip() for line in readme.splitlines() if "lifecircle scenario" in line)
     args = shlex.split(command)
     assert args[:3] == ["lifecircle", "scenario", str(analysis)]
-    assert args[3:] == ["--add", "workbench.csv", "--remove", "remove.csv", "--out",
-                        f"{analysis}-scenario"]  # fmt: skip
+    assert args[3:] == ["--add", "workbench.csv", "--add-crs", "EPSG:4326", "--remove",
+                        "remove.csv", "--out", f"{analysis}-scenario"]  # fmt: skip
     monkeypatch.chdir(tmp_path)
     r = runner.invoke(app, ["-q", *args[1:]])
     assert r.exit_code == 0, r.output
@@ -196,7 +196,8 @@ def test_only_the_lists_that_hold_something_are_in_the_command(served):
     with zipfile.ZipFile(io.BytesIO(raw)) as zf:
         assert zf.read("remove.csv") == "\ufefffacility_id\r\n".encode()  # the header only
         readme = zf.read("README.txt").decode()
-    assert "--add workbench.csv --out" in readme and "--remove" not in readme.split("--out")[0]
+    assert "--add workbench.csv --add-crs EPSG:4326 --out" in readme
+    assert "--remove" not in readme.split("--out")[0]
     status, _, raw = post(served, "/api/scenario", {"remove": ["facilities.csv:c1"]})
     with zipfile.ZipFile(io.BytesIO(raw)) as zf:
         readme = zf.read("README.txt").decode()

@@ -99,8 +99,8 @@ def scenario_command(folder: Path | None, *, added: bool, removed: bool) -> str:
     only the lists that hold something (``scenario`` refuses an empty list)."""
     base = str(folder) if folder is not None else "OUT"
     args = ["lifecircle", "scenario", base]
-    if added:
-        args += ["--add", ADD_MEMBER]
+    if added:  # WGS 84, whatever --facilities-crs the analysis had (gcj02 in China, often)
+        args += ["--add", ADD_MEMBER, "--add-crs", "EPSG:4326"]
     if removed:
         args += ["--remove", REMOVE_MEMBER]
     return " ".join(shlex.quote(a) for a in [*args, "--out", f"{base}-scenario"])

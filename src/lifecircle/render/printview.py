@@ -179,7 +179,8 @@ def short_communities(
     out = []
     for (cid, name), g in rows.groupby(["community_id", "community_name"], sort=False):
         cov = g.set_index("category")["coverage"].astype(float)
-        short = [(c, v) for c, v in cov.items() if c != ALL and v < target]
+        below = [(str(c), float(v)) for c, v in cov.items() if c != ALL and v < target]
+        short = sorted(below, key=lambda cv: cv[1])  # the worst first
         clc = float(cov.get(ALL, np.nan))
         if not short and not (clc < target):
             continue
