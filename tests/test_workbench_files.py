@@ -402,3 +402,11 @@ def test_short_communities_are_sorted_by_shortfall():
     assert got["community_id"].tolist() == ["b", "c", "a"]
     assert got["shortfall"].tolist() == pytest.approx([0.65, 0.25, 0.0])
     assert got["short"].tolist() == [[], [("market", 0.2)], [("market", 0.5)]]
+
+
+def test_print_without_edits_says_so_in_the_default_language(served):
+    status, _, raw = post(served, "/api/print", {})
+    assert status == 200
+    page = raw.decode("utf-8")
+    assert '<html lang="zh-CN">' in page and t("wbp_no_edits", "zh") in page
+    assert t("wbp_no_flips", "zh") in page
