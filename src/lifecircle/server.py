@@ -4,7 +4,8 @@
 tornado is already installed with dask (no new dependency), is asynchronous and well kept, and
 serves only the routes listed here: no path of a request reaches the file system. Every answer is
 JSON (an error too: ``{"error": {"status": ..., "message": ...}}``, never a traceback), except
-the small index page at ``/``.
+the small index page at ``/``, the files a user saves (a scenario's zip, exported tables: built
+in memory by :mod:`lifecircle.workbench_files`, sent as attachments) and the printable page.
 
 Requests are answered one at a time on the server's thread (a study is not shared between
 threads); the baseline study is never changed and nothing is written to the analysis folder.
@@ -176,7 +177,9 @@ class _Summary(_Base):
 
 @tornado.web.stream_request_body
 class _Post(_Base):
-    """A POST of JSON: the body read up to :data:`MAX_BODY` bytes (413 beyond), then parsed."""
+    """A POST of JSON (or of another of :attr:`body_types`, 415 otherwise): the body read up
+    to :data:`MAX_BODY` bytes (413 beyond), then parsed (:meth:`body`) or taken as it is
+    (:meth:`raw`)."""
 
     #: the media types of the body this route takes (the first is named in a refusal)
     body_types: tuple[str, ...] = ("application/json",)
