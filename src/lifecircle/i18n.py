@@ -238,6 +238,47 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "empty_category": {"zh": "数据中没有此类设施", "en": "no facility in the data"},
     "in_basket": {"zh": "属完整生活圈", "en": "in the basket"},
+    # the workbench's printable view (POST /api/print of lifecircle serve)
+    "wbp_title": {"zh": "规划工作台 — 方案打印稿", "en": "Planning workbench — scenario printout"},
+    "wbp_analysis": {"zh": "分析文件夹", "en": "Analysis folder"},
+    "wbp_edits": {"zh": "本方案的改动", "en": "Edits in this scenario"},
+    "wbp_edit": {"zh": "改动", "en": "Edit"},
+    "wbp_added": {"zh": "新增", "en": "added"},
+    "wbp_removed": {"zh": "关闭", "en": "closed"},
+    "wbp_no_edits": {
+        "zh": "没有改动:以下为现状。",
+        "en": "No edits: the figures below are the baseline.",
+    },
+    "wbp_shares": {
+        "zh": "全区覆盖率(各类设施在其标准内)",
+        "en": "Area-wide share within each category's threshold",
+    },
+    "wbp_before": {"zh": "现状", "en": "Before"},
+    "wbp_after": {"zh": "方案", "en": "After"},
+    "wbp_change": {"zh": "变化(百分点)", "en": "Change (points)"},
+    "wbp_newly": {"zh": "新覆盖居民", "en": "Residents newly covered"},
+    "wbp_verdict": {"zh": "结论变化", "en": "Verdict"},
+    "wbp_flips": {"zh": "达标结论改变的社区", "en": "Communities whose verdict flips"},
+    "wbp_now_meets": {"zh": "改为达标", "en": "now meets the target"},
+    "wbp_now_misses": {"zh": "改为未达标", "en": "now misses the target"},
+    "wbp_no_flips": {"zh": "没有社区的达标结论改变。", "en": "No community's verdict flips."},
+    "wbp_short": {
+        "zh": "仍未达标的社区(按完整生活圈差距排序)",
+        "en": "Communities still short of the target, by their complete life circle shortfall",
+    },
+    "wbp_shortfall": {"zh": "差距(百分点)", "en": "Shortfall (points)"},
+    "wbp_short_cats": {"zh": "未达标的类别(覆盖率)", "en": "Categories below the target (share)"},
+    "wbp_none_short": {"zh": "所有社区均已达标。", "en": "Every community meets the target."},
+    "wbp_more": {"zh": "…… 另有 {n} 个社区未列出", "en": "… and {n} more communities not listed"},
+    "wbp_facility_id": {"zh": "设施编号", "en": "Facility id"},
+    "wbp_name": {"zh": "名称", "en": "Name"},
+    "wbp_lonlat": {"zh": "经度, 纬度", "en": "Lon, lat"},
+    "wbp_footer": {
+        "zh": "由 lifecircle {version} 生成。改动未写入分析文件夹;"
+        "用“保存方案”并以 lifecircle scenario 复现。",
+        "en": "Made by lifecircle {version}. The edits are not written to the analysis folder; "
+        "save the scenario and reproduce it with lifecircle scenario.",
+    },
     # how sure each verdict is (analyze --sensitivity)
     "sensitivity_band": {
         "zh": "全区完整生活圈 {cov:.1%}(区间 {low:.1%}–{high:.1%});",

@@ -4,7 +4,8 @@
 tornado is already installed with dask (no new dependency), is asynchronous and well kept, and
 serves only the routes listed here: no path of a request reaches the file system. Every answer is
 JSON (an error too: ``{"error": {"status": ..., "message": ...}}``, never a traceback), except
-the small index page at ``/``.
+the small index page at ``/``, the files a user saves (a scenario's zip, exported tables: built
+in memory by :mod:`lifecircle.workbench_files`, sent as attachments) and the printable page.
 
 Requests are answered one at a time on the server's thread (a study is not shared between
 threads); the baseline study is never changed and nothing is written to the analysis folder.
@@ -49,6 +50,13 @@ API = {
     '"remove": ["<facility_id>"]}',
     "POST /api/sites": 'siting: {"category": "...", "count": N} or {"category": "...", '
     '"target": 0.85, "per": "community"}',
+    "POST /api/scenario": 'the edits {"add", "remove"} saved as lifecircle-scenario.zip '
+    "(workbench.csv, remove.csv, README.txt for `lifecircle scenario`)",
+    "POST /api/scenario/load": "a saved lifecircle-scenario.zip (application/zip) back as "
+    '{"add", "remove"}',
+    "POST /api/export": 'the state\'s coverage.csv and coverage_change.csv: {"add", "remove", '
+    '"format": "csv" | "xlsx"}',
+    "POST /api/print": 'the state as a printable page: {"add", "remove", "lang": "zh" | "en"}',
 }
 INDEX = (
     "<!doctype html><html lang=en><meta charset=utf-8><title>lifecircle workbench</title>"
@@ -109,6 +117,13 @@ class _Base(tornado.web.RequestHandler):
             )
         return None
 
+    def send_file(self, data: bytes, *, kind: str, filename: str | None = None) -> None:
+        """Send ``data`` as ``kind``; with ``filename``, as an attachment to save."""
+        self.set_header("Content-Type", kind)
+        if filename is not None:
+            self.set_header("Content-Disposition", f'attachment; filename="{filename}"')
+        self.finish(data)
+
     def send_json(self, data: Any, status: int = 200) -> None:
         self.set_status(status)
         self.set_header("Content-Type", "application/json; charset=utf-8")
@@ -162,7 +177,12 @@ class _Summary(_Base):
 
 @tornado.web.stream_request_body
 class _Post(_Base):
-    """A POST of JSON: the body read up to :data:`MAX_BODY` bytes (413 beyond), then parsed."""
+    """A POST of JSON (or of another of :attr:`body_types`, 415 otherwise): the body read up
+    to :data:`MAX_BODY` bytes (413 beyond), then parsed (:meth:`body`) or taken as it is
+    (:meth:`raw`)."""
+
+    #: the media types of the body this route takes (the first is named in a refusal)
+    body_types: tuple[str, ...] = ("application/json",)
 
     def prepare(self) -> None:
         super().prepare()
@@ -174,9 +194,9 @@ class _Post(_Base):
         if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
             raise RequestError(413, f"the body is over {MAX_BODY:,} bytes; send less at once")
         kind = self.request.headers.get("Content-Type", "").split(";")[0].strip().lower()
-        if kind != "application/json":
+        if kind not in self.body_types:
             raise RequestError(
-                415, f"Content-Type {kind or 'none'!r}: send the body as application/json"
+                415, f"Content-Type {kind or 'none'!r}: send the body as {self.body_types[0]}"
             )
 
     def data_received(self, chunk: bytes) -> None:
@@ -184,15 +204,20 @@ class _Post(_Base):
         if self._size <= MAX_BODY:
             self._chunks.append(chunk)
 
-    def body(self) -> Any:
+    def raw(self) -> bytes:
+        """The body's bytes (413 when over :data:`MAX_BODY`)."""
         if self._size > MAX_BODY:
             raise RequestError(413, f"the body is over {MAX_BODY:,} bytes; send less at once")
+        return b"".join(self._chunks)
+
+    def body(self) -> Any:
+        raw = self.raw()
 
         def no_constant(name: str) -> None:
             raise ValueError(f"{name} is not a number JSON allows")
 
         try:
-            return json.loads(b"".join(self._chunks), parse_constant=no_constant)
+            return json.loads(raw, parse_constant=no_constant)
         except (ValueError, UnicodeDecodeError) as exc:
             raise RequestError(400, f"malformed JSON: {exc}") from None
         except RecursionError:
@@ -209,6 +234,43 @@ class _Sites(_Post):
     def post(self) -> None:
         assert self.bench is not None
         self.send_json(self.bench.sites(self.body()))
+
+
+class _Scenario(_Post):
+    def post(self) -> None:
+        from lifecircle.workbench_files import SCENARIO_FILENAME, save_scenario
+
+        assert self.bench is not None
+        data = save_scenario(self.bench, self.body())
+        self.send_file(data, kind="application/zip", filename=SCENARIO_FILENAME)
+
+
+class _ScenarioLoad(_Post):
+    body_types = ("application/zip", "application/x-zip-compressed", "application/octet-stream")
+
+    def post(self) -> None:
+        from lifecircle.workbench_files import load_scenario
+
+        assert self.bench is not None
+        self.send_json(load_scenario(self.bench, self.raw()))
+
+
+class _Export(_Post):
+    def post(self) -> None:
+        from lifecircle.workbench_files import export_tables
+
+        assert self.bench is not None
+        name, kind, data = export_tables(self.bench, self.body())
+        self.send_file(data, kind=kind, filename=name)
+
+
+class _Print(_Post):
+    def post(self) -> None:
+        from lifecircle.workbench_files import print_view
+
+        assert self.bench is not None
+        page = print_view(self.bench, self.body())
+        self.send_file(page.encode("utf-8"), kind="text/html; charset=utf-8")
 
 
 def make_app(bench: Workbench, *, loopback_port: int | None = None) -> tornado.web.Application:
@@ -229,6 +291,10 @@ def make_app(bench: Workbench, *, loopback_port: int | None = None) -> tornado.w
             (r"/api/summary", _Summary, kw),
             (r"/api/evaluate", _Evaluate, kw),
             (r"/api/sites", _Sites, kw),
+            (r"/api/scenario", _Scenario, kw),
+            (r"/api/scenario/load", _ScenarioLoad, kw),
+            (r"/api/export", _Export, kw),
+            (r"/api/print", _Print, kw),
         ],
         default_handler_class=_NotFound,
         default_handler_args=kw,

@@ -173,12 +173,20 @@ def csv_safe_frame(df: F) -> tuple[F, int]:
     return _map_text(df, csv_text)
 
 
+def people_csv_bytes(df: pd.DataFrame) -> tuple[bytes, int]:
+    """The bytes :func:`write_people_csv` writes for ``df`` (for an answer sent without a file,
+    such as the workbench's export), and the number of cells that were given a quote."""
+    safe, changed = csv_safe_frame(df)
+    text = safe.to_csv(index=False, lineterminator="\r\n")
+    return ("\ufeff" + text).encode("utf-8"), changed
+
+
 def write_people_csv(df: pd.DataFrame, path: Path) -> int:
     """Write ``df`` to ``path`` as a CSV that Excel opens as UTF-8 (with a BOM) and in which
     no cell runs as a formula (:func:`csv_safe_frame`); returns the number of cells that were
     given a quote."""
-    safe, changed = csv_safe_frame(df)
-    safe.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\r\n")
+    data, changed = people_csv_bytes(df)
+    Path(path).write_bytes(data)
     return changed
 
 

@@ -9,11 +9,15 @@ removed and counted."""
 
 from __future__ import annotations
 
+import io
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import Cell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
@@ -84,7 +88,7 @@ def _print_setup(ws: Worksheet, header_row: int) -> None:
     """Landscape A4, every column on one page wide (as many pages down as it takes), the header
     row repeated on every page, and the sheet name and page number in the margins."""
     ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.paperSize = Worksheet.PAPERSIZE_A4
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
@@ -289,3 +293,70 @@ def _capacity_sheet(
     _widths(ws, [16, 24, 24, 12, 10, 16, 18, 12, 12, 14, 14])
     ws.freeze_panes = "C2"
     _print_setup(ws, 1)
+
+
+#: columns of a table that hold shares, shown as percentages
+SHARE_COLUMNS = frozenset({"coverage", "coverage_before", "coverage_after", "change", "target"})
+
+
+def tables_workbook(sheets: Mapping[str, pd.DataFrame]) -> bytes:
+    """A workbook (its bytes; nothing is written to disk) with one sheet per table, its
+    columns as the header row: every text cell a string that never runs as a formula (as in
+    ``coverage.xlsx``), numbers as numbers (shares as percentages), booleans as booleans,
+    missing values empty. Headers frozen and filterable; printed landscape, one page wide.
+
+    The sheets are streamed (openpyxl's write-only mode: a city's long tables take half the
+    time and a fraction of the memory).
+
+    Parameters
+    ----------
+    sheets
+        Sheet name → table (the names are made acceptable to Excel).
+    """
+    wb = Workbook(write_only=True)
+    used: set[str] = set()
+    for name, df in sheets.items():
+        ws = wb.create_sheet(_sheet_title(name, used))
+        cols = [str(c) for c in df.columns]
+        for j, c in enumerate(cols, start=1):
+            ws.column_dimensions[get_column_letter(j)].width = max(10, min(40, len(c) + 4))
+        ws.freeze_panes = "A2"
+        ws.auto_filter.ref = f"A1:{get_column_letter(max(len(cols), 1))}{len(df) + 1}"
+        _print_setup(ws, 1)
+        ws.append([_stream_text(ws, c, header=True) for c in cols])
+        shares = [c in SHARE_COLUMNS for c in cols]
+        for row in df.itertuples(index=False, name=None):
+            ws.append([_stream_cell(ws, v, s) for v, s in zip(row, shares, strict=True)])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def _stream_text(ws: Any, value: object, *, header: bool = False) -> WriteOnlyCell:
+    """A string cell of a streamed sheet: shown as typed, never evaluated."""
+    cell = WriteOnlyCell(ws, value=excel_text(value)[0])
+    cell.data_type = "s"
+    if formula_like(str(cell.value)):
+        cell.quotePrefix = True
+    if header:
+        cell.font, cell.fill = BOLD, HEADER
+        cell.alignment = Alignment(wrap_text=True, vertical="center")
+    return cell
+
+
+def _stream_cell(ws: Any, v: object, share: bool) -> object:
+    if v is None or v is pd.NA or (isinstance(v, float) and not np.isfinite(v)):
+        return None
+    if isinstance(v, bool | np.bool_):
+        return bool(v)
+    if isinstance(v, int | float | np.integer | np.floating):
+        x = v.item() if isinstance(v, np.generic) else v
+        if not share:
+            return x
+        cell = WriteOnlyCell(ws, value=x)
+        cell.number_format = "0.0%"
+        return cell
+    text = excel_text(v)[0]
+    # plain text is written as a string as it is; only formula-like text needs a cell typed
+    # as a string and marked as quoted (a plain "=…" would be taken for a formula)
+    return _stream_text(ws, text) if formula_like(text) else text
