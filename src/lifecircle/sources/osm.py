@@ -90,6 +90,8 @@ class OSMData:
     counts: dict[str, int] = field(default_factory=dict)
     timestamp: str | None = None
     bounds: tuple[float, float, float, float] | None = None  # lon/lat of all nodes read
+    # lon/lat of nodes tagged highway=traffic_signals or crossing=traffic_signals (crossings)
+    signals: list[tuple[float, float]] = field(default_factory=list)
 
 
 def _file_format(path: Path) -> str:
@@ -130,6 +132,15 @@ def _data_timestamp(path: Path, fmt: str) -> str | None:
         return None
 
 
+def is_signal(tags: dict[str, str]) -> bool:
+    """Whether a node's tags say it has traffic signals for pedestrians crossing there."""
+    return (
+        tags.get("highway") == "traffic_signals"
+        or tags.get("crossing") == "traffic_signals"
+        or tags.get("crossing:signals") == "yes"
+    )
+
+
 def _interesting(tags: dict[str, str], tag_keys: frozenset[str]) -> bool:
     return any(k in tag_keys for k in tags)
 
@@ -162,7 +173,10 @@ class _Collector:
     def node(self, obj: Any) -> None:
         self.counts["tagged_nodes_read"] += 1
         loc = obj.location
-        if loc.valid() and _interesting(tags := dict(obj.tags), self.tag_keys):
+        tags = dict(obj.tags)
+        if loc.valid() and is_signal(tags):
+            self.data.signals.append((loc.lon, loc.lat))
+        if loc.valid() and _interesting(tags, self.tag_keys):
             self.data.features.append(
                 Feature("node", obj.id, tags, shapely.Point(loc.lon, loc.lat))
             )
