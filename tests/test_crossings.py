@@ -131,6 +131,37 @@ def test_signals_near_the_node_make_it_signalised(tee):
     assert _dist(far, [(-100, -10)], [(-100, 10)])[0] == pytest.approx(235.0)
 
 
+def test_a_crossing_node_inside_a_road_is_a_place_to_cross():
+    """An OSM crossing node on the road between junctions (no way meets it) is not a graph
+    node; the road is cut there so that a walk may cross, at the delay of its signals."""
+    tee = _net(
+        [[(1, -300, 0), (9, -150, 0), (2, 0, 0), (3, 300, 0)], [(2, 0, 0), (4, 0, 200)]],
+        ["primary", "residential"],
+    )
+    assert 9 not in set(tee.node_osmid)
+    res, fac = [(-150, 10)], [(-150, -10)]
+    # without the crossing node: round the road's end at W, 20 + 2 * 150
+    assert _dist(split_crossings(tee, delays=DELAYS, speed_m_s=SPEED), fac, res)[0] == (
+        pytest.approx(320.0)
+    )
+    ll = to_lonlat(np.array([[-150.0, 0.0]]))
+    x = np.array([[9, ll[0, 0], ll[0, 1]]])
+    net = split_crossings(tee, delays=DELAYS, speed_m_s=SPEED, crossing_nodes=x)
+    assert net.stats["crossing_mid_block_cuts"] == 1
+    assert 9 in set(net.node_osmid)
+    assert _dist(net, fac, res)[0] == pytest.approx(20 + 15)
+    # walking along the road past the cut costs nothing
+    assert _dist(net, [(-250, 10)], [(-50, 10)])[0] == pytest.approx(220.0)
+    signalised = split_crossings(tee, delays=DELAYS, speed_m_s=SPEED, crossing_nodes=x, signals=ll)
+    assert _dist(signalised, fac, res)[0] == pytest.approx(20 + 45)
+    # the graph it is compared with: the cut road without waits, the plain distances
+    base = without_delays(net)
+    f = snap_points(metric_points(fac), net, max_snap_m=100.0)
+    o = snap_points(metric_points(res + [(-250, 10)]), net, max_snap_m=100.0)
+    d = nearest_facility(base, unsplit_snap(net, f), unsplit_snap(net, o)).origin_m
+    assert np.allclose(d, _dist(tee, fac, res + [(-250, 10)]))
+
+
 def test_points_snap_to_their_side(tee):
     net = split_crossings(tee, delays=DELAYS, speed_m_s=SPEED)
     s = snap_points(

@@ -28,6 +28,7 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 from scipy.spatial import cKDTree
+from shapely.ops import substring
 
 from lifecircle.delays import CrossingDelays
 
@@ -154,12 +155,74 @@ def _links(sec: _Sectors) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return sector_node(s), sector_node(t), node
 
 
+def cut_at_crossings(
+    net: Network, crossing_nodes: np.ndarray | None, *, classes: tuple[str, ...]
+) -> tuple[Network, int]:
+    """``net`` with every edge of ``classes`` cut at the OSM crossing nodes (rows of node id,
+    lon, lat) that lie inside it, each cut a new graph node; and the number of cuts. A crossing
+    node where ways meet is a graph node already; one on a road alone is not, until cut."""
+    nodes = np.empty((0, 3)) if crossing_nodes is None else np.asarray(crossing_nodes, dtype=float)
+    major = np.flatnonzero(np.isin(net.edge_highway.astype(str), list(classes)))
+    if not len(nodes.reshape(-1, 3)) or not len(major):
+        return net, 0
+    nodes = nodes.reshape(-1, 3)
+    tf = Transformer.from_crs("EPSG:4326", net.crs, always_xy=True)
+    pts = shapely.points(np.column_stack(tf.transform(nodes[:, 1], nodes[:, 2])))
+    pi, gi = shapely.STRtree(net.edge_geom[major]).query(pts, predicate="dwithin", distance=0.01)
+    e = major[gi]
+    t = shapely.line_locate_point(net.edge_geom[e], pts[pi])
+    inner = (t > 0.01) & (t < net.edge_len[e] - 0.01)
+    cuts = pd.DataFrame({"edge": e[inner], "t": t[inner], "p": pi[inner]})
+    cuts = cuts.sort_values(["edge", "t", "p"]).drop_duplicates(["edge", "t"])
+    if not len(cuts):
+        return net, 0
+    new = net.n_nodes + np.arange(len(cuts))
+    cuts["node"] = new
+    u, v, length, geom, src = [], [], [], [], []
+    for key, grp in cuts.groupby("edge", sort=True):
+        edge = int(cast("int", key))
+        ts = [0.0, *grp["t"].to_list(), float(net.edge_len[edge])]
+        ends = [int(net.edge_u[edge]), *grp["node"].to_list(), int(net.edge_v[edge])]
+        for k in range(len(ts) - 1):
+            u.append(ends[k])
+            v.append(ends[k + 1])
+            length.append(ts[k + 1] - ts[k])
+            geom.append(substring(net.edge_geom[edge], ts[k], ts[k + 1]))
+            src.append(edge)
+    keep = np.setdiff1d(np.arange(net.n_edges), cuts["edge"].unique())
+    order = np.concatenate([keep, np.asarray(src, dtype=np.int64)])
+    cut_xy = shapely.get_coordinates(pts[cuts["p"].to_numpy()])
+    return (
+        replace(
+            net,
+            node_xy=np.concatenate([net.node_xy, cut_xy]),
+            node_osmid=np.concatenate(
+                [net.node_osmid, nodes[cuts["p"].to_numpy(), 0].astype(np.int64)]
+            ),
+            node_component=np.concatenate(
+                [net.node_component, net.node_component[net.edge_u[cuts["edge"].to_numpy()]]]
+            ),
+            edge_u=np.concatenate([net.edge_u[keep], np.asarray(u, dtype=np.int64)]),
+            edge_v=np.concatenate([net.edge_v[keep], np.asarray(v, dtype=np.int64)]),
+            edge_len=np.concatenate([net.edge_len[keep], np.asarray(length, dtype=float)]),
+            edge_geom=np.concatenate([net.edge_geom[keep], np.asarray(geom, dtype=object)]),
+            edge_way=net.edge_way[order],
+            edge_highway=net.edge_highway[order],
+            edge_name=net.edge_name[order],
+            edge_kept=net.edge_kept[order],
+            _csr=None,
+        ),
+        len(cuts),
+    )
+
+
 def split_crossings(
     net: Network,
     *,
     delays: CrossingDelays,
     speed_m_s: float,
     signals: np.ndarray | None = None,
+    crossing_nodes: np.ndarray | None = None,
 ) -> Network:
     """The network with the sidewalk sides of major roads split and crossing links added.
 
@@ -173,6 +236,9 @@ def split_crossings(
         The walking speed that converts delays to metres.
     signals
         Lon/lat (WGS 84) of OpenStreetMap traffic-signal nodes, shape (k, 2).
+    crossing_nodes
+        Node id, lon, lat of OpenStreetMap ``highway=crossing`` nodes, shape (k, 3): a major
+        edge is cut at those that lie inside it, so that a walk may cross there.
 
     Returns
     -------
@@ -185,6 +251,7 @@ def split_crossings(
     if delays.signalised_s == 0 and delays.unsignalised_s == 0:
         return net  # crossing is free everywhere, mid-block too: the plain graph
     t0 = time.perf_counter()
+    net, n_cut = cut_at_crossings(net, crossing_nodes, classes=delays.classes)
     sig = np.empty((0, 2)) if signals is None else np.asarray(signals, dtype=float).reshape(-1, 2)
     major = np.isin(net.edge_highway.astype(str), list(delays.classes))
     sec = _sectors(net, major)
@@ -221,6 +288,7 @@ def split_crossings(
         "crossing_links_signalised": int(link_sig.sum()),
         "crossing_major_edges": n_m,
         "crossing_edges_added": n_m + n_l,
+        "crossing_mid_block_cuts": n_cut,
     }
     crossings = Crossings(
         side=side,

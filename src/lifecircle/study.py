@@ -570,6 +570,7 @@ def _with_crossings(net: Network, prepared: Prepared, settings: Settings) -> Net
         delays=delays,
         speed_m_s=settings.preset.headline_speed_m_s,
         signals=np.asarray(getattr(prepared.osm, "signals", []), dtype=float),
+        crossing_nodes=np.asarray(getattr(prepared.osm, "crossing_nodes", []), dtype=float),
     )
 
 

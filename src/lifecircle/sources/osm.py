@@ -92,6 +92,8 @@ class OSMData:
     bounds: tuple[float, float, float, float] | None = None  # lon/lat of all nodes read
     # lon/lat of nodes tagged highway=traffic_signals or crossing=traffic_signals (crossings)
     signals: list[tuple[float, float]] = field(default_factory=list)
+    # (node id, lon, lat) of nodes tagged highway=crossing (not crossing=no): places to cross
+    crossing_nodes: list[tuple[int, float, float]] = field(default_factory=list)
 
 
 def _file_format(path: Path) -> str:
@@ -176,6 +178,8 @@ class _Collector:
         tags = dict(obj.tags)
         if loc.valid() and is_signal(tags):
             self.data.signals.append((loc.lon, loc.lat))
+        if loc.valid() and tags.get("highway") == "crossing" and tags.get("crossing") != "no":
+            self.data.crossing_nodes.append((obj.id, loc.lon, loc.lat))
         if loc.valid() and _interesting(tags, self.tag_keys):
             self.data.features.append(
                 Feature("node", obj.id, tags, shapely.Point(loc.lon, loc.lat))
