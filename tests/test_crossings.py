@@ -157,9 +157,9 @@ def test_a_crossing_node_inside_a_road_is_a_place_to_cross():
     # the graph it is compared with: the cut road without waits, the plain distances
     base = without_delays(net)
     f = snap_points(metric_points(fac), net, max_snap_m=100.0)
-    o = snap_points(metric_points(res + [(-250, 10)]), net, max_snap_m=100.0)
+    o = snap_points(metric_points([*res, (-250, 10)]), net, max_snap_m=100.0)
     d = nearest_facility(base, unsplit_snap(net, f), unsplit_snap(net, o)).origin_m
-    assert np.allclose(d, _dist(tee, fac, res + [(-250, 10)]))
+    assert np.allclose(d, _dist(tee, fac, [*res, (-250, 10)]))
 
 
 def test_points_snap_to_their_side(tee):
