@@ -84,6 +84,7 @@ def measure(label: str, inputs: Inputs) -> dict:
         "crossing_nodes_split": c["crossing_nodes_split"],
         "crossing_nodes_signalised": c["crossing_nodes_signalised"],
         "crossing_links": c["crossing_links"],
+        "mid_block_cuts": c["crossing_mid_block_cuts"],
         "signals_read": c["signals_read"],
         "split_s": c["split_s"],
         "build_study_s": round(build_s, 2),
