@@ -204,3 +204,41 @@ def test_cli_crossings_and_a_negative_delay(town, tmp_path):
     assert r.exit_code == 2
     assert "crossings.signalised_s" in r.output and "-10" in r.output
     assert (out / "coverage.csv").read_bytes() == before
+
+
+def test_a_saved_study_and_a_scenario_keep_the_crossings(town, runs, tmp_path):
+    from pandas.testing import assert_frame_equal
+
+    import lifecircle
+
+    _, _, delayed, r_delayed = runs
+    saved = Study.load(delayed.save(tmp_path / "study.pickle"))
+    assert saved.network.crossings is not None
+    again = saved.coverage()
+    assert_frame_equal(again.coverage, r_delayed.coverage)
+    assert again.summary["crossings"]["crossing_links"] == N - 2
+    # a market added north of the road: the same as analysing with it from the start
+    extra = tmp_path / "extra.csv"
+    extra.write_text(
+        f"id,category,name,lon,lat\nm9,market,北菜场,{LON0 + 2.5 * STEP:.6f},"
+        f"{LAT0 + 3.4 * STEP:.6f}\n",
+        encoding="utf-8",
+    )
+    after = delayed.with_facilities(add=lifecircle.read_facilities_file(extra)).coverage()
+    fresh = Study.from_inputs(
+        Inputs(
+            osm=town / "town.osm",
+            facilities=(town / "facilities.csv", extra),
+            osm_facilities=False,
+        ),
+        make_settings(grid_cell_m=300.0, processes=1, crossings=True),
+    ).coverage()
+    assert_frame_equal(after.coverage, fresh.coverage)
+    m = dist_col("market")
+    assert (after.residents[m].to_numpy() <= r_delayed.residents[m].to_numpy() + 1e-9).all()
+
+
+def test_sensitivity_runs_on_the_split_network(runs):
+    _, _, delayed, _ = runs
+    sens = delayed.sensitivity(runs=2)
+    assert len(sens.table) and sens.table["coverage"].notna().any()
