@@ -6,12 +6,13 @@ import json
 import math
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from lifecircle._toml import read_toml
 from lifecircle._validate import Problems, gather
+from lifecircle.delays import CrossingDelays, parse_crossings
 from lifecircle.errors import InputError
 from lifecircle.naming import limit_m
 
@@ -69,6 +70,8 @@ class Preset:
     roles: dict[str, str] = field(default_factory=dict)  # see headline_profile, elderly_profile
     # ± m/s every profile's speed may be off by: the speed band of `analyze --sensitivity`
     speed_band_m_s: float = DEFAULT_SPEED_BAND_M_S
+    # crossing delays ([crossings]); off unless the preset states them (lifecircle.crossings)
+    crossings: CrossingDelays = field(default_factory=CrossingDelays)
 
     @property
     def basket(self) -> tuple[str, ...]:
@@ -197,6 +200,17 @@ class Preset:
             lines += ["", "[judge_with]", *(f"{q(k)} = {q(v)}" for k, v in self.judge_with.items())]
         if self.explicit_roles:
             lines += ["", "[roles]", *(f"{q(k)} = {q(v)}" for k, v in self.explicit_roles.items())]
+        if self.crossings != CrossingDelays():
+            c = self.crossings
+            lines += [
+                "",
+                "[crossings]",
+                f"enabled = {str(c.enabled).lower()}",
+                f"signalised_s = {c.signalised_s!r}",
+                f"unsignalised_s = {c.unsignalised_s!r}",
+                f"classes = {json.dumps(list(c.classes))}",
+                f"signal_radius_m = {c.signal_radius_m!r}",
+            ]
         lines += ["", "[basket.tiers]"]
         lines += [
             f'"{t}" = {json.dumps(list(c), ensure_ascii=False)}'
@@ -205,22 +219,35 @@ class Preset:
         return "\n".join(lines) + "\n"
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "title": self.title,
-            "source": self.source,
-            "file": self.file,
-            "target": self.target,
-            "minutes": list(self.minutes),
-            "speeds_m_s": dict(self.speeds_m_s),
-            "thresholds": {
-                k: {"kind": t.kind, "value": t.value, "unverified": t.unverified, "note": t.note}
-                for k, t in self.thresholds.items()
-            },
-            "basket_tiers": {str(k): list(v) for k, v in sorted(self.basket_tiers.items())},
-            "judge_with": dict(self.judge_with),
-            "unverified": self.unverified,
-        } | ({"roles": self.explicit_roles} if self.explicit_roles else {})
+        return (
+            {
+                "name": self.name,
+                "title": self.title,
+                "source": self.source,
+                "file": self.file,
+                "target": self.target,
+                "minutes": list(self.minutes),
+                "speeds_m_s": dict(self.speeds_m_s),
+                "thresholds": {
+                    k: {
+                        "kind": t.kind,
+                        "value": t.value,
+                        "unverified": t.unverified,
+                        "note": t.note,
+                    }
+                    for k, t in self.thresholds.items()
+                },
+                "basket_tiers": {str(k): list(v) for k, v in sorted(self.basket_tiers.items())},
+                "judge_with": dict(self.judge_with),
+                "unverified": self.unverified,
+            }
+            | ({"roles": self.explicit_roles} if self.explicit_roles else {})
+            | (
+                {"crossings": self.crossings.as_dict()}
+                if self.crossings != CrossingDelays()
+                else {}
+            )
+        )
 
 
 def _parse_threshold(key: str, raw: object, p: Problems) -> Threshold | None:
@@ -270,6 +297,7 @@ _PRESET_KEYS = {
     "judge_with",
     "roles",
     "speed_band_m_s",
+    "crossings",
 }
 
 
@@ -444,6 +472,9 @@ def load_preset(name_or_path: str | Path | None = None) -> Preset:
             speeds,
             p,
         )
+        crossings = (
+            parse_crossings(data["crossings"], p.items) if "crossings" in data else CrossingDelays()
+        )
         band = data.get("speed_band_m_s", DEFAULT_SPEED_BAND_M_S)
         problem = speed_band_problem(band, speeds, "speed_band_m_s")
         if problem:
@@ -461,6 +492,7 @@ def load_preset(name_or_path: str | Path | None = None) -> Preset:
         roles=roles,
         file=source,
         speed_band_m_s=DEFAULT_SPEED_BAND_M_S if problem else float(band),
+        crossings=crossings,
     )
 
 
@@ -571,6 +603,8 @@ class Settings:
     default_levels: float = 3.0
     admin_level: str | None = None
     processes: int = field(default_factory=lambda: min(os.cpu_count() or 1, 4))
+    # --crossings / --no-crossings: None keeps the preset's choice ([crossings])
+    crossings: bool | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -606,6 +640,13 @@ class Settings:
         """The longest distance any profile walks within the longest threshold or tier."""
         return self.preset.max_reach_m()
 
+    @property
+    def crossing_delays(self) -> CrossingDelays | None:
+        """The crossing delays to model, or None when crossings are off (the preset's choice,
+        unless ``crossings`` says otherwise)."""
+        on = self.preset.crossings.enabled if self.crossings is None else self.crossings
+        return replace(self.preset.crossings, enabled=True) if on else None
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "preset": self.preset.as_dict(),
@@ -622,7 +663,7 @@ class Settings:
             "admin_level": self.admin_level,
             "processes": self.processes,
             "max_reach_m": self.max_reach_m,
-        }
+        } | ({"crossings": c.as_dict()} if (c := self.crossing_delays) is not None else {})
 
 
 def _bad_number(value: object, low: float, high: float) -> bool:

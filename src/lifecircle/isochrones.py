@@ -28,7 +28,10 @@ class EdgeSamples:
     """Points every ``step_m`` along each kept edge, with their position along the edge."""
 
     def __init__(self, net: Network, step_m: float) -> None:
-        kept = np.flatnonzero(net.edge_kept)
+        kept = net.edge_kept
+        if net.crossings is not None:  # a crossing link is a point: its node is sampled already
+            kept = kept & ~net.crossings.link
+        kept = np.flatnonzero(kept)
         dense = shapely.segmentize(net.edge_geom[kept], step_m)
         xy, idx = shapely.get_coordinates(dense, return_index=True)
         seg = np.hypot(np.diff(xy[:, 0]), np.diff(xy[:, 1]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -16,6 +16,9 @@ from shapely.geometry.base import BaseGeometry
 
 from lifecircle.errors import NoNetworkError
 from lifecircle.sources.osm import WalkWay
+
+if TYPE_CHECKING:
+    from lifecircle.crossings import Crossings
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,8 @@ class Network:
     node_component: np.ndarray
     edge_kept: np.ndarray  # bool
     stats: dict[str, float] = field(default_factory=dict)
+    # sidewalk sides and crossing links when crossing delays are modelled (lifecircle.crossings)
+    crossings: Crossings | None = None
     _csr: sp.csr_matrix | None = field(default=None, repr=False)
 
     @property

@@ -115,6 +115,20 @@ NOTES: dict[str, dict[str, str]] = {
         "(而 NaN 并非声明的无数据值);这些单元按无居民处理。如果它们是无数据,请在文件中声明"
         "(gdal_edit -a_nodata)。",
     },
+    "crossings": {
+        "en": "Crossing delays modelled ({classes} roads): {links} crossing link(s) at {nodes} "
+        "node(s), {signalised_links} of them signalised; {signalised_s:g} s at signals and "
+        "{unsignalised_s:g} s elsewhere, counted as {signalised_m:.0f} m / {unsignalised_m:.0f} m "
+        "of walking at {speed_m_s:g} m/s, so distances are metres-equivalent. Complete life "
+        "circle at {minutes} min: {with_delays:.1%} with the delays, {without_delays:.1%} "
+        "without (summary.json → crossings).",
+        "zh": "已计入过街等待({classes} 道路):{nodes} 个路口节点共 {links} 条过街连接,其中 "
+        "{signalised_links} 条有信号灯;有信号灯处等待 {signalised_s:g} 秒,其他处 "
+        "{unsignalised_s:g} 秒,按 {speed_m_s:g} 米/秒折算为 {signalised_m:.0f} 米 / "
+        "{unsignalised_m:.0f} 米步行,因此距离为等效米数。{minutes} 分钟完整生活圈覆盖率:"
+        "计入等待为 {with_delays:.1%},不计为 {without_delays:.1%}(详见 summary.json → "
+        "crossings)。",
+    },
     "headline_warning": {
         # a warning of the headline (lifecircle.headline), which words it in every language
         "en": "{en}",

@@ -56,6 +56,30 @@ def _nearest(tree: shapely.STRtree, pts: np.ndarray, max_m: float) -> tuple[np.n
     return best, dist
 
 
+def _side_of_road(
+    net: Network, edge: np.ndarray, offset: np.ndarray, pts: np.ndarray
+) -> np.ndarray:
+    """The copy of each split road edge on the side the point lies: the right copy where the
+    point is right of the edge's u -> v direction (negative cross product), else the left one
+    (a point exactly on the centre line stays on the left copy)."""
+    assert net.crossings is not None
+    twin = net.crossings.twin[edge]
+    out = edge.copy()
+    has = np.flatnonzero(twin >= 0)
+    if not len(has):
+        return out
+    geom, t, length = net.edge_geom[edge[has]], offset[has], net.edge_len[edge[has]]
+    step = np.minimum(0.5, length / 2)
+    a = shapely.get_coordinates(shapely.line_interpolate_point(geom, np.maximum(t - step, 0.0)))
+    b = shapely.get_coordinates(shapely.line_interpolate_point(geom, np.minimum(t + step, length)))
+    s = shapely.get_coordinates(shapely.line_interpolate_point(geom, t))
+    p = shapely.get_coordinates(pts[has])
+    cross = (b[:, 0] - a[:, 0]) * (p[:, 1] - s[:, 1]) - (b[:, 1] - a[:, 1]) * (p[:, 0] - s[:, 0])
+    right = cross < 0
+    out[has[right]] = twin[has[right]]
+    return out
+
+
 def snap_points(points: np.ndarray, net: Network, *, max_snap_m: float) -> Snapped:
     """Snap shapely Points (metric CRS) to the nearest kept edge within ``max_snap_m``.
 
@@ -68,7 +92,10 @@ def snap_points(points: np.ndarray, net: Network, *, max_snap_m: float) -> Snapp
     max_snap_m
         Points farther than this from every kept edge are off-network.
     """
-    kept_idx = np.flatnonzero(net.edge_kept)
+    snappable = net.edge_kept
+    if net.crossings is not None:  # one copy of each split road; never a crossing link
+        snappable = snappable & ~net.crossings.link & (net.crossings.side >= 0)
+    kept_idx = np.flatnonzero(snappable)
     tree = shapely.STRtree(net.edge_geom[kept_idx])
     loc, dist = _nearest(tree, points, max_snap_m)
     edge = np.where(loc >= 0, kept_idx[np.maximum(loc, 0)], -1)
@@ -77,6 +104,8 @@ def snap_points(points: np.ndarray, net: Network, *, max_snap_m: float) -> Snapp
     if on.any():
         t = shapely.line_locate_point(net.edge_geom[edge[on]], points[on])
         offset[on] = np.clip(t, 0.0, net.edge_len[edge[on]])  # guard against rounding
+        if net.crossings is not None:
+            edge[on] = _side_of_road(net, edge[on], offset[on], points[on])
     near_dropped = np.zeros(len(points), dtype=bool)
     dropped_idx = np.flatnonzero(~net.edge_kept)
     if len(dropped_idx):

@@ -231,6 +231,7 @@ class Study:
                 clip=area.buffer_m,
                 min_component_m=settings.min_component_m,
             )
+            net = _with_crossings(net, prepared, settings)
         with clock.stage("facilities", "finding facilities"):
             sited, categories, fac_notes, fac_counts = _find_facilities(
                 prepared,
@@ -316,6 +317,10 @@ class Study:
         with clock.stage("coverage", "computing coverage"):
             result = build_result(self, [self._reach[c] for c in self.categories], timings)
         result.summary["timings_s"]["coverage"] = clock.timings["coverage"]
+        if self.network.crossings is not None:
+            with clock.stage("crossings", "comparing with no crossing delays"):
+                _report_crossings(self, result)
+            result.summary["timings_s"]["crossings_comparison"] = clock.timings["crossings"]
         log.info(
             "analysed %d communities, %d resident points, %d categories",
             len(result.communities),
@@ -550,6 +555,52 @@ class Study:
         state = dict(self.__dict__)
         state["_samples"] = None  # cheap to rebuild, large to store
         return state
+
+
+def _with_crossings(net: Network, prepared: Prepared, settings: Settings) -> Network:
+    """The network with crossing delays (:mod:`lifecircle.crossings`) when the settings ask
+    for them, else ``net``."""
+    delays = settings.crossing_delays
+    if delays is None:
+        return net
+    from lifecircle.crossings import split_crossings
+
+    return split_crossings(
+        net,
+        delays=delays,
+        speed_m_s=settings.preset.headline_speed_m_s,
+        signals=np.asarray(getattr(prepared.osm, "signals", []), dtype=float),
+        crossing_nodes=np.asarray(getattr(prepared.osm, "crossing_nodes", []), dtype=float),
+    )
+
+
+def _report_crossings(study: Study, result: Result) -> None:
+    """Add the crossing model and its effect on coverage to the result's summary and notes."""
+    from lifecircle.crossings import crossing_effect
+    from lifecircle.notes import note, note_keys
+
+    effect = crossing_effect(study, result)
+    summary = result.summary
+    summary["crossings"] = effect
+    summary["notes"] = [
+        *summary["notes"],
+        note(
+            "crossings",
+            classes="/".join(effect["classes"]),
+            links=effect["crossing_links"],
+            nodes=effect["crossing_nodes_split"],
+            signalised_links=effect["crossing_links_signalised"],
+            signalised_s=effect["signalised_s"],
+            unsignalised_s=effect["unsignalised_s"],
+            signalised_m=effect["signalised_m"],
+            unsignalised_m=effect["unsignalised_m"],
+            speed_m_s=effect["speed_m_s"],
+            minutes=effect["minutes"],
+            with_delays=effect["complete_life_circle"],
+            without_delays=effect["complete_life_circle_without_delays"],
+        ),
+    ]
+    summary["note_keys"] = note_keys(summary["notes"])
 
 
 def _edited_table(

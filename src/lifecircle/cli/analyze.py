@@ -97,6 +97,7 @@ def _run(
     tiles: str = "osm",
     offline: bool = True,
     bands: dict[str, Any] | None = None,
+    crossings: bool | None = None,
 ) -> None:
     from lifecircle.cli import logs
     from lifecircle.display import display_for
@@ -122,6 +123,7 @@ def _run(
         max_snap_m=max_snap_m,
         admin_level=admin_level,
         grid_cell_m=grid_cell_m,
+        crossings=crossings,
     )
     if bands is not None:  # refuse a bad band now, not after the analysis
         make_bands(settings.preset, **bands)
@@ -198,6 +200,7 @@ def analyze_cmd(
     snap_band: opt.SnapBand = None,
     dropout: opt.Dropout = None,
     dropout_runs: opt.DropoutRuns = None,
+    crossings: opt.Crossings = None,
     overwrite: opt.Overwrite = False,
     verbose: opt.Verbose = 0,
     quiet: opt.Quiet = False,
@@ -239,6 +242,7 @@ def analyze_cmd(
         offline=offline,
         quiet=ctx.obj["quiet"],
         bands=bands,
+        crossings=crossings,
     )
 
 

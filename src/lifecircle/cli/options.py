@@ -269,3 +269,13 @@ DropoutRuns = Annotated[
         "(default 10).",
     ),
 ]
+Crossings = Annotated[
+    bool | None,
+    typer.Option(
+        "--crossings/--no-crossings",
+        help="Charge a wait (seconds, the preset's [crossings]: 45 s at signals, 15 s elsewhere "
+        "by default) each time a walk crosses a primary, secondary or trunk road; distances "
+        "become metres-equivalent. Default: the preset's choice (off in the shipped presets). "
+        "README: Crossing delays.",
+    ),
+]

@@ -90,6 +90,10 @@ class OSMData:
     counts: dict[str, int] = field(default_factory=dict)
     timestamp: str | None = None
     bounds: tuple[float, float, float, float] | None = None  # lon/lat of all nodes read
+    # lon/lat of nodes tagged highway=traffic_signals or crossing=traffic_signals (crossings)
+    signals: list[tuple[float, float]] = field(default_factory=list)
+    # (node id, lon, lat) of nodes tagged highway=crossing (not crossing=no): places to cross
+    crossing_nodes: list[tuple[int, float, float]] = field(default_factory=list)
 
 
 def _file_format(path: Path) -> str:
@@ -130,6 +134,15 @@ def _data_timestamp(path: Path, fmt: str) -> str | None:
         return None
 
 
+def is_signal(tags: dict[str, str]) -> bool:
+    """Whether a node's tags say it has traffic signals for pedestrians crossing there."""
+    return (
+        tags.get("highway") == "traffic_signals"
+        or tags.get("crossing") == "traffic_signals"
+        or tags.get("crossing:signals") == "yes"
+    )
+
+
 def _interesting(tags: dict[str, str], tag_keys: frozenset[str]) -> bool:
     return any(k in tag_keys for k in tags)
 
@@ -162,7 +175,12 @@ class _Collector:
     def node(self, obj: Any) -> None:
         self.counts["tagged_nodes_read"] += 1
         loc = obj.location
-        if loc.valid() and _interesting(tags := dict(obj.tags), self.tag_keys):
+        tags = dict(obj.tags)
+        if loc.valid() and is_signal(tags):
+            self.data.signals.append((loc.lon, loc.lat))
+        if loc.valid() and tags.get("highway") == "crossing" and tags.get("crossing") != "no":
+            self.data.crossing_nodes.append((obj.id, loc.lon, loc.lat))
+        if loc.valid() and _interesting(tags, self.tag_keys):
             self.data.features.append(
                 Feature("node", obj.id, tags, shapely.Point(loc.lon, loc.lat))
             )
