@@ -213,7 +213,7 @@ def catchment_pairs(
     return np.concatenate(out_o), np.concatenate(out_f), np.concatenate(out_d)
 
 
-def _direct(  # noqa: PLR0913  (the search's arrays)
+def _direct(
     net: Network,
     cand: np.ndarray,
     best: np.ndarray,

@@ -41,6 +41,7 @@ class Inputs:
     age_share: str | None = None  # one share of residents aged 60+, or a communities column
     area: Path | None = None  # polygon(s) limiting the analysis to a district of a larger extract
     area_crs: str | None = None
+    dem: Path | None = None  # elevations (GeoTIFF, any CRS): walking times over the terrain
 
     def check(self, *, place_option: str = "--place NAME") -> None:
         """Raise :class:`~lifecircle.errors.InputError` unless exactly one of ``osm`` and
@@ -53,6 +54,7 @@ class Inputs:
             ("--population", self.population),
             ("--code-table", self.code_table),
             ("--area", self.area),
+            ("--dem", self.dem),
             *(("--facilities", f) for f in self.facilities),
         ):
             if path is not None:

@@ -46,8 +46,10 @@ class EdgeSamples:
         """Network distance from each sample to the nearest facility (metres)."""
         net = self.net
         d = np.minimum(
-            node_m[net.edge_u[self.edge]] + net.walk_m(self.edge, self.pos, np.zeros_like(self.pos)),
-            node_m[net.edge_v[self.edge]] + net.walk_m(self.edge, self.pos, net.edge_len[self.edge]),
+            node_m[net.edge_u[self.edge]]
+            + net.walk_m(self.edge, self.pos, np.zeros_like(self.pos)),
+            node_m[net.edge_v[self.edge]]
+            + net.walk_m(self.edge, self.pos, net.edge_len[self.edge]),
         )
         # the direct way to a facility on the same edge; samples are grouped by edge
         on = np.flatnonzero(fac.on_network)

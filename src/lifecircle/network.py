@@ -102,8 +102,9 @@ class Network:
         if self.edge_cost_uv is None or self.edge_cost_vu is None:
             return along
         length = self.edge_len[edge]
-        cost = np.where(np.asarray(end) >= np.asarray(start), self.edge_cost_uv[edge],
-                        self.edge_cost_vu[edge])
+        cost = np.where(
+            np.asarray(end) >= np.asarray(start), self.edge_cost_uv[edge], self.edge_cost_vu[edge]
+        )
         factor = np.divide(cost, length, out=np.ones_like(length, dtype=float), where=length > 0)
         return np.asarray(along * factor, dtype=float)
 

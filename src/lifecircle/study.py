@@ -60,6 +60,7 @@ from lifecircle.sources._files import parse_crs
 from lifecircle.sources._report import split_report
 from lifecircle.sources.facilities import FACILITY_COLUMNS
 from lifecircle.tables import CategoryReach, build_result
+from lifecircle.terrain import apply_dem, terrain_notes
 from lifecircle.timing import Display, Progress, Step, Stopwatch
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ log = logging.getLogger(__name__)
 SEARCH_LIMIT_FACTOR = 2.0
 
 CACHE_NAME = "study_cache.pickle"
-CACHE_FORMAT = 3  # 3: facilities carry a capacity; catchments are kept
+CACHE_FORMAT = 4  # 4: the network may carry terrain costs (--dem)
 
 
 def study_cache(out: Path) -> Path:
@@ -231,6 +232,9 @@ class Study:
                 clip=area.buffer_m,
                 min_component_m=settings.min_component_m,
             )
+        if inputs.dem is not None:
+            with clock.stage("terrain", "reading the elevation model"):
+                net = apply_dem(net, inputs.dem)
         with clock.stage("facilities", "finding facilities"):
             sited, categories, fac_notes, fac_counts = _find_facilities(
                 prepared,
@@ -263,7 +267,14 @@ class Study:
             access=access,
             osm_counts=dict(prepared.osm.counts),
             osm_timestamp=prepared.osm.timestamp,
-            notes=[*comm_notes, *outside_notes, *area.notes, *fac_notes, *residents.notes],
+            notes=[
+                *comm_notes,
+                *outside_notes,
+                *area.notes,
+                *terrain_notes(net),
+                *fac_notes,
+                *residents.notes,
+            ],
             counts=counts,
             timings=prepared.timings | clock.timings,
         )

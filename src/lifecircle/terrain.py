@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import rasterio
@@ -40,6 +40,11 @@ from scipy.sparse.linalg import spsolve
 from lifecircle.errors import CRSError, InputError
 from lifecircle.network import Network
 from lifecircle.notes import note
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from lifecircle.study import Study
 
 log = logging.getLogger(__name__)
 
@@ -156,10 +161,10 @@ def _window(
             "and the walking reach around it"
         )
     win = rasterio.windows.from_bounds(bx0, by0, bx1, by1, transform=src.transform)
-    win = win.round_offsets("floor").round_lengths("ceil")
-    col0, row0 = max(int(win.col_off) - 2, 0), max(int(win.row_off) - 2, 0)
-    col1 = min(int(win.col_off + win.width) + 2, src.width)
-    row1 = min(int(win.row_off + win.height) + 2, src.height)
+    col0 = max(int(np.floor(win.col_off)) - 2, 0)
+    row0 = max(int(np.floor(win.row_off)) - 2, 0)
+    col1 = min(int(np.ceil(win.col_off + win.width)) + 2, src.width)
+    row1 = min(int(np.ceil(win.row_off + win.height)) + 2, src.height)
     return rasterio.windows.Window(col0, row0, max(col1 - col0, 1), max(row1 - row0, 1))
 
 
@@ -380,7 +385,7 @@ def terrain_notes(net: Network) -> list[str]:
     info = net.terrain
     if not info:
         return []
-    notes = [
+    notes: list[str] = [
         note(
             "dem_used",
             file=Path(info["dem"]).name,
@@ -398,3 +403,60 @@ def terrain_notes(net: Network) -> list[str]:
             )
         )
     return notes
+
+
+def flat_comparison(
+    study: Study, res: pd.DataFrame, categories: list[str], empty: list[str]
+) -> tuple[dict[str, Any], list[str]]:
+    """How the terrain changed coverage: the headline shares (complete life circle over the
+    basket categories with data, and each category within its threshold) with the terrain and
+    on flat ground (the same network, facilities and residents, one more search per category).
+
+    Returns the ``terrain`` section of ``summary.json`` and its note.
+    """
+    from lifecircle.coverage import headline_shares
+    from lifecircle.naming import dist_col
+    from lifecircle.routing import facility_field, origin_distances
+
+    net = study.network
+    info = dict(net.terrain or {})
+    if not net.has_terrain:
+        return info, []
+    flat = net.flat()
+    preset = study.settings.preset
+    profile, minutes = preset.headline_profile, max(preset.minutes)
+    limit = study.search_limit_m
+    flat_res = res.copy()
+    for cat in categories:
+        acc = study.access[cat]
+        field = facility_field(flat, acc.snap, limit_m=limit)
+        flat_res[dist_col(cat)] = origin_distances(
+            flat, field, acc.snap, study.residents.snap, limit_m=limit
+        )[0]
+    kw: dict[str, Any] = {
+        "speed_m_s": preset.speeds_m_s[profile],
+        "minutes": minutes,
+        "empty": empty,
+    }
+    dem = headline_shares(res, categories, preset, **kw)
+    flat_sh = headline_shares(flat_res, categories, preset, **kw)
+    info["comparison"] = {
+        "profile": profile,
+        "minutes": minutes,
+        "coverage_with_data_dem": dem["coverage_with_data"],
+        "coverage_with_data_flat": flat_sh["coverage_with_data"],
+        "within_threshold_dem": dem["within_threshold"],
+        "within_threshold_flat": flat_sh["within_threshold"],
+    }
+    a, b = dem["coverage_with_data"], flat_sh["coverage_with_data"]
+    if a is None or b is None:
+        return info, []
+    return info, [
+        note(
+            "dem_coverage_change",
+            coverage_dem=float(a),  # type: ignore[arg-type]
+            coverage_flat=float(b),  # type: ignore[arg-type]
+            change=float(a) - float(b),  # type: ignore[arg-type]
+            minutes=minutes,
+        )
+    ]
