@@ -82,7 +82,10 @@ class Dem:
         the raster or where less than :data:`MIN_VALID_WEIGHT` of the weight has data."""
         tf = Transformer.from_crs(crs, self.crs, always_xy=True)
         dx, dy = tf.transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
-        col, row = ~self.transform * (np.asarray(dx), np.asarray(dy))
+        inv = ~self.transform
+        dx, dy = np.asarray(dx, dtype=float), np.asarray(dy, dtype=float)
+        col = inv.a * dx + inv.b * dy + inv.c
+        row = inv.d * dx + inv.e * dy + inv.f
         h, w = self.values.shape
         inside = (col >= 0) & (col <= w) & (row >= 0) & (row <= h) & np.isfinite(col + row)
         # centre-based coordinates, held on the grid of centres at the raster's outer half cell
