@@ -518,3 +518,66 @@ def test_summary_and_notes_name_the_dem_as_text(town, tmp_path):
     for html in out.glob("*.html"):
         text = html.read_text("utf-8")
         assert "<script>{{ 7*7 }}" not in text
+
+
+# ---- every search of the engine walks toward the facility ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def hills(tmp_path_factory) -> tuple[Network, Snapped, Snapped, np.ndarray]:
+    """The hilly 4 × 4 grid with three facilities (and their points) and 40 residents."""
+    lines = []
+    nid = lambda i, j: 1 + i * 4 + j  # noqa: E731
+    for i in range(4):
+        lines.append([(nid(i, j), j * 120.0, i * 110.0) for j in range(4)])
+        lines.append([(nid(j, i), i * 120.0, j * 110.0) for j in range(4)])
+    dem = write_dem(
+        tmp_path_factory.mktemp("hills") / "hills.tif",
+        lambda x, y: 25 * np.sin(x / 70) + 0.08 * y,
+    )
+    net = apply_dem(build_network(ways_from_metric(lines), LOCAL_CRS), dem)
+    rng = np.random.default_rng(11)
+    fac_xy = rng.uniform(0, 330, size=(3, 2))
+    fac = snapped(net, [tuple(p) for p in fac_xy])
+    res = snapped(net, [tuple(p) for p in rng.uniform(0, 330, size=(40, 2))])
+    return net, fac, res, fac_xy + np.array(ORIGIN)
+
+
+def test_catchments_walk_toward_each_facility(hills):
+    from lifecircle.capacity import catchment_pairs
+
+    net, fac, res, _ = hills
+    r, f, d = catchment_pairs(net, np.arange(3), fac, res, n_facilities=3, limit_m=1e6)
+    for k in range(3):
+        one = Snapped(*(a[[k]] for a in (fac.edge, fac.offset_m, fac.leg_m, fac.near_dropped)))
+        want = _directed_oracle(net, one, res)
+        got = np.full(len(res), np.inf)
+        got[r[f == k]] = d[f == k]
+        assert got == pytest.approx(want, rel=1e-9)
+
+
+def test_candidate_reach_walks_toward_each_candidate(hills):
+    from lifecircle.sitereach import reach_matrix
+
+    net, fac, res, xy = hills
+    limit = 260.0
+    m = reach_matrix(net, np.arange(3), fac, res, n_candidates=3, xy=xy, limit_m=limit)
+    for k in range(3):
+        one = Snapped(*(a[[k]] for a in (fac.edge, fac.offset_m, fac.leg_m, fac.near_dropped)))
+        want = _directed_oracle(net, one, res) <= limit
+        assert (m[k].toarray().ravel() == want).all()
+        assert want.any() and not want.all()
+
+
+def test_service_area_samples_walk_toward_the_facility(hills):
+    import shapely
+
+    from lifecircle.isochrones import EdgeSamples
+    from lifecircle.routing import facility_field
+
+    net, fac, _, _ = hills
+    samples = EdgeSamples(net, 15.0)
+    got = samples.distance(facility_field(net, fac).node_m, fac)
+    at = snap_points(shapely.points(samples.xy), net, max_snap_m=0.01)
+    want = nearest_facility(net, fac, at).origin_m
+    assert got == pytest.approx(want, rel=1e-6, abs=1e-6)
