@@ -581,3 +581,46 @@ def test_service_area_samples_walk_toward_the_facility(hills):
     at = snap_points(shapely.points(samples.xy), net, max_snap_m=0.01)
     want = nearest_facility(net, fac, at).origin_m
     assert got == pytest.approx(want, rel=1e-6, abs=1e-6)
+
+
+# ---- batch -------------------------------------------------------------------------------------
+
+
+def test_batch_districts_walk_the_terrain_as_analyze_does(tmp_path):
+    """--dem flows into every district of a batch, gives what analyze --area --dem gives, and
+    a changed DEM is not served from the batch's finished districts."""
+    import geopandas as gpd
+    import shapely
+
+    from lifecircle.sources.osm import overpass_json_to_osm_xml
+
+    fixtures = Path(__file__).parent / "fixtures"
+    resp = json.loads((fixtures / "overpass_small.json").read_text("utf-8"))
+    osm = overpass_json_to_osm_xml(resp, tmp_path / "small.osm")
+    halves = [
+        shapely.box(121.4695, 31.2295, 121.471, 31.2322),
+        shapely.box(121.471, 31.2295, 121.4725, 31.2322),
+    ]
+    gpd.GeoDataFrame({"code": ["W", "E"]}, geometry=halves, crs=4326).to_file(tmp_path / "d.gpkg")
+    gpd.GeoDataFrame({"code": ["W"]}, geometry=halves[:1], crs=4326).to_file(tmp_path / "w.gpkg")
+    dem = geo_dem(tmp_path / "dem.tif", lambda x, y: 0.15 * x + 0.05 * y)
+    out = tmp_path / "out"
+    args = ["batch", "--osm", osm, "--districts", tmp_path / "d.gpkg", "--out", out]
+    args += ["--workers", 1, "--dem", dem, "--tiles", "none"]
+    r = CliRunner().invoke(app, ["-q", *map(str, args)])
+    assert r.exit_code == 0, r.output
+    west = next(p for p in out.iterdir() if p.is_dir() and p.name.startswith("W"))
+    summary = json.loads((west / "summary.json").read_text("utf-8"))
+    assert summary["terrain"]["elevation_max_m"] > summary["terrain"]["elevation_min_m"]
+    alone = tmp_path / "alone"
+    one = ["analyze", "--osm", osm, "--area", tmp_path / "w.gpkg", "--dem", dem]
+    a = CliRunner().invoke(app, ["-q", *map(str, [*one, "--out", alone, "--tiles", "none"])])
+    assert a.exit_code == 0, a.output
+    assert (west / "coverage.csv").read_bytes() == (alone / "coverage.csv").read_bytes()
+    geo_dem(dem, lambda x, y: 0.15 * y)  # new elevations, same file
+    r = CliRunner().invoke(app, ["-q", *map(str, args)])
+    assert r.exit_code == 0, r.output
+    again = json.loads((west / "summary.json").read_text("utf-8"))["terrain"]
+    assert again["elevation_max_m"] - again["elevation_min_m"] != pytest.approx(
+        summary["terrain"]["elevation_max_m"] - summary["terrain"]["elevation_min_m"]
+    )
