@@ -424,6 +424,13 @@ def test_a_dem_without_crs_is_refused(tmp_path):
         apply_dem(line_net(), path)
 
 
+def test_a_missing_dem_is_refused_before_any_work(tmp_path):
+    inputs = Inputs(osm=tmp_path / "x.osm", dem=tmp_path / "nowhere.tif")
+    (tmp_path / "x.osm").write_text("<osm/>", encoding="utf-8")
+    with pytest.raises(InputError, match=r"--dem .*nowhere\.tif: no such file"):
+        inputs.check()
+
+
 def test_an_unreadable_dem_is_refused(tmp_path):
     path = tmp_path / "broken.tif"
     path.write_text("not a raster", encoding="utf-8")

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pyproj
 import rasterio
 import rasterio.errors
 import rasterio.windows
@@ -132,11 +133,23 @@ def read_dem(path: str | Path, net: Network) -> Dem:
                 f"{OPTION} {p}: the raster has no coordinate reference system; set it (e.g. "
                 f"gdal_edit.py -a_srs EPSG:4326 {p.name}) or export the DEM with its CRS"
             )
-        crs = CRS.from_user_input(src.crs)
         kept = net.edge_geom[net.edge_kept] if net.edge_kept.any() else net.edge_geom
         x0, y0, x1, y1 = shapely.total_bounds(kept)
-        tf = Transformer.from_crs(net.crs, crs, always_xy=True)
-        bx0, by0, bx1, by1 = tf.transform_bounds(x0, y0, x1, y1, densify_pts=21)
+        try:
+            crs = CRS.from_user_input(src.crs)
+            tf = Transformer.from_crs(net.crs, crs, always_xy=True)
+            bx0, by0, bx1, by1 = tf.transform_bounds(x0, y0, x1, y1, densify_pts=21)
+        except (pyproj.exceptions.CRSError, pyproj.exceptions.ProjError) as exc:
+            raise CRSError(
+                f"{OPTION} {p}: its coordinate reference system ({src.crs}) cannot be used "
+                f"({exc}); export the DEM in a geographic or projected CRS (e.g. EPSG:4326)"
+            ) from exc
+        if not np.isfinite([bx0, by0, bx1, by1]).all():
+            raise CRSError(
+                f"{OPTION} {p}: the walk network cannot be placed in the DEM's coordinate "
+                f"reference system ({crs.name}); export the DEM in EPSG:4326 or a local "
+                "projected CRS"
+            )
         win = _window(src, (bx0, by0, bx1, by1), p, crs)
         try:
             band = src.read(1, window=win, masked=True)
