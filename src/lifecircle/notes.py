@@ -179,10 +179,13 @@ NOTES: dict[str, dict[str, str]] = {
         "zh": "数字高程模型 {file} 在 {share:.1%} 的步行网络下没有数据:这些路段按平地计算。",
     },
     "dem_coverage_change": {
-        "en": "With the terrain, {coverage_dem:.1%} of residents reach the complete life circle "
-        "within {minutes} min, against {coverage_flat:.1%} on flat ground ({change:+.1%}).",
-        "zh": "考虑地形后,{minutes} 分钟内可达完整生活圈的居民为 {coverage_dem:.1%},"
-        "平地假设下为 {coverage_flat:.1%}(变化 {change:+.1%})。",
+        "en": "With the terrain, {coverage_dem:.1%} reach the complete life circle within "
+        "{minutes} min, against {coverage_flat:.1%} on flat ground ({change:+.1%}); the "
+        "category that changed most is '{category}': {category_dem:.1%} within its threshold "
+        "against {category_flat:.1%} on flat ground.",
+        "zh": "考虑地形后,{minutes} 分钟内可达完整生活圈的比例为 {coverage_dem:.1%},"
+        "平地假设下为 {coverage_flat:.1%}(变化 {change:+.1%});变化最大的是“{category}”:"
+        "标准内可达 {category_dem:.1%},平地为 {category_flat:.1%}。",
     },
 }
 

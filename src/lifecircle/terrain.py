@@ -371,8 +371,8 @@ def apply_dem(net: Network, path: str | Path) -> Network:
         "dem_crs": dem.crs.to_string(),
         "sampling": "bilinear",
         "sample_step_m": round(step, 2),
-        "elevation_min_m": round(float(np.nanmin(z_kept)), 2),
-        "elevation_max_m": round(float(np.nanmax(z_kept)), 2),
+        "elevation_min_m": round(float(np.nanmin(z_kept)), 2) + 0.0,  # never -0.0
+        "elevation_max_m": round(float(np.nanmax(z_kept)), 2) + 0.0,
         "nodata_length_share": round(share, 6),
         "nodes_without_elevation": int((~np.isfinite(z_kept)).sum()),
         "structure_edges": int(structure[kept].sum()) if len(structure) else 0,
@@ -465,8 +465,14 @@ def flat_comparison(
         "within_threshold_flat": flat_sh["within_threshold"],
     }
     a, b = dem["coverage_with_data"], flat_sh["coverage_with_data"]
-    if a is None or b is None:
+    within_dem = dict(dem["within_threshold"])  # type: ignore[call-overload]
+    within_flat = dict(flat_sh["within_threshold"])  # type: ignore[call-overload]
+    both = [
+        c for c in categories if within_dem.get(c) is not None and within_flat.get(c) is not None
+    ]
+    if a is None or b is None or not both:
         return info, []
+    most = max(both, key=lambda c: abs(within_dem[c] - within_flat[c]))
     return info, [
         note(
             "dem_coverage_change",
@@ -474,5 +480,8 @@ def flat_comparison(
             coverage_flat=float(b),  # type: ignore[arg-type]
             change=float(a) - float(b),  # type: ignore[arg-type]
             minutes=minutes,
+            category=most,
+            category_dem=float(within_dem[most]),
+            category_flat=float(within_flat[most]),
         )
     ]
