@@ -60,7 +60,7 @@ from lifecircle.sources._files import parse_crs
 from lifecircle.sources._report import split_report
 from lifecircle.sources.facilities import FACILITY_COLUMNS
 from lifecircle.tables import CategoryReach, build_result
-from lifecircle.terrain import apply_dem, terrain_notes
+from lifecircle.terrain import apply_dem
 from lifecircle.timing import Display, Progress, Step, Stopwatch
 
 log = logging.getLogger(__name__)
@@ -267,14 +267,7 @@ class Study:
             access=access,
             osm_counts=dict(prepared.osm.counts),
             osm_timestamp=prepared.osm.timestamp,
-            notes=[
-                *comm_notes,
-                *outside_notes,
-                *area.notes,
-                *terrain_notes(net),
-                *fac_notes,
-                *residents.notes,
-            ],
+            notes=[*comm_notes, *outside_notes, *area.notes, *fac_notes, *residents.notes],
             counts=counts,
             timings=prepared.timings | clock.timings,
         )

@@ -428,7 +428,8 @@ def flat_comparison(
     basket categories with data, and each category within its threshold) with the terrain and
     on flat ground (the same network, facilities and residents, one more search per category).
 
-    Returns the ``terrain`` section of ``summary.json`` and its note.
+    Returns the ``terrain`` section of ``summary.json`` and its notes (the DEM used, the part
+    walked as flat, the change against flat ground).
     """
     from lifecircle.coverage import headline_shares
     from lifecircle.naming import dist_col
@@ -438,6 +439,7 @@ def flat_comparison(
     info = dict(net.terrain or {})
     if not net.has_terrain:
         return info, []
+    notes = terrain_notes(net)
     flat = net.flat()
     preset = study.settings.preset
     profile, minutes = preset.headline_profile, max(preset.minutes)
@@ -471,9 +473,10 @@ def flat_comparison(
         c for c in categories if within_dem.get(c) is not None and within_flat.get(c) is not None
     ]
     if a is None or b is None or not both:
-        return info, []
+        return info, notes
     most = max(both, key=lambda c: abs(within_dem[c] - within_flat[c]))
     return info, [
+        *notes,
         note(
             "dem_coverage_change",
             coverage_dem=float(a),  # type: ignore[arg-type]
@@ -483,5 +486,5 @@ def flat_comparison(
             category=most,
             category_dem=float(within_dem[most]),
             category_flat=float(within_flat[most]),
-        )
+        ),
     ]
