@@ -431,6 +431,13 @@ def test_a_missing_dem_is_refused_before_any_work(tmp_path):
         inputs.check()
 
 
+def test_a_dem_without_crs_is_refused_before_the_osm_is_read(tmp_path):
+    path = write_dem(tmp_path / "nocrs.tif", ramp(0.1), crs=None)
+    (tmp_path / "x.osm").write_text("<osm/>", encoding="utf-8")
+    with pytest.raises(CRSError, match=r"nocrs\.tif.*no coordinate reference system"):
+        Inputs(osm=tmp_path / "x.osm", dem=path).check()
+
+
 def test_an_unreadable_dem_is_refused(tmp_path):
     path = tmp_path / "broken.tif"
     path.write_text("not a raster", encoding="utf-8")

@@ -59,6 +59,10 @@ class Inputs:
         ):
             if path is not None:
                 check_file(path, option)
+        if self.dem is not None:  # a raster without a CRS is refused before the OSM is read
+            from lifecircle.terrain import check_dem
+
+            check_dem(self.dem)
         if self.area is not None and self.place is not None:
             raise InputError(
                 "--area limits a local --osm file; with --place, give the area as the place itself"

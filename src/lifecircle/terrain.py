@@ -112,6 +112,28 @@ class Dem:
         return np.where(good, total / np.where(good, weight, 1.0), np.nan)
 
 
+def _open(p: Path) -> Any:
+    """The DEM opened with rasterio, refused unless it is a raster with a CRS."""
+    try:
+        src = rasterio.open(p)
+    except rasterio.errors.RasterioError as exc:
+        raise InputError(
+            f"{OPTION} {p}: not a readable raster ({exc}); give a GeoTIFF of elevations in metres"
+        ) from exc
+    if src.crs is None:
+        src.close()
+        raise CRSError(
+            f"{OPTION} {p}: the raster has no coordinate reference system; set it (e.g. "
+            f"gdal_edit.py -a_srs EPSG:4326 {p.name}) or export the DEM with its CRS"
+        )
+    return src
+
+
+def check_dem(path: str | Path) -> None:
+    """Refuse, before any heavy work, a DEM that is not a readable raster or has no CRS."""
+    _open(Path(path)).close()
+
+
 def read_dem(path: str | Path, net: Network) -> Dem:
     """Read the DEM cells over the network's extent.
 
@@ -121,18 +143,7 @@ def read_dem(path: str | Path, net: Network) -> Dem:
         When the file is not a readable raster, has no CRS, or does not overlap the network.
     """
     p = Path(path)
-    try:
-        src = rasterio.open(p)
-    except rasterio.errors.RasterioError as exc:
-        raise InputError(
-            f"{OPTION} {p}: not a readable raster ({exc}); give a GeoTIFF of elevations in metres"
-        ) from exc
-    with src:
-        if src.crs is None:
-            raise CRSError(
-                f"{OPTION} {p}: the raster has no coordinate reference system; set it (e.g. "
-                f"gdal_edit.py -a_srs EPSG:4326 {p.name}) or export the DEM with its CRS"
-            )
+    with _open(p) as src:
         kept = net.edge_geom[net.edge_kept] if net.edge_kept.any() else net.edge_geom
         x0, y0, x1, y1 = shapely.total_bounds(kept)
         try:
