@@ -251,7 +251,7 @@ def main() -> None:
         "",
     ]
     # measured figures of the planning commands, kept by hand (their benches print them)
-    for kept in ("PLANNING.md", "NOTES.md", "CROSSINGS.md"):
+    for kept in ("PLANNING.md", "NOTES.md", "CROSSINGS.md", "TERRAIN.md"):
         if (HERE / kept).exists():
             lines += [(HERE / kept).read_text("utf-8")]
     (HERE / "RESULTS.md").write_text("\n".join(lines), encoding="utf-8")

@@ -127,8 +127,8 @@ def _search_graph(
             "node": np.concatenate([net.edge_u[e], net.edge_v[e]]),
             "w": np.concatenate(
                 [
-                    snap.leg_m[on] + snap.offset_m[on],
-                    snap.leg_m[on] + net.edge_len[e] - snap.offset_m[on],
+                    snap.leg_m[on] + net.walk_m(e, np.zeros(len(e)), snap.offset_m[on]),
+                    snap.leg_m[on] + net.walk_m(e, net.edge_len[e], snap.offset_m[on]),
                 ]
             ),
         }
@@ -194,15 +194,17 @@ def catchment_pairs(
             d = dist[row]
             reached = np.flatnonzero(d <= limit_m)
             cand = np.unique(_gather(*by_node, reached) % len(on_o))
+            ce = o_edge[cand]
             best = np.minimum(
-                o_off[cand] + d[ou[cand]], net.edge_len[o_edge[cand]] - o_off[cand] + d[ov[cand]]
+                net.walk_m(ce, o_off[cand], np.zeros(len(cand))) + d[ou[cand]],
+                net.walk_m(ce, o_off[cand], net.edge_len[ce]) + d[ov[cand]],
             )
             # the direct way along an edge the facility and the resident share
             pts = fon[fac[fon] == k]
             if len(pts):
                 same = _gather(*by_edge, fac_snap.edge[pts])
                 if len(same):
-                    cand, best = _direct(cand, best, same, pts, o_edge, o_off, fac_snap)
+                    cand, best = _direct(net, cand, best, same, pts, o_edge, o_off, fac_snap)
             total = best + o_leg[cand]
             keep = total <= limit_m
             out_o.append(on_o[cand[keep]])
@@ -212,6 +214,7 @@ def catchment_pairs(
 
 
 def _direct(
+    net: Network,
     cand: np.ndarray,
     best: np.ndarray,
     same: np.ndarray,
@@ -228,7 +231,10 @@ def _direct(
         ),
         on="edge",
     )
-    pairs["d"] = np.abs(pairs["s"] - pairs["t"]) + pairs["leg"]
+    pairs["d"] = (
+        net.walk_m(pairs["edge"].to_numpy(), pairs["s"].to_numpy(), pairs["t"].to_numpy())
+        + pairs["leg"].to_numpy()
+    )
     direct = pairs.groupby("o")["d"].min()
     merged = pd.Series(best, index=cand).combine(direct, min, fill_value=np.inf)
     return merged.index.to_numpy(dtype=np.int64), merged.to_numpy(dtype=float)

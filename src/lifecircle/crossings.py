@@ -155,6 +155,33 @@ def _links(sec: _Sectors) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return sector_node(s), sector_node(t), node
 
 
+
+def _terrain_of(
+    net: Network,
+    order: np.ndarray,
+    *,
+    share: np.ndarray | None = None,
+    link_m: np.ndarray | None = None,
+    nodes: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """The terrain arrays (:mod:`lifecircle.terrain`) of the edges ``order`` of ``net``: each
+    a ``share`` of its edge (cut pieces), then links costing ``link_m`` both ways and flat; node
+    elevations of the nodes ``nodes`` (old ones first). Empty when ``net`` has none."""
+    out: dict[str, Any] = {}
+    n_links = 0 if link_m is None else len(link_m)
+    if net.edge_structure is not None:
+        out["edge_structure"] = np.concatenate(
+            [net.edge_structure[order], np.zeros(n_links, dtype=bool)]
+        )
+    if net.edge_cost_uv is not None and net.edge_cost_vu is not None:
+        f = np.ones(len(order)) if share is None else share
+        extra = np.zeros(0) if link_m is None else link_m
+        out["edge_cost_uv"] = np.concatenate([net.edge_cost_uv[order] * f, extra])
+        out["edge_cost_vu"] = np.concatenate([net.edge_cost_vu[order] * f, extra])
+    if net.node_z is not None and nodes is not None:
+        out["node_z"] = net.node_z[nodes]
+    return out
+
 def cut_at_crossings(
     net: Network, crossing_nodes: np.ndarray | None, *, classes: tuple[str, ...]
 ) -> tuple[Network, int]:
@@ -192,6 +219,17 @@ def cut_at_crossings(
     keep = np.setdiff1d(np.arange(net.n_edges), cuts["edge"].unique())
     order = np.concatenate([keep, np.asarray(src, dtype=np.int64)])
     cut_xy = shapely.get_coordinates(pts[cuts["p"].to_numpy()])
+    pieces = np.asarray(length, dtype=float)
+    share = np.concatenate(
+        [np.ones(len(keep)), np.divide(pieces, net.edge_len[src], out=np.ones(len(src)),
+                                       where=net.edge_len[src] > 0)]
+    )  # fmt: skip
+    terrain = _terrain_of(net, order, share=share)
+    if net.node_z is not None:  # a cut's elevation: its edge's ends, by the cut's place
+        e = cuts["edge"].to_numpy()
+        frac = cuts["t"].to_numpy() / np.maximum(net.edge_len[e], 1e-9)
+        za, zb = net.node_z[net.edge_u[e]], net.node_z[net.edge_v[e]]
+        terrain["node_z"] = np.concatenate([net.node_z, za + (zb - za) * frac])
     return (
         replace(
             net,
@@ -211,6 +249,7 @@ def cut_at_crossings(
             edge_name=net.edge_name[order],
             edge_kept=net.edge_kept[order],
             _csr=None,
+            **terrain,
         ),
         len(cuts),
     )
@@ -327,6 +366,9 @@ def split_crossings(
         stats=dict(net.stats) | stats,
         crossings=crossings,
         _csr=None,
+        **_terrain_of(
+            net, order, link_m=link_len, nodes=np.concatenate([np.arange(net.n_nodes), copied])
+        ),
     )
 
 
@@ -363,6 +405,7 @@ def without_delays(net: Network) -> Network:
         stats={k: v for k, v in net.stats.items() if not k.startswith("crossing_")},
         crossings=None,
         _csr=None,
+        **_terrain_of(net, order, nodes=np.arange(n0)),
     )
 
 

@@ -41,6 +41,7 @@ class Inputs:
     age_share: str | None = None  # one share of residents aged 60+, or a communities column
     area: Path | None = None  # polygon(s) limiting the analysis to a district of a larger extract
     area_crs: str | None = None
+    dem: Path | None = None  # elevations (GeoTIFF, any CRS): walking times over the terrain
 
     def check(self, *, place_option: str = "--place NAME") -> None:
         """Raise :class:`~lifecircle.errors.InputError` unless exactly one of ``osm`` and
@@ -53,10 +54,15 @@ class Inputs:
             ("--population", self.population),
             ("--code-table", self.code_table),
             ("--area", self.area),
+            ("--dem", self.dem),
             *(("--facilities", f) for f in self.facilities),
         ):
             if path is not None:
                 check_file(path, option)
+        if self.dem is not None:  # a raster without a CRS is refused before the OSM is read
+            from lifecircle.terrain import check_dem
+
+            check_dem(self.dem)
         if self.area is not None and self.place is not None:
             raise InputError(
                 "--area limits a local --osm file; with --place, give the area as the place itself"

@@ -49,8 +49,10 @@ class EdgeSamples:
         """Network distance from each sample to the nearest facility (metres)."""
         net = self.net
         d = np.minimum(
-            node_m[net.edge_u[self.edge]] + self.pos,
-            node_m[net.edge_v[self.edge]] + (net.edge_len[self.edge] - self.pos),
+            node_m[net.edge_u[self.edge]]
+            + net.walk_m(self.edge, self.pos, np.zeros_like(self.pos)),
+            node_m[net.edge_v[self.edge]]
+            + net.walk_m(self.edge, self.pos, net.edge_len[self.edge]),
         )
         # the direct way to a facility on the same edge; samples are grouped by edge
         on = np.flatnonzero(fac.on_network)
@@ -60,9 +62,9 @@ class EdgeSamples:
             n = hi - lo
             if n.sum():
                 idx = np.repeat(lo, n) + (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n))
-                direct = np.abs(self.pos[idx] - np.repeat(fac.offset_m[on], n)) + np.repeat(
-                    fac.leg_m[on], n
-                )
+                direct = net.walk_m(
+                    self.edge[idx], self.pos[idx], np.repeat(fac.offset_m[on], n)
+                ) + np.repeat(fac.leg_m[on], n)
                 np.minimum.at(d, idx, direct)
         return d
 

@@ -4,8 +4,8 @@ find disconnected pieces, and build the compressed sparse (CSR) adjacency used f
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, cast
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -30,6 +30,12 @@ class Network:
     Edges are polylines between graph nodes (intersections and dead ends); ``edge_geom`` holds
     them as shapely LineStrings in the metric CRS. Edges in pieces too small to keep have
     ``edge_kept == False``: they are not routed on, and points near them are reported.
+
+    With terrain (``--dem``, :func:`lifecircle.terrain.apply_dem`), walking an edge costs
+    ``edge_cost_uv`` flat-equivalent metres from ``edge_u`` to ``edge_v`` and ``edge_cost_vu``
+    back; without it both are ``None`` and every edge costs its length both ways. Every
+    distance of the engine is in these metres: :meth:`walk_m` for a part of an edge,
+    :meth:`csr` for whole edges.
     """
 
     crs: CRS
@@ -47,6 +53,12 @@ class Network:
     stats: dict[str, float] = field(default_factory=dict)
     # sidewalk sides and crossing links when crossing delays are modelled (lifecircle.crossings)
     crossings: Crossings | None = None
+    # bool per edge: a bridge or tunnel (bridge=*, tunnel=*, layer != 0): off the terrain
+    edge_structure: np.ndarray | None = None
+    edge_cost_uv: np.ndarray | None = None  # flat-equivalent metres walking u -> v
+    edge_cost_vu: np.ndarray | None = None  # ... and v -> u
+    node_z: np.ndarray | None = None  # metres above the DEM's datum, NaN where unknown
+    terrain: dict[str, Any] | None = None  # what the DEM gave (lifecircle.terrain)
     _csr: sp.csr_matrix | None = field(default=None, repr=False)
 
     @property
@@ -72,27 +84,69 @@ class Network:
         )
         self.__dict__.update(state)
 
+    @property
+    def has_terrain(self) -> bool:
+        """Whether walking an edge costs more one way than the other (a DEM was applied)."""
+        return self.edge_cost_uv is not None and self.edge_cost_vu is not None
+
+    def flat(self) -> Network:
+        """This network without terrain: every edge costs its length both ways."""
+        return replace(
+            self, edge_cost_uv=None, edge_cost_vu=None, node_z=None, terrain=None, _csr=None
+        )
+
+    def walk_m(self, edge: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+        """Cost of walking along ``edge`` from ``start`` to ``end`` (metres from ``edge_u``
+        along the edge), in flat-equivalent metres.
+
+        Without terrain this is ``|end - start|``. With terrain, a part of an edge costs its
+        share of the whole edge's cost in that direction (the edge's mean slope factor: exact
+        on an even slope, an average where the slope changes along the edge).
+        """
+        along = np.abs(np.asarray(end, dtype=float) - np.asarray(start, dtype=float))
+        if self.edge_cost_uv is None or self.edge_cost_vu is None:
+            return along
+        length = self.edge_len[edge]
+        cost = np.where(
+            np.asarray(end) >= np.asarray(start), self.edge_cost_uv[edge], self.edge_cost_vu[edge]
+        )
+        factor = np.divide(cost, length, out=np.ones_like(length, dtype=float), where=length > 0)
+        return np.asarray(along * factor, dtype=float)
+
     def csr(self) -> sp.csr_matrix:
-        """Symmetric adjacency of kept edges, the shortest of any parallel edges; cached."""
+        """Adjacency of kept edges, the cheapest of any parallel edges; cached.
+
+        Entry ``[i, j]`` is the cost of walking from ``j`` to ``i``: every search of the engine
+        starts at the destinations (facilities, candidate sites) and goes outward, so a search
+        on this matrix gives, per node, the walk from that node TO the nearest destination.
+        Without terrain it is symmetric (edge lengths).
+        """
         if self._csr is None:
+            kept = self.edge_kept
+            if self.edge_cost_uv is None or self.edge_cost_vu is None:
+                to_u = to_v = self.edge_len[kept]
+            else:
+                to_u, to_v = self.edge_cost_vu[kept], self.edge_cost_uv[kept]
             self._csr = build_csr(
-                self.n_nodes,
-                self.edge_u[self.edge_kept],
-                self.edge_v[self.edge_kept],
-                self.edge_len[self.edge_kept],
+                self.n_nodes, self.edge_u[kept], self.edge_v[kept], to_u, back=to_v
             )
         return self._csr
 
 
-def build_csr(n: int, u: np.ndarray, v: np.ndarray, w: np.ndarray) -> sp.csr_matrix:
+def build_csr(
+    n: int, u: np.ndarray, v: np.ndarray, w: np.ndarray, *, back: np.ndarray | None = None
+) -> sp.csr_matrix:
     """CSR adjacency (both directions) keeping the minimum weight of parallel edges.
 
-    Self-loops are dropped (they never shorten a path). Explicit zero weights are kept as edges.
+    Entry ``[u, v]`` weighs ``w`` and entry ``[v, u]`` weighs ``back`` (``w`` when not
+    given: symmetric). Self-loops are dropped (they never shorten a path). Explicit zero
+    weights are kept as edges.
     """
     keep = u != v
+    back = w if back is None else back
     rows = np.concatenate([u[keep], v[keep]])
     cols = np.concatenate([v[keep], u[keep]])
-    wts = np.concatenate([w[keep], w[keep]])
+    wts = np.concatenate([w[keep], back[keep]])
     order = np.lexsort((wts, cols, rows))
     rows, cols, wts = rows[order], cols[order], wts[order]
     first = np.ones(len(rows), dtype=bool)
@@ -272,4 +326,5 @@ def build_network(
         node_component=comp,
         edge_kept=edge_kept,
         stats=stats,
+        edge_structure=np.array([w.structure for w in ways], dtype=bool)[e.way],
     )

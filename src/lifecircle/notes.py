@@ -178,6 +178,29 @@ NOTES: dict[str, dict[str, str]] = {
         "zh": "儿童人口比例未知:capacity.csv 中“{category}”的供给按每千名全体居民计算,"
         "而不是每千名儿童。",
     },
+    "dem_used": {
+        "en": "Walking times follow the terrain of the DEM {file} (elevations {z_min:.0f}–"
+        "{z_max:.0f} m; Tobler's hiking function per direction of travel, scaled so that flat "
+        "ground walks at the preset's speed); {structures} bridge/tunnel edge(s) keep the "
+        "elevations of their ends on the ground.",
+        "zh": "步行时间按数字高程模型 {file} 的地形计算(高程 {z_min:.0f}–{z_max:.0f} 米;按"
+        "行进方向分别采用 Tobler 徒步函数,平地按预设步速);{structures} 条桥梁/隧道路段"
+        "不取地面高程,按两端地面高程插值。",
+    },
+    "dem_partial_nodata": {
+        "en": "The DEM {file} has no data under {share:.1%} of the walk network: those stretches "
+        "are walked as flat ground.",
+        "zh": "数字高程模型 {file} 在 {share:.1%} 的步行网络下没有数据:这些路段按平地计算。",
+    },
+    "dem_coverage_change": {
+        "en": "With the terrain, {coverage_dem:.1%} reach the complete life circle within "
+        "{minutes} min, against {coverage_flat:.1%} on flat ground ({change:+.1%}); the "
+        "category that changed most is '{category}': {category_dem:.1%} within its threshold "
+        "against {category_flat:.1%} on flat ground.",
+        "zh": "考虑地形后,{minutes} 分钟内可达完整生活圈的比例为 {coverage_dem:.1%},"
+        "平地假设下为 {coverage_flat:.1%}(变化 {change:+.1%});变化最大的是“{category}”:"
+        "标准内可达 {category_dem:.1%},平地为 {category_flat:.1%}。",
+    },
 }
 
 #: parameters that name a facility category: shown by the category's name in the language
@@ -345,6 +368,7 @@ _INPUTS: dict[str, dict[str, str]] = {
     "categories": {"en": "facility taxonomy (--categories)", "zh": "设施分类 (--categories)"},
     "walk_filter": {"en": "walkable ways (--walk-filter)", "zh": "步行道路规则 (--walk-filter)"},
     "facilities": {"en": "facility list (--facilities)", "zh": "设施清单 (--facilities)"},
+    "dem": {"en": "elevation model (--dem)", "zh": "数字高程模型 (--dem)"},
 }
 
 

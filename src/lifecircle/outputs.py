@@ -106,6 +106,7 @@ def input_paths(inputs: Inputs) -> list[tuple[str, Path]]:
         ("--code-table", inputs.code_table),
         ("--categories", inputs.categories),
         ("--walk-filter", inputs.walk_filter),
+        ("--dem", inputs.dem),
         *(("--facilities", f) for f in inputs.facilities),
     ]
     if inputs.place is not None and Path(inputs.place).is_file():  # a polygon file
@@ -152,6 +153,7 @@ def input_files(inputs: Inputs) -> dict[str, Any]:
         ("code_table", inputs.code_table),
         ("categories", inputs.categories),
         ("walk_filter", inputs.walk_filter),
+        ("dem", inputs.dem),
     ] + [(f"facilities[{i}]", f) for i, f in enumerate(inputs.facilities)]:
         if p is not None:
             files[label] = {

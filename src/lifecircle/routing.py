@@ -2,8 +2,11 @@
 Dijkstra pass over the CSR graph per category, not one search per facility.
 
 Facilities and origins sit part-way along edges. A virtual source node is joined to both ends of
-each facility's edge with weight ``leg + distance along the edge``; one Dijkstra from it gives, for
-every graph node, the distance to the nearest facility. An origin then takes the better of its two
+each facility's edge with weight ``leg + walk along the edge``; one Dijkstra from it gives, for
+every graph node, the distance to the nearest facility. The search goes outward from the
+facilities while residents walk toward them: with terrain the graph is directed and
+:meth:`lifecircle.network.Network.csr` holds the walk toward the facility (entry ``[i, j]`` costs
+the walk from ``j`` to ``i``). An origin then takes the better of its two
 edge ends, or the direct way along its edge when a facility shares it, plus its own leg.
 """
 
@@ -39,8 +42,10 @@ def _seed(net: Network, fac: Snapped) -> pd.DataFrame:
     """Entry weights from the virtual source to graph nodes: the best facility for each node."""
     on = np.flatnonzero(fac.on_network)
     e = fac.edge[on]
-    a = fac.leg_m[on] + fac.offset_m[on]
-    b = fac.leg_m[on] + (net.edge_len[e] - fac.offset_m[on])
+    t = fac.offset_m[on]
+    # the walk from each end of the edge to the facility (uphill and downhill differ)
+    a = fac.leg_m[on] + net.walk_m(e, np.zeros_like(t), t)
+    b = fac.leg_m[on] + net.walk_m(e, net.edge_len[e], t)
     df = pd.DataFrame(
         {
             "node": np.concatenate([net.edge_u[e], net.edge_v[e]]),
@@ -168,8 +173,8 @@ def origin_distances(
     node_m, node_fac = field.node_m, field.node_fac
     e = origins.edge[on]
     s = origins.offset_m[on]
-    via_u = s + node_m[net.edge_u[e]]
-    via_v = (net.edge_len[e] - s) + node_m[net.edge_v[e]]
+    via_u = net.walk_m(e, s, np.zeros_like(s)) + node_m[net.edge_u[e]]
+    via_v = net.walk_m(e, s, net.edge_len[e]) + node_m[net.edge_v[e]]
     use_u = via_u <= via_v
     d = np.where(use_u, via_u, via_v)
     f = np.where(use_u, node_fac[net.edge_u[e]], node_fac[net.edge_v[e]])
@@ -182,7 +187,10 @@ def origin_distances(
         on="edge",
     )
     if len(same):
-        same["d"] = np.abs(same["s"] - same["t"]) + same["leg"]
+        same["d"] = (
+            net.walk_m(same["edge"].to_numpy(), same["s"].to_numpy(), same["t"].to_numpy())
+            + same["leg"].to_numpy()
+        )
         same = same.sort_values(["o", "d", "fac"], kind="mergesort").drop_duplicates("o")
         oi = same["o"].to_numpy()
         better = same["d"].to_numpy() < d[oi]

@@ -51,8 +51,8 @@ def _seeds(
     (as :func:`lifecircle.routing._seed` does for a facility category)."""
     on = np.flatnonzero(snap.on_network)
     e = snap.edge[on]
-    a = snap.leg_m[on] + snap.offset_m[on]
-    b = snap.leg_m[on] + (net.edge_len[e] - snap.offset_m[on])
+    a = snap.leg_m[on] + net.walk_m(e, np.zeros(len(e)), snap.offset_m[on])
+    b = snap.leg_m[on] + net.walk_m(e, net.edge_len[e], snap.offset_m[on])
     df = pd.DataFrame(
         {
             "cand": np.concatenate([owner[on], owner[on]]),
@@ -73,7 +73,10 @@ class _Residents:
         e = res.edge[on]
         s = res.offset_m[on]
         node = np.concatenate([net.edge_u[e], net.edge_v[e]])
-        along = np.concatenate([s, net.edge_len[e] - s])
+        # the resident's walk to each end of its edge
+        along = np.concatenate(
+            [net.walk_m(e, s, np.zeros_like(s)), net.walk_m(e, s, net.edge_len[e])]
+        )
         who = np.concatenate([on, on])
         order = np.argsort(node, kind="stable")
         self.node_res = who[order]
@@ -115,7 +118,8 @@ def _direct(
     which, pos = _expand(left, right)
     r = rx.edge_res[pos]
     ap = on[which]
-    total = (np.abs(rx.offset[r] - snap.offset_m[ap]) + snap.leg_m[ap]) + rx.leg[r]
+    walk = net.walk_m(snap.edge[ap], rx.offset[r], snap.offset_m[ap])
+    total = (walk + snap.leg_m[ap]) + rx.leg[r]
     ok = total <= limit_m
     return owner[ap[ok]], r[ok]
 

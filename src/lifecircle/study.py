@@ -60,6 +60,7 @@ from lifecircle.sources._files import parse_crs
 from lifecircle.sources._report import split_report
 from lifecircle.sources.facilities import FACILITY_COLUMNS
 from lifecircle.tables import CategoryReach, build_result
+from lifecircle.terrain import apply_dem
 from lifecircle.timing import Display, Progress, Step, Stopwatch
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ log = logging.getLogger(__name__)
 SEARCH_LIMIT_FACTOR = 2.0
 
 CACHE_NAME = "study_cache.pickle"
-CACHE_FORMAT = 3  # 3: facilities carry a capacity; catchments are kept
+CACHE_FORMAT = 4  # 4: the network may carry terrain costs (--dem)
 
 
 def study_cache(out: Path) -> Path:
@@ -232,6 +233,9 @@ class Study:
                 min_component_m=settings.min_component_m,
             )
             net = _with_crossings(net, prepared, settings)
+        if inputs.dem is not None:
+            with clock.stage("terrain", "reading the elevation model"):
+                net = apply_dem(net, inputs.dem)
         with clock.stage("facilities", "finding facilities"):
             sited, categories, fac_notes, fac_counts = _find_facilities(
                 prepared,

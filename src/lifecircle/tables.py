@@ -23,11 +23,12 @@ from lifecircle.coverage import (
     weighted_median_by,
 )
 from lifecircle.naming import ALL, coverage_col, dist_col, limit_m, median_dist_col, time_col
-from lifecircle.notes import note
+from lifecircle.notes import add_notes, note
 from lifecircle.result import Result
 from lifecircle.sources import ages
 from lifecircle.sources.codes import compare_with_code_table
 from lifecircle.summary import build_summary
+from lifecircle.terrain import flat_comparison
 
 if TYPE_CHECKING:
     from lifecircle.study import Study
@@ -213,6 +214,9 @@ def build_result(study: Study, reaches: list[CategoryReach], timings: dict[str, 
     )
     if capacity_summary:
         summary["capacity"] = capacity_summary
+    if study.network.terrain:  # --dem: the terrain and how it changed coverage against flat
+        summary["terrain"], terrain_notes = flat_comparison(study, res, categories, empty)
+        add_notes(summary, terrain_notes)
     return Result(
         crs=study.area.crs,
         communities=communities_layer(communities, cov, res, categories),

@@ -94,6 +94,16 @@ Population = Annotated[
         "an estimate.",
     ),
 ]
+Dem = Annotated[
+    Path | None,
+    typer.Option(
+        "--dem",
+        metavar="FILE",
+        help="Elevations (GeoTIFF in metres, any CRS): walking times follow the slope by "
+        "Tobler's hiking function, uphill and downhill apart; bridges and tunnels keep the "
+        "elevations of their ends. Default: flat ground.",
+    ),
+]
 PopulationCrs = Annotated[
     str | None,
     typer.Option(help="CRS of a population points file (CSV default EPSG:4326), or gcj02 / bd09."),

@@ -35,7 +35,7 @@ from lifecircle.sources.osm import Feature, OSMData, WalkWay, read_osm
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: ways say whether they are bridges or tunnels (--dem)
 ROW_GROUP = 20_000
 CELL_DEG = 0.05  # rows are ordered by cells of this size so that row groups are compact
 
@@ -67,6 +67,7 @@ class CityCache:
             way_ids = ways.column("way_id").to_numpy()
             highway = ways.column("highway").to_pylist()
             name = ways.column("name").to_pylist()
+            structure = ways.column("structure").to_numpy(zero_copy_only=False)
             for i in range(len(way_ids)):
                 a, b = offs[i], offs[i + 1]
                 data.ways.append(
@@ -77,6 +78,7 @@ class CityCache:
                         highway=highway[i],
                         name=name[i],
                         junction=all_j[a:b],
+                        structure=bool(structure[i]),
                     )
                 )
         data.features = _read_features(self.path / "features.parquet", bbox)
@@ -202,6 +204,7 @@ def _write_ways(ways: list[WalkWay], path: Path) -> None:
             "way_id": pa.array(np.array([w.way_id for w in ways], dtype=np.int64)),
             "highway": pa.array([w.highway for w in ways], type=pa.string()),
             "name": pa.array([w.name for w in ways], type=pa.string()),
+            "structure": pa.array([w.structure for w in ways], type=pa.bool_()),
             "node_ids": pa.LargeListArray.from_arrays(off, pa.array(ids, type=pa.int64())),
             "lon": pa.LargeListArray.from_arrays(off, pa.array(ll[:, 0])),
             "lat": pa.LargeListArray.from_arrays(off, pa.array(ll[:, 1])),

@@ -65,6 +65,8 @@ class WalkWay:
     # True where the node is shared with another way of the whole source; set when the ways are
     # a part of a larger source (the batch cache), so that they split exactly as the whole would
     junction: np.ndarray | None = None
+    # a bridge or tunnel (see off_terrain): it does not follow the ground's elevation
+    structure: bool = False
 
 
 @dataclass
@@ -387,6 +389,24 @@ def _assemble(
     return shapely.make_valid(geom) if not geom.is_valid else geom
 
 
+_NOT_A_STRUCTURE = frozenset({"", "no", "0", "false"})
+
+
+def off_terrain(tags: dict[str, str]) -> bool:
+    """Whether a way does not lie on the ground: ``bridge=*`` or ``tunnel=*`` (any value but
+    ``no``), or a ``layer`` other than 0 (footbridges, skywalks and underpasses are often
+    tagged only with a layer)."""
+    if tags.get("bridge", "") not in _NOT_A_STRUCTURE:
+        return True
+    if tags.get("tunnel", "") not in _NOT_A_STRUCTURE:
+        return True
+    layer = tags.get("layer", "").strip()
+    try:
+        return layer != "" and float(layer) != 0.0
+    except ValueError:
+        return False
+
+
 def _add_walk_way(way: Any, tags: dict[str, str], data: OSMData, counts: dict[str, int]) -> None:
     refs: list[int] = []
     coords: list[float] = []
@@ -406,6 +426,7 @@ def _add_walk_way(way: Any, tags: dict[str, str], data: OSMData, counts: dict[st
                 lonlat=np.array(coords, dtype=np.float64).reshape(-1, 2),
                 highway=tags.get("highway", ""),
                 name=tags.get("name", ""),
+                structure=off_terrain(tags),
             )
         )
 
@@ -441,6 +462,7 @@ def _add_clipped_way(way: Any, tags: dict[str, str], data: OSMData, counts: dict
                     lonlat=np.asarray(pco, dtype=np.float64),
                     highway=tags.get("highway", ""),
                     name=tags.get("name", ""),
+                    structure=off_terrain(tags),
                 )
             )
     if missing and not kept:
