@@ -242,3 +242,80 @@ def test_sensitivity_runs_on_the_split_network(runs):
     _, _, delayed, _ = runs
     sens = delayed.sensitivity(runs=2)
     assert len(sens.table) and sens.table["coverage"].notna().any()
+
+
+def _dem(path: Path, z) -> Path:
+    """A lon/lat DEM over the crossing town: ``z(column, row)`` in street steps."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    n, d = 90, STEP / 10
+    lon0, lat1 = LON0 - STEP, LAT0 + (N + 1) * STEP
+    cols = (np.arange(n) + 0.5) * d / STEP - 1
+    rows = (N + 1) - (np.arange(n) + 0.5) * d / STEP
+    gc, gr = np.meshgrid(cols, rows)
+    with rasterio.open(
+        path, "w", driver="GTiff", height=n, width=n, count=1, dtype="float64",
+        crs="EPSG:4326", transform=from_origin(lon0, lat1, d, d),
+    ) as dst:  # fmt: skip
+        dst.write(z(gc, gr), 1)
+    return path
+
+
+def _dem_inputs(town: Path, dem: Path) -> Inputs:
+    return Inputs(
+        osm=town / "town.osm", facilities=(town / "facilities.csv",), osm_facilities=False, dem=dem
+    )
+
+
+def test_crossings_on_a_flat_dem_give_the_crossings_alone(town, runs, tmp_path):
+    """The split network keeps its terrain arrays edge for edge: on flat ground every cost is
+    the length (the links their wait), so the results are those of crossings without a DEM."""
+    _, _, _, r_delayed = runs
+    dem = _dem(tmp_path / "flat.tif", lambda c, r: np.full_like(c, 7.0))
+    s = make_settings(grid_cell_m=300.0, processes=1, crossings=True)
+    study = Study.from_inputs(_dem_inputs(town, dem), s)
+    net = study.network
+    assert net.crossings is not None and net.has_terrain
+    assert net.edge_cost_uv is not None and net.edge_cost_vu is not None
+    assert net.edge_structure is not None and len(net.edge_structure) == net.n_edges
+    assert np.allclose(net.edge_cost_uv, net.edge_len) and np.allclose(
+        net.edge_cost_vu, net.edge_len
+    )
+    got = study.coverage()
+    cols = [c for c in got.residents.columns if c.startswith("dist_m_")]
+    np.testing.assert_allclose(got.residents[cols], r_delayed.residents[cols], rtol=1e-9)
+    timings = {"baseline_routing_s", "split_s"}
+    drop = lambda d: {k: v for k, v in d.items() if k not in timings}  # noqa: E731
+    assert drop(got.summary["crossings"]) == drop(r_delayed.summary["crossings"])
+
+
+def test_crossings_on_a_hill_charge_the_wait_and_the_slope(town, tmp_path):
+    """On a hill the sidewalk copies keep their edge's costs per direction, the links cost
+    their wait both ways, and the "without delays" figures are those of the DEM run alone."""
+    dem = _dem(tmp_path / "hill.tif", lambda c, r: 12.0 * r)  # about 11 % up to the north
+    hill = Study.from_inputs(_dem_inputs(town, dem), make_settings(grid_cell_m=300.0, processes=1))
+    both = Study.from_inputs(
+        _dem_inputs(town, dem), make_settings(grid_cell_m=300.0, processes=1, crossings=True)
+    )
+    net = both.network
+    c = net.crossings
+    assert c is not None and net.edge_cost_uv is not None and net.edge_cost_vu is not None
+    assert np.allclose(net.edge_cost_uv[c.link], net.edge_len[c.link])
+    assert np.allclose(net.edge_cost_vu[c.link], net.edge_len[c.link])
+    sides = np.flatnonzero(c.side != 0)
+    twin = c.twin[sides]
+    assert np.allclose(net.edge_cost_uv[sides], net.edge_cost_uv[twin])
+    north = ~c.link & (net.edge_highway == "residential")
+    assert (np.maximum(net.edge_cost_uv, net.edge_cost_vu)[north] > net.edge_len[north]).all()
+    r_hill, r_both = hill.coverage(), both.coverage()
+    for cat in ("market", "park", "health"):
+        a = r_hill.residents[dist_col(cat)].to_numpy()
+        b = r_both.residents[dist_col(cat)].to_numpy()
+        ok = np.isfinite(a)
+        assert (b[ok] >= a[ok] - 1e-6).all()  # a wait never shortens a walk
+    eff = r_both.summary["crossings"]
+    for cat in ("market", "park", "health"):  # the unsplit comparison keeps the hill
+        assert eff["categories"][cat]["within_threshold_without_delays"] == pytest.approx(
+            r_hill.summary["complete_life_circle"]["within_threshold"][cat]
+        )

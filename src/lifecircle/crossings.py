@@ -155,7 +155,6 @@ def _links(sec: _Sectors) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return sector_node(s), sector_node(t), node
 
 
-
 def _terrain_of(
     net: Network,
     order: np.ndarray,
@@ -181,6 +180,7 @@ def _terrain_of(
     if net.node_z is not None and nodes is not None:
         out["node_z"] = net.node_z[nodes]
     return out
+
 
 def cut_at_crossings(
     net: Network, crossing_nodes: np.ndarray | None, *, classes: tuple[str, ...]

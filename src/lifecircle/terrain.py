@@ -286,7 +286,9 @@ def _profile(net: Network, dem: Dem, node_z: np.ndarray, step_m: float) -> _Prof
     """Edges cut into stretches of at most ``step_m``; ground vertices sampled from the DEM,
     the ends held at their nodes' elevations, structures' vertices on the even slope between
     their ends."""
-    dense = shapely.segmentize(net.edge_geom, step_m)
+    dense = net.edge_geom.copy()
+    ok = shapely.length(dense) > 0  # a crossing link is a point's two ends: nothing to cut
+    dense[ok] = shapely.segmentize(dense[ok], step_m)
     xy, idx = shapely.get_coordinates(dense, return_index=True)
     z = dem.sample(xy[:, 0], xy[:, 1], net.crs)
     first = np.concatenate([[True], idx[1:] != idx[:-1]])
