@@ -41,6 +41,22 @@ class Inputs:
     age_share: str | None = None  # one share of residents aged 60+, or a communities column
     area: Path | None = None  # polygon(s) limiting the analysis to a district of a larger extract
     area_crs: str | None = None
+    # compound gates (lifecircle.gates): None / "off", "osm", or a gates file; the compounds
+    # from a file, else from OSM
+    gates: str | None = None
+    gates_crs: str | None = None
+    compounds: Path | None = None
+    compounds_crs: str | None = None
+
+    @property
+    def gates_on(self) -> bool:
+        """Whether residents of gated compounds are routed through the gates."""
+        return self.gates not in (None, "", "off")
+
+    @property
+    def gates_file(self) -> Path | None:
+        """The ``--gates`` file, when one is given (not ``osm`` / ``off``)."""
+        return Path(str(self.gates)) if self.gates_on and self.gates != "osm" else None
 
     def check(self, *, place_option: str = "--place NAME") -> None:
         """Raise :class:`~lifecircle.errors.InputError` unless exactly one of ``osm`` and
@@ -53,10 +69,17 @@ class Inputs:
             ("--population", self.population),
             ("--code-table", self.code_table),
             ("--area", self.area),
+            ("--compounds", self.compounds),
+            ("--gates", self.gates_file),
             *(("--facilities", f) for f in self.facilities),
         ):
             if path is not None:
                 check_file(path, option)
+        if not self.gates_on and (self.compounds is not None or self.gates_crs is not None):
+            raise InputError(
+                "--compounds / --gates-crs are used with --gates osm|FILE only; add --gates "
+                "osm (or a gates file), or leave them out"
+            )
         if self.area is not None and self.place is not None:
             raise InputError(
                 "--area limits a local --osm file; with --place, give the area as the place itself"
@@ -86,5 +109,7 @@ class Prepared:
     user_facilities: list[tuple[Path, gpd.GeoDataFrame]] = field(default_factory=list)
     population: Path | None = None  # a raster is read over the area; points come read
     population_points: gpd.GeoDataFrame | None = None
+    compounds: gpd.GeoDataFrame | None = None  # --compounds, read (else from OSM)
+    gates: gpd.GeoDataFrame | None = None  # a --gates file, read (else from OSM)
     taxonomy: Taxonomy | None = None
     timings: dict[str, float] = field(default_factory=dict)  # seconds spent reading

@@ -77,6 +77,18 @@ NOTES: dict[str, dict[str, str]] = {
         "{median_elsewhere_m:.0f} 米):它看起来是百度(BD-09)坐标。"
         "如果是,请加 --facilities-crs bd09 重新运行。",
     },
+    "gates": {
+        "en": "Compound gates: {known:,.0f} residents leave their compound through known gates "
+        "and {assumed:,.0f} through assumed ones (where walkways meet the boundary); "
+        "{none:,.0f} live in compounds with no gate at all and are routed as without gates "
+        "({compounds} compounds). Against ignoring gates, the largest change in the share "
+        "within a category's threshold is {change:+.1%} ({category}); summary.json → gates "
+        "lists every category.",
+        "zh": "小区出入口:{known:,.0f} 名居民经已知出入口离开小区,{assumed:,.0f} 名经推定出入口"
+        "(步行道路与小区边界相交处);{none:,.0f} 名居民所在小区没有任何出入口,按不考虑出入口计算"
+        "(共 {compounds} 个小区)。与不考虑出入口相比,类别阈值内覆盖率变化最大的是"
+        "“{category}”:{change:+.1%};各类别见 summary.json → gates。",
+    },
     "dropped_pieces": {
         "en": "pieces of network shorter than {min_component_m:g} m in total are not routed on; "
         "points nearest to them are attached to the nearest kept edge within {max_snap_m:g} m, "
@@ -331,6 +343,8 @@ _INPUTS: dict[str, dict[str, str]] = {
     "categories": {"en": "facility taxonomy (--categories)", "zh": "设施分类 (--categories)"},
     "walk_filter": {"en": "walkable ways (--walk-filter)", "zh": "步行道路规则 (--walk-filter)"},
     "facilities": {"en": "facility list (--facilities)", "zh": "设施清单 (--facilities)"},
+    "compounds": {"en": "gated compounds (--compounds)", "zh": "封闭小区边界 (--compounds)"},
+    "gates": {"en": "compound gates (--gates)", "zh": "小区出入口 (--gates)"},
 }
 
 

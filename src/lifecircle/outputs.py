@@ -152,6 +152,8 @@ def input_files(inputs: Inputs) -> dict[str, Any]:
         ("code_table", inputs.code_table),
         ("categories", inputs.categories),
         ("walk_filter", inputs.walk_filter),
+        ("compounds", inputs.compounds),
+        ("gates", inputs.gates_file),
     ] + [(f"facilities[{i}]", f) for i, f in enumerate(inputs.facilities)]:
         if p is not None:
             files[label] = {

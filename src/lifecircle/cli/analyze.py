@@ -193,6 +193,10 @@ def analyze_cmd(
     offline: opt.Offline = True,
     code_table: opt.CodeTable = None,
     age_share: opt.AgeShare = None,
+    gates: opt.Gates = None,
+    gates_crs: opt.GatesCrs = None,
+    compounds: opt.Compounds = None,
+    compounds_crs: opt.CompoundsCrs = None,
     sensitivity: opt.Sensitivity = False,
     speed_band: opt.SpeedBand = None,
     snap_band: opt.SnapBand = None,
@@ -222,6 +226,10 @@ def analyze_cmd(
         age_share=age_share,
         area=area,
         area_crs=area_crs,
+        gates=None if gates in (None, "off") else gates,
+        gates_crs=gates_crs,
+        compounds=compounds,
+        compounds_crs=compounds_crs,
     )
     bands = run_guarded(_bands, sensitivity, speed_band, snap_band, dropout, dropout_runs)
     run_guarded(
