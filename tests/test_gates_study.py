@@ -2,9 +2,9 @@
 0.001°, about 95 m east-west and 111 m north-south; see conftest's ``street_grid``).
 
 One compound fills the block between the streets x 3..4 and y 3..4 (inset by 0.1 of a block),
-its gate in the middle of its north side (3.5, 3.9), the side drawn 0.1 m south of it. Residents: ``r_in`` inside the compound near
-its south side (3.5, 3.2), and ``r_gate`` standing exactly on the gate, which is on the boundary
-and so outside the compound: its walk is the gate's network distance."""
+its gate in the middle of its north side (3.5, 3.9), that side drawn 0.1 m south of it.
+Residents: ``r_in`` inside the compound near its south side (3.5, 3.2), and ``r_gate`` standing
+exactly on the gate, just outside the compound: its walk is the gate's network distance."""
 
 from __future__ import annotations
 
@@ -158,7 +158,7 @@ def test_a_gcj02_gates_file_lands_on_the_gate(town, settings, gated):
     res = Study.from_inputs(inputs, settings).coverage().residents
     want = gated.residents[dist_col("market")].to_numpy()
     assert res[dist_col("market")].to_numpy() == pytest.approx(want, abs=0.5)
-    with pytest.raises(InputError, match="belong to no compound[\\s\\S]*--gates-crs"):
+    with pytest.raises(InputError, match=r"belong to no compound[\s\S]*--gates-crs"):
         Study.from_inputs(  # read as WGS 84, the points sit some 500 m off
             _inputs(town, gates=str(town / "gates_gcj02.csv"), compounds=inputs.compounds),
             settings,
