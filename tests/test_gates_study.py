@@ -9,6 +9,7 @@ exactly on the gate, just outside the compound: its walk is the gate's network d
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import geopandas as gpd
@@ -236,3 +237,52 @@ def test_cli_refuses_bad_gate_inputs_and_keeps_what_was_there(town, tmp_path, se
     assert message in " ".join(r.output.split())
     assert (out / "mine.txt").read_text("utf-8") == "keep me"
     assert not (out / "summary.json").exists()
+
+
+def _osm_with(town: Path, dest: Path, *, gate: bool) -> Path:
+    """The grid with a walled compound (a closed barrier=wall way) around the block, a gate
+    node on its north side when ``gate``, and a residential landuse area around the wall."""
+    ring = [(3.1, 3.1), (3.9, 3.1), (3.9, 3.9), GATE, (3.1, 3.9)]
+    outer = [(3.05, 3.05), (3.95, 3.05), (3.95, 3.95), (3.05, 3.95)]
+    nodes = [
+        f'<node id="{900 + i}" version="1" lat="{_ll(x, y)[1]:.7f}" lon="{_ll(x, y)[0]:.7f}"/>'
+        for i, (x, y) in enumerate(ring + outer)
+    ]
+    if gate:
+        nodes[3] = nodes[3].replace("/>", '><tag k="barrier" v="gate"/></node>')
+    refs = "".join(f'<nd ref="{900 + i}"/>' for i in [*range(5), 0])
+    oref = "".join(f'<nd ref="{900 + i}"/>' for i in [5, 6, 7, 8, 5])
+    ways = [
+        f'<way id="900" version="1">{refs}<tag k="barrier" v="wall"/></way>',
+        f'<way id="901" version="1">{oref}<tag k="landuse" v="residential"/></way>',
+    ]
+    text = (town / "grid.osm").read_text("utf-8")
+    first_way = text.index("<way ")
+    text = text[:first_way] + "\n".join(nodes) + "\n" + text[first_way:]
+    dest.write_text(text.replace("</osm>", "\n".join(ways) + "\n</osm>"), encoding="utf-8")
+    return dest
+
+
+def test_osm_walls_and_gate_nodes_make_the_same_compound(town, settings, gated, tmp_path):
+    osm = _osm_with(town, tmp_path / "walled.osm", gate=True)
+    inputs = _inputs(town, gates="osm")
+    study = Study.from_inputs(replace(inputs, osm=osm), settings)
+    res = study.coverage()
+    want = gated.residents[dist_col("market")].to_numpy()
+    assert res.residents[dist_col("market")].to_numpy() == pytest.approx(want, abs=0.5)
+    g = res.summary["gates"]
+    assert g["compounds"] == 1 and g["osm_compounds_overlapping_dropped"] == 1
+    assert g["gates_known"] == 1 and g["residents_through_known_gates"] == 100
+
+
+def test_an_osm_wall_without_a_gate_node_has_no_assumed_gate_here(town, settings, plain, tmp_path):
+    # no walkway meets the wall: its residents are routed as without gates, and reported
+    osm = _osm_with(town, tmp_path / "walled.osm", gate=False)
+    inputs = _inputs(town, gates="osm")
+    res = Study.from_inputs(replace(inputs, osm=osm), settings).coverage()
+    g = res.summary["gates"]
+    assert g["compounds_without_gate"] == 1
+    assert g["residents_in_compounds_without_gate"] == 100
+    assert g["residents_through_known_gates"] == g["residents_through_assumed_gates"] == 0
+    want = plain.residents[dist_col("market")].to_numpy()
+    assert np.array_equal(res.residents[dist_col("market")].to_numpy(), want)
