@@ -145,8 +145,9 @@ def test_a_compound_without_any_gate_is_routed_as_without_gates():
 
 
 def test_a_facility_inside_the_compound_is_reached_without_leaving():
-    net_ways = [FOOTWAY_TO_GATE]
-    net = build_network(ways_from_metric([*STREETS, *net_ways]), LOCAL_CRS)
+    # F (150, 230) inside: 120.8 m straight; through the gate to A 680 m; ignoring the walls
+    # A is 320 m away (across the wall)
+    net = build_network(ways_from_metric([*STREETS, FOOTWAY_TO_GATE]), LOCAL_CRS)
     inp = GateInputs(
         compounds=_compounds(("c1", _box(100, 100, 300, 250))),
         gates=_gates(("g1", 200, 250)),
@@ -155,15 +156,30 @@ def test_a_facility_inside_the_compound_is_reached_without_leaving():
     )
     res = metric_points([(200, 120)])
     g = build_gates(inp, net, _area(), SETTINGS, residents=res, buildings=res[:0])
-    fac_pts = metric_points([(0, 0), (150, 150)])  # A, and one inside the compound
+    fac_pts = metric_points([(0, 0), (150, 230)])
     fac = snap_points(fac_pts, net, max_snap_m=200.0)
     field = facility_field(net, fac)
     base = origin_distances(net, field, fac, snap_points(res, net, max_snap_m=200.0))
+    assert base[0][0] == pytest.approx(320.0) and base[1][0] == 0
     d, near = g.distances(
         base, g.residents, net=net, field=field, fac=fac, fac_points=fac_pts, limit_m=np.inf
     )
-    assert d[0] == pytest.approx(np.hypot(50, 30))
+    assert d[0] == pytest.approx(np.hypot(50, 110))
     assert near[0] == 1
+
+
+def test_gates_never_shorten_a_walk():
+    # r2 (290, 240): straight to G 90.6 + 550 = 640.6, but on the network 60 north onto the
+    # street, 90 to M, then 500: 650 (the straight line inside is a lower bound); 650 stands
+    _, base, gated, _ = _route(
+        [FOOTWAY_TO_GATE],
+        _compounds(("c1", _box(100, 100, 300, 250))),
+        _gates(("g1", 200, 250)),
+        residents=((200, 120), (290, 240)),
+    )
+    assert base[1] == pytest.approx(650.0)
+    assert gated[1] == pytest.approx(650.0)
+    assert gated[0] == pytest.approx(680.0)
 
 
 def test_a_gate_far_from_every_compound_is_refused_with_its_id():

@@ -3,11 +3,13 @@
 The model
 ---------
 A resident inside a compound walks in a straight line to one of the compound's gates, then on
-the walk network; the distance is the minimum over the compound's gates of ``straight line to
-the gate + the gate's network distance`` (the gate snapped to the nearest walkable edge as
-residents are). A facility inside the same compound is reached in a straight line without
-leaving. Mapped paths inside a compound are not used for the walk to the gate (straight lines
-are as short or shorter: the figures are a lower bound of the walk inside).
+the walk network: the walk through the gates is the minimum over the compound's gates of
+``straight line to the gate + the gate's network distance`` (the gate snapped to the nearest
+walkable edge as residents are). The straight line is a lower bound of the walk inside, so the
+walk through the gates may come out shorter than the walk on the mapped network ignoring the
+walls; walls never shorten a walk, so the longer of the two is kept. A facility inside the same
+compound is reached without leaving it, in a straight line (that walk is the resident's when it
+is shorter).
 
 Gates come from the user's file or from OpenStreetMap. A compound without a known gate gets
 *assumed* gates where the walk network crosses or touches its boundary; a compound with
@@ -117,7 +119,9 @@ class Gates:
         limit_m: float,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Distances through the gates: ``base`` (metres and nearest access point per origin,
-        ignoring gates) with the enclosed origins' values replaced.
+        ignoring gates) with the enclosed origins' values replaced by the longer of theirs and
+        the walk through the gates, or the straight line to a facility inside their compound
+        when that is shorter still.
 
         Parameters
         ----------
@@ -141,6 +145,8 @@ class Gates:
         ap = np.full(len(dist), -1, dtype=np.int64)
         total = origins.pair_m + gate_m[origins.pair_gate]
         _take_min(d, ap, origins.pair_origin, total, gate_ap[origins.pair_gate])
+        longer = dist > d  # walls never shorten a walk: the network walk stands
+        d[longer], ap[longer] = dist[longer], near[longer]
         o, a, m = self._inside_facilities(origins, fac_points)
         _take_min(d, ap, o, m, a)
         d[d > limit_m] = np.inf
