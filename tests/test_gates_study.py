@@ -286,3 +286,78 @@ def test_an_osm_wall_without_a_gate_node_has_no_assumed_gate_here(town, settings
     assert g["residents_through_known_gates"] == g["residents_through_assumed_gates"] == 0
     want = plain.residents[dist_col("market")].to_numpy()
     assert np.array_equal(res.residents[dist_col("market")].to_numpy(), want)
+
+
+# ---- scenario: open a gate ----------------------------------------------------------------
+
+
+def test_opening_a_gate_equals_analysing_with_it_and_shortens_no_walk_less(town, settings, gated):
+    from lifecircle.scenario import what_if
+    from lifecircle.sources._files import parse_crs
+    from lifecircle.sources.compounds import read_gates
+
+    base = Study.from_inputs(
+        _inputs(town, gates=str(town / "gates.csv"), compounds=town / "compounds.geojson"),
+        settings,
+    )
+    south = _write_gates(town / "south_gate.csv", [("g-2", 3.5, 3.1)])
+    both = _write_gates(town / "both_gates.csv", [("g-1", *GATE), ("g-2", 3.5, 3.1)])
+    s = what_if(base, add_gates=read_gates(south, crs=parse_crs(None, "--gates-crs")))
+    fresh = Study.from_inputs(
+        _inputs(town, gates=str(both), compounds=town / "compounds.geojson"), settings
+    ).coverage()
+    for c in ("market", "clinic"):
+        after = s.after.residents[dist_col(c)].to_numpy()
+        assert after == pytest.approx(fresh.residents[dist_col(c)].to_numpy())
+        assert (after <= gated.residents[dist_col(c)].to_numpy() + 1e-9).all()
+    assert (
+        s.after.residents[dist_col("market")].iloc[0] < gated.residents[dist_col("market")].iloc[0]
+    )
+    assert s.after.summary["gates"]["gates_opened_in_scenario"] == 1
+    assert s.summary["gates_opened"] == ["g-2"]
+    assert any(getattr(n, "key", "") == "scenario_gates" for n in s.study.notes)
+    assert base.gates is not None and len(base.gates.gates) == 1  # the base is unchanged
+
+
+def test_cli_scenario_add_gate(town, tmp_path):
+    base = tmp_path / "base"
+    r = _analyze(town, base, "--gates", "osm", "--lang", "en")
+    assert r.exit_code == 0, r.output
+    far = _write_gates(tmp_path / "far.csv", [("g-9", 8.5, 8.5)])
+    r = CliRunner().invoke(
+        app, ["scenario", str(base), "--add-gate", str(far), "--out", str(tmp_path / "s")]
+    )
+    assert r.exit_code == 2
+    assert "g-9" in r.output and "belong to no compound" in " ".join(r.output.split())
+    plain = tmp_path / "plain"
+    assert _analyze(town, plain).exit_code == 0
+    r = CliRunner().invoke(
+        app,
+        [
+            "scenario",
+            str(plain),
+            "--add-gate",
+            str(town / "gates.csv"),
+            "--out",
+            str(tmp_path / "t"),
+        ],
+    )
+    assert r.exit_code == 2
+    assert "run without compound gates" in " ".join(r.output.split())
+
+
+def test_cli_scenario_opens_a_gate(town, tmp_path):
+    base = tmp_path / "base"
+    comp = ["--compounds", str(town / "compounds.geojson")]
+    r = _analyze(town, base, "--gates", str(town / "gates.csv"), *comp, "--lang", "en")
+    assert r.exit_code == 0, r.output
+    south = _write_gates(tmp_path / "south.csv", [("g-2", 3.5, 3.1)])
+    out = tmp_path / "s"
+    r = CliRunner().invoke(
+        app, ["scenario", str(base), "--add-gate", str(south), "--out", str(out)]
+    )
+    assert r.exit_code == 0, r.output
+    summary = json.loads((out / "summary.json").read_text("utf-8"))
+    assert summary["scenario"]["gates_opened"] == ["g-2"]
+    assert summary["provenance"]["inputs"]["add_gate"]["path"] == str(south)
+    assert (out / "coverage_change.csv").is_file()

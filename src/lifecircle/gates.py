@@ -22,8 +22,7 @@ the distances ignoring gates come for free and the summary compares both.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -37,13 +36,9 @@ from lifecircle.errors import InputError
 from lifecircle.network import Network
 from lifecircle.routing import Field, origin_distances
 from lifecircle.snapping import Snapped, snap_points
-from lifecircle.sources._files import parse_crs
 
 if TYPE_CHECKING:
-    from lifecircle.inputs import Inputs, Prepared
-    from lifecircle.placement import PlacedResidents
-    from lifecircle.study import Study
-    from lifecircle.tables import CategoryReach
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -469,120 +464,63 @@ def build_gates(
     return built
 
 
-# ---- the study's side ------------------------------------------------------------------------
-
-
-def read_gate_inputs(inputs: Inputs) -> tuple[gpd.GeoDataFrame | None, gpd.GeoDataFrame | None]:
-    """The user's ``--compounds`` and ``--gates`` files (None where not given or from OSM)."""
-    from lifecircle.sources import compounds as src
-
-    if not inputs.gates_on:
-        return None, None
-    comp = (
-        src.read_compounds(inputs.compounds, crs=parse_crs(inputs.compounds_crs, "--compounds-crs"))
-        if inputs.compounds is not None
-        else None
-    )
-    gates = (
-        src.read_gates(
-            Path(str(inputs.gates)),
-            crs=parse_crs(inputs.gates_crs, "--gates-crs"),
-            encoding=inputs.encoding,
-        )
-        if inputs.gates not in (None, "osm", "off")
-        else None
-    )
-    return comp, gates
-
-
-def study_gates(
-    prepared: Prepared,
-    net: Network,
-    area: StudyArea,
-    settings: Settings,
-    residents: PlacedResidents,
+def open_gates(
+    gates: Gates, new: gpd.GeoDataFrame, net: Network, crs: Any, settings: Settings
 ) -> Gates:
-    """The gates of a study: the user's files where given, else OpenStreetMap's."""
-    from lifecircle.sources import compounds as src
+    """``gates`` with the gates ``new`` (WGS 84, the columns of a ``--gates`` file) opened: each
+    joins the gates its compound has, known or assumed, which all stay, so that no walk gets
+    longer.
 
-    comp, gates = prepared.compounds, prepared.gates
-    inp = GateInputs(
-        compounds=comp if comp is not None else src.compounds_from_osm(prepared.osm.compounds),
-        gates=gates if gates is not None else src.gates_from_osm(prepared.osm.gates),
-        compounds_from="osm" if comp is None else "file",
-        gates_from="osm" if gates is None else "file",
+    Raises
+    ------
+    InputError
+        When a new gate lies farther than :data:`GATE_TOLERANCE_M` from every compound's
+        boundary (or from the one it names), or its id is already a gate's.
+    """
+    added = new.to_crs(crs).reset_index(drop=True)
+    again = sorted(set(added["gate_id"].astype(str)) & set(gates.gates["gate_id"].astype(str)))
+    if again:
+        raise InputError(
+            f"--add-gate: gate id(s) already among the gates: {', '.join(again[:20])}; give "
+            "each new gate an id of its own"
+        )
+    rows, problems = _assign_gates(added, gates.compounds, refuse=True)
+    if problems:
+        shown = "\n".join(f"  - {p}" for p in problems[:30])
+        raise InputError(
+            f"--add-gate: {len(problems)} gate(s) belong to no compound of the analysis\n{shown}"
+            f"\nA gate must lie within {GATE_TOLERANCE_M:g} m of its compound's boundary: fix "
+            "the points (and --gates-crs, e.g. gcj02 for Amap) or remove these gates"
+        )
+    snap = snap_points(added.geometry.to_numpy(), net, max_snap_m=settings.max_snap_m)
+    extra = added.assign(compound=rows, kind=KNOWN, source="scenario", on_network=snap.on_network)
+    cols = ["gate_id", "compound", "kind", "source", "on_network", "geometry"]
+    table = gpd.GeoDataFrame(
+        pd.concat([gates.gates[cols], extra[cols]], ignore_index=True), geometry="geometry", crs=crs
     )
-    bld = residents.buildings
-    return build_gates(
-        inp,
-        net,
-        area,
-        settings,
-        residents=residents.table.to_crs(area.crs).geometry.to_numpy(),
-        buildings=bld.to_crs(area.crs).geometry.to_numpy() if len(bld) else np.zeros(0, object),
-    )
-
-
-def access_point_positions(study: Study, category: str) -> np.ndarray:
-    """The category's access points (metric CRS), in the order of
-    :meth:`lifecircle.placement.SitedFacilities.of_category`."""
-    from lifecircle.sources.facilities import access_points
-
-    sited = study.facilities
-    if not len(sited.table):
-        return np.zeros(0, dtype=object)
-    _, pts = access_points(sited.table, study.area.crs, step_m=study.settings.outline_step_m)
-    sel = np.flatnonzero((sited.table["category"].to_numpy() == category)[sited.rows])
-    return pts[sel]
-
-
-def through_gates(study: Study, reach: CategoryReach, gates: Gates) -> CategoryReach:
-    """``reach`` with the enclosed residents' and buildings' distances taken through the
-    gates; the distances ignoring gates kept in ``resident_m_ungated``."""
-    acc = study.access[reach.category]
-    kw: dict[str, Any] = {
-        "net": study.network,
-        "field": acc.field,
-        "fac": acc.snap,
-        "fac_points": access_point_positions(study, reach.category),
-        "limit_m": study.search_limit_m,
-    }
-    dist, near = gates.distances((reach.resident_m, reach.nearest_point), gates.residents, **kw)
-    bld = reach.building_m
-    if bld is not None:
-        bld = gates.distances((bld, np.full(len(bld), -1)), gates.buildings, **kw)[0]
-    return replace(
-        reach,
-        resident_m=dist,
-        nearest_point=near,
-        building_m=bld,
-        resident_m_ungated=reach.resident_m,
+    comp = gates.compounds.copy()
+    opened = np.unique(rows[snap.on_network])
+    comp.loc[opened[comp["gates"].to_numpy()[opened] == "none"], "gates"] = KNOWN
+    both = Snapped(*(np.concatenate([a, b]) for a, b in _fields(gates.snap, snap)))
+    counts = dict(gates.counts)
+    counts["gates_opened_in_scenario"] = counts.get("gates_opened_in_scenario", 0) + len(added)
+    counts["compounds_without_gate"] = int((comp["gates"] == "none").sum())
+    counts["compounds_with_known_gates"] = int((comp["gates"] == KNOWN).sum())
+    counts["compounds_with_assumed_gates"] = int((comp["gates"] == ASSUMED).sum())
+    return Gates(
+        compounds=comp,
+        gates=table,
+        snap=both,
+        residents=_enclosed(gates.residents.points, comp, table),
+        buildings=_enclosed(gates.buildings.points, comp, table),
+        counts=counts,
     )
 
 
-def gates_summary(
-    gates: Gates, res: pd.DataFrame, within: dict[str, Any], within_ungated: dict[str, Any]
-) -> dict[str, Any]:
-    """What ``summary.json`` says of the gates: counts, residents routed through known and
-    assumed gates, and per category the share within its threshold with and without gates."""
-    w = res["weight"].to_numpy(dtype=float)
-    comp = gates.residents.compound
-    kind = gates.compounds["gates"].to_numpy()
-    inside = comp >= 0
-    known = np.zeros(len(comp), dtype=bool)
-    known[inside] = kind[comp[inside]] == KNOWN
-    change = {
-        c: None if v is None or within_ungated.get(c) is None else v - within_ungated[c]
-        for c, v in within.items()
-    }
-    return {
-        **gates.counts,
-        "gate_tolerance_m": GATE_TOLERANCE_M,
-        "residents_through_known_gates": float(w[known].sum()),
-        "residents_through_assumed_gates": float(w[inside & ~known].sum()),
-        "residents_in_compounds_without_gate": float(w[gates.residents.gateless].sum()),
-        "resident_points_through_gates": int(inside.sum()),
-        "within_threshold": within,
-        "within_threshold_ignoring_gates": within_ungated,
-        "change": change,
-    }
+def _fields(a: Snapped, b: Snapped) -> list[tuple[np.ndarray, np.ndarray]]:
+    return [
+        (a.edge, b.edge),
+        (a.offset_m, b.offset_m),
+        (a.leg_m, b.leg_m),
+        (a.near_dropped, b.near_dropped),
+    ]

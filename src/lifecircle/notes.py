@@ -57,6 +57,13 @@ NOTES: dict[str, dict[str, str]] = {
         "(重新计算的类别:{categories});与原分析的对比见 coverage_change.csv,"
         "设施变化见 facility_changes.csv。",
     },
+    "scenario_gates": {
+        "en": "A scenario with {gates} compound gate(s) opened: the walks of the residents "
+        "inside compounds are measured again (no facility moved, no category routed again); "
+        "coverage_change.csv compares it with the analysis it started from.",
+        "zh": "这是情景推演:新开 {gates} 个小区出入口,重新计算小区内居民的步行距离"
+        "(设施未变,未重新计算任何类别的路径);与原分析的对比见 coverage_change.csv。",
+    },
     "looks_gcj02": {
         "en": "--facilities {file} was read as WGS 84, but its points sit a median "
         "{median_m:.0f} m from the streets and {median_gcj02_m:.0f} m once read as GCJ-02 (the "
@@ -345,6 +352,7 @@ _INPUTS: dict[str, dict[str, str]] = {
     "facilities": {"en": "facility list (--facilities)", "zh": "设施清单 (--facilities)"},
     "compounds": {"en": "gated compounds (--compounds)", "zh": "封闭小区边界 (--compounds)"},
     "gates": {"en": "compound gates (--gates)", "zh": "小区出入口 (--gates)"},
+    "add_gate": {"en": "gates opened (--add-gate)", "zh": "新开小区出入口 (--add-gate)"},
 }
 
 

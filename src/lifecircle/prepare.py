@@ -14,7 +14,7 @@ from shapely.geometry.base import BaseGeometry
 from lifecircle.categories import Taxonomy, load_taxonomy
 from lifecircle.config import Settings, load_walk_filter
 from lifecircle.errors import InputError
-from lifecircle.gates import read_gate_inputs
+from lifecircle.gated import read_gate_inputs
 from lifecircle.inputs import Inputs, Prepared
 from lifecircle.sources import ages, boundaries, facilities, population
 from lifecircle.sources._files import VECTOR_SUFFIXES, parse_crs

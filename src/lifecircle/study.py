@@ -32,7 +32,8 @@ from lifecircle.config import Settings
 from lifecircle.errors import InputError
 from lifecircle.fileio import atomic_write
 from lifecircle.forked import forked_map
-from lifecircle.gates import Gates, study_gates, through_gates
+from lifecircle.gated import study_gates, through_gates
+from lifecircle.gates import Gates
 from lifecircle.inputs import Inputs, Prepared
 from lifecircle.isochrones import EdgeSamples, auto_cell_m, service_areas
 from lifecircle.network import Network, build_network

@@ -185,7 +185,7 @@ def add_gates_summary(
     """``summary["gates"]``: residents routed through gates and the shares within each
     category's threshold with and without the gates (the headline profile, longest tier);
     and the note that says so."""
-    from lifecircle.gates import gates_summary
+    from lifecircle.gated import gates_summary
 
     profile, maxm = preset.headline_profile, max(preset.minutes)
     cats = [r.category for r in reaches]
