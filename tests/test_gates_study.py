@@ -361,3 +361,18 @@ def test_cli_scenario_opens_a_gate(town, tmp_path):
     assert summary["scenario"]["gates_opened"] == ["g-2"]
     assert summary["provenance"]["inputs"]["add_gate"]["path"] == str(south)
     assert (out / "coverage_change.csv").is_file()
+
+
+def test_sensitivity_and_siting_refuse_a_study_with_gates(town, settings, tmp_path):
+    # both measure walks ignoring the gates: refused rather than contradicting the analysis
+    from lifecircle.siting import site
+
+    study = Study.from_inputs(_inputs(town, gates="osm"), settings)
+    with pytest.raises(InputError, match="--sensitivity does not take compound gates"):
+        study.sensitivity()
+    with pytest.raises(InputError, match="lifecircle site does not take compound gates"):
+        site(study, category="market", count=1)
+    r = _analyze(town, tmp_path / "o", "--gates", "osm", "--sensitivity")
+    assert r.exit_code == 2
+    assert "--sensitivity does not take compound gates" in " ".join(r.output.split())
+    assert not (tmp_path / "o" / "summary.json").exists()

@@ -193,3 +193,24 @@ def _remeasured(study: Study, reach: CategoryReach, gates: Gates) -> CategoryRea
         reach, resident_m=dist, nearest_point=near, building_m=bld, resident_m_ungated=None
     )
     return through_gates(study, plain, gates)
+
+
+GATES_NOT_YET = (
+    "{what} does not take compound gates into account yet (it measures the walks ignoring "
+    "them, which would not match the analysis): run it on an analysis without --gates"
+)
+
+
+def refuse_gates(study: Study, what: str) -> None:
+    """Refuse ``what`` (``--sensitivity``, ``lifecircle site``) on a study with gates: it
+    measures walks ignoring the gates and would contradict the analysis.
+
+    Raises
+    ------
+    InputError
+        When ``study`` has gates.
+    """
+    from lifecircle.errors import InputError
+
+    if study.gates is not None:
+        raise InputError(GATES_NOT_YET.format(what=what))

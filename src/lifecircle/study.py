@@ -32,7 +32,7 @@ from lifecircle.config import Settings
 from lifecircle.errors import InputError
 from lifecircle.fileio import atomic_write
 from lifecircle.forked import forked_map
-from lifecircle.gated import study_gates, through_gates
+from lifecircle.gated import refuse_gates, study_gates, through_gates
 from lifecircle.gates import Gates
 from lifecircle.inputs import Inputs, Prepared
 from lifecircle.isochrones import EdgeSamples, auto_cell_m, service_areas
@@ -420,6 +420,7 @@ class Study:
         """How sure each verdict is: coverage over bands of walking speed, snapping limit and
         facility completeness (the table of ``sensitivity.csv``); see
         :func:`lifecircle.sensitivity.sensitivity` for the parameters."""
+        refuse_gates(self, "--sensitivity")
         return sensitivity(
             self,
             speed_band_m_s=speed_band_m_s,

@@ -100,6 +100,7 @@ def _run(
 ) -> None:
     from lifecircle.cli import logs
     from lifecircle.display import display_for
+    from lifecircle.errors import InputError
     from lifecircle.outputs import (
         SENSITIVITY_FILE,
         check_output_dir,
@@ -113,6 +114,10 @@ def _run(
     from lifecircle.study import study_key
     from lifecircle.timing import Stopwatch
 
+    if bands is not None and inputs.gates_on:  # refused now, not after the analysis
+        from lifecircle.gated import GATES_NOT_YET
+
+        raise InputError(GATES_NOT_YET.format(what="--sensitivity"))
     also = (SENSITIVITY_FILE,) if bands is not None else ()
     check_output_dir(out, overwrite=overwrite, inputs=inputs, more=also)
     user_secret(create=True)  # the study is saved signed: a damaged secret is found now
