@@ -197,7 +197,12 @@ def test_cli_writes_the_gates_summary_and_escapes_names(town, tmp_path):
     summary = json.loads((out / "summary.json").read_text("utf-8"))
     assert summary["gates"]["residents_through_known_gates"] == 100
     assert "Compound gates" in (out / "report.html").read_text("utf-8")
-    assert "<script>alert" not in (out / "report.html").read_text("utf-8")
+    comp = gpd.read_file(out / "lifecircle.gpkg", layer="compounds")
+    assert comp["name"].tolist() == [HOSTILE]  # a name is text, kept as it is
+    assert comp["gates"].tolist() == ["known"]
+    assert comp["residents_through_gates"].tolist() == [100]
+    gates = gpd.read_file(out / "lifecircle.gpkg", layer="gates")
+    assert gates[["gate_id", "compound_id", "kind"]].values.tolist() == [["g-1", "c-1", "known"]]
 
 
 @pytest.mark.parametrize(

@@ -283,6 +283,7 @@ def _write_layers(result: Result, gpkg: Path) -> int:
         "residents": result.residents,
         "service_areas": result.service_areas,
         "gaps": result.gaps,
+        **result.gate_layers,
     }
     nul = 0
     safe = {}

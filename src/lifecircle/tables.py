@@ -174,6 +174,33 @@ def _code_table_check(study: Study, cov: pd.DataFrame) -> tuple[dict[str, Any] |
     return report, [note("code_table", no_polygon=n1, no_residents=n3, unknown_codes=n2)]
 
 
+def gate_layers(gates: Gates, res: pd.DataFrame) -> dict[str, gpd.GeoDataFrame]:
+    """The ``compounds`` layer (how its residents leave: ``known``, ``assumed`` or ``none``
+    gates, and how many) and the ``gates`` layer (``known`` / ``assumed``, on the network or
+    not), in WGS 84."""
+    comp = gates.compounds
+    w = res["weight"].to_numpy(dtype=float)
+    member = gates.residents.compound
+    through = np.bincount(member[member >= 0], weights=w[member >= 0], minlength=len(comp))
+    compounds = comp[["compound_id", "name", "source", "gates", "geometry"]].assign(
+        residents_through_gates=through
+    )
+    g = gates.gates
+    ids = comp["compound_id"].to_numpy(dtype=object)
+    table = gpd.GeoDataFrame(
+        {
+            "gate_id": g["gate_id"].astype(str).to_numpy(),
+            "compound_id": ids[g["compound"].to_numpy()] if len(g) else [],
+            "kind": g["kind"].to_numpy(),
+            "source": g["source"].to_numpy(),
+            "on_network": g["on_network"].to_numpy(dtype=bool),
+        },
+        geometry=g.geometry.to_numpy(),
+        crs=g.crs,
+    )
+    return {"compounds": compounds.to_crs(4326), "gates": table.to_crs(4326)}
+
+
 def add_gates_summary(
     summary: dict[str, Any],
     gates: Gates,
@@ -280,4 +307,5 @@ def build_result(study: Study, reaches: list[CategoryReach], timings: dict[str, 
         taxonomy=study.taxonomy,
         categories=categories,
         capacity=capacity,
+        gate_layers=gate_layers(study.gates, res) if study.gates is not None else {},
     )
