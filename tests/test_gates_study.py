@@ -211,7 +211,7 @@ def test_cli_writes_the_gates_summary_and_escapes_names(town, tmp_path):
         ("far_gate", "far-1: not within 30 m"),
         ("overlap", "overlap (c-1 / c-2)"),
         ("no_id", "no id column"),
-        ("compounds_alone", "used with --gates osm|FILE only"),
+        ("compounds_alone", "--compounds: used with --gates osm|FILE only"),
         ("bad_crs", "not a coordinate reference system"),
     ],
 )
@@ -381,3 +381,13 @@ def test_sensitivity_and_siting_refuse_a_study_with_gates(town, settings, tmp_pa
     assert r.exit_code == 2
     assert "--sensitivity does not take compound gates" in " ".join(r.output.split())
     assert not (tmp_path / "o" / "summary.json").exists()
+
+
+def test_cli_refuses_an_out_folder_holding_the_gates_file(town, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    gates = _write_gates(out / "gates.csv", [("g-1", *GATE)])
+    r = _analyze(town, out, "--gates", str(gates), "--compounds", str(town / "compounds.geojson"))
+    assert r.exit_code == 2
+    assert "--gates" in r.output
+    assert gates.is_file() and not (out / "summary.json").exists()

@@ -75,10 +75,19 @@ class Inputs:
         ):
             if path is not None:
                 check_file(path, option)
-        if not self.gates_on and (self.compounds is not None or self.gates_crs is not None):
+        stray = [
+            option
+            for option, value in (
+                ("--compounds", self.compounds),
+                ("--compounds-crs", self.compounds_crs),
+                ("--gates-crs", self.gates_crs),
+            )
+            if value is not None
+        ]
+        if stray and not self.gates_on:
             raise InputError(
-                "--compounds / --gates-crs are used with --gates osm|FILE only; add --gates "
-                "osm (or a gates file), or leave them out"
+                f"{', '.join(stray)}: used with --gates osm|FILE only; add --gates osm (or a "
+                "gates file), or leave them out"
             )
         if self.area is not None and self.place is not None:
             raise InputError(

@@ -106,6 +106,8 @@ def input_paths(inputs: Inputs) -> list[tuple[str, Path]]:
         ("--code-table", inputs.code_table),
         ("--categories", inputs.categories),
         ("--walk-filter", inputs.walk_filter),
+        ("--compounds", inputs.compounds),
+        ("--gates", inputs.gates_file),
         *(("--facilities", f) for f in inputs.facilities),
     ]
     if inputs.place is not None and Path(inputs.place).is_file():  # a polygon file
