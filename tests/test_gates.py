@@ -230,3 +230,12 @@ def test_osm_compounds_keep_the_smaller_of_two_that_overlap():
     assert g.compounds["compound_id"].tolist() == ["wall"]
     assert g.counts["osm_compounds_overlapping_dropped"] == 1
     assert gated[0] == pytest.approx(680.0)
+
+
+def test_a_gates_file_with_no_gate_near_the_area_is_refused():
+    with pytest.raises(InputError, match="none of its 1 gate"):
+        _route(
+            [FOOTWAY_TO_GATE],
+            _compounds(("c1", _box(100, 100, 300, 250))),
+            _gates(("elsewhere", 90_000, 90_000)),
+        )

@@ -370,10 +370,18 @@ def _known_gates(
     inp: GateInputs, comp: gpd.GeoDataFrame, area: StudyArea
 ) -> tuple[gpd.GeoDataFrame, dict[str, int]]:
     """The given gates near the area, each with its compound; a user's gate of no compound is
-    refused, an OSM one left out (counted)."""
+    refused, an OSM one left out (counted). A user's file none of whose gates lies near the
+    area is refused (a city-wide file for one district is fine)."""
     gates = inp.gates.to_crs(area.crs)
-    gates = gates[gates.intersects(area.buffer_m).to_numpy()].reset_index(drop=True)
+    near = gates.intersects(area.buffer_m).to_numpy()
     user = inp.gates_from == "file"
+    if user and len(gates) and not near.any():
+        raise InputError(
+            f"--gates: none of its {len(gates)} gate(s) lies in the area or within the walking "
+            "reach around it; check that the file covers this place and its coordinates "
+            "(--gates-crs, e.g. gcj02 for Amap)"
+        )
+    gates = gates[near].reset_index(drop=True)
     rows, problems = _assign_gates(gates, comp, refuse=user)
     if problems:
         shown = "\n".join(f"  - {p}" for p in problems[:30])
@@ -385,6 +393,7 @@ def _known_gates(
         )
     known = gates[rows >= 0].assign(compound=rows[rows >= 0], kind=KNOWN)
     counts = {"osm_gates_of_no_compound": int((rows < 0).sum())} if not user else {}
+    counts["gates_beyond_area"] = int((~near).sum())
     return known[["gate_id", "compound", "kind", "source", "geometry"]], counts
 
 
