@@ -239,3 +239,19 @@ def test_a_gates_file_with_no_gate_near_the_area_is_refused():
             _compounds(("c1", _box(100, 100, 300, 250))),
             _gates(("elsewhere", 90_000, 90_000)),
         )
+
+
+def test_an_osm_area_a_main_road_crosses_is_no_compound():
+    ways = ways_from_metric([*STREETS, FOOTWAY_TO_GATE, [(8, 50, 175), (9, 350, 175)]])
+    ways[-1].highway = "primary"  # right through the block
+    net = build_network(ways, LOCAL_CRS)
+    inp = GateInputs(
+        compounds=_compounds(("c1", _box(100, 100, 300, 250))),
+        gates=_gates(("g1", 200, 250)),
+        compounds_from="osm",
+        gates_from="osm",
+    )
+    res = metric_points([(200, 120)])
+    g = build_gates(inp, net, _area(), SETTINGS, residents=res, buildings=res[:0])
+    assert g.counts["osm_compounds_crossed_by_main_road"] == 1
+    assert g.counts["compounds"] == 0 and (g.residents.compound < 0).all()

@@ -221,30 +221,24 @@ def _osm_compounds(comp: gpd.GeoDataFrame, net: Network) -> tuple[gpd.GeoDataFra
         inner = shapely.buffer(polys, -5.0)  # a road along the edge does not cross it
         ci, _ = shapely.STRtree(net.edge_geom[main]).query(inner, predicate="intersects")
         crossed[np.unique(ci)] = True
-    order = np.argsort(shapely.area(polys), kind="stable")
-    kept: list[int] = []
+    clash: dict[int, list[int]] = {}
+    for a, b in _overlaps(polys):
+        clash.setdefault(a, []).append(b)
+        clash.setdefault(b, []).append(a)
+    kept = np.zeros(len(comp), dtype=bool)
     overlapping = 0
-    tree_geoms: list[Any] = []
-    for i in order:
+    for i in np.argsort(shapely.area(polys), kind="stable"):  # the smaller first
         if crossed[i]:
             continue
-        if tree_geoms:
-            tree = shapely.STRtree(tree_geoms)
-            hit = tree.query(polys[i], predicate="intersects")
-            if len(hit) and any(
-                shapely.area(shapely.intersection(polys[i], tree_geoms[j]))
-                > OVERLAP_SLACK * shapely.area(tree_geoms[j])
-                for j in hit
-            ):
-                overlapping += 1
-                continue
-        kept.append(int(i))
-        tree_geoms.append(polys[i])
+        if any(kept[j] for j in clash.get(int(i), ())):
+            overlapping += 1
+            continue
+        kept[i] = True
     counts = {
         "osm_compounds_crossed_by_main_road": int(crossed.sum()),
         "osm_compounds_overlapping_dropped": overlapping,
     }
-    return comp.iloc[sorted(kept)].reset_index(drop=True), counts
+    return comp[kept].reset_index(drop=True), counts
 
 
 def _assign_gates(
@@ -424,6 +418,7 @@ def build_gates(
         every compound (or from the one it names).
     """
     comp = inp.compounds.to_crs(area.crs)
+    comp["geometry"] = shapely.make_valid(comp.geometry.to_numpy())  # drawn by hand, or clipped
     comp = comp[comp.intersects(area.area_m).to_numpy()].reset_index(drop=True)
     counts: dict[str, Any] = {"compounds_from": inp.compounds_from, "gates_from": inp.gates_from}
     if inp.compounds_from == "file":
