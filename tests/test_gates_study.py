@@ -391,3 +391,23 @@ def test_cli_refuses_an_out_folder_holding_the_gates_file(town, tmp_path):
     assert r.exit_code == 2
     assert "--gates" in r.output
     assert gates.is_file() and not (out / "summary.json").exists()
+
+
+def test_access_point_positions_follow_the_sited_order(town, settings):
+    # a polygon facility (several access points) among points: positions match the snapping
+    from lifecircle.gated import access_point_positions
+    from lifecircle.snapping import snap_points
+
+    study = Study.from_inputs(_inputs(town, gates="osm"), settings)
+    park = gpd.GeoDataFrame(
+        {"category": ["market"], "facility_id": ["p1"], "name": ["园"]},
+        geometry=[shapely.box(*_ll(5.2, 5.2), *_ll(5.8, 5.8))],
+        crs=4326,
+    )
+    added = study.with_facilities(add=park)
+    pts = access_point_positions(added, "market")
+    _, snap = added.facilities.of_category("market")
+    again = snap_points(pts, added.network, max_snap_m=added.settings.max_snap_m)
+    assert len(pts) == len(snap) > 2
+    assert np.array_equal(again.edge, snap.edge)
+    assert again.offset_m == pytest.approx(snap.offset_m)
