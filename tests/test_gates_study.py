@@ -196,6 +196,8 @@ def test_cli_writes_the_gates_summary_and_escapes_names(town, tmp_path):
     assert r.exit_code == 0, r.output
     summary = json.loads((out / "summary.json").read_text("utf-8"))
     assert summary["gates"]["residents_through_known_gates"] == 100
+    assert summary["provenance"]["options"]["gates"] == str(town / "gates.csv")
+    assert set(summary["provenance"]["inputs"]) >= {"gates", "compounds"}
     assert "Compound gates" in (out / "report.html").read_text("utf-8")
     comp = gpd.read_file(out / "lifecircle.gpkg", layer="compounds")
     assert comp["name"].tolist() == [HOSTILE]  # a name is text, kept as it is
