@@ -166,13 +166,13 @@ class _Collector:
     def node(self, obj: Any) -> None:
         self.counts["tagged_nodes_read"] += 1
         loc = obj.location
-        if loc.valid() and _is_gate(obj.tags):
-            self.data.gates.append(
-                Feature("node", obj.id, dict(obj.tags), shapely.Point(loc.lon, loc.lat))
-            )
         if loc.valid() and _interesting(tags := dict(obj.tags), self.tag_keys):
             self.data.features.append(
                 Feature("node", obj.id, tags, shapely.Point(loc.lon, loc.lat))
+            )
+        if loc.valid() and _is_gate(obj.tags):  # compound gates (lifecircle.gates)
+            self.data.gates.append(
+                Feature("node", obj.id, dict(obj.tags), shapely.Point(loc.lon, loc.lat))
             )
 
     def way(self, obj: Any) -> None:
