@@ -29,6 +29,8 @@ LAYER_TYPES: dict[str, str] = {
     "service_areas": "MultiPolygon",
     "gaps": "Point",
 }
+#: layers written only by some runs: with --gates (lifecircle.gated)
+OPTIONAL_LAYER_TYPES: dict[str, str] = {"compounds": "MultiPolygon", "gates": "Point"}
 
 _POLYGONAL = ("Polygon", "MultiPolygon")
 _LINEAR = ("LineString", "MultiLineString", "LinearRing")
@@ -105,7 +107,7 @@ def write_gpkg(path: Path, layers: dict[str, gpd.GeoDataFrame]) -> dict[str, str
         todo.update(facility_layers(layer) if name == "facilities" else {name: layer})
     written = {}
     for name, layer in todo.items():
-        gtype = LAYER_TYPES[name]
+        gtype = LAYER_TYPES.get(name) or OPTIONAL_LAYER_TYPES[name]
         geoms = as_type(layer.geometry.to_numpy(), gtype)
         frame = layer.set_geometry(gpd.GeoSeries(geoms, index=layer.index, crs=layer.crs))
         # through Arrow: the same layer, field types and values, in about half the time of

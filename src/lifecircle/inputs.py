@@ -42,6 +42,22 @@ class Inputs:
     area: Path | None = None  # polygon(s) limiting the analysis to a district of a larger extract
     area_crs: str | None = None
     dem: Path | None = None  # elevations (GeoTIFF, any CRS): walking times over the terrain
+    # compound gates (lifecircle.gates): None / "off", "osm", or a gates file; the compounds
+    # from a file, else from OSM
+    gates: str | None = None
+    gates_crs: str | None = None
+    compounds: Path | None = None
+    compounds_crs: str | None = None
+
+    @property
+    def gates_on(self) -> bool:
+        """Whether residents of gated compounds are routed through the gates."""
+        return self.gates not in (None, "", "off")
+
+    @property
+    def gates_file(self) -> Path | None:
+        """The ``--gates`` file, when one is given (not ``osm`` / ``off``)."""
+        return Path(str(self.gates)) if self.gates_on and self.gates != "osm" else None
 
     def check(self, *, place_option: str = "--place NAME") -> None:
         """Raise :class:`~lifecircle.errors.InputError` unless exactly one of ``osm`` and
@@ -55,6 +71,8 @@ class Inputs:
             ("--code-table", self.code_table),
             ("--area", self.area),
             ("--dem", self.dem),
+            ("--compounds", self.compounds),
+            ("--gates", self.gates_file),
             *(("--facilities", f) for f in self.facilities),
         ):
             if path is not None:
@@ -63,6 +81,20 @@ class Inputs:
             from lifecircle.terrain import check_dem
 
             check_dem(self.dem)
+        stray = [
+            option
+            for option, value in (
+                ("--compounds", self.compounds),
+                ("--compounds-crs", self.compounds_crs),
+                ("--gates-crs", self.gates_crs),
+            )
+            if value is not None
+        ]
+        if stray and not self.gates_on:
+            raise InputError(
+                f"{', '.join(stray)}: used with --gates osm|FILE only; add --gates osm (or a "
+                "gates file), or leave them out"
+            )
         if self.area is not None and self.place is not None:
             raise InputError(
                 "--area limits a local --osm file; with --place, give the area as the place itself"
@@ -92,5 +124,7 @@ class Prepared:
     user_facilities: list[tuple[Path, gpd.GeoDataFrame]] = field(default_factory=list)
     population: Path | None = None  # a raster is read over the area; points come read
     population_points: gpd.GeoDataFrame | None = None
+    compounds: gpd.GeoDataFrame | None = None  # --compounds, read (else from OSM)
+    gates: gpd.GeoDataFrame | None = None  # a --gates file, read (else from OSM)
     taxonomy: Taxonomy | None = None
     timings: dict[str, float] = field(default_factory=dict)  # seconds spent reading

@@ -57,6 +57,13 @@ NOTES: dict[str, dict[str, str]] = {
         "(重新计算的类别:{categories});与原分析的对比见 coverage_change.csv,"
         "设施变化见 facility_changes.csv。",
     },
+    "scenario_gates": {
+        "en": "A scenario with {gates} compound gate(s) opened: the walks of the residents "
+        "inside compounds are measured again (no facility moved, no category routed again); "
+        "coverage_change.csv compares it with the analysis it started from.",
+        "zh": "这是情景推演:新开 {gates} 个小区出入口,重新计算小区内居民的步行距离"
+        "(设施未变,未重新计算任何类别的路径);与原分析的对比见 coverage_change.csv。",
+    },
     "looks_gcj02": {
         "en": "--facilities {file} was read as WGS 84, but its points sit a median "
         "{median_m:.0f} m from the streets and {median_gcj02_m:.0f} m once read as GCJ-02 (the "
@@ -76,6 +83,18 @@ NOTES: dict[str, dict[str, str]] = {
         "按 BD-09 读取则为 {median_bd09_m:.0f} 米(同样距离向其他方向平移为 "
         "{median_elsewhere_m:.0f} 米):它看起来是百度(BD-09)坐标。"
         "如果是,请加 --facilities-crs bd09 重新运行。",
+    },
+    "gates": {
+        "en": "Compound gates: {known:,.0f} residents leave their compound through known gates "
+        "and {assumed:,.0f} through assumed ones (where walkways meet the boundary); "
+        "{none:,.0f} live in compounds with no gate at all and are routed as without gates "
+        "({compounds} compounds). Against ignoring gates, the largest change in the share "
+        "within a category's threshold is {change:+.1%} ({category}); summary.json → gates "
+        "lists every category.",
+        "zh": "小区出入口:{known:,.0f} 名居民经已知出入口离开小区,{assumed:,.0f} 名经推定出入口"
+        "(步行道路与小区边界相交处);{none:,.0f} 名居民所在小区没有任何出入口,按不考虑出入口计算"
+        "(共 {compounds} 个小区)。与不考虑出入口相比,类别阈值内覆盖率变化最大的是"
+        "“{category}”:{change:+.1%};各类别见 summary.json → gates。",
     },
     "dropped_pieces": {
         "en": "pieces of network shorter than {min_component_m:g} m in total are not routed on; "
@@ -369,6 +388,9 @@ _INPUTS: dict[str, dict[str, str]] = {
     "walk_filter": {"en": "walkable ways (--walk-filter)", "zh": "步行道路规则 (--walk-filter)"},
     "facilities": {"en": "facility list (--facilities)", "zh": "设施清单 (--facilities)"},
     "dem": {"en": "elevation model (--dem)", "zh": "数字高程模型 (--dem)"},
+    "compounds": {"en": "gated compounds (--compounds)", "zh": "封闭小区边界 (--compounds)"},
+    "gates": {"en": "compound gates (--gates)", "zh": "小区出入口 (--gates)"},
+    "add_gate": {"en": "gates opened (--add-gate)", "zh": "新开小区出入口 (--add-gate)"},
 }
 
 

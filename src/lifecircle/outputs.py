@@ -107,6 +107,8 @@ def input_paths(inputs: Inputs) -> list[tuple[str, Path]]:
         ("--categories", inputs.categories),
         ("--walk-filter", inputs.walk_filter),
         ("--dem", inputs.dem),
+        ("--compounds", inputs.compounds),
+        ("--gates", inputs.gates_file),
         *(("--facilities", f) for f in inputs.facilities),
     ]
     if inputs.place is not None and Path(inputs.place).is_file():  # a polygon file
@@ -154,6 +156,8 @@ def input_files(inputs: Inputs) -> dict[str, Any]:
         ("categories", inputs.categories),
         ("walk_filter", inputs.walk_filter),
         ("dem", inputs.dem),
+        ("compounds", inputs.compounds),
+        ("gates", inputs.gates_file),
     ] + [(f"facilities[{i}]", f) for i, f in enumerate(inputs.facilities)]:
         if p is not None:
             files[label] = {
@@ -207,6 +211,9 @@ def provenance(
             "name_column": inputs.name_column,
             "categories_file": str(inputs.categories) if inputs.categories else None,
             "walk_filter_file": str(inputs.walk_filter) if inputs.walk_filter else None,
+            "gates": inputs.gates if inputs.gates_on else "off",
+            "gates_crs": inputs.gates_crs,
+            "compounds_crs": inputs.compounds_crs,
         },
         "parameters": settings.as_dict(),
         "presentation": asdict(presentation or Presentation()),
@@ -283,6 +290,7 @@ def _write_layers(result: Result, gpkg: Path) -> int:
         "residents": result.residents,
         "service_areas": result.service_areas,
         "gaps": result.gaps,
+        **result.gate_layers,
     }
     nul = 0
     safe = {}

@@ -14,6 +14,7 @@ from shapely.geometry.base import BaseGeometry
 from lifecircle.categories import Taxonomy, load_taxonomy
 from lifecircle.config import Settings, load_walk_filter
 from lifecircle.errors import InputError
+from lifecircle.gated import read_gate_inputs
 from lifecircle.inputs import Inputs, Prepared
 from lifecircle.sources import ages, boundaries, facilities, population
 from lifecircle.sources._files import VECTOR_SUFFIXES, parse_crs
@@ -123,6 +124,7 @@ def prepare(inputs: Inputs, settings: Settings, *, clock: Stopwatch | None = Non
         user_cats = {c for _, f in user_facilities for c in f["category"].unique()}
         settings.preset.check_categories(set(taxonomy.keys) | user_cats)
         points = read_population_points(inputs)
+        compounds, gates = read_gate_inputs(inputs)
     # the bar follows the bytes read of a local file (a --place download is read from a
     # temporary file the stage does not know, so it shows the elapsed time only)
     with clock.stage("load_osm", "reading OpenStreetMap", watch=inputs.osm):
@@ -137,6 +139,8 @@ def prepare(inputs: Inputs, settings: Settings, *, clock: Stopwatch | None = Non
         user_facilities=user_facilities,
         population=inputs.population,
         population_points=points,
+        compounds=compounds,
+        gates=gates,
         taxonomy=taxonomy,
         timings=clock.timings,
     )

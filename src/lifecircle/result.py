@@ -46,6 +46,8 @@ class Result:
     capacity
         Supply per 1,000 people of the target group by 2SFCA, for the categories whose
         facilities carry a capacity (``capacity.csv``; empty when none does).
+    gate_layers
+        With compound gates, the ``compounds`` and ``gates`` layers of ``lifecircle.gpkg``.
     """
 
     crs: CRS
@@ -62,3 +64,5 @@ class Result:
     taxonomy: Taxonomy = field(repr=False)
     categories: list[str] = field(default_factory=list)
     capacity: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # with --gates: the "compounds" and "gates" layers of lifecircle.gpkg (WGS 84)
+    gate_layers: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)

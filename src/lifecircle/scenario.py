@@ -27,8 +27,9 @@ import pandas as pd
 
 from lifecircle.categories import outside_taxonomy
 from lifecircle.errors import InputError
+from lifecircle.gated import with_gates
 from lifecircle.naming import ALL
-from lifecircle.notes import note
+from lifecircle.notes import Note, note
 from lifecircle.result import Result
 from lifecircle.scenario_files import (
     CHANGE_FILE,
@@ -210,6 +211,7 @@ def what_if(
     add: gpd.GeoDataFrame | Additions | None = None,
     remove: Iterable[str] = (),
     before: Result | None = None,
+    add_gates: gpd.GeoDataFrame | None = None,
 ) -> Scenario:
     """``study`` with facilities added and removed (a move is both), and what that changes.
 
@@ -225,6 +227,9 @@ def what_if(
         ``facility_id`` values of facilities of ``study`` to remove.
     before
         ``study.coverage()`` when already computed.
+    add_gates
+        Compound gates to open (:func:`lifecircle.sources.compounds.read_gates`), when
+        ``study`` was analysed with gates: only the walks of residents inside compounds change.
 
     Raises
     ------
@@ -242,21 +247,27 @@ def what_if(
     additions = add if isinstance(add, Additions) else None
     table = add.table if isinstance(add, Additions) else add
     ids = list(dict.fromkeys(str(r) for r in remove))
-    if (table is None or not len(table)) and not ids:
-        raise InputError("nothing to change: give facilities to add (--add) or remove (--remove)")
+    n_gates = 0 if add_gates is None else len(add_gates)
+    if (table is None or not len(table)) and not ids and not n_gates:
+        raise InputError(
+            "nothing to change: give facilities to add (--add) or remove (--remove), or gates "
+            "to open (--add-gate)"
+        )
     check_removals(study, ids)
     clock: dict[str, float] = {}
     t0 = time.perf_counter()
     before = before if before is not None else study.coverage()
     clock["before_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    changed = study.with_facilities(add=table, remove=ids)
+    n_added = 0 if table is None else len(table)
+    changed = study.with_facilities(add=table, remove=ids) if n_added or ids else study
     _report_additions(changed, study, additions, table)
     rerouted = _changed_categories(study, table, ids)
-    n_added = 0 if table is None else len(table)
+    if add_gates is not None and n_gates:
+        changed = with_gates(changed, add_gates)
     changed.notes = [  # a scenario of a scenario: the note of this change replaces the last
-        note("scenario", added=n_added, removed=len(ids), categories=", ".join(rerouted)),
-        *(n for n in changed.notes if getattr(n, "key", None) != "scenario"),
+        *scenario_notes(n_added, len(ids), rerouted, n_gates),
+        *(n for n in changed.notes if getattr(n, "key", None) not in SCENARIO_NOTES),
     ]
     after = changed.coverage()
     clock["change_and_reroute_s"] = time.perf_counter() - t0
@@ -266,7 +277,11 @@ def what_if(
         before.coverage, after.coverage, target=study.settings.target, at_threshold=rows
     )
     fac = facility_changes(before, after, added=added_ids, removed=ids)
-    summary = change_summary(before, after, change, fac, changed=rerouted)
+    summary = change_summary(
+        before, after, change, fac, changed=changed.categories if n_gates else rerouted
+    )
+    if add_gates is not None and n_gates:
+        summary["gates_opened"] = [str(g) for g in add_gates["gate_id"]][:MAX_LISTED]
     summary["timings_s"] = {k: round(v, 4) for k, v in clock.items()}
     if additions is not None:  # how the added lists' coordinates were read
         summary["add_crs"] = additions.crs or "EPSG:4326"
@@ -277,6 +292,19 @@ def what_if(
         int((change["verdict_change"] != "").sum()),
     )
     return Scenario(changed, before, after, change, fac, summary)
+
+
+SCENARIO_NOTES = ("scenario", "scenario_gates")
+
+
+def scenario_notes(added: int, removed: int, rerouted: list[str], gates: int) -> list[Note]:
+    """The notes saying what a scenario changed: facilities, and gates opened."""
+    out = []
+    if added or removed:
+        out.append(note("scenario", added=added, removed=removed, categories=", ".join(rerouted)))
+    if gates:
+        out.append(note("scenario_gates", gates=gates))
+    return out
 
 
 def _changed_categories(study: Study, add: gpd.GeoDataFrame | None, remove: list[str]) -> list[str]:

@@ -277,6 +277,7 @@ def check_scenario_out(
     overwrite: bool,
     inputs: Inputs,
     removals: Sequence[Path] = (),
+    others: Sequence[tuple[str, Path]] = (),
 ) -> None:
     """Refuse ``out`` before any work: the analysis folder itself or a folder inside it, a
     folder holding an input (the added and removal lists included), a non-empty folder without
@@ -285,7 +286,7 @@ def check_scenario_out(
     check_out_folder(
         out,
         overwrite=overwrite,
-        inputs=[*input_paths(inputs), *(("--remove", Path(r)) for r in removals)],
+        inputs=[*input_paths(inputs), *(("--remove", Path(r)) for r in removals), *others],
         names=(*OUTPUT_FILES, *OPTIONAL_FILES, *SCENARIO_FILES),
         legacy=LEGACY_FILES,
     )

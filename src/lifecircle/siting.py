@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from lifecircle.errors import InputError
+from lifecircle.gated import refuse_gates
 from lifecircle.naming import limit_m as minutes_to_m
 from lifecircle.routing import origin_distances
 from lifecircle.sitecands import DEFAULT_SPACING_M, network_candidates
@@ -320,6 +321,7 @@ def site(  # noqa: PLR0913  (keyword-only, one per option of `lifecircle site`)
     """
     t0 = time.perf_counter()
     _check_options(count, target, per, method)
+    refuse_gates(study, "lifecircle site")
     walk = walk_for(study, category, profile=profile, minutes=minutes)
     goal = study.settings.target if count is None and target is None else target
     clock = Stopwatch(progress)

@@ -32,6 +32,8 @@ from lifecircle.config import Settings
 from lifecircle.errors import InputError
 from lifecircle.fileio import atomic_write
 from lifecircle.forked import forked_map
+from lifecircle.gated import refuse_gates, study_gates, through_gates
+from lifecircle.gates import Gates
 from lifecircle.inputs import Inputs, Prepared
 from lifecircle.isochrones import EdgeSamples, auto_cell_m, service_areas
 from lifecircle.network import Network, build_network
@@ -111,7 +113,8 @@ class CategoryAccess:
 
 
 class Study:
-    """An analysed area: network, snapped residents and facilities, and distance fields.
+    """An analysed area: network, snapped residents and facilities, and distance fields
+    (and, with ``--gates``, the compounds whose residents leave through gates).
 
     Build one with :meth:`from_inputs` (reads the files) or :meth:`from_prepared` (inputs
     already read); ask it with :meth:`coverage`; change its facilities with
@@ -142,6 +145,7 @@ class Study:
         notes: Sequence[str],
         counts: dict[str, Any],
         timings: dict[str, float],
+        gates: Gates | None = None,
     ) -> None:
         self.inputs = inputs
         self.settings = settings
@@ -157,10 +161,12 @@ class Study:
         self.notes = list(notes)
         self.counts = counts
         self.timings = dict(timings)
+        self.gates = gates
         self._reach: dict[str, CategoryReach] = {}
         self._catchments: dict[str, Catchment] = {}
         self._samples: EdgeSamples | None = None
 
+    gates: Gates | None = None  # a study saved before gates existed has none
     # ---- building ------------------------------------------------------------------------
 
     @classmethod
@@ -255,6 +261,10 @@ class Study:
             "routing_and_service_areas", "routing", total=len(categories), unit="categories"
         ) as step:
             access = _route(net, sited, categories, area, settings, clock, step)
+        gates = None
+        if inputs.gates_on:
+            with clock.stage("gates", "finding compound gates"):
+                gates = study_gates(prepared, net, area, settings, residents)
         counts = _study_counts(comm_counts, area, fac_counts, sited, residents)
         return cls(
             inputs=inputs,
@@ -271,6 +281,7 @@ class Study:
             notes=[*comm_notes, *outside_notes, *area.notes, *fac_notes, *residents.notes],
             counts=counts,
             timings=prepared.timings | clock.timings,
+            gates=gates,
         )
 
     # ---- asking --------------------------------------------------------------------------
@@ -367,14 +378,16 @@ class Study:
             if len(res.buildings)
             else None
         )
-        return CategoryReach(
+        reach = CategoryReach(
             category=cat,
             resident_m=dist_r,
             nearest_point=near_ap,
             building_m=bld_m,
             service_areas=areas,
-            routing_s=time.perf_counter() - t0,
         )
+        if self.gates is not None:
+            reach = through_gates(self, reach, self.gates)
+        return replace(reach, routing_s=time.perf_counter() - t0)
 
     def _service_areas(self, cat: str, acc: CategoryAccess) -> list[dict[str, Any]]:
         preset = self.settings.preset
@@ -416,6 +429,7 @@ class Study:
         """How sure each verdict is: coverage over bands of walking speed, snapping limit and
         facility completeness (the table of ``sensitivity.csv``); see
         :func:`lifecircle.sensitivity.sensitivity` for the parameters."""
+        refuse_gates(self, "--sensitivity")
         return sensitivity(
             self,
             speed_band_m_s=speed_band_m_s,
@@ -485,6 +499,7 @@ class Study:
                 + sited.outside_buffer
             },
             timings=self.timings,
+            gates=self.gates,
         )
         study._samples = self._samples
         study._reach = {c: r for c, r in self._reach.items() if c not in changed}

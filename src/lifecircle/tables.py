@@ -20,6 +20,7 @@ from lifecircle.coverage import (
     coverage_table,
     covered_mask,
     denominator_tables,
+    headline_shares,
     weighted_median_by,
 )
 from lifecircle.naming import ALL, coverage_col, dist_col, limit_m, median_dist_col, time_col
@@ -31,6 +32,7 @@ from lifecircle.summary import build_summary
 from lifecircle.terrain import flat_comparison
 
 if TYPE_CHECKING:
+    from lifecircle.gates import Gates
     from lifecircle.study import Study
 
 
@@ -48,6 +50,8 @@ class CategoryReach:
     service_areas: list[dict[str, Any]]
     routing_s: float = 0.0
     service_areas_s: float = 0.0
+    # with compound gates: per resident the distance ignoring the gates (for the comparison)
+    resident_m_ungated: np.ndarray | None = None
 
 
 def nearest_rows(reach: CategoryReach, point_rows: np.ndarray) -> np.ndarray:
@@ -171,6 +175,79 @@ def _code_table_check(study: Study, cov: pd.DataFrame) -> tuple[dict[str, Any] |
     return report, [note("code_table", no_polygon=n1, no_residents=n3, unknown_codes=n2)]
 
 
+def gate_layers(gates: Gates, res: pd.DataFrame) -> dict[str, gpd.GeoDataFrame]:
+    """The ``compounds`` layer (how its residents leave: ``known``, ``assumed`` or ``none``
+    gates, and how many) and the ``gates`` layer (``known`` / ``assumed``, on the network or
+    not), in WGS 84."""
+    comp = gates.compounds
+    w = res["weight"].to_numpy(dtype=float)
+    member = gates.residents.compound
+    through = np.bincount(member[member >= 0], weights=w[member >= 0], minlength=len(comp))
+    compounds = comp[["compound_id", "name", "source", "gates", "geometry"]].assign(
+        residents_through_gates=through
+    )
+    g = gates.gates
+    ids = comp["compound_id"].to_numpy(dtype=object)
+    table = gpd.GeoDataFrame(
+        {
+            "gate_id": g["gate_id"].astype(str).to_numpy(),
+            "compound_id": ids[g["compound"].to_numpy()] if len(g) else [],
+            "kind": g["kind"].to_numpy(),
+            "source": g["source"].to_numpy(),
+            "on_network": g["on_network"].to_numpy(dtype=bool),
+        },
+        geometry=g.geometry.to_numpy(),
+        crs=g.crs,
+    )
+    return {"compounds": compounds.to_crs(4326), "gates": table.to_crs(4326)}
+
+
+def add_gates_summary(
+    summary: dict[str, Any],
+    gates: Gates,
+    preset: Preset,
+    res: pd.DataFrame,
+    reaches: list[CategoryReach],
+    empty: list[str],
+) -> None:
+    """``summary["gates"]``: residents routed through gates and the shares within each
+    category's threshold with and without the gates (the headline profile, longest tier);
+    and the note that says so."""
+    from lifecircle.gated import gates_summary
+
+    profile, maxm = preset.headline_profile, max(preset.minutes)
+    cats = [r.category for r in reaches]
+    ungated = res.copy()
+    for r in reaches:
+        if r.resident_m_ungated is not None:
+            ungated[dist_col(r.category)] = r.resident_m_ungated
+
+    def within(frame: pd.DataFrame) -> dict[str, Any]:
+        shares = headline_shares(
+            frame, cats, preset, speed_m_s=preset.speeds_m_s[profile], minutes=maxm, empty=empty
+        )
+        return dict(shares["within_threshold"])  # type: ignore[call-overload]
+
+    g = gates_summary(gates, res, within(res), within(ungated))
+    summary["gates"] = g
+    moved = {c: v for c, v in g["change"].items() if v is not None}
+    worst = min(moved, key=moved.__getitem__) if moved else None
+    add_notes(
+        summary,
+        [
+            note(
+                "gates",
+                known=g["residents_through_known_gates"],
+                assumed=g["residents_through_assumed_gates"],
+                none=g["residents_in_compounds_without_gate"],
+                compounds=g["compounds"],
+                category=worst or "-",
+                change=moved.get(worst, 0.0) if worst else 0.0,
+            )
+        ],
+    )
+
+
 def build_result(study: Study, reaches: list[CategoryReach], timings: dict[str, float]) -> Result:
     """Every table and layer of an analysis from the study's state and its routed categories."""
     preset, target = study.settings.preset, study.settings.target
@@ -217,6 +294,8 @@ def build_result(study: Study, reaches: list[CategoryReach], timings: dict[str, 
     if study.network.terrain:  # --dem: the terrain and how it changed coverage against flat
         summary["terrain"], terrain_notes = flat_comparison(study, res, categories, empty)
         add_notes(summary, terrain_notes)
+    if study.gates is not None:
+        add_gates_summary(summary, study.gates, preset, res, reaches, empty)
     return Result(
         crs=study.area.crs,
         communities=communities_layer(communities, cov, res, categories),
@@ -232,4 +311,5 @@ def build_result(study: Study, reaches: list[CategoryReach], timings: dict[str, 
         taxonomy=study.taxonomy,
         categories=categories,
         capacity=capacity,
+        gate_layers=gate_layers(study.gates, res) if study.gates is not None else {},
     )

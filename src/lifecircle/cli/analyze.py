@@ -101,6 +101,7 @@ def _run(
 ) -> None:
     from lifecircle.cli import logs
     from lifecircle.display import display_for
+    from lifecircle.errors import InputError
     from lifecircle.outputs import (
         SENSITIVITY_FILE,
         check_output_dir,
@@ -114,6 +115,10 @@ def _run(
     from lifecircle.study import study_key
     from lifecircle.timing import Stopwatch
 
+    if bands is not None and inputs.gates_on:  # refused now, not after the analysis
+        from lifecircle.gated import GATES_NOT_YET
+
+        raise InputError(GATES_NOT_YET.format(what="--sensitivity"))
     also = (SENSITIVITY_FILE,) if bands is not None else ()
     check_output_dir(out, overwrite=overwrite, inputs=inputs, more=also)
     user_secret(create=True)  # the study is saved signed: a damaged secret is found now
@@ -196,6 +201,10 @@ def analyze_cmd(
     offline: opt.Offline = True,
     code_table: opt.CodeTable = None,
     age_share: opt.AgeShare = None,
+    gates: opt.Gates = None,
+    gates_crs: opt.GatesCrs = None,
+    compounds: opt.Compounds = None,
+    compounds_crs: opt.CompoundsCrs = None,
     sensitivity: opt.Sensitivity = False,
     speed_band: opt.SpeedBand = None,
     snap_band: opt.SnapBand = None,
@@ -227,6 +236,10 @@ def analyze_cmd(
         age_share=age_share,
         area=area,
         area_crs=area_crs,
+        gates=None if gates in (None, "off") else gates,
+        gates_crs=gates_crs,
+        compounds=compounds,
+        compounds_crs=compounds_crs,
     )
     bands = run_guarded(_bands, sensitivity, speed_band, snap_band, dropout, dropout_runs)
     run_guarded(

@@ -73,6 +73,31 @@ CommunitiesCrs = Annotated[
         help="CRS of the communities file when it states none (e.g. EPSG:4326), or gcj02 / bd09."
     ),
 ]
+Gates = Annotated[
+    str | None,
+    typer.Option(
+        "--gates",
+        help="Compound gates: residents inside a gated compound (小区) leave it only through "
+        "its gates. 'off' (the default: no gates), 'osm' (gates mapped in OpenStreetMap), or a "
+        "file of gate points (CSV with lon,lat or a point layer; optional compound_id). "
+        "Compounds without a known gate get assumed gates where walkways meet their boundary.",
+    ),
+]
+GatesCrs = Annotated[
+    str | None,
+    typer.Option(help="CRS of the --gates file when it states none, or gcj02 (Amap) / bd09."),
+]
+Compounds = Annotated[
+    Path | None,
+    typer.Option(
+        help="Gated compound polygons with a compound_id (or id) column, used with --gates; "
+        "without it, compounds are OSM's landuse=residential areas and closed walls / fences.",
+    ),
+]
+CompoundsCrs = Annotated[
+    str | None,
+    typer.Option(help="CRS of the --compounds file when it states none, or gcj02 / bd09."),
+]
 IdColumn = Annotated[
     str, typer.Option(help="Column of the communities file holding the id (kept as text).")
 ]

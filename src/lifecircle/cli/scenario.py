@@ -15,6 +15,8 @@ from lifecircle.cli.guard import run_guarded
 from lifecircle.i18n import t
 
 if TYPE_CHECKING:
+    import geopandas as gpd
+
     from lifecircle.scenario import Scenario
 
 out_console = Console(stderr=True, soft_wrap=True)
@@ -53,6 +55,16 @@ ScenarioOut = Annotated[
         "coverage_change.csv, facility_changes.csv and coverage_change.xlsx. Never OUT itself.",
     ),
 ]
+AddGate = Annotated[
+    Path | None,
+    typer.Option(
+        "--add-gate",
+        metavar="FILE",
+        help="Compound gates to open (the analysis must have used --gates): points as analyze's "
+        "--gates file takes them (CSV id,compound_id,lon,lat or a point layer), each within "
+        "30 m of its compound's boundary. Only the walks of residents inside compounds change.",
+    ),
+]
 Base = Annotated[
     Path,
     typer.Argument(
@@ -70,6 +82,8 @@ def _run(
     remove: list[Path],
     add_crs: str | None,
     overwrite: bool,
+    add_gate: Path | None = None,
+    gates_crs: str | None = None,
     lang: str | None,
     tiles: str | None,
     offline: bool | None,
@@ -78,6 +92,7 @@ def _run(
     # the engine loads when the command runs, not for `lifecircle --help`
     from lifecircle import scenario as sc
     from lifecircle.errors import InputError
+    from lifecircle.outputs import sha256
     from lifecircle.render.options import Presentation
 
     run = sc.load_analysis(base)
@@ -87,31 +102,57 @@ def _run(
         tiles=tiles or shown_before.get("tiles", "osm"),
         offline=shown_before.get("offline", True) if offline is None else offline,
     )
-    if not add and not remove:
-        raise InputError("nothing to change: give --add FILE and/or --remove FILE")
+    if not add and not remove and add_gate is None:
+        raise InputError(
+            "nothing to change: give --add FILE and/or --remove FILE, or --add-gate FILE"
+        )
     ids = list(dict.fromkeys(i for f in remove for i in sc.read_removals(f)))
     sc.check_removals(run.study, ids)
     inputs = sc.scenario_inputs(run.study, add)
-    sc.check_scenario_out(out, base, overwrite=overwrite, inputs=inputs, removals=remove)
+    gate_file = [("--add-gate", add_gate)] if add_gate is not None else []
+    sc.check_scenario_out(
+        out, base, overwrite=overwrite, inputs=inputs, removals=remove, others=gate_file
+    )
     additions = sc.read_additions(add, run.study, crs=add_crs) if add else None
+    gates = _read_gates(add_gate, gates_crs)
     if quiet:
-        scenario = sc.what_if(run.study, add=additions, remove=ids)
+        scenario = sc.what_if(run.study, add=additions, remove=ids, add_gates=gates)
     else:
         with out_console.status("re-routing the changed categories…"):
-            scenario = sc.what_if(run.study, add=additions, remove=ids)
+            scenario = sc.what_if(run.study, add=additions, remove=ids, add_gates=gates)
+    files = sc.scenario_files(run, additions)
+    if add_gate is not None:
+        files["add_gate"] = {
+            "path": str(add_gate),
+            "sha256": sha256(add_gate),
+            "bytes": add_gate.stat().st_size,
+        }
     summary = sc.write_scenario(
         scenario,
         out,
         inputs=inputs,
         presentation=shown,
         overwrite=overwrite,
-        files=sc.scenario_files(run, additions),
+        files=files,
         base=str(base),
     )
     if not quiet:
         print_change(scenario, lang=shown.lang)
         out_console.print(f"Wrote {escape(str(out))}/", highlight=False)
     return summary
+
+
+def _read_gates(path: Path | None, crs: str | None) -> gpd.GeoDataFrame | None:
+    """The ``--add-gate`` file, read (None without one)."""
+    from lifecircle.errors import InputError
+    from lifecircle.sources._files import parse_crs
+    from lifecircle.sources.compounds import read_gates
+
+    if path is None:
+        if crs is not None:
+            raise InputError("--gates-crs: only used with --add-gate; add it or leave it out")
+        return None
+    return read_gates(path, crs=parse_crs(crs, "--gates-crs"))
 
 
 def _pct(v: float | None) -> str:
@@ -175,6 +216,8 @@ def scenario_cmd(
     add: Add = None,
     remove: Remove = None,
     add_crs: AddCrs = None,
+    add_gate: AddGate = None,
+    gates_crs: opt.GatesCrs = None,
     lang: Annotated[
         str | None, typer.Option(help="zh or en (default: the analysis's language).")
     ] = None,
@@ -201,6 +244,8 @@ def scenario_cmd(
         add=list(add or ()),
         remove=list(remove or ()),
         add_crs=add_crs,
+        add_gate=add_gate,
+        gates_crs=gates_crs,
         overwrite=overwrite,
         lang=lang,
         tiles=tiles,

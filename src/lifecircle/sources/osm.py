@@ -89,6 +89,10 @@ class OSMData:
     buildings: list[Feature] = field(default_factory=list)
     residential_landuse: list[BaseGeometry] = field(default_factory=list)
     boundaries: list[Feature] = field(default_factory=list)
+    # compound gates (lifecircle.gates): landuse=residential areas and closed walls / fences,
+    # and the gate / entrance nodes
+    compounds: list[Feature] = field(default_factory=list)
+    gates: list[Feature] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     timestamp: str | None = None
     bounds: tuple[float, float, float, float] | None = None  # lon/lat of all nodes read
@@ -186,11 +190,17 @@ class _Collector:
             self.data.features.append(
                 Feature("node", obj.id, tags, shapely.Point(loc.lon, loc.lat))
             )
+        if loc.valid() and _is_gate(obj.tags):  # compound gates (lifecircle.gates)
+            self.data.gates.append(
+                Feature("node", obj.id, dict(obj.tags), shapely.Point(loc.lon, loc.lat))
+            )
 
     def way(self, obj: Any) -> None:
         if obj.id in self.wanted:
             self.admin_ways[obj.id] = [(n.lon, n.lat) for n in obj.nodes if n.location.valid()]
         tags = dict(obj.tags)
+        if tags.get("barrier") in _ENCLOSING and obj.is_closed():
+            _add_enclosure(obj, tags, self.data)
         if "highway" in tags:
             kind = self.walk_filter.classify(tags)
             if kind == "walk":
@@ -220,10 +230,31 @@ class _Collector:
             data.buildings.append(feature)
         if tags.get("landuse") == "residential":
             data.residential_landuse.append(geom)
+            data.compounds.append(feature)
         if tags.get("boundary") == "administrative" and "admin_level" in tags and obj.from_way():
             data.boundaries.append(feature)
         if _interesting(tags, self.tag_keys) and "highway" not in tags:
             data.features.append(feature)
+
+
+_ENCLOSING = frozenset({"wall", "fence"})
+
+
+def _is_gate(tags: Any) -> bool:
+    """A way into a compound: ``barrier=gate|entrance`` or any ``entrance=*`` but ``no``."""
+    return tags.get("barrier") in ("gate", "entrance") or tags.get("entrance", "no") != "no"
+
+
+def _add_enclosure(way: Any, tags: dict[str, str], data: OSMData) -> None:
+    """A closed wall or fence ring as a compound polygon (skipped when a node is missing)."""
+    try:
+        coords = [(n.lon, n.lat) for n in way.nodes]
+    except osmium.InvalidLocationError:
+        return
+    if len(coords) >= 4:
+        poly = shapely.make_valid(shapely.Polygon(coords))
+        if poly.area > 0:
+            data.compounds.append(Feature("way", way.id, tags, poly))
 
 
 def _unreadable(p: Path, fmt: str, exc: Exception) -> InputError:
