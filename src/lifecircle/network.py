@@ -15,6 +15,7 @@ from scipy.sparse.csgraph import connected_components
 from shapely.geometry.base import BaseGeometry
 
 from lifecircle.errors import NoNetworkError
+from lifecircle.notes import Note, note
 from lifecircle.sources.osm import WalkWay
 
 log = logging.getLogger(__name__)
@@ -268,3 +269,23 @@ def build_network(
         edge_kept=edge_kept,
         stats=stats,
     )
+
+
+def walk_network_notes(
+    osm_counts: dict[str, int], stats: dict[str, float], *, min_component_m: float
+) -> list[Note]:
+    """The note saying what the walk network kept, joined and dropped beyond osmnx's walk filter:
+    cycleways kept for walking, pedestrian areas joined (and links added) or left unjoined, and
+    pieces of network too small to route on. None when there is nothing of the kind."""
+    params = {
+        "kept": int(osm_counts.get("ways_kept_for_walking", 0)),
+        "areas_joined": int(osm_counts.get("pedestrian_areas_joined", 0)),
+        "links": int(osm_counts.get("pedestrian_area_links", 0)),
+        "areas_unjoined": int(osm_counts.get("pedestrian_areas_unjoined", 0)),
+        "pieces_dropped": int(stats.get("components_dropped", 0)),
+        "dropped_km": float(stats.get("length_dropped_small_pieces_km", 0.0)),
+        "min_component_m": float(min_component_m),
+    }
+    if not any(params[k] for k in ("kept", "areas_joined", "areas_unjoined", "pieces_dropped")):
+        return []
+    return [note("walk_network", **params)]

@@ -34,7 +34,7 @@ from lifecircle.fileio import atomic_write
 from lifecircle.forked import forked_map
 from lifecircle.inputs import Inputs, Prepared
 from lifecircle.isochrones import EdgeSamples, auto_cell_m, service_areas
-from lifecircle.network import Network, build_network
+from lifecircle.network import Network, build_network, walk_network_notes
 from lifecircle.placement import (
     PlacedResidents,
     SitedFacilities,
@@ -263,7 +263,16 @@ class Study:
             access=access,
             osm_counts=dict(prepared.osm.counts),
             osm_timestamp=prepared.osm.timestamp,
-            notes=[*comm_notes, *outside_notes, *area.notes, *fac_notes, *residents.notes],
+            notes=[
+                *comm_notes,
+                *outside_notes,
+                *area.notes,
+                *walk_network_notes(
+                    prepared.osm.counts, net.stats, min_component_m=settings.min_component_m
+                ),
+                *fac_notes,
+                *residents.notes,
+            ],
             counts=counts,
             timings=prepared.timings | clock.timings,
         )

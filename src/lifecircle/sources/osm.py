@@ -30,6 +30,7 @@ from lifecircle.categories import Taxonomy
 from lifecircle.config import WalkFilter
 from lifecircle.errors import InputError, InputFileError
 from lifecircle.fileio import write_text
+from lifecircle.sources.walkareas import join_walk_areas
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,8 @@ class OSMData:
     buildings: list[Feature] = field(default_factory=list)
     residential_landuse: list[BaseGeometry] = field(default_factory=list)
     boundaries: list[Feature] = field(default_factory=list)
+    # walkable surfaces (pedestrian squares, concourses); their links are already in ``ways``
+    walk_areas: list[Feature] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     timestamp: str | None = None
     bounds: tuple[float, float, float, float] | None = None  # lon/lat of all nodes read
@@ -136,6 +139,8 @@ def _interesting(tags: dict[str, str], tag_keys: frozenset[str]) -> bool:
 
 _COUNTS = (
     "ways_walkable",
+    "ways_kept_for_walking",
+    "ways_crossing",
     "ways_excluded_by_filter",
     "ways_elevated_excluded",
     "ways_clipped",
@@ -173,8 +178,14 @@ class _Collector:
         tags = dict(obj.tags)
         if "highway" in tags:
             kind = self.walk_filter.classify(tags)
-            if kind == "walk":
+            if kind in ("walk", "kept"):
                 self.counts["ways_walkable"] += 1
+                self.counts["ways_kept_for_walking"] += kind == "kept"
+                self.counts["ways_crossing"] += "crossing" in (
+                    tags.get("footway"),
+                    tags.get("cycleway"),
+                    tags.get("highway"),
+                )
                 _add_walk_way(obj, tags, self.data, self.counts)
             elif kind in _WALK_COUNT:
                 self.counts[_WALK_COUNT[kind]] += 1
@@ -204,6 +215,8 @@ class _Collector:
             data.boundaries.append(feature)
         if _interesting(tags, self.tag_keys) and "highway" not in tags:
             data.features.append(feature)
+        if self.walk_filter.walk_area(tags, relation=not obj.from_way()):
+            data.walk_areas.append(feature)
 
 
 def _unreadable(p: Path, fmt: str, exc: Exception) -> InputError:
@@ -321,7 +334,15 @@ def read_osm(path: str | Path, *, walk_filter: WalkFilter, taxonomy: Taxonomy) -
             counts["boundaries_incomplete"] = counts.get("boundaries_incomplete", 0) + 1
             continue
         data.boundaries.append(Feature("relation", rel_id, tags, geom))
-    data.counts = counts
+    links, area_counts = join_walk_areas(
+        data.ways,
+        [
+            (f.osm_id if f.osm_type == "way" else -f.osm_id, f.tags.get("name", ""), f.geometry)
+            for f in data.walk_areas
+        ],
+    )
+    data.ways.extend(links)
+    data.counts = counts | area_counts
     data.bounds = _extent(data)
     _log_read(p, data)
     return data
