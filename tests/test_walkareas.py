@@ -362,3 +362,32 @@ def test_note_reports_kept_joined_and_dropped_in_both_languages():
     zh = render_note(str(n), {"key": n.key, "params": n.params}, "zh")
     assert "3 条" in zh and "2 处" in zh and "7 条直线" in zh and "4 段" in zh
     assert walk_network_notes({}, {}, min_component_m=250) == []
+
+
+def test_analysis_reports_the_walk_network(tmp_path):
+    """End to end: a square and a cycleway kept for walking are counted in summary.json and
+    said in the notes (in both languages through the note key)."""
+    from lifecircle import Inputs, analyze, make_settings
+
+    nodes = {**SQUARE, 10: (-50.0, 0.0), 11: (130.0, 60.0), 12: (-50.0, -100.0)}
+    nodes |= {20: (-50.0, -30.0), 21: (130.0, -30.0)}
+    ways: list[Way] = [
+        (100, [1, 2, 3, 4, 1], {"highway": "pedestrian", "area": "yes", "name": "<script>"}),
+        (200, [10, 1], {"highway": "footway"}),
+        (201, [3, 11], {"highway": "footway"}),
+        (202, [10, 20, 21, 11], {"highway": "residential"}),
+        (203, [12, 20], {"highway": "cycleway", "foot": "designated"}),
+    ]
+    osm = write_osm(tmp_path / "town.osm", nodes, ways)
+    lon, lat = LON0 + 125 / M_LON, LAT0 + 60 / M_LAT
+    fac = tmp_path / "fac.csv"
+    fac.write_text(f"id,category,name,lon,lat\nm1,market,=HYPERLINK(1),{lon:.7f},{lat:.7f}\n")
+    inputs = Inputs(osm=osm, facilities=(fac,), osm_facilities=False)
+    r = analyze(inputs, make_settings(grid_cell_m=300.0, processes=1))
+    counts = r.summary["network"]["osm"]
+    assert counts["ways_kept_for_walking"] == 1 and counts["pedestrian_area_links"] == 1
+    assert counts["pedestrian_areas_joined"] == 1
+    (n,) = [n for n in r.summary["notes"] if n.startswith("Walk network")]
+    assert "1 cycleway(s)" in n and "1 pedestrian area(s)" in n and "1 straight link(s)" in n
+    keys = [k for k in r.summary["note_keys"] if k and k["key"] == "walk_network"]
+    assert keys and keys[0]["params"]["links"] == 1
