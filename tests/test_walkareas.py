@@ -17,6 +17,7 @@ segment" is exact in the network's CRS.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
@@ -30,7 +31,7 @@ from lifecircle.config import load_walk_filter
 from lifecircle.network import Network, build_network, walk_network_notes
 from lifecircle.notes import render_note
 from lifecircle.sources.osm import OSMData, read_osm
-from lifecircle.sources.walkareas import join_walk_areas, reflex_corners
+from lifecircle.sources.walkareas import WalkArea, join_walk_areas, level, reflex_corners
 
 WF, TAX = load_walk_filter(), load_taxonomy()
 LON0, LAT0 = 121.47, 31.23
@@ -329,6 +330,38 @@ def test_way_entering_a_square_is_joined_at_its_nodes_inside(tmp_path):
     assert walk_m(net, 10, 13) == pytest.approx(straight_m(net, 10, 11, 14, 13), rel=1e-9)
 
 
+def test_tunnel_under_a_square_is_not_joined_to_it(tmp_path):
+    """A footway tunnel runs under the square from west to east with a node in the middle; a
+    footpath on the surface reaches the square's north-west corner."""
+    nodes = {**SQUARE, 10: (-50.0, 30.0), 11: (40.0, 30.0), 12: (130.0, 30.0)}
+    nodes |= {13: (-50.0, 60.0)}
+    ways: list[Way] = [
+        (100, [1, 2, 3, 4, 1], {"highway": "pedestrian", "area": "yes"}),
+        (200, [10, 11, 12], {"highway": "footway", "tunnel": "yes", "layer": "-1"}),
+        (201, [13, 4], {"highway": "footway"}),
+        (202, [12, 3], {"highway": "footway"}),  # a stair up to the north-east corner
+    ]
+    data = read(write_osm(tmp_path / "tunnel.osm", nodes, ways))
+    joined = {int(i) for w in data.ways if w.way_id == 100 for i in w.node_ids}
+    assert joined == {3, 4} and 11 not in joined
+
+
+@pytest.mark.parametrize(
+    ("tags", "lv"),
+    [
+        ({}, 0),
+        ({"tunnel": "yes"}, -1),
+        ({"tunnel": "building_passage"}, 0),
+        ({"bridge": "yes"}, 1),
+        ({"bridge": "yes", "layer": "2"}, 2),
+        ({"layer": "-1", "indoor": "yes"}, -1),
+        ({"layer": "x"}, 0),
+    ],
+)
+def test_level(tags, lv):
+    assert level(tags) == lv
+
+
 def test_reflex_corners():
     import shapely
 
@@ -343,7 +376,7 @@ def test_join_does_not_change_its_input(tmp_path):
     data = _square_town(tmp_path)
     ways = [w for w in data.ways if w.highway != "pedestrian_area"]
     before = [(w.way_id, w.node_ids.copy()) for w in ways]
-    areas = [(f.osm_id, "", f.geometry) for f in data.walk_areas]
+    areas = [WalkArea(f.osm_id, "", f.geometry) for f in data.walk_areas]
     links, counts = join_walk_areas(ways, areas)
     assert len(links) == 1 and counts["pedestrian_area_links"] == 1
     assert [(w.way_id, w.node_ids.tolist()) for w in ways] == [(i, n.tolist()) for i, n in before]
@@ -387,7 +420,42 @@ def test_analysis_reports_the_walk_network(tmp_path):
     counts = r.summary["network"]["osm"]
     assert counts["ways_kept_for_walking"] == 1 and counts["pedestrian_area_links"] == 1
     assert counts["pedestrian_areas_joined"] == 1
+    assert r.summary["network"]["pedestrian_area_links_km"] == pytest.approx(0.1, rel=3e-3)
     (n,) = [n for n in r.summary["notes"] if n.startswith("Walk network")]
     assert "1 cycleway(s)" in n and "1 pedestrian area(s)" in n and "1 straight link(s)" in n
     keys = [k for k in r.summary["note_keys"] if k and k["key"] == "walk_network"]
     assert keys and keys[0]["params"]["links"] == 1
+
+
+def test_helsinki_against_osmnx_walk_graph(monkeypatch):
+    """On pyrosm's real Helsinki extract, every way osmnx's walk graph holds is in lifecircle's,
+    and every way lifecircle holds beyond it is a cycleway people may walk on or a lone ring that
+    osmnx's simplification loses (benchmarks/compare_osmnx_walk.py)."""
+    import importlib.util
+
+    import pyrosm
+
+    from conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location(
+        "compare_osmnx_walk", ROOT / "benchmarks" / "compare_osmnx_walk.py"
+    )
+    assert spec is not None and spec.loader is not None
+    cmp = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, cmp)  # its dataclasses look themselves up there
+    spec.loader.exec_module(cmp)
+    path = Path(pyrosm.get_data("helsinki_pbf"))
+    theirs = cmp.osmnx_graph(path, cmp.osmnx_walk_rules())
+    mine = cmp.lifecircle_graph(path)
+    assert theirs["ways"] <= mine["ways"]
+    extra = mine["ways"] - theirs["ways"]
+    reasons = {cmp.why_lifecircle_keeps(theirs["tags"][i]).split(" ")[0] for i in extra}
+    assert reasons == {"cycleway", "closed"}
+    cycleways = [i for i in extra if theirs["tags"][i]["highway"] == "cycleway"]
+    assert all(
+        theirs["tags"][i].get("foot") in ("designated", "yes", "permissive")
+        or theirs["tags"][i].get("sidewalk") in ("yes", "both", "left", "right")
+        for i in cycleways
+    )
+    assert len(cycleways) > 50
+    assert mine["counts"]["pedestrian_areas_joined"] > 10 and mine["links"] > 0

@@ -234,11 +234,14 @@ def build_network(
     keep_comp = comp_len >= min_component_m
     keep_comp[np.argmax(comp_len)] = True
     edge_kept = keep_comp[comp[e.u]]
+    highway = np.array([w.highway for w in ways], dtype=object)[e.way]
     stats.update(
         {
             "nodes": float(n),
             "edges": float(len(e.u)),
             "length_km": float(e.length.sum() / 1000),
+            # of which straight links across pedestrian areas (lifecircle.sources.walkareas)
+            "pedestrian_area_links_km": float(e.length[highway == "pedestrian_area"].sum() / 1000),
             "components": float(n_comp),
             "components_dropped": float((~keep_comp).sum()),
             "edges_dropped_small_pieces": float((~edge_kept).sum()),
@@ -263,7 +266,7 @@ def build_network(
         edge_len=e.length,
         edge_geom=e.geom,
         edge_way=np.array([w.way_id for w in ways], dtype=np.int64)[e.way],
-        edge_highway=np.array([w.highway for w in ways], dtype=object)[e.way],
+        edge_highway=highway,
         edge_name=np.array([w.name for w in ways], dtype=object)[e.way],
         node_component=comp,
         edge_kept=edge_kept,

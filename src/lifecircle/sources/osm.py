@@ -30,7 +30,7 @@ from lifecircle.categories import Taxonomy
 from lifecircle.config import WalkFilter
 from lifecircle.errors import InputError, InputFileError
 from lifecircle.fileio import write_text
-from lifecircle.sources.walkareas import join_walk_areas
+from lifecircle.sources.walkareas import WalkArea, join_walk_areas, level
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +162,7 @@ class _Collector:
         self.counts = dict.fromkeys(_COUNTS, 0)
         self.wanted: set[int] = set()  # ways of administrative relations
         self.admin_ways: dict[int, list[tuple[float, float]]] = {}
+        self.way_levels: dict[int, int] = {}  # walkable ways not on the ground
         self.wkb = osmium.geom.WKBFactory()
 
     def node(self, obj: Any) -> None:
@@ -186,6 +187,8 @@ class _Collector:
                     tags.get("cycleway"),
                     tags.get("highway"),
                 )
+                if lv := level(tags):
+                    self.way_levels[obj.id] = lv
                 _add_walk_way(obj, tags, self.data, self.counts)
             elif kind in _WALK_COUNT:
                 self.counts[_WALK_COUNT[kind]] += 1
@@ -334,13 +337,16 @@ def read_osm(path: str | Path, *, walk_filter: WalkFilter, taxonomy: Taxonomy) -
             counts["boundaries_incomplete"] = counts.get("boundaries_incomplete", 0) + 1
             continue
         data.boundaries.append(Feature("relation", rel_id, tags, geom))
-    links, area_counts = join_walk_areas(
-        data.ways,
-        [
-            (f.osm_id if f.osm_type == "way" else -f.osm_id, f.tags.get("name", ""), f.geometry)
-            for f in data.walk_areas
-        ],
-    )
+    areas = [
+        WalkArea(
+            f.osm_id if f.osm_type == "way" else -f.osm_id,
+            f.tags.get("name", ""),
+            f.geometry,
+            level(f.tags),
+        )
+        for f in data.walk_areas
+    ]
+    links, area_counts = join_walk_areas(data.ways, areas, way_levels=collect.way_levels)
     data.ways.extend(links)
     data.counts = counts | area_counts
     data.bounds = _extent(data)

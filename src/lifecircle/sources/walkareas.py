@@ -27,7 +27,7 @@ no corner, but may miss a path that bends at a reflex corner) and is counted as 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import shapely
@@ -54,10 +54,33 @@ AREA_COUNTS = (
     "pedestrian_area_links",
 )
 
-Area = tuple[int, str, BaseGeometry]  # (way id given to its links, name, WGS 84 polygon)
+
+class WalkArea(NamedTuple):
+    """A walkable area as the joining needs it."""
+
+    way_id: int  # given to its links: the area's way id, or minus its relation id
+    name: str
+    geometry: BaseGeometry  # WGS 84
+    level: int = 0  # see :func:`level`
 
 
-def join_walk_areas(ways: list[WalkWay], areas: list[Area]) -> tuple[list[WalkWay], dict[str, int]]:
+def level(tags: dict[str, str]) -> int:
+    """The vertical level of a way or area: its ``layer`` when that is a whole number, else -1
+    in a tunnel, 1 on a bridge, 0 on the ground. A way meets an area only at the same level (a
+    tunnel under a square is not an entrance to it)."""
+    layer = tags.get("layer", "").strip()
+    if layer.lstrip("+-").isdigit():
+        return int(layer)
+    if tags.get("tunnel", "no") not in ("no", "building_passage"):
+        return -1
+    if tags.get("bridge", "no") != "no":
+        return 1
+    return 0
+
+
+def join_walk_areas(
+    ways: list[WalkWay], areas: list[WalkArea], *, way_levels: dict[int, int] | None = None
+) -> tuple[list[WalkWay], dict[str, int]]:
     """Straight links across pedestrian areas between the walkable ways that touch them.
 
     Parameters
@@ -65,8 +88,10 @@ def join_walk_areas(ways: list[WalkWay], areas: list[Area]) -> tuple[list[WalkWa
     ways
         The walkable ways (WGS 84); not changed.
     areas
-        ``(way id, name, polygon)`` of each walkable area, in WGS 84. The links carry the way id
-        (by convention the area's way id, or minus its relation id) and the area's name.
+        The walkable areas, in WGS 84. The links carry the area's way id and name.
+    way_levels
+        The level (:func:`level`) of each way not on the ground, by way id; the nodes of a way
+        join only the areas of its level.
 
     Returns
     -------
@@ -80,26 +105,32 @@ def join_walk_areas(ways: list[WalkWay], areas: list[Area]) -> tuple[list[WalkWa
     if not areas or not ways:
         counts["pedestrian_areas_unjoined"] = len(areas)
         return [], counts
-    ids, first = np.unique(np.concatenate([w.node_ids for w in ways]), return_index=True)
-    lonlat = np.concatenate([w.lonlat for w in ways])[first]
-    tol_deg = TOUCH_M / M_PER_DEG
-    tree = shapely.STRtree([shapely.buffer(g, tol_deg) for _, _, g in areas])
-    node_i, area_i = tree.query(shapely.points(lonlat), predicate="intersects")
-    next_id = min(int(ids.min()), 0) - 1
+    all_ids = np.concatenate([w.node_ids for w in ways])
+    all_ll = np.concatenate([w.lonlat for w in ways])
+    levels = way_levels or {}
+    node_level = np.repeat([levels.get(w.way_id, 0) for w in ways], [len(w.node_ids) for w in ways])
+    next_id = min(int(all_ids.min()), 0) - 1
     links: list[WalkWay] = []
-    for a, (way_id, name, geom) in enumerate(areas):
-        sel = node_i[area_i == a]
-        made: list[WalkWay] = []
-        for part in shapely.get_parts(geom):
-            if part.geom_type != "Polygon" or part.is_empty:
-                continue
-            new, next_id, simplified = _part_links(
-                part, ids[sel], lonlat[sel], way_id=way_id, name=name, next_id=next_id
-            )
-            made += new
-            counts["pedestrian_areas_simplified"] += simplified
-        counts["pedestrian_areas_joined" if made else "pedestrian_areas_unjoined"] += 1
-        links += made
+    for lv in sorted({a.level for a in areas}):
+        mine = [a for a in areas if a.level == lv]
+        at = node_level == lv
+        ids, first = np.unique(all_ids[at], return_index=True)
+        lonlat = all_ll[at][first]
+        tree = shapely.STRtree([shapely.buffer(a.geometry, TOUCH_M / M_PER_DEG) for a in mine])
+        node_i, area_i = tree.query(shapely.points(lonlat), predicate="intersects")
+        for k, area in enumerate(mine):
+            sel = node_i[area_i == k]
+            made: list[WalkWay] = []
+            for part in shapely.get_parts(area.geometry):
+                if part.geom_type != "Polygon" or part.is_empty:
+                    continue
+                new, next_id, simplified = _part_links(
+                    part, ids[sel], lonlat[sel], way_id=area.way_id, name=area.name, next_id=next_id
+                )
+                made += new
+                counts["pedestrian_areas_simplified"] += simplified
+            counts["pedestrian_areas_joined" if made else "pedestrian_areas_unjoined"] += 1
+            links += made
     counts["pedestrian_area_links"] = len(links)
     log.info(
         "pedestrian areas: %d found, %d joined by %d straight links, %d touched by fewer than "
