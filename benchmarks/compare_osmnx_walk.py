@@ -25,6 +25,7 @@ import re
 import tempfile
 import time
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import quoteattr
@@ -275,7 +276,7 @@ def main() -> None:
         "# lifecircle's walk network against osmnx's walk graph",
         "",
         f"Made by `benchmarks/compare_osmnx_walk.py` (osmnx {osmnx.__version__}, "
-        f"pyosmium {getattr(osmium, '__version__', '?')}). Edges are undirected; lengths in km. "
+        f"pyosmium {version('osmium')}). Edges are undirected; lengths in km. "
         "Timings are of a shared 2-core machine under load: indicative only. "
         "Data © OpenStreetMap contributors (ODbL).",
         "",
