@@ -459,3 +459,31 @@ def test_helsinki_against_osmnx_walk_graph(monkeypatch):
     )
     assert len(cycleways) > 50
     assert mine["counts"]["pedestrian_areas_joined"] > 10 and mine["links"] > 0
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("keep = { highway = 'cycleway' }", r"\[\[keep\]\] must be a list of tables"),
+        ("[[keep]]\nfoot = '(designated'", r"keep\[0\].foot: invalid regular expression"),
+        ("areas = ['pedestrian']", r"areas\[0\] must be a table"),
+        ("[[areas]]\narea = 1", r"areas\[0\].area must be a regular expression"),
+    ],
+)
+def test_bad_keep_and_area_rules_are_refused(tmp_path, body, message):
+    from lifecircle.errors import InputError
+
+    f = tmp_path / "walk.toml"
+    f.write_text('require = ["highway"]\n' + body + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match=message):
+        load_walk_filter(f)
+
+
+def test_an_older_walk_filter_without_keep_and_areas_still_works(tmp_path):
+    """A custom filter written before [[keep]] and [[areas]] keeps its meaning: no cycleway is
+    taken back and no area is joined."""
+    f = tmp_path / "walk.toml"
+    f.write_text('require = ["highway"]\n[exclude]\nhighway = "cycleway"\narea = "yes"\n')
+    wf = load_walk_filter(f)
+    assert wf.classify({"highway": "cycleway", "foot": "designated"}) == "excluded"
+    assert not wf.walk_area({"highway": "pedestrian", "area": "yes"})
