@@ -221,6 +221,19 @@ def test_square_is_crossed_diagonally(tmp_path):
     assert walk_m(net, 10, 11) == pytest.approx(straight_m(net, 10, 1, 3, 11), rel=1e-9)
 
 
+def test_square_joining_two_pieces_is_counted(tmp_path):
+    """Without the street round it, only the square joins the two footways."""
+    nodes = {**SQUARE, 10: (-50.0, 0.0), 11: (130.0, 60.0)}
+    ways: list[Way] = [
+        (100, [1, 2, 3, 4, 1], {"highway": "pedestrian", "area": "yes"}),
+        (200, [10, 1], {"highway": "footway"}),
+        (201, [3, 11], {"highway": "footway"}),
+    ]
+    net = network(read(write_osm(tmp_path / "two.osm", nodes, ways)))
+    assert net.stats["pieces_joined_by_area_links"] == 1 and net.stats["components"] == 1
+    assert net.stats["pedestrian_area_links_km"] == pytest.approx(0.1, rel=3e-3)
+
+
 def test_square_left_out_is_walked_around(tmp_path):
     data = _square_town(tmp_path, {"foot": "no"})
     assert data.counts["pedestrian_areas"] == 0
@@ -389,11 +402,14 @@ def test_note_reports_kept_joined_and_dropped_in_both_languages():
     counts = {"ways_kept_for_walking": 3, "pedestrian_areas_joined": 2}
     counts |= {"pedestrian_area_links": 7, "pedestrian_areas_unjoined": 1}
     stats = {"components_dropped": 4.0, "length_dropped_small_pieces_km": 0.31}
+    stats |= {"pieces_joined_by_area_links": 5.0}
     (n,) = walk_network_notes(counts, stats, min_component_m=250)
     assert "3 cycleway(s)" in n and "2 pedestrian area(s)" in n and "7 straight" in n
-    assert "1 touched" in n and "4 piece(s)" in n and "0.31 km" in n
+    assert "1 left unjoined" in n and "4 piece(s)" in n and "0.31 km" in n
+    assert "joining 5 otherwise separate" in n
     zh = render_note(str(n), {"key": n.key, "params": n.params}, "zh")
     assert "3 条" in zh and "2 处" in zh and "7 条直线" in zh and "4 段" in zh
+    assert "连通了 5 段" in zh
     assert walk_network_notes({}, {}, min_component_m=250) == []
 
 

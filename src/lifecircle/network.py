@@ -190,6 +190,21 @@ def _clip(e: _Edges, clip: BaseGeometry) -> tuple[_Edges, int]:
     return clipped, int((~inside).sum())
 
 
+def _pieces_joined(u: np.ndarray, v: np.ndarray, link: np.ndarray, n: int, n_comp: int) -> int:
+    """How many pieces of the network the links across pedestrian areas join together: the
+    connected pieces of the ways alone less those with the links (every piece with a link holds
+    a node of a way, so nodes that only links reach are not pieces of their own)."""
+    if not link.any():
+        return 0
+    w = ~link
+    adj = sp.coo_matrix((np.ones(int(w.sum())), (u[w], v[w])), shape=(n, n))
+    alone, _ = connected_components(adj, directed=False)
+    on_ways = np.zeros(n, dtype=bool)
+    on_ways[u[w]] = True
+    on_ways[v[w]] = True
+    return int(alone - (~on_ways).sum() - n_comp)
+
+
 def build_network(
     ways: list[WalkWay],
     crs: CRS,
@@ -235,13 +250,15 @@ def build_network(
     keep_comp[np.argmax(comp_len)] = True
     edge_kept = keep_comp[comp[e.u]]
     highway = np.array([w.highway for w in ways], dtype=object)[e.way]
+    link = highway == "pedestrian_area"
     stats.update(
         {
             "nodes": float(n),
             "edges": float(len(e.u)),
             "length_km": float(e.length.sum() / 1000),
             # of which straight links across pedestrian areas (lifecircle.sources.walkareas)
-            "pedestrian_area_links_km": float(e.length[highway == "pedestrian_area"].sum() / 1000),
+            "pedestrian_area_links_km": float(e.length[link].sum() / 1000),
+            "pieces_joined_by_area_links": float(_pieces_joined(e.u, e.v, link, n, n_comp)),
             "components": float(n_comp),
             "components_dropped": float((~keep_comp).sum()),
             "edges_dropped_small_pieces": float((~edge_kept).sum()),
@@ -284,6 +301,7 @@ def walk_network_notes(
         "kept": int(osm_counts.get("ways_kept_for_walking", 0)),
         "areas_joined": int(osm_counts.get("pedestrian_areas_joined", 0)),
         "links": int(osm_counts.get("pedestrian_area_links", 0)),
+        "pieces_joined": int(stats.get("pieces_joined_by_area_links", 0)),
         "areas_unjoined": int(osm_counts.get("pedestrian_areas_unjoined", 0)),
         "pieces_dropped": int(stats.get("components_dropped", 0)),
         "dropped_km": float(stats.get("length_dropped_small_pieces_km", 0.0)),
