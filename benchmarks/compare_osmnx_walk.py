@@ -169,6 +169,7 @@ def lifecircle_graph(path: Path) -> dict[str, Any]:
         "edges": net.n_edges,
         "length_km": float(net.edge_len.sum() / 1000),
         "links": int(link.sum()),
+        "stats": net.stats,
         "links_km": float(net.edge_len[link].sum() / 1000),
         "plain": plain.stats,
         "ways": {w.way_id for w in lines},
@@ -234,8 +235,9 @@ def compare(path: Path) -> list[str]:
         f"- Kept by osmnx, dropped by lifecircle: {len(only_ox)} way(s)",
         *_examples(only_ox, ox_g["tags"], why_osmnx_keeps),
         f"- Pedestrian areas: {c['pedestrian_areas']} found, {c['pedestrian_areas_joined']} "
-        f"joined by {c['pedestrian_area_links']} links, {c['pedestrian_areas_unjoined']} touched "
-        "by fewer than two walkable nodes"
+        f"joined by {c['pedestrian_area_links']} links, which join "
+        f"{int(lc['stats']['pieces_joined_by_area_links'])} otherwise separate pieces of network; "
+        f"{c['pedestrian_areas_unjoined']} touch walkable ways at fewer than two nodes"
         + (
             "; e.g. " + ", ".join(f"{t} {i} {n}".strip() for t, i, n in lc["areas"][:EXAMPLES])
             if lc["areas"]
