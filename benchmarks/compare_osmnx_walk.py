@@ -32,11 +32,12 @@ from xml.sax.saxutils import quoteattr
 
 import numpy as np
 import osmium
+from scipy.sparse.csgraph import dijkstra
 
 from lifecircle.categories import load_taxonomy
 from lifecircle.config import load_walk_filter
 from lifecircle.crs import metric_crs
-from lifecircle.network import build_network
+from lifecircle.network import Network, build_network
 from lifecircle.sources.osm import read_osm
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -177,6 +178,37 @@ def lifecircle_graph(path: Path) -> dict[str, Any]:
         "areas": [(f.osm_type, f.osm_id, f.tags.get("name", "")) for f in data.walk_areas],
         "dropped_250": dropped,
         "seconds": seconds,
+        "effect": area_link_effect(plain, net) if link.any() else None,
+    }
+
+
+def area_link_effect(
+    plain: Network, full: Network, *, sources: int = 300, limit_m: float = 1500.0
+) -> dict[str, float]:
+    """What the pedestrian-area links change for walks: from ``sources`` random nodes (seed 0) to
+    every node, the pairs within ``limit_m`` with the links, how many of them are out of reach
+    without them, and how many are shorter by more than 1 m (and the median saving)."""
+    ids = np.intersect1d(plain.node_osmid, full.node_osmid)
+    src = np.random.default_rng(0).choice(ids, min(sources, len(ids)), replace=False)
+    at_p = np.searchsorted(plain.node_osmid, ids, sorter=np.argsort(plain.node_osmid))
+    at_p = np.argsort(plain.node_osmid)[at_p]
+    at_f = np.argsort(full.node_osmid)[
+        np.searchsorted(full.node_osmid, ids, sorter=np.argsort(full.node_osmid))
+    ]
+    pos = {int(o): k for k, o in enumerate(ids)}
+    rows = [pos[int(o)] for o in src]
+    dp = dijkstra(plain.csr(), indices=at_p[rows], limit=limit_m)[:, at_p]
+    df = dijkstra(full.csr(), indices=at_f[rows], limit=limit_m)[:, at_f]
+    within = np.isfinite(df)
+    both = within & np.isfinite(dp)
+    saving = np.where(both, dp - df, 0.0)
+    shorter = saving > 1.0
+    return {
+        "pairs": float(within.sum()),
+        "newly_within": float((within & ~np.isfinite(dp)).sum()),
+        "shorter": float(shorter.sum()),
+        "both": float(both.sum()),
+        "median_saving_m": float(np.median(saving[shorter])) if shorter.any() else 0.0,
     }
 
 
@@ -243,6 +275,7 @@ def compare(path: Path) -> list[str]:
             if lc["areas"]
             else ""
         ),
+        *_effect_line(lc["effect"]),
         f"- Crossing ways (footway/cycleway=crossing) in lifecircle's graph: "
         f"{c['ways_crossing']}; cycleways kept for walking: {c['ways_kept_for_walking']}.",
         f"- With lifecircle's default 250 m minimum, {int(lc['dropped_250']['components_dropped'])}"
@@ -251,6 +284,18 @@ def compare(path: Path) -> list[str]:
         "",
     ]
     return rows
+
+
+def _effect_line(eff: dict[str, float] | None) -> list[str]:
+    if not eff:
+        return []
+    return [
+        f"- What the links change (300 random nodes to every node, pairs within 1.5 km on "
+        f"lifecircle's graph): {eff['pairs']:,.0f} pairs; {eff['newly_within']:,.0f} "
+        f"({eff['newly_within'] / eff['pairs']:.1%}) out of 1.5 km without the links; "
+        f"{eff['shorter']:,.0f} ({eff['shorter'] / eff['both']:.1%} of the others) shorter by "
+        f"more than 1 m, by a median {eff['median_saving_m']:.0f} m."
+    ]
 
 
 def default_files() -> list[Path]:
