@@ -154,7 +154,7 @@ def osmnx_graph(path: Path, rules: list[Any]) -> dict[str, Any]:
     }
 
 
-def lifecircle_graph(path: Path) -> dict[str, Any]:
+def lifecircle_graph(path: Path, *, effect: bool = True) -> dict[str, Any]:
     t0 = time.perf_counter()
     data = read_osm(path, walk_filter=load_walk_filter(), taxonomy=load_taxonomy())
     lon, lat = np.concatenate([w.lonlat for w in data.ways]).mean(axis=0)
@@ -178,7 +178,7 @@ def lifecircle_graph(path: Path) -> dict[str, Any]:
         "areas": [(f.osm_type, f.osm_id, f.tags.get("name", "")) for f in data.walk_areas],
         "dropped_250": dropped,
         "seconds": seconds,
-        "effect": area_link_effect(plain, net) if link.any() else None,
+        "effect": area_link_effect(plain, net) if effect and link.any() else None,
     }
 
 
@@ -201,7 +201,8 @@ def area_link_effect(
     df = dijkstra(full.csr(), indices=at_f[rows], limit=limit_m)[:, at_f]
     within = np.isfinite(df)
     both = within & np.isfinite(dp)
-    saving = np.where(both, dp - df, 0.0)
+    saving = np.zeros_like(df)
+    saving[both] = dp[both] - df[both]
     shorter = saving > 1.0
     return {
         "pairs": float(within.sum()),

@@ -118,8 +118,10 @@ def join_walk_areas(
         lonlat = all_ll[at][first]
         tree = shapely.STRtree([shapely.buffer(a.geometry, TOUCH_M / M_PER_DEG) for a in mine])
         node_i, area_i = tree.query(shapely.points(lonlat), predicate="intersects")
+        order = np.argsort(area_i, kind="stable")
+        bounds = np.searchsorted(area_i[order], np.arange(len(mine) + 1))
         for k, area in enumerate(mine):
-            sel = node_i[area_i == k]
+            sel = node_i[order[bounds[k] : bounds[k + 1]]]
             made: list[WalkWay] = []
             for part in shapely.get_parts(area.geometry):
                 if part.geom_type != "Polygon" or part.is_empty:
