@@ -55,6 +55,7 @@ SUMMARY_INTENDED: tuple[tuple[str, str], ...] = (
     ("/figures/lang", "figures find a CJK font, so they are drawn in zh"),
     ("/preset/source", "preset's source text edited"),
     ("/provenance/parameters/preset/source", "preset's source text edited"),
+    ("/network", "#13: walk network (cycleways with foot access kept, pedestrian areas joined)"),
 )
 
 

@@ -283,4 +283,8 @@ def test_helsinki_districts_split_their_ways_as_the_whole_city(helsinki, tmp_pat
     mine = edges(build_network(part.ways, crs, min_component_m=0))
     ids = {w.way_id for w in part.ways}
     theirs = {e for e in edges(build_network(whole.ways, crs, min_component_m=0)) if e[0] in ids}
-    assert mine == theirs
+    # the straight links across a pedestrian area (one way each, the area's id) load one by one
+    links = {w.way_id for w in whole.ways if w.highway == "pedestrian_area"}
+    assert links & ids
+    assert {e for e in mine if e[0] not in links} == {e for e in theirs if e[0] not in links}
+    assert mine <= theirs

@@ -496,30 +496,60 @@ def load_preset(name_or_path: str | Path | None = None) -> Preset:
     )
 
 
+Rules = tuple[tuple[tuple[str, re.Pattern[str]], ...], ...]
+
+
+def _matches(tags: dict[str, str], rules: Rules) -> bool:
+    """Whether ``tags`` match ALL the tags of at least one rule."""
+    return any(all((v := tags.get(k)) is not None and pat.search(v) for k, pat in r) for r in rules)
+
+
 @dataclass(frozen=True)
 class WalkFilter:
-    """Which ways are walkable: osmnx's walk filter plus the elevated-expressway rule."""
+    """Which ways are walkable: osmnx's walk filter plus the elevated-expressway rule, the ways
+    kept for walking although that filter leaves them out (cycleways people may walk on), and
+    which areas are walkable surfaces (pedestrian squares, concourses)."""
 
     require: tuple[str, ...]
     exclude: tuple[tuple[str, re.Pattern[str]], ...]
-    elevated: tuple[tuple[tuple[str, re.Pattern[str]], ...], ...]
+    elevated: Rules
     foot_allowed: frozenset[str]
     source: str = ""
+    keep: Rules = ()
+    areas: Rules = ()
 
     def classify(self, tags: dict[str, str]) -> str:
-        """``"walk"``, ``"excluded"`` (osmnx filter), ``"elevated"`` or ``"not_highway"``."""
+        """``"walk"``, ``"kept"`` (walkable by a ``[[keep]]`` rule although ``[exclude]`` leaves
+        it out), ``"excluded"`` (osmnx filter), ``"elevated"`` or ``"not_highway"``.
+
+        ``foot=no`` is never overridden by a ``[[keep]]`` rule.
+        """
         for k in self.require:
             if k not in tags:
                 return "not_highway"
-        for k, pat in self.exclude:
-            v = tags.get(k)
-            if v is not None and pat.search(v):
-                return "excluded"
-        if tags.get("foot") not in self.foot_allowed:
-            for rule in self.elevated:
-                if all((v := tags.get(k)) is not None and pat.search(v) for k, pat in rule):
-                    return "elevated"
+        excluded = any((v := tags.get(k)) is not None and pat.search(v) for k, pat in self.exclude)
+        if excluded:
+            if tags.get("foot") != "no" and _matches(tags, self.keep):
+                return "kept"
+            return "excluded"
+        if tags.get("foot") not in self.foot_allowed and _matches(tags, self.elevated):
+            return "elevated"
         return "walk"
+
+    def walk_area(self, tags: dict[str, str], *, relation: bool = False) -> bool:
+        """Whether an area (closed way or multipolygon) is a walkable surface.
+
+        A multipolygon relation is an area by its type, so ``area=yes`` is implied for it. Areas
+        tagged ``foot=no``, or ``access=private|no`` without a ``foot`` tag that allows walking,
+        are not walkable.
+        """
+        if relation and "area" not in tags:
+            tags = {**tags, "area": "yes"}
+        if not _matches(tags, self.areas) or tags.get("foot") == "no":
+            return False
+        return not (
+            tags.get("access") in ("private", "no") and tags.get("foot") not in self.foot_allowed
+        )
 
 
 def load_walk_filter(path: str | Path | None = None) -> WalkFilter:
@@ -556,26 +586,33 @@ def load_walk_filter(path: str | Path | None = None) -> WalkFilter:
                 "(motorways, foot=no and private ways too); start from the shipped rules "
                 f"({Path(__file__).parent / 'data' / 'walk_filter.toml'}) and edit them"
             )
-        extra = sorted(set(data) - {"require", "exclude", "elevated"})
+        extra = sorted(set(data) - {"require", "exclude", "elevated", "keep", "areas"})
         if extra:
-            p.add(f"unknown field(s) {extra}; a walk filter has require, exclude, elevated")
+            p.add(
+                f"unknown field(s) {extra}; a walk filter has require, exclude, elevated, keep, "
+                "areas"
+            )
         require = texts(data.get("require", ["highway"]), "require", ["highway"])
         exclude = tuple(
             (k, comp(f"exclude.{k}", v))
             for k, v in table(data.get("exclude", {}), "[exclude]").items()
         )
         elev = table(data.get("elevated", {}), "[elevated]")
-        raw_rules = elev.get("rules", [])
-        if not isinstance(raw_rules, list):
-            p.add(f"[[elevated.rules]] must be a list of tables, got {raw_rules!r}")
-            raw_rules = []
-        rules = tuple(
-            tuple(
-                (k, comp(f"elevated.rules[{i}].{k}", v))
-                for k, v in table(r, f"elevated.rules[{i}]").items()
+
+        def rule_list(raw: object, where: str) -> Rules:
+            if not isinstance(raw, list):
+                p.add(f"[[{where}]] must be a list of tables, got {raw!r}")
+                raw = []
+            return tuple(
+                tuple(
+                    (k, comp(f"{where}[{i}].{k}", v)) for k, v in table(r, f"{where}[{i}]").items()
+                )
+                for i, r in enumerate(raw)
             )
-            for i, r in enumerate(raw_rules)
-        )
+
+        rules = rule_list(elev.get("rules", []), "elevated.rules")
+        keep = rule_list(data.get("keep", []), "keep")
+        areas = rule_list(data.get("areas", []), "areas")
         foot = texts(elev.get("foot_allowed", []), "elevated.foot_allowed", [])
     return WalkFilter(
         require=tuple(require),
@@ -583,6 +620,8 @@ def load_walk_filter(path: str | Path | None = None) -> WalkFilter:
         elevated=rules,
         foot_allowed=frozenset(foot),
         source=source,
+        keep=keep,
+        areas=areas,
     )
 
 

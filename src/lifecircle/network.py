@@ -15,6 +15,7 @@ from scipy.sparse.csgraph import connected_components
 from shapely.geometry.base import BaseGeometry
 
 from lifecircle.errors import NoNetworkError
+from lifecircle.notes import Note, note
 from lifecircle.sources.osm import WalkWay
 
 if TYPE_CHECKING:
@@ -248,6 +249,21 @@ def _clip(e: _Edges, clip: BaseGeometry) -> tuple[_Edges, int]:
     return clipped, int((~inside).sum())
 
 
+def _pieces_joined(u: np.ndarray, v: np.ndarray, link: np.ndarray, n: int, n_comp: int) -> int:
+    """How many pieces of the network the links across pedestrian areas join together: the
+    connected pieces of the ways alone less those with the links (every piece with a link holds
+    a node of a way, so nodes that only links reach are not pieces of their own)."""
+    if not link.any():
+        return 0
+    w = ~link
+    adj = sp.coo_matrix((np.ones(int(w.sum())), (u[w], v[w])), shape=(n, n))
+    alone, _ = connected_components(adj, directed=False)
+    on_ways = np.zeros(n, dtype=bool)
+    on_ways[u[w]] = True
+    on_ways[v[w]] = True
+    return int(alone - (~on_ways).sum() - n_comp)
+
+
 def build_network(
     ways: list[WalkWay],
     crs: CRS,
@@ -292,11 +308,16 @@ def build_network(
     keep_comp = comp_len >= min_component_m
     keep_comp[np.argmax(comp_len)] = True
     edge_kept = keep_comp[comp[e.u]]
+    highway = np.array([w.highway for w in ways], dtype=object)[e.way]
+    link = highway == "pedestrian_area"
     stats.update(
         {
             "nodes": float(n),
             "edges": float(len(e.u)),
             "length_km": float(e.length.sum() / 1000),
+            # of which straight links across pedestrian areas (lifecircle.sources.walkareas)
+            "pedestrian_area_links_km": float(e.length[link].sum() / 1000),
+            "pieces_joined_by_area_links": float(_pieces_joined(e.u, e.v, link, n, n_comp)),
             "components": float(n_comp),
             "components_dropped": float((~keep_comp).sum()),
             "edges_dropped_small_pieces": float((~edge_kept).sum()),
@@ -321,10 +342,31 @@ def build_network(
         edge_len=e.length,
         edge_geom=e.geom,
         edge_way=np.array([w.way_id for w in ways], dtype=np.int64)[e.way],
-        edge_highway=np.array([w.highway for w in ways], dtype=object)[e.way],
+        edge_highway=highway,
         edge_name=np.array([w.name for w in ways], dtype=object)[e.way],
         node_component=comp,
         edge_kept=edge_kept,
         stats=stats,
         edge_structure=np.array([w.structure for w in ways], dtype=bool)[e.way],
     )
+
+
+def walk_network_notes(
+    osm_counts: dict[str, int], stats: dict[str, float], *, min_component_m: float
+) -> list[Note]:
+    """The note saying what the walk network kept, joined and dropped beyond osmnx's walk filter:
+    cycleways kept for walking, pedestrian areas joined (and links added) or left unjoined, and
+    pieces of network too small to route on. None when there is nothing of the kind."""
+    params = {
+        "kept": int(osm_counts.get("ways_kept_for_walking", 0)),
+        "areas_joined": int(osm_counts.get("pedestrian_areas_joined", 0)),
+        "links": int(osm_counts.get("pedestrian_area_links", 0)),
+        "pieces_joined": int(stats.get("pieces_joined_by_area_links", 0)),
+        "areas_unjoined": int(osm_counts.get("pedestrian_areas_unjoined", 0)),
+        "pieces_dropped": int(stats.get("components_dropped", 0)),
+        "dropped_km": float(stats.get("length_dropped_small_pieces_km", 0.0)),
+        "min_component_m": float(min_component_m),
+    }
+    if not any(params[k] for k in ("kept", "areas_joined", "areas_unjoined", "pieces_dropped")):
+        return []
+    return [note("walk_network", **params)]

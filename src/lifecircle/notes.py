@@ -103,6 +103,21 @@ NOTES: dict[str, dict[str, str]] = {
         "zh": "总长不足 {min_component_m:g} 米的孤立路网不参与路径计算;离它们最近的点改接到 "
         "{max_snap_m:g} 米内最近的保留路段,否则计为路网外",
     },
+    "walk_network": {
+        "en": "Walk network: {kept} cycleway(s) kept for walking (foot=designated/yes/permissive "
+        "or a sidewalk; osmnx leaves them out); {areas_joined} pedestrian area(s) (squares, "
+        "concourses) joined by {links} straight link(s) inside them (joining {pieces_joined} "
+        "otherwise separate piece(s) of network), {areas_unjoined} left unjoined (they touch "
+        "walkable ways at fewer than two nodes); {pieces_dropped} piece(s) of network "
+        "shorter than {min_component_m:g} m ({dropped_km:.2f} km) not routed on (counts in "
+        "summary.json → network).",
+        "zh": "步行路网:保留了 {kept} 条允许步行的自行车道(foot=designated/yes/permissive 或"
+        "带人行道;osmnx 会将其剔除);{areas_joined} 处步行广场/站厅等步行区域用其内部的 "
+        "{links} 条直线连接贯通(连通了 {pieces_joined} 段原本孤立的路网),"
+        "另有 {areas_unjoined} 处与步行道路的接点不足两个,未作连接;"
+        "{pieces_dropped} 段总长不足 {min_component_m:g} 米的孤立路网({dropped_km:.2f} 公里)"
+        "不参与路径计算(数字见 summary.json → network)。",
+    },
     "communities_dropped_empty": {
         "en": "{count} community(ies) of {file} had no polygon (empty, missing or without area "
         "once repaired) and were left out: {ids} (all listed in summary.json → "

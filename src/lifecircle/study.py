@@ -36,7 +36,7 @@ from lifecircle.gated import refuse_gates, study_gates, through_gates
 from lifecircle.gates import Gates
 from lifecircle.inputs import Inputs, Prepared
 from lifecircle.isochrones import EdgeSamples, auto_cell_m, service_areas
-from lifecircle.network import Network, build_network
+from lifecircle.network import Network, build_network, walk_network_notes
 from lifecircle.placement import (
     PlacedResidents,
     SitedFacilities,
@@ -278,7 +278,16 @@ class Study:
             access=access,
             osm_counts=dict(prepared.osm.counts),
             osm_timestamp=prepared.osm.timestamp,
-            notes=[*comm_notes, *outside_notes, *area.notes, *fac_notes, *residents.notes],
+            notes=[
+                *comm_notes,
+                *outside_notes,
+                *area.notes,
+                *walk_network_notes(
+                    prepared.osm.counts, net.stats, min_component_m=settings.min_component_m
+                ),
+                *fac_notes,
+                *residents.notes,
+            ],
             counts=counts,
             timings=prepared.timings | clock.timings,
             gates=gates,

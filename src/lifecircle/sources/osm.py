@@ -30,6 +30,7 @@ from lifecircle.categories import Taxonomy
 from lifecircle.config import WalkFilter
 from lifecircle.errors import InputError, InputFileError
 from lifecircle.fileio import write_text
+from lifecircle.sources.walkareas import WalkArea, join_walk_areas, level
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,8 @@ class OSMData:
     # and the gate / entrance nodes
     compounds: list[Feature] = field(default_factory=list)
     gates: list[Feature] = field(default_factory=list)
+    # walkable surfaces (pedestrian squares, concourses); their links are already in ``ways``
+    walk_areas: list[Feature] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     timestamp: str | None = None
     bounds: tuple[float, float, float, float] | None = None  # lon/lat of all nodes read
@@ -155,6 +158,8 @@ def _interesting(tags: dict[str, str], tag_keys: frozenset[str]) -> bool:
 
 _COUNTS = (
     "ways_walkable",
+    "ways_kept_for_walking",
+    "ways_crossing",
     "ways_excluded_by_filter",
     "ways_elevated_excluded",
     "ways_clipped",
@@ -176,6 +181,7 @@ class _Collector:
         self.counts = dict.fromkeys(_COUNTS, 0)
         self.wanted: set[int] = set()  # ways of administrative relations
         self.admin_ways: dict[int, list[tuple[float, float]]] = {}
+        self.way_levels: dict[int, int] = {}  # walkable ways not on the ground
         self.wkb = osmium.geom.WKBFactory()
 
     def node(self, obj: Any) -> None:
@@ -203,8 +209,16 @@ class _Collector:
             _add_enclosure(obj, tags, self.data)
         if "highway" in tags:
             kind = self.walk_filter.classify(tags)
-            if kind == "walk":
+            if kind in ("walk", "kept"):
                 self.counts["ways_walkable"] += 1
+                self.counts["ways_kept_for_walking"] += kind == "kept"
+                self.counts["ways_crossing"] += "crossing" in (
+                    tags.get("footway"),
+                    tags.get("cycleway"),
+                    tags.get("highway"),
+                )
+                if lv := level(tags):
+                    self.way_levels[obj.id] = lv
                 _add_walk_way(obj, tags, self.data, self.counts)
             elif kind in _WALK_COUNT:
                 self.counts[_WALK_COUNT[kind]] += 1
@@ -235,6 +249,8 @@ class _Collector:
             data.boundaries.append(feature)
         if _interesting(tags, self.tag_keys) and "highway" not in tags:
             data.features.append(feature)
+        if self.walk_filter.walk_area(tags, relation=not obj.from_way()):
+            data.walk_areas.append(feature)
 
 
 _ENCLOSING = frozenset({"wall", "fence"})
@@ -372,7 +388,18 @@ def read_osm(path: str | Path, *, walk_filter: WalkFilter, taxonomy: Taxonomy) -
             counts["boundaries_incomplete"] = counts.get("boundaries_incomplete", 0) + 1
             continue
         data.boundaries.append(Feature("relation", rel_id, tags, geom))
-    data.counts = counts
+    areas = [
+        WalkArea(
+            f.osm_id if f.osm_type == "way" else -f.osm_id,
+            f.tags.get("name", ""),
+            f.geometry,
+            level(f.tags),
+        )
+        for f in data.walk_areas
+    ]
+    links, area_counts = join_walk_areas(data.ways, areas, way_levels=collect.way_levels)
+    data.ways.extend(links)
+    data.counts = counts | area_counts
     data.bounds = _extent(data)
     _log_read(p, data)
     return data
