@@ -314,8 +314,9 @@ def build_network(
         {
             "nodes": float(n),
             "edges": float(len(e.u)),
-            "length_km": float(e.length.sum() / 1000),
-            # of which straight links across pedestrian areas (lifecircle.sources.walkareas)
+            # the ways' length; the straight links across pedestrian areas
+            # (lifecircle.sources.walkareas) are many criss-crossing one square, so apart
+            "length_km": float(e.length[~link].sum() / 1000),
             "pedestrian_area_links_km": float(e.length[link].sum() / 1000),
             "pieces_joined_by_area_links": float(_pieces_joined(e.u, e.v, link, n, n_comp)),
             "components": float(n_comp),
