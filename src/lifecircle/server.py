@@ -53,6 +53,8 @@ API = {
     "POST /api/sites": 'siting: {"category": "...", "count": N} or {"category": "...", '
     '"target": 0.85, "per": "community"}',
 }
+
+
 def is_loopback(host: str) -> bool:
     """Whether ``host`` is this machine only (``127.0.0.1``, ``localhost``, ``::1``…)."""
     if host in LOOPBACK:

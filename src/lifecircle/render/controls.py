@@ -139,9 +139,8 @@ def _legend_rows(target: float, unit: str, zh: bool, service_areas: bool, uncert
         '<span style="background:{c};width:14px;height:14px;display:inline-block;'
         'margin-right:6px;border:1px solid #555;vertical-align:-2px"></span>'
     )
-    classes = [  # unit is already escaped
-        (k, label.replace("<", "&lt;")) for k, label in class_labels(target, unit, "zh" if zh else "en")
-    ]
+    lang = "zh" if zh else "en"
+    classes = [(k, lb.replace("<", "&lt;")) for k, lb in class_labels(target, unit, lang)]
     rows = "".join(f"<div>{swatch.format(c=CLASS_COLOURS[k])}{label}</div>" for k, label in classes)
     if service_areas:
         what = (
