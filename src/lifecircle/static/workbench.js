@@ -786,6 +786,11 @@
       .then(function (layers) {
         buildMap(layers);
         buildPanel(layers.communities);
+        window.lcWorkbench = { // for tests and scripts driving the page: read-only views
+          map: map,
+          edits: function () { return apiEdits(); },
+          fill: function (id) { var c = comms.get(id); return c ? c.layer.options.fillColor : null; },
+        };
         return post("/api/evaluate", { add: [], remove: [] }).then(function (r) { return r.json(); });
       })
       .then(function (data) {
