@@ -174,8 +174,9 @@ def page_html(bench: Workbench, options: PageOptions) -> str:
 
 def layers(bench: Workbench) -> dict[str, Any]:
     """The map's data, sent once: the communities (``community_id``, ``community_name``,
-    ``residents``) and the baseline's facilities (``facility_id``, ``category``, ``name``) as
-    GeoJSON FeatureCollections in WGS 84, coordinates to 6 decimals."""
+    ``residents``) and the baseline's facilities (``facility_id``, ``category``, ``name``; one
+    point each, inside an area-mapped one) as GeoJSON FeatureCollections in WGS 84, the
+    communities' coordinates to 6 decimals."""
     import shapely
 
     comm = bench.baseline.communities[
@@ -188,7 +189,8 @@ def layers(bench: Workbench) -> dict[str, Any]:
         residents=comm["residents"].fillna(0.0).astype(float),
     )
     fac = bench.study.facilities.table[["facility_id", "category", "name", "geometry"]].to_crs(4326)
-    fac = fac.assign(
+    fac = fac.assign(  # a facility mapped as an area (a school's grounds) is drawn at a point of it
+        geometry=fac.geometry.representative_point(),
         facility_id=fac["facility_id"].astype(str),
         name=fac["name"].fillna("").astype(str),
     )

@@ -395,7 +395,8 @@
     var list = el("ul", "lc-deltas");
     cfg.categories.forEach(function (c) {
       var d = ch.per_category[c.category];
-      if (d.coverage_after === d.coverage_before && !d.residents_newly_covered) return;
+      var same = d.coverage_after === d.coverage_before && !d.residents_newly_covered;
+      if (same && c.category !== state.cat) return; // the chosen category is always said
       var li = el("li", c.category === state.cat ? "lc-chosen" : "");
       li.dataset.category = c.category;
       li.appendChild(el("span", "lc-catname", c.name + ": "));
