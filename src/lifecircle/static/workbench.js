@@ -267,7 +267,8 @@
       var want = !removed.has(id);
       if (want && !g.hasLayer(entry.marker)) g.addLayer(entry.marker);
       if (!want && g.hasLayer(entry.marker)) g.removeLayer(entry.marker);
-      entry.marker.setLatLng([entry.lat, entry.lon]); // a drag that became "moved" leaves it
+      var ll = entry.marker.getLatLng(); // a drag that became "moved" leaves it in place
+      if (ll.lat !== entry.lat || ll.lng !== entry.lon) entry.marker.setLatLng([entry.lat, entry.lon]);
     });
     addedGroup.clearLayers();
     state.edits.add.forEach(function (item) {
@@ -282,11 +283,13 @@
   function evaluate() {
     var seq = ++state.seq;
     var sent = JSON.stringify(state.edits);
+    var t0 = performance.now();
     status(L_.wb_busy);
     return post("/api/evaluate", apiEdits())
       .then(function (r) { return r.json(); })
       .then(function (data) {
         if (seq !== state.seq) return;
+        window.__lcLastEvaluateMs = performance.now() - t0; // the request, answer parsed
         state.current = data;
         indexCoverage(data);
         render();
@@ -537,7 +540,8 @@
       });
       sitesGroup.addLayer(m);
       li.appendChild(el("span", "lc-rank", "#" + s.rank));
-      li.appendChild(el("span", "lc-num", "+" + num(s.residents_newly_covered) + " → " + pct(s.coverage_after)));
+      li.appendChild(el("span", null,
+        fmt(L_.wb_newly, { n: num(s.residents_newly_covered) }) + " → " + pct(s.coverage_after)));
       li.appendChild(add);
       ui.sites.appendChild(li);
       items.push(take);
