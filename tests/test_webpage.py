@@ -24,8 +24,11 @@ def _bench() -> SimpleNamespace:
         crs=4326,
     ).to_crs(32651)
     fac = gpd.GeoDataFrame(
-        {"facility_id": ["f:1", "f:2"], "category": ["primary_school", "market"],
-         "name": [None, "=HYPERLINK(1)"]},  # fmt: skip
+        {
+            "facility_id": ["f:1", "f:2"],
+            "category": ["primary_school", "market"],
+            "name": [None, "=HYPERLINK(1)"],
+        },
         geometry=[shapely.box(121.0002, 31.0002, 121.0004, 31.0004), shapely.Point(121.0, 31.0)],
         crs=4326,
     )

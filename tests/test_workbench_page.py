@@ -238,7 +238,7 @@ def test_a_click_adds_a_facility_and_shows_what_lifecircle_scenario_computes(
         assert p.share_shown("all") == pct(clc)
         newly = want["change"]["per_category"]["elder_care"]["residents_newly_covered"]
         change = p.page.locator("#lc-change").inner_text()
-        assert f"+{newly:,.0f} residents newly covered" in change
+        assert f"+{newly:,.0f} residents newly covered" in change  # with its sign
         for f in want["change"]["flips"]["now_meets"]:
             assert f["community_name"] in p.page.locator(".lc-now_meets").inner_text()
         for cid, colour in _classes(bench, want, "elder_care").items():

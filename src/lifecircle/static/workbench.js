@@ -122,11 +122,13 @@
       baseFac.set(p.facility_id, entry);
       (baseGroups[p.category] = baseGroups[p.category] || L.layerGroup()).addLayer(entry.marker);
     });
+    var legend = buildLegend();
     var b = commLayer.getBounds();
-    if (b.isValid()) map.fitBounds(b, { padding: [10, 10] });
+    // fitted to the right of the legend (bottom left), so that no community starts under it
+    var left = legend.getContainer().offsetWidth + 20;
+    if (b.isValid()) map.fitBounds(b, { paddingTopLeft: [left, 10], paddingBottomRight: [10, 10] });
     else map.setView([0, 0], 2);
     map.on("click", onMapClick);
-    buildLegend();
   }
 
   function commTooltip(p) {
@@ -189,7 +191,7 @@
         return box;
       },
     });
-    new Legend().addTo(map);
+    return new Legend().addTo(map);
   }
 
   // ---- edits ------------------------------------------------------------------------------------
@@ -407,7 +409,7 @@
       if (d.residents_newly_covered !== null) {
         var n = d.residents_newly_covered;
         li.appendChild(el("span", "lc-newly " + (n < 0 ? "lc-bad" : ""),
-          " (" + (n > 0 ? "+" : "") + fmt(L_.wb_newly, { n: num(n) }) + ")"));
+          " (" + fmt(L_.wb_newly, { n: (n > 0 ? "+" : "") + num(n) }) + ")"));
       }
       list.appendChild(li);
     });
