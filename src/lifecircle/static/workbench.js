@@ -706,7 +706,9 @@
     var shares = section(L_.wb_shares, "lc-shares");
     var table = el("table");
     var hr = el("tr");
-    [L_.wb_category, L_.wb_baseline, L_.wb_now].forEach(function (h) { hr.appendChild(el("th", null, h)); });
+    [L_.wb_category, L_.wb_baseline, L_.wb_now].forEach(function (h, i) {
+      hr.appendChild(el("th", i ? "lc-num" : null, h));
+    });
     var thead = el("thead");
     thead.appendChild(hr);
     table.appendChild(thead);
