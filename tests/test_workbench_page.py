@@ -288,6 +288,23 @@ def test_move_close_undo_and_reset(browser, servers, bench):
         )
         want = bench.evaluate(moved)["change"]["per_category"]["market"]["coverage_after"]
         assert p.share_shown("market") == pct(want)
+        # drag the moved (now added) one again: only its place changes
+        first = moved["add"][0]
+        p.centre(first["lon"], first["lat"])
+        x, y = p.point(first["lon"], first["lat"])
+        p.page.mouse.move(x, y)
+        p.page.mouse.down()
+        p.page.mouse.move(x + 30, y, steps=8)
+        p.page.mouse.move(x + 60, y, steps=8)
+        p.page.mouse.up()
+        p.wait_evaluated(3)
+        again = p.edits()
+        assert again["remove"] == ["facilities.csv:m2"] and len(again["add"]) == 1
+        assert again["add"][0]["lon"] > first["lon"] and again["add"][0]["name"] == HOSTILE[1]
+        assert again["add"][0]["lat"] == pytest.approx(first["lat"], abs=2e-5)
+        moved = again
+        want = bench.evaluate(moved)["change"]["per_category"]["market"]["coverage_after"]
+        assert p.share_shown("market") == pct(want)
         # click the market m1 (south-west) and close it from its popup
         p.centre(LON0 + 0.5 * STEP, LAT0 + 0.5 * STEP)
         p.page.mouse.click(*p.point(LON0 + 0.5 * STEP, LAT0 + 0.5 * STEP))
@@ -295,17 +312,17 @@ def test_move_close_undo_and_reset(browser, servers, bench):
         popup.wait_for()
         assert HOSTILE[0] in popup.inner_text()  # the name shown literally, as text
         popup.locator("button").click()
-        p.wait_evaluated(3)
+        p.wait_evaluated(4)
         closed = p.edits()
         assert closed["remove"] == ["facilities.csv:m2", "facilities.csv:m1"]
         want = bench.evaluate(closed)["change"]["per_category"]["market"]["coverage_after"]
         assert p.share_shown("market") == pct(want)
         # undo the closing, then reset everything: the baseline again
         p.page.click("#lc-undo")
-        p.wait_evaluated(4)
+        p.wait_evaluated(5)
         assert p.edits() == moved
         p.page.click("#lc-reset")
-        p.wait_evaluated(5)
+        p.wait_evaluated(6)
         assert p.edits() == {"add": [], "remove": []}
         base = bench.evaluate({})["change"]["per_category"]["market"]["coverage_after"]
         assert p.share_shown("market") == pct(base)
