@@ -108,7 +108,7 @@
         return { color: "#333", weight: 1, fillOpacity: 0.55, fillColor: CLASSES.none.colour };
       },
       onEachFeature: function (f, layer) {
-        comms.set(f.properties.community_id, { layer: layer, props: f.properties });
+        comms.set(String(f.properties.community_id), { layer: layer, props: f.properties });
         layer.bindTooltip(function () { return commTooltip(f.properties); }, { sticky: true });
       },
     }).addTo(map);
@@ -135,7 +135,7 @@
     var box = el("div", "lc-tip");
     box.appendChild(el("b", null, p.community_name));
     box.appendChild(el("div", "lc-muted", p.community_id));
-    var row = state.index[state.cat] && state.index[state.cat][p.community_id];
+    var row = state.index[state.cat] && state.index[state.cat][String(p.community_id)];
     box.appendChild(el("div", null, L_.residents + ": " + num(p.residents)));
     if (row) box.appendChild(el("div", null, catName(state.cat) + ": " + pct(row.coverage)));
     return box;
@@ -329,7 +329,7 @@
     data.coverage.forEach(function (row) {
       var c = want[row.category];
       if (c && row.profile === c.profile && row.minutes === c.minutes) {
-        state.index[row.category][row.community_id] = row;
+        state.index[row.category][String(row.community_id)] = row; // ids compared as text
       }
     });
   }
@@ -429,7 +429,7 @@
           var item = el("li");
           item.appendChild(el("span", "lc-cname", f.community_name));
           item.appendChild(el("span", "lc-muted", " · " + catName(f.category)));
-          item.addEventListener("click", function () { zoomTo(f.community_id); });
+          item.addEventListener("click", function () { zoomTo(String(f.community_id)); });
           ul.appendChild(item);
         });
         box.appendChild(ul);
@@ -667,7 +667,7 @@
     var byText = new Map();
     communities.features.forEach(function (f) {
       var text = f.properties.community_name + " (" + f.properties.community_id + ")";
-      byText.set(text, f.properties.community_id);
+      byText.set(text, String(f.properties.community_id));
       var o = el("option");
       o.value = text;
       names.appendChild(o);
@@ -798,7 +798,7 @@
         window.lcWorkbench = { // for tests and scripts driving the page: read-only views
           map: map,
           edits: function () { return apiEdits(); },
-          fill: function (id) { var c = comms.get(id); return c ? c.layer.options.fillColor : null; },
+          fill: function (id) { var c = comms.get(String(id)); return c ? c.layer.options.fillColor : null; },
         };
         return post("/api/evaluate", { add: [], remove: [] }).then(function (r) { return r.json(); });
       })
