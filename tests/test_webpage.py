@@ -12,7 +12,13 @@ import pytest
 import shapely
 
 from lifecircle import webpage
-from lifecircle.webpage import PageOptions, analysis_lang, content_security_policy, static_asset
+from lifecircle.webpage import (
+    PageOptions,
+    analysis_lang,
+    content_security_policy,
+    static_asset,
+    threshold_text,
+)
 
 HOSTILE = "</script><script>window.__pwned=1</script><!--"
 
@@ -95,3 +101,10 @@ def test_language_comes_from_the_analysis(tmp_path):
     assert analysis_lang(tmp_path) == "zh"
     (tmp_path / "summary.json").write_text("not json")
     assert analysis_lang(tmp_path) == "zh"
+
+
+def test_thresholds_read_in_the_page_language():
+    assert threshold_text("10 min", "zh") == "10 分钟"
+    assert threshold_text("500 m", "zh") == "500 米"
+    assert threshold_text("10 min", "en") == "10 min"
+    assert threshold_text(None, "zh") is None

@@ -20,6 +20,7 @@ True
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -98,6 +99,17 @@ def content_security_policy(options: PageOptions) -> str:
     )
 
 
+def threshold_text(threshold: Any, lang: str) -> str | None:
+    """A category's threshold as the summary says it (``10 min``, ``500 m``) in ``lang``."""
+    if threshold is None:
+        return None
+    text = str(threshold)
+    if lang == "zh":
+        text = re.sub(r"(\d+(?:\.\d+)?) ?min\b", r"\1 分钟", text)
+        text = re.sub(r"(\d+(?:\.\d+)?) ?m\b", r"\1 米", text)
+    return text
+
+
 def page_config(bench: Workbench, options: PageOptions) -> dict[str, Any]:
     """What the page's script needs besides the data: labels in the page's language, the
     coverage classes and colours of the maps' legend, the target, the categories (names,
@@ -114,7 +126,7 @@ def page_config(bench: Workbench, options: PageOptions) -> dict[str, Any]:
         {
             "category": c,
             "name": str(summary["categories"][c].get(f"name_{lang}", c)),
-            "threshold": summary["categories"][c].get("threshold"),
+            "threshold": threshold_text(summary["categories"][c].get("threshold"), lang),
             "in_basket": bool(summary["categories"][c].get("in_basket")),
             "profile": rows[c][0] if c in rows else None,
             "minutes": rows[c][1] if c in rows else None,
