@@ -124,9 +124,9 @@
     });
     var legend = buildLegend();
     var b = commLayer.getBounds();
-    // fitted to the right of the legend (bottom left), so that no community starts under it
+    // fitted right of the legend (bottom left) and left of the panel button (top right)
     var left = legend.getContainer().offsetWidth + 20;
-    if (b.isValid()) map.fitBounds(b, { paddingTopLeft: [left, 10], paddingBottomRight: [10, 10] });
+    if (b.isValid()) map.fitBounds(b, { paddingTopLeft: [left, 10], paddingBottomRight: [54, 10] });
     else map.setView([0, 0], 2);
     map.on("click", onMapClick);
   }
