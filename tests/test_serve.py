@@ -17,6 +17,7 @@ from lifecircle.cli.main import app
 from lifecircle.render.escape import read_people_csv
 from lifecircle.server import MAX_BODY, host_warning, start_in_thread
 from lifecircle.siting import site
+from lifecircle.webpage import PageOptions
 from lifecircle.workbench import Workbench
 
 runner = CliRunner()
@@ -138,11 +139,37 @@ def call(served, method: str, path: str, body=None, headers=None):
 # ---- the routes --------------------------------------------------------------------------------
 
 
-def test_index_page_lists_the_api(served):
+def test_index_is_the_workbench_page_under_a_strict_policy(served):
     status, resp, text = call(served, "GET", "/")
     assert status == 200 and resp.getheader("Content-Type").startswith("text/html")
-    for route in ("/api/summary", "/api/evaluate", "/api/sites"):
-        assert route in text
+    csp = resp.getheader("Content-Security-Policy")
+    script_src = next(d for d in csp.split(";") if d.strip().startswith("script-src"))
+    assert script_src.split() == ["script-src", "'self'"]  # no inline script, no eval
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
+    assert '<script src="/static/workbench.js"' in text
+    # the only script elements: the two files and the JSON data block (which never runs)
+    assert text.count("<script") == 3 and 'type="application/json"' in text
+    for name in ("workbench.js", "workbench.css", "leaflet.js", "leaflet.css"):
+        status, resp, body = call(served, "GET", f"/static/{name}")
+        assert status == 200 and len(body) > 1000
+        assert resp.getheader("Content-Type").split(";")[0] in ("text/javascript", "text/css")
+
+
+def test_layers_give_communities_and_facilities_in_wgs84(served):
+    status, _, got = call(served, "GET", "/api/layers")
+    assert status == 200
+    comm = got["communities"]["features"]
+    assert sorted(f["properties"]["community_name"] for f in comm) == sorted(NAMES)
+    assert set(comm[0]["properties"]) == {"community_id", "community_name", "residents"}
+    assert sum(f["properties"]["residents"] for f in comm) > 0
+    lon, lat = comm[0]["geometry"]["coordinates"][0][0]
+    assert LON0 - 0.01 < lon < LON0 + 0.02 and LAT0 - 0.01 < lat < LAT0 + 0.02
+    fac = {f["properties"]["facility_id"]: f for f in got["facilities"]["features"]}
+    assert set(fac) == {"facilities.csv:m1", "facilities.csv:m2", "facilities.csv:c1"}
+    m1 = fac["facilities.csv:m1"]
+    assert m1["properties"] == {"facility_id": "facilities.csv:m1", "category": "market",
+                                "name": "{{ 7*7 }}"}  # fmt: skip
+    assert m1["geometry"]["coordinates"] == pytest.approx([LON0 + 0.5 * STEP, LAT0 + 0.5 * STEP])
 
 
 def test_summary_gives_the_baseline(served, analysis):
@@ -325,6 +352,19 @@ def test_wrong_content_type_and_huge_bodies_are_refused(served):
         "/study_cache.pickle",
         "/api/%2e%2e/study_cache.pickle",
         "http://127.0.0.1/etc/passwd",
+        "/static/../summary.json",
+        "/static/..",
+        "/static/%2e%2e",
+        "/static/%2e%2e/%2e%2e/etc/passwd",
+        "/static/..%2fsummary.json",
+        "/static//etc/passwd",
+        "/static/%2Fetc%2Fpasswd",
+        "/static/summary.json",
+        "/static/study_cache.pickle",
+        "/static/__init__.py",
+        "/static/webpage.py",
+        "/static/",
+        "/static/workbench.js/../../server.py",
     ],
 )
 def test_no_path_reaches_the_file_system(served, path):
@@ -369,7 +409,11 @@ def test_serve_command_warns_off_loopback_and_refuses_a_non_analysis(
     r = runner.invoke(app, ["serve", str(analysis), "--host", "0.0.0.0", "--port", "9"])
     assert r.exit_code == 0, r.output
     assert "warning" in r.output and "other machines" in r.output
-    assert calls == [{"host": "0.0.0.0", "port": 9, "started": calls[0]["started"]}]
+    assert calls == [
+        {"host": "0.0.0.0", "port": 9, "started": calls[0]["started"], "page": calls[0]["page"]}
+    ]
+    # the page in the analysis's language (zh: analyze's default), with basemap tiles
+    assert calls[0]["page"] == PageOptions(lang="zh", offline=False)
     r = runner.invoke(app, ["serve", str(analysis)])
     assert r.exit_code == 0 and "warning" not in r.output
     assert "http://127.0.0.1:8765/" in r.output
@@ -381,3 +425,7 @@ def test_serve_command_warns_off_loopback_and_refuses_a_non_analysis(
     assert r.exit_code == 2 and "analyze" in r.output
     r = runner.invoke(app, ["serve", str(analysis), "--port", "70000"])
     assert r.exit_code == 2 and "--port" in r.output
+    r = runner.invoke(app, ["serve", str(analysis), "--lang", "en", "--offline"])
+    assert r.exit_code == 0 and calls[-1]["page"] == PageOptions(lang="en", offline=True)
+    r = runner.invoke(app, ["serve", str(analysis), "--lang", "fr"])
+    assert r.exit_code == 2 and "--lang fr" in r.output and "zh or en" in r.output

@@ -4,8 +4,9 @@
 tornado is already installed with dask (no new dependency), is asynchronous and well kept, and
 serves only the routes listed here: no path of a request reaches the file system. Every answer is
 JSON (an error too: ``{"error": {"status": ..., "message": ...}}``, never a traceback), except
-the small index page at ``/``, the files a user saves (a scenario's zip, exported tables: built
-in memory by :mod:`lifecircle.workbench_files`, sent as attachments) and the printable page.
+the workbench page at ``/`` and its own assets under ``/static/`` (a fixed list, see
+:mod:`lifecircle.webpage`), the files a user saves (a scenario's zip, exported tables: built in
+memory by :mod:`lifecircle.workbench_files`, sent as attachments) and the printable page.
 
 Requests are answered one at a time on the server's thread (a study is not shared between
 threads); the baseline study is never changed and nothing is written to the analysis folder.
@@ -35,6 +36,7 @@ import tornado.web
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
+from lifecircle.webpage import PageOptions, content_security_policy, layers, page_html, static_asset
 from lifecircle.workbench import RequestError, Workbench
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,7 @@ HARD_MAX_BODY = 8 * MAX_BODY
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 API = {
     "GET /api/summary": "the analysis: area-wide shares, complete life circle, target, categories",
+    "GET /api/layers": "the map's communities and facilities as GeoJSON (WGS 84)",
     "POST /api/evaluate": 'coverage with {"add": [{"category", "lon", "lat", "name"}], '
     '"remove": ["<facility_id>"]}',
     "POST /api/sites": 'siting: {"category": "...", "count": N} or {"category": "...", '
@@ -58,13 +61,6 @@ API = {
     '"format": "csv" | "xlsx"}',
     "POST /api/print": 'the state as a printable page: {"add", "remove", "lang": "zh" | "en"}',
 }
-INDEX = (
-    "<!doctype html><html lang=en><meta charset=utf-8><title>lifecircle workbench</title>"
-    "<h1>lifecircle workbench</h1><p>The interactive planning page is coming. Its HTTP API "
-    "answers now (JSON; see the README, section “The planning workbench”):</p><ul>"
-    + "".join(f"<li><code>{k}</code>: {v.replace('<', '&lt;')}</li>" for k, v in API.items())
-    + "</ul></html>"
-)
 
 
 def is_loopback(host: str) -> bool:
@@ -100,9 +96,15 @@ class _Base(tornado.web.RequestHandler):
     """JSON errors for every status; on loopback, only requests naming this machine as their
     Host (a page on another site that rebinds its name to 127.0.0.1 is refused)."""
 
-    def initialize(self, bench: Workbench | None = None, loopback_port: int | None = None) -> None:
+    def initialize(
+        self,
+        bench: Workbench | None = None,
+        loopback_port: int | None = None,
+        page: PageOptions | None = None,
+    ) -> None:
         self.bench = bench
         self.loopback_port = loopback_port
+        self.page = page or PageOptions()
 
     def set_default_headers(self) -> None:
         self.set_header("X-Content-Type-Options", "nosniff")
@@ -164,9 +166,39 @@ class _NotFound(_Base):
 
 
 class _Index(_Base):
+    """The workbench page (its script and styles are listed static files)."""
+
     def get(self) -> None:
+        assert self.bench is not None
         self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.finish(INDEX)
+        self.set_header("Content-Security-Policy", content_security_policy(self.page))
+        self.set_header("Referrer-Policy", "no-referrer")
+        self.finish(page_html(self.bench, self.page))
+
+
+class _Static(_Base):
+    """One of the page's own assets, by its name in :data:`lifecircle.webpage.STATIC`; any
+    other name (a path, ``..``, an encoded one) is 404: no request reaches the file system."""
+
+    def get(self, name: str) -> None:
+        asset = static_asset(name)
+        if asset is None:
+            raise tornado.web.HTTPError(404)
+        body, kind = asset
+        self.set_header("Content-Type", kind)
+        self.finish(body)
+
+
+class _Layers(_Base):
+    """The map's layers, built on the first request and kept by the application."""
+
+    def get(self) -> None:
+        assert self.bench is not None
+        kept = self.application.settings["lifecircle_layers"]
+        if not kept:
+            kept.append(json.dumps(layers(self.bench), ensure_ascii=False, allow_nan=False))
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.finish(kept[0])
 
 
 class _Summary(_Base):
@@ -273,8 +305,11 @@ class _Print(_Post):
         self.send_file(page.encode("utf-8"), kind="text/html; charset=utf-8")
 
 
-def make_app(bench: Workbench, *, loopback_port: int | None = None) -> tornado.web.Application:
-    """The tornado application: the API routes and the index page, nothing else.
+def make_app(
+    bench: Workbench, *, loopback_port: int | None = None, page: PageOptions | None = None
+) -> tornado.web.Application:
+    """The tornado application: the API routes, the workbench page and its assets, nothing
+    else.
 
     Parameters
     ----------
@@ -283,12 +318,16 @@ def make_app(bench: Workbench, *, loopback_port: int | None = None) -> tornado.w
     loopback_port
         When serving on loopback, its port: requests whose Host is not 127.0.0.1, localhost or
         [::1] (at that port) are refused with 403.
+    page
+        The page's language and whether it loads basemap tiles (default: zh, online).
     """
-    kw = {"bench": bench, "loopback_port": loopback_port}
+    kw = {"bench": bench, "loopback_port": loopback_port, "page": page or PageOptions()}
     return tornado.web.Application(
         [
             (r"/", _Index, kw),
+            (r"/static/([A-Za-z0-9_.-]+)", _Static, kw),
             (r"/api/summary", _Summary, kw),
+            (r"/api/layers", _Layers, kw),
             (r"/api/evaluate", _Evaluate, kw),
             (r"/api/sites", _Sites, kw),
             (r"/api/scenario", _Scenario, kw),
@@ -299,13 +338,16 @@ def make_app(bench: Workbench, *, loopback_port: int | None = None) -> tornado.w
         default_handler_class=_NotFound,
         default_handler_args=kw,
         compress_response=True,
+        lifecircle_layers=[],
     )
 
 
-def _listen(bench: Workbench, host: str, port: int) -> tuple[HTTPServer, int]:
+def _listen(
+    bench: Workbench, host: str, port: int, page: PageOptions | None = None
+) -> tuple[HTTPServer, int]:
     sockets = bind_sockets(port, address=host)
     actual = int(sockets[0].getsockname()[1])
-    app = make_app(bench, loopback_port=actual if is_loopback(host) else None)
+    app = make_app(bench, loopback_port=actual if is_loopback(host) else None, page=page)
     server = HTTPServer(app, max_body_size=HARD_MAX_BODY)
     server.add_sockets(sockets)
     return server, actual
@@ -334,8 +376,15 @@ class Running:
             self._thread.join(timeout_s)
 
 
-def start_in_thread(bench: Workbench, *, host: str = "127.0.0.1", port: int = 0) -> Running:
-    """Serve ``bench`` from a new thread (``port`` 0: a free one); returns once it listens."""
+def start_in_thread(
+    bench: Workbench,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    page: PageOptions | None = None,
+) -> Running:
+    """Serve ``bench`` from a new thread (``port`` 0: a free one; ``page``: the page's
+    language and basemap); returns once it listens."""
     running = Running(host=host)
     ready = threading.Event()
     failed: list[BaseException] = []
@@ -344,7 +393,7 @@ def start_in_thread(bench: Workbench, *, host: str = "127.0.0.1", port: int = 0)
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         try:
-            server, running.port = _listen(bench, host, port)
+            server, running.port = _listen(bench, host, port, page)
         except BaseException as exc:  # told to the caller
             failed.append(exc)
             loop.close()
@@ -367,12 +416,19 @@ def start_in_thread(bench: Workbench, *, host: str = "127.0.0.1", port: int = 0)
     return running
 
 
-def serve_forever(bench: Workbench, *, host: str, port: int, started: Any = None) -> None:
+def serve_forever(
+    bench: Workbench,
+    *,
+    host: str,
+    port: int,
+    started: Any = None,
+    page: PageOptions | None = None,
+) -> None:
     """Serve ``bench`` on this thread until interrupted (Ctrl-C); ``started`` is told the
-    address once it listens."""
+    address once it listens; ``page``: the page's language and basemap."""
 
     async def main() -> None:
-        server, actual = _listen(bench, host, port)
+        server, actual = _listen(bench, host, port, page)
         if started is not None:
             started(Running(host=host, port=actual).url)
         try:

@@ -1,5 +1,5 @@
-"""``lifecircle serve``: the planning workbench's local server over an analysis folder (its HTTP
-API for now; see :mod:`lifecircle.server`)."""
+"""``lifecircle serve``: the planning workbench's local server over an analysis folder: the
+page a planner clicks on and its HTTP API (see :mod:`lifecircle.server`)."""
 
 from __future__ import annotations
 
@@ -26,29 +26,47 @@ Host = Annotated[
     ),
 ]
 Port = Annotated[int, typer.Option(help="Port to listen on (0: any free port).")]
+Lang = Annotated[
+    str | None,
+    typer.Option(help="Language of the page: zh or en (default: the analysis's language)."),
+]
+Offline = Annotated[
+    bool,
+    typer.Option(
+        "--offline",
+        help="No basemap tiles: the page then asks nothing of the internet (Leaflet always "
+        "comes from the package).",
+    ),
+]
 
 
-def _run(folder: Path, *, host: str, port: int, quiet: bool) -> None:
+def _run(
+    folder: Path, *, host: str, port: int, lang: str | None, offline: bool, quiet: bool
+) -> None:
     from lifecircle import server
+    from lifecircle.webpage import PageOptions, analysis_lang
     from lifecircle.workbench import Workbench
 
     if not 0 <= port <= 65535:
         raise InputError(f"--port {port}: give a port from 1 to 65535 (0: any free port)")
+    if lang is not None and lang not in ("zh", "en"):
+        raise InputError(f"--lang {lang}: give zh or en")
     warning = server.host_warning(host)
     if warning:
         logs.err.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False)
     bench = Workbench.open(folder)  # the study and its baseline coverage; nothing is written
+    page = PageOptions(lang=lang or analysis_lang(folder), offline=offline)
 
     def started(url: str) -> None:
         if not quiet:
             logs.err.print(
-                f"Serving {escape(str(folder))} at {escape(url)} (API: {escape(url)}api/summary)"
-                "; Ctrl-C to stop",
+                f"Serving {escape(str(folder))}: open {escape(url)} in a browser (API: "
+                f"{escape(url)}api/summary); Ctrl-C to stop",
                 highlight=False,
             )
 
     try:
-        server.serve_forever(bench, host=host, port=port, started=started)
+        server.serve_forever(bench, host=host, port=port, started=started, page=page)
     except KeyboardInterrupt:  # Ctrl-C is how a user stops serving: not a failure
         if not quiet:
             logs.err.print("stopped serving", highlight=False)
@@ -64,15 +82,20 @@ def serve_cmd(
     folder: Folder,
     host: Host = "127.0.0.1",
     port: Port = 8765,
+    lang: Lang = None,
+    offline: Offline = False,
     verbose: opt.Verbose = 0,
     quiet: opt.Quiet = False,
 ) -> None:
-    """The planning workbench's local server: an HTTP API that evaluates added and removed
-    facilities and suggests sites on an `analyze` output folder, without changing it."""
+    """The planning workbench: a page in the browser to add, move and close facilities on the
+    map of an `analyze` output folder and see coverage change at once (and its HTTP API); the
+    folder is never changed."""
     run_guarded(
         _run,
         folder,
         host=host,
         port=port,
+        lang=lang,
+        offline=offline,
         quiet=bool(ctx.obj["quiet"]) if ctx.obj else quiet,
     )

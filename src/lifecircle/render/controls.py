@@ -117,21 +117,30 @@ SERVICE_AREA_DASH = "5 4"  # service areas: dashed outlines in the category's (c
 UNSURE_DASH = "6 4"  # communities whose verdict is uncertain: a thick dashed black outline
 
 
+def class_labels(target: float, unit: str, lang: str) -> list[tuple[str, str]]:
+    """The coverage classes of the maps' legend, in order, as (class key, plain-text label in
+    ``lang``); ``unit`` is what the weights count (residents, area samples). The colour of each
+    key is :data:`CLASS_COLOURS`; the workbench page shows the same rows."""
+    zh = lang == "zh"
+    return [
+        ("well_below", f"远低于目标 (< {target - 0.15:.0%})" if zh else
+         f"well below target (< {target - 0.15:.0%})"),
+        ("below", f"低于目标 (< {target:.0%})" if zh else f"below target (< {target:.0%})"),
+        ("meets", f"达到目标 (≥ {target:.0%})" if zh else f"meets target (≥ {target:.0%})"),
+        ("well_above", f"远高于目标 (≥ {target + (1 - target) / 2:.0%})" if zh else
+         f"well above (≥ {target + (1 - target) / 2:.0%})"),
+        ("none", f"无{unit} / 未分析" if zh else f"no {unit} / not analysed"),
+    ]  # fmt: skip
+
+
 def _legend_rows(target: float, unit: str, zh: bool, service_areas: bool, uncertain: str) -> str:
     """The legend's rows: a swatch per class, then the service-area and uncertain outlines."""
     swatch = (
         '<span style="background:{c};width:14px;height:14px;display:inline-block;'
         'margin-right:6px;border:1px solid #555;vertical-align:-2px"></span>'
     )
-    classes = [
-        ("well_below", f"远低于目标 (&lt; {target - 0.15:.0%})" if zh else
-         f"well below target (&lt; {target - 0.15:.0%})"),
-        ("below", f"低于目标 (&lt; {target:.0%})" if zh else f"below target (&lt; {target:.0%})"),
-        ("meets", f"达到目标 (≥ {target:.0%})" if zh else f"meets target (≥ {target:.0%})"),
-        ("well_above", f"远高于目标 (≥ {target + (1 - target) / 2:.0%})" if zh else
-         f"well above (≥ {target + (1 - target) / 2:.0%})"),
-        ("none", f"无{unit} / 未分析" if zh else f"no {unit} / not analysed"),
-    ]  # fmt: skip
+    lang = "zh" if zh else "en"
+    classes = [(k, lb.replace("<", "&lt;")) for k, lb in class_labels(target, unit, lang)]
     rows = "".join(f"<div>{swatch.format(c=CLASS_COLOURS[k])}{label}</div>" for k, label in classes)
     if service_areas:
         what = (
