@@ -166,11 +166,20 @@ def facility_changes(
     """The facilities added (as placed in ``after``) and removed (as they were in ``before``):
     the :data:`FACILITY_CHANGE_COLUMNS`. An added facility beyond the walking reach of the area
     is not placed and is not listed (``summary.json`` counts it)."""
+    return facility_change_rows(after.facilities, before.facilities, added=added, removed=removed)
+
+
+def facility_change_rows(
+    after: gpd.GeoDataFrame,
+    before: gpd.GeoDataFrame,
+    *,
+    added: Sequence[str],
+    removed: Sequence[str],
+) -> pd.DataFrame:
+    """:func:`facility_changes` from the facility layers themselves: the ``added`` rows of
+    ``after`` (it may hold only those) and the ``removed`` rows of ``before``."""
     return pd.concat(
-        [
-            _facility_rows(after.facilities, added, "added"),
-            _facility_rows(before.facilities, removed, "removed"),
-        ],
+        [_facility_rows(after, added, "added"), _facility_rows(before, removed, "removed")],
         ignore_index=True,
     )
 
@@ -384,6 +393,7 @@ __all__ = [
     "check_removals",
     "check_scenario_out",
     "coverage_change",
+    "facility_change_rows",
     "facility_changes",
     "load_analysis",
     "read_additions",
