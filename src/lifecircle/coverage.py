@@ -52,7 +52,8 @@ def covered_mask(
     return ok
 
 
-def _weighted_share(ok: np.ndarray, weight: np.ndarray) -> float | None:
+def weighted_share(ok: np.ndarray, weight: np.ndarray) -> float | None:
+    """The share of ``weight`` where ``ok`` (None when the weights sum to nothing)."""
     total = float(weight.sum())
     return float(weight[ok].sum() / total) if total > 0 else None
 
@@ -102,14 +103,14 @@ def headline_shares(
     for c in categories:
         if dist_col(c) in residents.columns:
             lim = basket_limit_m(preset, c, speed_m_s, minutes)
-            within[c] = _weighted_share(residents[dist_col(c)].to_numpy() <= lim, w)
+            within[c] = weighted_share(residents[dist_col(c)].to_numpy() <= lim, w)
     ok = np.ones(len(residents), dtype=bool)
     for c in with_data:
         ok &= residents[dist_col(c)].to_numpy() <= basket_limit_m(preset, c, speed_m_s, minutes)
     return {
         "empty_basket_categories": [c for c in basket if c in gone],
         "basket_with_data": with_data,
-        "coverage_with_data": _weighted_share(ok, w) if with_data else None,
+        "coverage_with_data": weighted_share(ok, w) if with_data else None,
         "within_threshold": within,
     }
 

@@ -23,8 +23,10 @@ edits).
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
@@ -33,13 +35,13 @@ import pandas as pd
 import shapely
 
 from lifecircle._records import jsonable
-from lifecircle.coverage import area_totals, coverage_table, headline_shares
+from lifecircle.coverage import area_totals, basket_limit_m, coverage_table, weighted_share
 from lifecircle.fieldedit import EditedField, concat, edit_field, take
 from lifecircle.naming import ALL, dist_col, limit_m
 from lifecircle.placement import SitedFacilities, site_facilities
 from lifecircle.result import Result
 from lifecircle.routing import origin_distances
-from lifecircle.scenario import coverage_change, facility_change_rows, threshold_rows
+from lifecircle.scenario import NOW_MEETS, NOW_MISSES, facility_rows, threshold_rows
 from lifecircle.snapping import EdgeIndex
 from lifecircle.sources import ages
 from lifecircle.study import Study, check_new_ids
@@ -111,12 +113,18 @@ class EditEngine:
         self.full_limit_m = study.search_limit_m
         self.within_m = limit_m(max(preset.minutes), preset.headline_speed_m_s)
         self.index = EdgeIndex.of(net)
+        # placing an added facility asks whether it lies in these: prepared once (a cache
+        # inside the geometries; they are not changed)
+        shapely.prepare([study.area.buffer_m, study.area.area_m])
+        net.csr()  # built now, not on the first request
         table = study.facilities.table
         self.fac_ids = table["facility_id"].astype(str).to_numpy()
         self.fac_poly = shapely.get_type_id(table.geometry.to_numpy()) != 0
         res = baseline.residents
         self.weight = res["weight"].to_numpy(dtype=float)
         self.res_comm = res["community_id"].astype(str).to_numpy()
+        # the headline shares count residents inside a community only
+        self.counted_weight = np.where(self.res_comm != "", self.weight, 0.0)
         self.dist = {c: res[dist_col(c)].to_numpy(dtype=float) for c in study.categories}
         snap = study.residents.snap
         on = np.flatnonzero(snap.on_network)
@@ -158,13 +166,23 @@ class EditEngine:
         self.cov = cov
         self.records = records(cov)
         self.columns = list(cov.columns)
+        values = ["residents", "covered_residents", "coverage", "meets_target"]
+        self.values = {c: cov[c].to_numpy() for c in values}
+        # the keys as Python text: grouping and merging them is quicker than Arrow strings
+        self.keys = cov.drop(columns=values).astype(
+            {c: object for c in ("community_id", "community_name", "category", "profile")}
+        )
+        self._row_json: list[str] | None = None
+        self._removed: dict[str, dict[str, Any]] = {}
+        self.keys_text = {k: self.keys[k].to_numpy() for k in ("community_id", "community_name")}
 
     # ---- one request ---------------------------------------------------------------------
 
-    def evaluate(self, add: gpd.GeoDataFrame | None, remove: Sequence[str]) -> dict[str, Any]:
+    def evaluate(self, add: gpd.GeoDataFrame | None, remove: Sequence[str]) -> Answer:
         """The answer of ``POST /api/evaluate`` for facilities ``add``\\ ed (WGS 84, the columns
         of a facility list) and ``remove``\\ d (facility ids of the study, checked by the
-        caller): ``columns``, ``coverage``, ``change``, ``facilities`` and ``timings_s``."""
+        caller). :meth:`Answer.as_dict` (with :attr:`records`) or :meth:`as_json` give the
+        JSON: ``columns``, ``coverage``, ``change``, ``facilities`` and ``timings_s``."""
         ids = list(dict.fromkeys(str(r) for r in remove))
         if (add is None or not len(add)) and not ids:
             return self._answer([], dict(self.dist), None, None, {})
@@ -277,49 +295,33 @@ class EditEngine:
         touched: np.ndarray | None,
         added: tuple[SitedFacilities | None, np.ndarray, list[str]] | None,
         timings: dict[str, float],
-    ) -> dict[str, Any]:
-        blocks = [i for i, c in enumerate(self.block_cats) if c in cats or (cats and c == ALL)]
-        n = len(self.comm_ids)
-        rows = np.concatenate([np.arange(b * n, (b + 1) * n) for b in blocks]) if blocks else []
-        before = self.cov.iloc[rows].reset_index(drop=True)
-        after = before.copy()
-        coverage = self.records
-        if touched is not None and touched.any():
-            coverage = list(coverage)
-            self._new_rows(cats, dist, np.flatnonzero(touched), blocks, after, coverage)
-        change = self._change(cats, dist, before, after)
+    ) -> Answer:
+        vals = self.values
+        rows: dict[int, dict[str, Any]] = {}
+        comms = np.flatnonzero(touched) if touched is not None else np.zeros(0, np.int64)
+        if len(comms):
+            vals = {k: v.copy() for k, v in vals.items()}
+            rows = self._new_rows(cats, dist, comms, vals)
+        change = self._change(cats, dist, comms, vals)
         facilities: list[dict[str, Any]] = []
         if added is not None:
             sited, reached, removed = added
-            table = sited.table.assign(residents_within_max_minutes=reached) if sited else None
-            ids = [] if table is None else list(table["facility_id"].astype(str))
-            facilities = records(
-                facility_change_rows(
-                    table if table is not None else self.before.facilities.iloc[:0],
-                    self.before.facilities,
-                    added=ids,
-                    removed=removed,
-                )
-            )
-        return {
-            "columns": self.columns,
-            "coverage": coverage,
-            "change": change,
-            "facilities": facilities,
-            "timings_s": timings,
-        }
+            if sited is not None:
+                table = sited.table.assign(residents_within_max_minutes=reached)
+                ids = list(table["facility_id"].astype(str))
+                facilities = records(facility_rows(table, ids, "added"))
+            facilities += [self._removed_row(r) for r in removed]
+        return Answer(self.columns, rows, change, facilities, timings)
 
     def _new_rows(
         self,
         cats: list[str],
         dist: dict[str, np.ndarray],
         comms: np.ndarray,
-        blocks: list[int],
-        after: pd.DataFrame,
-        coverage: list[dict[str, Any]],
-    ) -> None:
+        vals: dict[str, np.ndarray],
+    ) -> dict[int, dict[str, Any]]:
         """The coverage rows of the communities ``comms`` for ``cats`` and the complete life
-        circle: into ``coverage`` (the answer's rows) and ``after`` (the changed blocks)."""
+        circle (by position in the table), their values also written into ``vals``."""
         st, n = self.study, len(self.comm_ids)
         who = np.sort(_gather(self.res_by_comm, comms))
         residents = pd.DataFrame(
@@ -334,29 +336,61 @@ class EditEngine:
             st.settings.target, age_share=self.age_share,
         )  # fmt: skip
         m = len(comms)
-        local = {b: k for k, b in enumerate(blocks)}
-        full_pos, local_pos = [], []
+        pos = []
         for j in range(len(new) // m):
             r = new.iloc[j * m]
-            b = self.blocks[(r["category"], r["profile"], int(r["minutes"]))]
-            full_pos.append(b * n + comms)
-            local_pos.append(local[b] * n + comms)
-        fp, lp = np.concatenate(full_pos), np.concatenate(local_pos)
-        for p, rec in zip(fp, records(new), strict=True):
-            coverage[p] = rec
-        for col in ("residents", "covered_residents", "coverage", "meets_target"):
-            vals = after[col].to_numpy().copy()
-            vals[lp] = new[col].to_numpy()
-            after[col] = vals
+            pos.append(self.blocks[(r["category"], r["profile"], int(r["minutes"]))] * n + comms)
+        at = np.concatenate(pos)
+        for col, v in vals.items():
+            v[at] = new[col].to_numpy()
+        return dict(zip(at.tolist(), records(new), strict=True))
+
+    def _removed_row(self, facility_id: str) -> dict[str, Any]:
+        """A removed facility as a row of ``facility_changes.csv`` (kept once made)."""
+        if facility_id not in self._removed:
+            fac = self.before.facilities
+            one = fac.iloc[np.flatnonzero(self.fac_ids == facility_id)]
+            self._removed[facility_id] = records(facility_rows(one, [facility_id], "removed"))[0]
+        return self._removed[facility_id]
+
+    def _flips(
+        self, cats: list[str], comms: np.ndarray, vals: dict[str, np.ndarray]
+    ) -> dict[str, list[dict[str, Any]]]:
+        """The communities whose verdict flips at the row that judges a category, in the
+        order of the coverage table (as :func:`lifecircle.scenario.coverage_change` marks
+        them)."""
+        n, target = len(self.comm_ids), self.study.settings.target
+        keys = [(c, *self.rows[c]) for c in [*cats, ALL] if c in self.rows]
+        judged = sorted(self.blocks[k] for k in keys if k in self.blocks)
+        out: dict[str, list[dict[str, Any]]] = {NOW_MEETS: [], NOW_MISSES: []}
+        for b in judged:
+            idx = b * n + comms
+            populated = vals["residents"][idx] > 0
+            mb = populated & (self.values["coverage"][idx] >= target)
+            ma = populated & (vals["coverage"][idx] >= target)
+            for kind, hit in ((NOW_MEETS, ma & ~mb), (NOW_MISSES, mb & ~ma)):
+                for i in idx[hit]:
+                    out[kind].append(
+                        {k: self.keys_text[k][i] for k in ("community_id", "community_name")}
+                        | {"category": self.block_cats[b]}
+                    )
+        return out
+
+    def _frame(self, idx: np.ndarray, vals: dict[str, np.ndarray]) -> pd.DataFrame:
+        """Rows ``idx`` of the coverage table with the values ``vals``."""
+        df = self.keys.iloc[idx].reset_index(drop=True)
+        for col, v in vals.items():
+            df[col] = v[idx]
+        return df[self.columns]
 
     def _change(
         self,
         cats: list[str],
         dist: dict[str, np.ndarray],
-        before: pd.DataFrame,
-        after: pd.DataFrame,
+        comms: np.ndarray,
+        vals: dict[str, np.ndarray],
     ) -> dict[str, Any]:
-        st = self.study
+        st, n = self.study, len(self.comm_ids)
         preset = st.settings.preset
         profile, maxm = preset.headline_profile, max(preset.minutes)
         base = self.before.summary
@@ -365,23 +399,19 @@ class EditEngine:
         meeting_after = base["communities_meeting_target"]["count"]
         flips: dict[str, list[dict[str, Any]]] = {"now_meets": [], "now_misses": []}
         if cats:
-            area = area_totals(after, st.settings.target)
-            frame = pd.DataFrame(
-                {"community_id": self.res_comm, "weight": self.weight}
-                | {dist_col(c): dist[c] for c in cats}
-            )
-            shares = headline_shares(
-                frame, cats, preset, speed_m_s=preset.speeds_m_s[profile], minutes=maxm, empty=[]
-            )
+            speed = preset.speeds_m_s[profile]
             for c in cats:
-                within_after[c] = shares["within_threshold"][c]
+                ok = dist[c] <= basket_limit_m(preset, c, speed, maxm)
+                within_after[c] = weighted_share(ok, self.counted_weight)
+            judge = [(c, *self.rows[c]) for c in [*cats, ALL] if c in self.rows]
+            area_blocks = sorted(self.blocks[k] for k in judge if k in self.blocks)
+            area = area_totals(self._frame(_ranges(area_blocks, n), vals), st.settings.target)
+            for c in cats:
                 covered_after[c] = covered_residents(area, c, self.rows.get(c))
             clc_after = complete_life_circle(area, profile, maxm, st)["coverage"]
-            meeting_after = communities_meeting(after, profile, maxm)["count"]
-            ch = coverage_change(before, after, target=st.settings.target, at_threshold=self.rows)
-            judged = ch[ch["at_threshold"] & (ch["verdict_change"] != "")]
-            cols = ["community_id", "community_name", "category"]
-            flips = {k: records(judged.loc[judged["verdict_change"] == k, cols]) for k in flips}
+            top = self._frame(_ranges([self.blocks[(ALL, profile, maxm)]], n), vals)
+            meeting_after = communities_meeting(top, profile, maxm)["count"]
+            flips = self._flips(cats, comms, vals)
         per_cat = {}
         for c in st.categories:
             cb, ca = self.covered_before[c], covered_after[c]
@@ -401,4 +431,53 @@ class EditEngine:
                 "communities_meeting_after": meeting_after,
             },
             "flips": flips,
+        }
+
+    def as_json(self, answer: Answer) -> str:
+        """``json.dumps(answer.as_dict(...), ensure_ascii=False, allow_nan=False)``, byte for
+        byte, with the unchanged coverage rows encoded once for all requests."""
+        if self._row_json is None:
+            self._row_json = [_dumps(r) for r in self.records]
+        parts = list(self._row_json)
+        for p, r in answer.rows.items():
+            parts[p] = _dumps(r)
+        return (
+            f'{{"columns": {_dumps(answer.columns)}, "coverage": [{", ".join(parts)}], '
+            f'"change": {_dumps(answer.change)}, "facilities": {_dumps(answer.facilities)}, '
+            f'"timings_s": {_dumps(answer.timings_s)}}}'
+        )
+
+
+def _ranges(blocks: list[int], n: int) -> np.ndarray:
+    if not blocks:
+        return np.zeros(0, dtype=np.int64)
+    return np.concatenate([np.arange(b * n, (b + 1) * n) for b in blocks])
+
+
+def _dumps(o: Any) -> str:
+    return json.dumps(o, ensure_ascii=False, allow_nan=False)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An evaluation: the coverage rows that differ from the baseline's (by position), the
+    change, the facilities added and removed, and the timings."""
+
+    columns: list[str]
+    rows: dict[int, dict[str, Any]]
+    change: dict[str, Any]
+    facilities: list[dict[str, Any]]
+    timings_s: dict[str, float]
+
+    def as_dict(self, baseline_rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """The JSON-ready answer, given the baseline's coverage rows."""
+        coverage = list(baseline_rows)
+        for p, r in self.rows.items():
+            coverage[p] = r
+        return {
+            "columns": self.columns,
+            "coverage": coverage,
+            "change": self.change,
+            "facilities": self.facilities,
+            "timings_s": self.timings_s,
         }

@@ -151,7 +151,9 @@ def coverage_change(
     return out[CHANGE_COLUMNS]
 
 
-def _facility_rows(fac: gpd.GeoDataFrame, ids: Sequence[str], change: str) -> pd.DataFrame:
+def facility_rows(fac: gpd.GeoDataFrame, ids: Sequence[str], change: str) -> pd.DataFrame:
+    """The rows of ``fac`` whose id is among ``ids``, as rows of ``facility_changes.csv``
+    marked ``change`` (the :data:`FACILITY_CHANGE_COLUMNS`)."""
     sel = fac[fac["facility_id"].astype(str).isin(set(ids))].copy()
     pts = sel.geometry.representative_point() if len(sel) else sel.geometry
     sel["lon"] = pts.x.round(7) if len(sel) else []
@@ -166,20 +168,11 @@ def facility_changes(
     """The facilities added (as placed in ``after``) and removed (as they were in ``before``):
     the :data:`FACILITY_CHANGE_COLUMNS`. An added facility beyond the walking reach of the area
     is not placed and is not listed (``summary.json`` counts it)."""
-    return facility_change_rows(after.facilities, before.facilities, added=added, removed=removed)
-
-
-def facility_change_rows(
-    after: gpd.GeoDataFrame,
-    before: gpd.GeoDataFrame,
-    *,
-    added: Sequence[str],
-    removed: Sequence[str],
-) -> pd.DataFrame:
-    """:func:`facility_changes` from the facility layers themselves: the ``added`` rows of
-    ``after`` (it may hold only those) and the ``removed`` rows of ``before``."""
     return pd.concat(
-        [_facility_rows(after, added, "added"), _facility_rows(before, removed, "removed")],
+        [
+            facility_rows(after.facilities, added, "added"),
+            facility_rows(before.facilities, removed, "removed"),
+        ],
         ignore_index=True,
     )
 
@@ -393,8 +386,8 @@ __all__ = [
     "check_removals",
     "check_scenario_out",
     "coverage_change",
-    "facility_change_rows",
     "facility_changes",
+    "facility_rows",
     "load_analysis",
     "read_additions",
     "read_removals",

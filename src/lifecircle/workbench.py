@@ -27,7 +27,7 @@ import shapely
 
 from lifecircle._records import jsonable
 from lifecircle.errors import InputError
-from lifecircle.incremental import EditEngine, covered_residents, records
+from lifecircle.incremental import Answer, EditEngine, covered_residents, records
 from lifecircle.result import Result
 from lifecircle.scenario import load_analysis, threshold_rows
 from lifecircle.study import Study
@@ -217,6 +217,15 @@ class Workbench:
             For a body that is not ``{"add": [...], "remove": [...]}``, an unknown category,
             coordinates that are not numbers or lie outside the area, or unknown ids.
         """
+        return self._evaluated(body).as_dict(self.engine.records)
+
+    def evaluate_json(self, body: Any) -> str:
+        """:meth:`evaluate` as the JSON text ``POST /api/evaluate`` answers (the same bytes as
+        ``json.dumps(evaluate(body), ensure_ascii=False, allow_nan=False)``, the unchanged rows
+        encoded once for all requests)."""
+        return self.engine.as_json(self._evaluated(body))
+
+    def _evaluated(self, body: Any) -> Answer:
         body = _object(body, {"add", "remove"}, "evaluate")
         add, remove = body.get("add", []), body.get("remove", [])
         n = (len(add) if isinstance(add, list) else 0) + (
