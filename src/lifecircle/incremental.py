@@ -119,6 +119,7 @@ class EditEngine:
         net.csr()  # built now, not on the first request
         table = study.facilities.table
         self.fac_ids = table["facility_id"].astype(str).to_numpy()
+        self.fac_row = {f: i for i, f in enumerate(self.fac_ids)}
         self.fac_poly = shapely.get_type_id(table.geometry.to_numpy()) != 0
         res = baseline.residents
         self.weight = res["weight"].to_numpy(dtype=float)
@@ -310,7 +311,10 @@ class EditEngine:
                 table = sited.table.assign(residents_within_max_minutes=reached)
                 ids = list(table["facility_id"].astype(str))
                 facilities = records(facility_rows(table, ids, "added"))
-            facilities += [self._removed_row(r) for r in removed]
+            # removed facilities in the order of the facility table, as facility_changes lists
+            facilities += [
+                self._removed_row(r) for r in sorted(removed, key=self.fac_row.__getitem__)
+            ]
         return Answer(self.columns, rows, change, facilities, timings)
 
     def _new_rows(
