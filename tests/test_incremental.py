@@ -210,11 +210,14 @@ def test_random_edits_on_a_street_grid_equal_what_if(grid_bench, data):
         {"add": [{"category": "market", "lon": LON0 + 0.5 * STEP, "lat": LAT0 + 0.5 * STEP}]},
         {"add": [{"category": "health", "lon": LON0 + 5 * STEP, "lat": LAT0 + 5.2 * STEP}] * 2},
         {"add": [{"category": "sports", "lon": LON0 + 4 * STEP, "lat": LAT0 + 4 * STEP}]},
+        # at a corner of the market hall's outline: a point is listed before any outline, so
+        # on the tie the added market is the nearest
+        {"add": [{"category": "market", "lon": LON0 + 6.3 * STEP, "lat": LAT0 + 5.4 * STEP}]},
         {"add": [{"category": "park", "lon": LON0 + 9 * STEP, "lat": LAT0 + 9 * STEP, "name": "x"}],
          "remove": ["parks.geojson:p1"]},
     ],
     ids=["nothing", "every-market-removed", "tie-at-m1", "two-at-one-place", "new-category",
-         "move-park"],
+         "at-an-outline", "move-park"],
 )  # fmt: skip
 def test_edge_cases_equal_what_if(grid_bench, body):
     _same_as_what_if(grid_bench, body)
