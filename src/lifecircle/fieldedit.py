@@ -109,10 +109,9 @@ def _after_removal(
     near = np.unique(_neighbours(net, region))
     edge_nodes = near[~lost[near] & (old.node_m[near] <= limit_m)]
     owners = fac[edge_nodes]
-    u, v = _seed_nodes(net, snap)
-    inside = np.flatnonzero(
-        ((u >= 0) & lost[np.maximum(u, 0)]) | ((v >= 0) & lost[np.maximum(v, 0)])
-    )
+    kept = np.sort(renumber[renumber >= 0])  # not the added ones (they are searched apart)
+    u, v = _seed_nodes(net, take(snap, kept))
+    inside = kept[((u >= 0) & lost[np.maximum(u, 0)]) | ((v >= 0) & lost[np.maximum(v, 0)])]
     sources = np.unique(np.concatenate([owners[owners >= 0], inside]))
     node_m = old.node_m.copy()
     if len(sources):
