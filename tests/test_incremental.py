@@ -268,3 +268,16 @@ def helsinki_bench(helsinki, comm_file) -> Workbench:
 def test_random_edits_on_helsinki_equal_what_if(helsinki_bench, data):
     body = data.draw(edits(helsinki_bench, max_adds=2, max_removes=2))
     _same_as_what_if(helsinki_bench, body)
+
+
+def test_age_weighted_rows_equal_what_if(street_grid, tmp_path):
+    """With ``--age-share`` the table has age-weighted rows: they are edited too."""
+    street_grid(tmp_path / "grid.osm", 8)
+    files = _facility_files(tmp_path)
+    inputs = Inputs(osm=tmp_path / "grid.osm", facilities=files, osm_facilities=False,
+                    age_share="0.3")  # fmt: skip
+    bench = Workbench(Study.from_inputs(inputs, make_settings(grid_cell_m=250.0, processes=1)))
+    assert (bench.baseline.coverage["profile"] == "age_weighted").any()
+    added = {"category": "elder_care", "lon": LON0 + 5 * STEP, "lat": LAT0 + 1.5 * STEP}
+    _same_as_what_if(bench, {"add": [added], "remove": ["facilities.csv:e1"]})
+    _same_as_what_if(bench, {"remove": ["facilities.csv:m1"]})

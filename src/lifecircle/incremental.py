@@ -35,7 +35,13 @@ import pandas as pd
 import shapely
 
 from lifecircle._records import jsonable
-from lifecircle.coverage import area_totals, basket_limit_m, coverage_table, weighted_share
+from lifecircle.coverage import (
+    COVERAGE_COLUMNS,
+    area_totals,
+    basket_limit_m,
+    coverage_blocks,
+    weighted_share,
+)
 from lifecircle.fieldedit import EditedField, concat, edit_field, take
 from lifecircle.naming import ALL, dist_col, limit_m
 from lifecircle.placement import SitedFacilities, site_facilities
@@ -85,6 +91,9 @@ def _gather(grouped: tuple[np.ndarray, np.ndarray], keys: np.ndarray) -> np.ndar
     return vals[offs]
 
 
+VALUES = ["residents", "covered_residents", "coverage", "meets_target"]  # the rest are keys
+
+
 class LayoutError(RuntimeError):
     """The baseline's coverage table is not laid out as :func:`coverage_table` lays it out."""
 
@@ -120,6 +129,7 @@ class EditEngine:
         table = study.facilities.table
         self.fac_ids = table["facility_id"].astype(str).to_numpy()
         self.fac_row = {f: i for i, f in enumerate(self.fac_ids)}
+        self.fac_cat = table["category"].astype(str).to_numpy()
         self.fac_poly = shapely.get_type_id(table.geometry.to_numpy()) != 0
         res = baseline.residents
         self.weight = res["weight"].to_numpy(dtype=float)
@@ -153,6 +163,8 @@ class EditEngine:
 
     def _layout(self, cov: pd.DataFrame) -> None:
         n = len(self.comm_ids)
+        if list(cov.columns) != COVERAGE_COLUMNS:
+            raise LayoutError(f"coverage columns {list(cov.columns)}, not {COVERAGE_COLUMNS}")
         if n == 0 or len(cov) % n:
             raise LayoutError("coverage rows are not whole blocks of communities")
         ids = cov["community_id"].astype(str).to_numpy().reshape(-1, n)
@@ -167,10 +179,9 @@ class EditEngine:
         self.cov = cov
         self.records = records(cov)
         self.columns = list(cov.columns)
-        values = ["residents", "covered_residents", "coverage", "meets_target"]
-        self.values = {c: cov[c].to_numpy() for c in values}
+        self.values = {c: cov[c].to_numpy() for c in VALUES}
         # the keys as Python text: grouping and merging them is quicker than Arrow strings
-        self.keys = cov.drop(columns=values).astype(
+        self.keys = cov.drop(columns=VALUES).astype(
             {c: object for c in ("community_id", "community_name", "category", "profile")}
         )
         self._row_json: list[str] | None = None
@@ -188,9 +199,11 @@ class EditEngine:
         if (add is None or not len(add)) and not ids:
             return self._answer([], dict(self.dist), None, None, {})
         t0 = time.perf_counter()
-        gone = np.isin(self.fac_ids, ids)
+        gone = np.zeros(len(self.fac_ids), dtype=bool)
+        gone[[self.fac_row[i] for i in ids]] = True  # ids of the study (checked by the caller)
         if add is not None and len(add):
-            check_new_ids(self.fac_ids[~gone], add["facility_id"].astype(str))
+            new = list(add["facility_id"].astype(str))
+            check_new_ids([i for i in new if i in self.fac_row and i not in set(ids)], new)
         sited = self._site(add)
         cats = self._changed_categories(sited, gone)
         dist = dict(self.dist)
@@ -210,8 +223,7 @@ class EditEngine:
         return site_facilities(add, st.network, st.area, st.settings, index=self.index)
 
     def _changed_categories(self, sited: SitedFacilities | None, gone: np.ndarray) -> list[str]:
-        t = self.study.facilities.table
-        cats = set(t.loc[gone, "category"])
+        cats = set(self.fac_cat[gone])
         if sited is not None:
             cats |= set(sited.table["category"])
         return [c for c in self.study.categories if c in cats]
@@ -325,7 +337,8 @@ class EditEngine:
         vals: dict[str, np.ndarray],
     ) -> dict[int, dict[str, Any]]:
         """The coverage rows of the communities ``comms`` for ``cats`` and the complete life
-        circle (by position in the table), their values also written into ``vals``."""
+        circle (by position in the table; :func:`lifecircle.coverage.coverage_blocks` on their
+        residents), their values also written into ``vals``."""
         st, n = self.study, len(self.comm_ids)
         who = np.sort(_gather(self.res_by_comm, comms))
         residents = pd.DataFrame(
@@ -335,19 +348,29 @@ class EditEngine:
                 **{dist_col(c): d[who] for c, d in dist.items()},
             }
         )
-        new = coverage_table(
-            residents, self.communities.iloc[comms], cats, st.settings.preset,
-            st.settings.target, age_share=self.age_share,
-        )  # fmt: skip
-        m = len(comms)
-        pos = []
-        for j in range(len(new) // m):
-            r = new.iloc[j * m]
-            pos.append(self.blocks[(r["category"], r["profile"], int(r["minutes"]))] * n + comms)
-        at = np.concatenate(pos)
-        for col, v in vals.items():
-            v[at] = new[col].to_numpy()
-        return dict(zip(at.tolist(), records(new), strict=True))
+        ids, names = self.comm_ids[comms], self.keys_text["community_name"][comms]
+        target = self.records[0]["target"]  # as the table holds it
+        rows: dict[int, dict[str, Any]] = {}
+        blocks = coverage_blocks(residents, ids, cats, st.settings.preset, age_share=self.age_share)
+        for cat, profile, minutes, total, cov, share in blocks:
+            at = self.blocks[(cat, profile, int(minutes))] * n + comms
+            meets = np.where(np.isnan(share), False, share >= st.settings.target)
+            for col, v in zip(VALUES, (total, cov, share, meets), strict=True):
+                vals[col][at] = v
+            for k, p in enumerate(at.tolist()):
+                rows[p] = {
+                    "community_id": str(ids[k]),
+                    "community_name": str(names[k]),
+                    "category": cat,
+                    "profile": profile,
+                    "minutes": int(minutes),
+                    "residents": jsonable(total[k]),
+                    "covered_residents": jsonable(cov[k]),
+                    "coverage": jsonable(share[k]),
+                    "target": target,
+                    "meets_target": bool(meets[k]),
+                }
+        return rows
 
     def _removed_row(self, facility_id: str) -> dict[str, Any]:
         """A removed facility as a row of ``facility_changes.csv`` (kept once made)."""
