@@ -111,8 +111,10 @@ class EditEngine:
     Raises
     ------
     LayoutError
-        When the baseline's coverage table is not one block of communities per category,
-        profile and tier (then answer with :func:`lifecircle.scenario.what_if`).
+        When the baseline's coverage table is not laid out as
+        :func:`lifecircle.coverage.coverage_table` lays it out (one block of the communities,
+        in the area's order, per category, profile and tier): a study this engine cannot
+        edit.
     """
 
     def __init__(self, study: Study, baseline: Result) -> None:
@@ -146,8 +148,7 @@ class EditEngine:
         )
         self.res_by_edge = _grouped(e, on, net.n_edges)
         comm = study.area.communities
-        self.communities = comm[["community_id", "community_name"]].reset_index(drop=True)
-        self.comm_ids = self.communities["community_id"].astype(str).to_numpy()
+        self.comm_ids = comm["community_id"].astype(str).to_numpy()
         code = pd.Categorical(self.res_comm, categories=self.comm_ids).codes.astype(np.int64)
         self.res_code = code
         inside = np.flatnonzero(code >= 0)
@@ -184,7 +185,7 @@ class EditEngine:
         self.keys = cov.drop(columns=VALUES).astype(
             {c: object for c in ("community_id", "community_name", "category", "profile")}
         )
-        self._row_json: list[str] | None = None
+        self.row_json = [_dumps(r) for r in self.records]  # encoded once for all requests
         self._removed: dict[str, dict[str, Any]] = {}
         self.keys_text = {k: self.keys[k].to_numpy() for k in ("community_id", "community_name")}
 
@@ -463,9 +464,7 @@ class EditEngine:
     def as_json(self, answer: Answer) -> str:
         """``json.dumps(answer.as_dict(...), ensure_ascii=False, allow_nan=False)``, byte for
         byte, with the unchanged coverage rows encoded once for all requests."""
-        if self._row_json is None:
-            self._row_json = [_dumps(r) for r in self.records]
-        parts = list(self._row_json)
+        parts = list(self.row_json)
         for p, r in answer.rows.items():
             parts[p] = _dumps(r)
         return (
@@ -497,8 +496,9 @@ class Answer:
     timings_s: dict[str, float]
 
     def as_dict(self, baseline_rows: list[dict[str, Any]]) -> dict[str, Any]:
-        """The JSON-ready answer, given the baseline's coverage rows."""
-        coverage = list(baseline_rows)
+        """The JSON-ready answer, given the baseline's coverage rows (copied: a caller may
+        change what it is given)."""
+        coverage = [dict(r) for r in baseline_rows]
         for p, r in self.rows.items():
             coverage[p] = r
         return {
