@@ -1,9 +1,17 @@
-"""``POST /api/evaluate`` of ``lifecircle serve`` with one added facility, on a generated city:
-the city is analysed through the real CLI, then the workbench is served on 127.0.0.1 (a free
-port, in a thread of this process) and asked to evaluate one added elder-care facility at
-several places, one request at a time, timed from the request to the last byte of the answer.
+"""``POST /api/evaluate`` of ``lifecircle serve`` on a generated city, timed as a client waits.
 
-    python benchmarks/bench_serve.py [--nodes 100000] [--requests 5]
+The city is analysed through the real CLI (once; the folder is reused), then ``lifecircle serve``
+is started as its own process on a free port of 127.0.0.1 and asked, one request at a time, to
+evaluate three kinds of edit at several places: one added elder-care facility, one removed, and
+one moved (removed and added about 150 m away). Each request is timed from sending it to the last
+byte of the answer (HTTP round trip, JSON included). The first request after start-up is reported
+apart.
+
+With ``--check`` the same edits are also evaluated in this process through
+:func:`lifecircle.scenario.what_if` (a whole changed analysis, as the workbench answered before it
+was incremental): the coverage rows must be equal value for value, and its time is reported.
+
+    python benchmarks/bench_serve.py [--nodes 100000] [--requests 5] [--check]
 
 Writes ``benchmarks/_work/serve_<nodes>.json``.
 """
@@ -13,11 +21,13 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import socket
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
@@ -26,6 +36,8 @@ from synth import make_city, write_communities, write_osm_pbf, write_residents  
 RESIDENTS = {10_000: 5_000, 100_000: 50_000, 1_000_000: 200_000}
 COMMUNITIES = {10_000: (5, 5), 100_000: (10, 10), 1_000_000: (20, 25)}
 LIFECIRCLE = Path(sys.executable).parent / "lifecircle"
+CATEGORY = "elder_care"
+MOVE_DEG = 0.0015  # about 150 m east
 
 
 def analysed(n: int, work: Path) -> Path:
@@ -44,10 +56,14 @@ def analysed(n: int, work: Path) -> Path:
     return out
 
 
-def post(port: int, body: dict) -> tuple[float, int, dict]:
+def request(port: int, method: str, path: str, body: Any = None) -> tuple[float, int, Any]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
     t0 = time.perf_counter()
-    conn.request("POST", "/api/evaluate", json.dumps(body), {"Content-Type": "application/json"})
+    if body is None:
+        conn.request(method, path)
+    else:
+        data = json.dumps(body)
+        conn.request(method, path, data, {"Content-Type": "application/json"})
     resp = conn.getresponse()
     raw = resp.read()
     wall = time.perf_counter() - t0
@@ -55,43 +71,114 @@ def post(port: int, body: dict) -> tuple[float, int, dict]:
     return wall, resp.status, json.loads(raw)
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(base: Path) -> tuple[subprocess.Popen, int, float]:
+    """``lifecircle serve`` in its own process; its port and the seconds until it answered."""
+    port = free_port()
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([str(LIFECIRCLE), "-q", "serve", str(base), "--port", str(port)])
+    while True:
+        try:
+            _, status, _ = request(port, "GET", "/api/summary")
+            if status == 200:
+                return proc, port, time.perf_counter() - t0
+        except OSError:
+            pass
+        if proc.poll() is not None:
+            raise SystemExit(f"lifecircle serve stopped with exit code {proc.returncode}")
+        time.sleep(0.2)
+
+
+def bodies(base: Path, count: int) -> dict[str, list[dict[str, Any]]]:
+    """Per kind of edit, ``count`` bodies spread over the area."""
+    import geopandas as gpd
+
+    fac = gpd.read_file(base / "lifecircle.gpkg", layer="facilities")
+    fac = fac[fac["category"] == CATEGORY].reset_index(drop=True)
+    pts = fac.geometry.representative_point()
+    w, s, e, n = fac.total_bounds
+    out: dict[str, list[dict[str, Any]]] = {"add": [], "remove": [], "move": []}
+    for k in range(count):
+        f = (k + 1) / (count + 1)
+        out["add"].append({"add": [{"category": CATEGORY, "lon": w + f * (e - w),
+                                    "lat": s + (1 - f) * (n - s)}]})  # fmt: skip
+        i = int(f * (len(fac) - 1))
+        fid = str(fac["facility_id"].iloc[i])
+        out["remove"].append({"remove": [fid]})
+        moved = {"category": CATEGORY, "lon": float(pts.x.iloc[i]) + MOVE_DEG,
+                 "lat": float(pts.y.iloc[i])}  # fmt: skip
+        out["move"].append({"remove": [fid], "add": [moved]})
+    return out
+
+
+def check(base: Path, asked: dict[str, list[dict[str, Any]]], got: dict[str, list[Any]]) -> dict:
+    """The same edits through what_if in this process: equal coverage rows, and its time."""
+    from lifecircle.incremental import records
+    from lifecircle.scenario import what_if
+    from lifecircle.workbench import Workbench
+
+    bench = Workbench.open(base)
+    times, equal = [], True
+    for kind, items in asked.items():
+        for body, answer in zip(items, got[kind], strict=True):
+            table = bench._additions(body.get("add", []))
+            ids = bench._removals(body.get("remove", []))
+            t0 = time.perf_counter()
+            sc = what_if(bench.study, add=table, remove=ids, before=bench.baseline)
+            times.append(time.perf_counter() - t0)
+            equal &= records(sc.after.coverage) == answer["coverage"]
+    median = round(statistics.median(times), 3)
+    return {"coverage_equal_to_what_if": equal, "what_if_median_s": median}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--nodes", type=int, default=100_000)
     ap.add_argument("--requests", type=int, default=5)
+    ap.add_argument("--check", action="store_true", help="compare with what_if (slow)")
     args = ap.parse_args()
     work = HERE / "_work"
     work.mkdir(exist_ok=True)
     base = analysed(args.nodes, work)
-
-    from lifecircle.server import start_in_thread
-    from lifecircle.workbench import Workbench
-
-    t0 = time.perf_counter()
-    bench = Workbench.open(base)
-    open_s = time.perf_counter() - t0
-    w, s, e, n = bench.summary()["bounds_wgs84"]
-    running = start_in_thread(bench)
-    walls, timings = [], []
+    asked = bodies(base, args.requests)
+    proc, port, open_s = start_server(base)
+    walls: dict[str, list[float]] = {k: [] for k in asked}
+    got: dict[str, list[Any]] = {k: [] for k in asked}
+    timings: dict[str, list[Any]] = {k: [] for k in asked}
     try:
+        first_s, status, _ = request(port, "POST", "/api/evaluate", asked["add"][0])
         for k in range(args.requests):
-            f = (k + 1) / (args.requests + 1)
-            add = {"category": "elder_care", "lon": w + f * (e - w), "lat": s + f * (n - s)}
-            wall, status, got = post(running.port, {"add": [add]})
-            if status != 200:
-                raise SystemExit(f"evaluate failed: {got}")
-            walls.append(wall)
-            timings.append(got["timings_s"])
+            for kind, items in asked.items():
+                wall, status, answer = request(port, "POST", "/api/evaluate", items[k])
+                if status != 200:
+                    raise SystemExit(f"evaluate failed: {answer}")
+                walls[kind].append(wall)
+                got[kind].append(answer)
+                timings[kind].append(answer["timings_s"]["change_and_reroute_s"])
+        _, _, summary = request(port, "GET", "/api/summary")
     finally:
-        running.stop()
-    row = {
+        proc.terminate()
+        proc.wait(timeout=30)
+    row: dict[str, Any] = {
         "nodes": args.nodes,
-        "network_nodes": bench.study.network.n_nodes,
-        "open_folder_and_baseline_s": round(open_s, 2),
-        "evaluate_wall_s": [round(x, 3) for x in walls],
-        "evaluate_median_s": round(statistics.median(walls), 3),
-        "what_if_timings_s": timings,
+        "network_nodes": json.loads((base / "summary.json").read_text())["network"]["nodes"],
+        "facilities": summary["facilities"],
+        "residents": summary["residents"],
+        "serve_start_until_answering_s": round(open_s, 2),
+        "first_request_s": round(first_s, 3),
     }
+    for kind in asked:
+        row[f"{kind}_wall_s"] = [round(x, 4) for x in walls[kind]]
+        row[f"{kind}_median_s"] = round(statistics.median(walls[kind]), 4)
+        row[f"{kind}_server_s"] = timings[kind]
+    row["answer_bytes"] = len(json.dumps(got["add"][0], ensure_ascii=False).encode())
+    if args.check:
+        row |= check(base, asked, got)
     print(json.dumps(row, indent=2))
     (work / f"serve_{args.nodes}.json").write_text(json.dumps(row, indent=2))
 

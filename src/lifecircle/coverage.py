@@ -3,6 +3,8 @@ residents within the time, with an explicit denominator and a pass/fail against 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pandas as pd
 
@@ -52,7 +54,8 @@ def covered_mask(
     return ok
 
 
-def _weighted_share(ok: np.ndarray, weight: np.ndarray) -> float | None:
+def weighted_share(ok: np.ndarray, weight: np.ndarray) -> float | None:
+    """The share of ``weight`` where ``ok`` (None when the weights sum to nothing)."""
     total = float(weight.sum())
     return float(weight[ok].sum() / total) if total > 0 else None
 
@@ -102,36 +105,33 @@ def headline_shares(
     for c in categories:
         if dist_col(c) in residents.columns:
             lim = basket_limit_m(preset, c, speed_m_s, minutes)
-            within[c] = _weighted_share(residents[dist_col(c)].to_numpy() <= lim, w)
+            within[c] = weighted_share(residents[dist_col(c)].to_numpy() <= lim, w)
     ok = np.ones(len(residents), dtype=bool)
     for c in with_data:
         ok &= residents[dist_col(c)].to_numpy() <= basket_limit_m(preset, c, speed_m_s, minutes)
     return {
         "empty_basket_categories": [c for c in basket if c in gone],
         "basket_with_data": with_data,
-        "coverage_with_data": _weighted_share(ok, w) if with_data else None,
+        "coverage_with_data": weighted_share(ok, w) if with_data else None,
         "within_threshold": within,
     }
 
 
-def coverage_table(
+def coverage_blocks(
     residents: pd.DataFrame,
-    communities: pd.DataFrame,
+    ids: np.ndarray,
     categories: list[str],
     preset: Preset,
-    target: float,
     *,
     age_share: pd.Series | None = None,
-) -> pd.DataFrame:
-    """The ``coverage.csv`` table. ``residents`` needs ``community_id``, ``weight`` and a
-    ``dist_m_<category>`` column per category; communities with no residents get an empty share."""
-    ids = communities["community_id"].astype(str).to_numpy()
-    names = communities["community_name"].astype(str).to_numpy()
+) -> Iterator[tuple[str, str, int, np.ndarray, np.ndarray, np.ndarray]]:
+    """The numbers of :func:`coverage_table`, block by block in its order: per category (then
+    the complete life circle) × profile × minutes, the residents, covered residents and share
+    of each community of ``ids``."""
     code = pd.Categorical(residents["community_id"].astype(str), categories=ids).codes
     inside = code >= 0
     w = residents["weight"].to_numpy(dtype=float)
     total = np.bincount(code[inside], weights=w[inside], minlength=len(ids))
-    frames = []
     age = None
     if age_share is not None:
         # each resident counts (1 - s) as a walker of the headline profile and s as an elderly
@@ -156,22 +156,41 @@ def coverage_table(
                     cov = np.bincount(code[ok], weights=w[ok], minlength=len(ids))
                 with np.errstate(invalid="ignore", divide="ignore"):
                     share = np.where(total > 0, cov / np.where(total > 0, total, 1), np.nan)
-                frames.append(
-                    pd.DataFrame(
-                        {
-                            "community_id": ids,
-                            "community_name": names,
-                            "category": cat,
-                            "profile": profile,
-                            "minutes": minutes,
-                            "residents": total,
-                            "covered_residents": cov,
-                            "coverage": share,
-                            "target": target,
-                            "meets_target": np.where(np.isnan(share), False, share >= target),
-                        }
-                    )
-                )
+                yield cat, profile, minutes, total, cov, share
+
+
+def coverage_table(
+    residents: pd.DataFrame,
+    communities: pd.DataFrame,
+    categories: list[str],
+    preset: Preset,
+    target: float,
+    *,
+    age_share: pd.Series | None = None,
+) -> pd.DataFrame:
+    """The ``coverage.csv`` table. ``residents`` needs ``community_id``, ``weight`` and a
+    ``dist_m_<category>`` column per category; communities with no residents get an empty share."""
+    ids = communities["community_id"].astype(str).to_numpy()
+    names = communities["community_name"].astype(str).to_numpy()
+    frames = [
+        pd.DataFrame(
+            {
+                "community_id": ids,
+                "community_name": names,
+                "category": cat,
+                "profile": profile,
+                "minutes": minutes,
+                "residents": total,
+                "covered_residents": cov,
+                "coverage": share,
+                "target": target,
+                "meets_target": np.where(np.isnan(share), False, share >= target),
+            }
+        )
+        for cat, profile, minutes, total, cov, share in coverage_blocks(
+            residents, ids, categories, preset, age_share=age_share
+        )
+    ]
     return pd.concat(frames, ignore_index=True)[COVERAGE_COLUMNS]
 
 

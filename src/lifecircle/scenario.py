@@ -152,7 +152,9 @@ def coverage_change(
     return out[CHANGE_COLUMNS]
 
 
-def _facility_rows(fac: gpd.GeoDataFrame, ids: Sequence[str], change: str) -> pd.DataFrame:
+def facility_rows(fac: gpd.GeoDataFrame, ids: Sequence[str], change: str) -> pd.DataFrame:
+    """The rows of ``fac`` whose id is among ``ids``, as rows of ``facility_changes.csv``
+    marked ``change`` (the :data:`FACILITY_CHANGE_COLUMNS`)."""
     sel = fac[fac["facility_id"].astype(str).isin(set(ids))].copy()
     pts = sel.geometry.representative_point() if len(sel) else sel.geometry
     sel["lon"] = pts.x.round(7) if len(sel) else []
@@ -169,8 +171,8 @@ def facility_changes(
     is not placed and is not listed (``summary.json`` counts it)."""
     return pd.concat(
         [
-            _facility_rows(after.facilities, added, "added"),
-            _facility_rows(before.facilities, removed, "removed"),
+            facility_rows(after.facilities, added, "added"),
+            facility_rows(before.facilities, removed, "removed"),
         ],
         ignore_index=True,
     )
@@ -413,6 +415,7 @@ __all__ = [
     "check_scenario_out",
     "coverage_change",
     "facility_changes",
+    "facility_rows",
     "load_analysis",
     "read_additions",
     "read_removals",

@@ -259,7 +259,8 @@ class _Post(_Base):
 class _Evaluate(_Post):
     def post(self) -> None:
         assert self.bench is not None
-        self.send_json(self.bench.evaluate(self.body()))
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.finish(self.bench.evaluate_json(self.body()))
 
 
 class _Sites(_Post):

@@ -80,7 +80,33 @@ def _side_of_road(
     return out
 
 
-def snap_points(points: np.ndarray, net: Network, *, max_snap_m: float) -> Snapped:
+@dataclass(frozen=True)
+class EdgeIndex:
+    """The spatial indexes :func:`snap_points` searches: kept edges and dropped ones. Building
+    them takes longer than snapping a few points, so a caller that snaps again and again (the
+    workbench) builds them once with :meth:`of` and passes them."""
+
+    kept_idx: np.ndarray
+    kept: shapely.STRtree
+    dropped: shapely.STRtree | None
+
+    @classmethod
+    def of(cls, net: Network) -> EdgeIndex:
+        snappable = net.edge_kept
+        if net.crossings is not None:  # one copy of each split road; never a crossing link
+            snappable = snappable & ~net.crossings.link & (net.crossings.side >= 0)
+        kept_idx = np.flatnonzero(snappable)
+        dropped_idx = np.flatnonzero(~net.edge_kept)
+        return cls(
+            kept_idx=kept_idx,
+            kept=shapely.STRtree(net.edge_geom[kept_idx]),
+            dropped=shapely.STRtree(net.edge_geom[dropped_idx]) if len(dropped_idx) else None,
+        )
+
+
+def snap_points(
+    points: np.ndarray, net: Network, *, max_snap_m: float, index: EdgeIndex | None = None
+) -> Snapped:
     """Snap shapely Points (metric CRS) to the nearest kept edge within ``max_snap_m``.
 
     Parameters
@@ -91,13 +117,12 @@ def snap_points(points: np.ndarray, net: Network, *, max_snap_m: float) -> Snapp
         The walk graph.
     max_snap_m
         Points farther than this from every kept edge are off-network.
+    index
+        ``EdgeIndex.of(net)`` when already built (the same answer, without rebuilding it).
     """
-    snappable = net.edge_kept
-    if net.crossings is not None:  # one copy of each split road; never a crossing link
-        snappable = snappable & ~net.crossings.link & (net.crossings.side >= 0)
-    kept_idx = np.flatnonzero(snappable)
-    tree = shapely.STRtree(net.edge_geom[kept_idx])
-    loc, dist = _nearest(tree, points, max_snap_m)
+    index = index or EdgeIndex.of(net)
+    kept_idx = index.kept_idx
+    loc, dist = _nearest(index.kept, points, max_snap_m)
     edge = np.where(loc >= 0, kept_idx[np.maximum(loc, 0)], -1)
     offset = np.full(len(points), np.nan)
     on = edge >= 0
@@ -107,10 +132,8 @@ def snap_points(points: np.ndarray, net: Network, *, max_snap_m: float) -> Snapp
         if net.crossings is not None:
             edge[on] = _side_of_road(net, edge[on], offset[on], points[on])
     near_dropped = np.zeros(len(points), dtype=bool)
-    dropped_idx = np.flatnonzero(~net.edge_kept)
-    if len(dropped_idx):
-        dtree = shapely.STRtree(net.edge_geom[dropped_idx])
-        dloc, ddist = _nearest(dtree, points, max_snap_m)
+    if index.dropped is not None:
+        dloc, ddist = _nearest(index.dropped, points, max_snap_m)
         near_dropped = (dloc >= 0) & (ddist < dist)
     return Snapped(
         edge=edge, offset_m=offset, leg_m=np.where(on, dist, np.nan), near_dropped=near_dropped

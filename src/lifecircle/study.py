@@ -650,13 +650,7 @@ def _edited_table(
         missing = {"category", "facility_id", "geometry"} - set(add.columns)
         if missing:
             raise InputError(f"facilities to add: missing column(s) {sorted(missing)}")
-        kept = set(table.loc[~gone, "facility_id"].astype(str))
-        again = sorted(kept & set(add["facility_id"].astype(str)))
-        if again:  # e.g. the same list added in a scenario of a scenario
-            raise InputError(
-                f"facilities to add: {len(again)} id(s) already among the facilities: "
-                f"{', '.join(again[:20])}; add each facility once (remove it first to move it)"
-            )
+        check_new_ids(table.loc[~gone, "facility_id"].astype(str), add["facility_id"].astype(str))
         extra = add.reindex(columns=FACILITY_COLUMNS)
         # a column the added list lacks comes as all-NaN floats: text columns are text
         extra["source"] = extra["source"].astype(object).fillna("scenario")
@@ -665,6 +659,17 @@ def _edited_table(
         changed |= set(add["category"])
     raw = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=4326)
     return raw, changed
+
+
+def check_new_ids(kept: Iterable[str], added: Iterable[str]) -> None:
+    """Refuse added facilities whose ids are already among the ``kept`` ones (e.g. the same
+    list added in a scenario of a scenario)."""
+    again = sorted(set(kept) & set(added))
+    if again:
+        raise InputError(
+            f"facilities to add: {len(again)} id(s) already among the facilities: "
+            f"{', '.join(again[:20])}; add each facility once (remove it first to move it)"
+        )
 
 
 def _category_order(categories: Iterable[str], taxonomy: Taxonomy) -> list[str]:

@@ -7,9 +7,9 @@ those ``lifecircle scenario`` and ``lifecircle site`` compute for the same edit:
 
 - :meth:`Workbench.summary`: the area-wide shares, the complete life circle, the target and the
   categories (``GET /api/summary``);
-- :meth:`Workbench.evaluate`: the baseline plus facilities added and removed, through
-  :func:`lifecircle.scenario.what_if` (only the changed categories are routed again)
-  (``POST /api/evaluate``);
+- :meth:`Workbench.evaluate`: the baseline plus facilities added and removed: what
+  :func:`lifecircle.scenario.what_if` gives, computed incrementally by
+  :class:`lifecircle.incremental.EditEngine` (``POST /api/evaluate``);
 - :meth:`Workbench.sites`: :func:`lifecircle.siting.site` (``POST /api/sites``).
 
 The HTTP side is :mod:`lifecircle.server`.
@@ -23,14 +23,13 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
 
 from lifecircle._records import jsonable
 from lifecircle.errors import InputError
-from lifecircle.naming import ALL
+from lifecircle.incremental import Answer, EditEngine, covered_residents, records
 from lifecircle.result import Result
-from lifecircle.scenario import coverage_change, load_analysis, threshold_rows, what_if
+from lifecircle.scenario import load_analysis, threshold_rows
 from lifecircle.study import Study
 
 #: how added facilities are named: ``workbench.csv:1``, ``workbench.csv:2`` … — the ids a
@@ -54,15 +53,6 @@ class RequestError(Exception):
 
 def _bad(message: str) -> RequestError:
     return RequestError(400, message)
-
-
-def records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    """The rows of ``df`` (without geometry) as JSON-ready dicts, values exact (no rounding)."""
-    cols = [c for c in df.columns if c != "geometry"]
-    return [
-        {c: jsonable(v) for c, v in zip(cols, row, strict=True)}
-        for row in df[cols].itertuples(index=False, name=None)
-    ]
 
 
 def _number(v: Any, what: str) -> float:
@@ -103,6 +93,7 @@ class Workbench:
         self.baseline: Result = study.coverage()
         self._ids = set(study.facilities.table["facility_id"].astype(str))
         self._reach = study.area.buffer_m
+        self.engine = EditEngine(study, self.baseline)
 
     @classmethod
     def open(cls, folder: str | Path) -> Workbench:
@@ -131,7 +122,9 @@ class Workbench:
                     "in_basket": info["in_basket"],
                     "facilities": int(counts.get(c, 0)),
                     "coverage": jsonable(s["complete_life_circle"]["within_threshold"].get(c)),
-                    "covered_residents": self._covered(self.baseline, c, rows.get(c)),
+                    "covered_residents": covered_residents(
+                        self.baseline.area_coverage, c, rows.get(c)
+                    ),
                 }
             )
         clc = s["complete_life_circle"]
@@ -150,14 +143,6 @@ class Workbench:
             "communities_meeting_target": s["communities_meeting_target"],
             "bounds_wgs84": [float(b) for b in bounds],
         }
-
-    def _covered(self, result: Result, cat: str, row: tuple[str, int] | None) -> float | None:
-        """Residents within ``cat``'s threshold, area-wide (None when it has no tier row)."""
-        if row is None:
-            return None
-        a = result.area_coverage
-        sel = a[(a["category"] == cat) & (a["profile"] == row[0]) & (a["minutes"] == row[1])]
-        return jsonable(sel["covered_residents"].sum()) if len(sel) else 0.0
 
     # ---- POST /api/evaluate ------------------------------------------------------------------
 
@@ -223,12 +208,24 @@ class Workbench:
         """Per-community coverage (the columns of ``coverage.csv``) for the baseline with the
         body's ``add`` and ``remove`` applied, and the change against the baseline.
 
+        The answer is what :func:`lifecircle.scenario.what_if` gives for the same edit, built
+        incrementally from the baseline (:class:`lifecircle.incremental.EditEngine`).
+
         Raises
         ------
         RequestError
             For a body that is not ``{"add": [...], "remove": [...]}``, an unknown category,
             coordinates that are not numbers or lie outside the area, or unknown ids.
         """
+        return self._evaluated(body).as_dict(self.engine.records)
+
+    def evaluate_json(self, body: Any) -> str:
+        """:meth:`evaluate` as the JSON text ``POST /api/evaluate`` answers (the same bytes as
+        ``json.dumps(evaluate(body), ensure_ascii=False, allow_nan=False)``, the unchanged rows
+        encoded once for all requests)."""
+        return self.engine.as_json(self._evaluated(body))
+
+    def _evaluated(self, body: Any) -> Answer:
         body = _object(body, {"add", "remove"}, "evaluate")
         add, remove = body.get("add", []), body.get("remove", [])
         n = (len(add) if isinstance(add, list) else 0) + (
@@ -237,66 +234,10 @@ class Workbench:
         if n > MAX_EDITS:
             raise RequestError(413, f"evaluate: {n} edits; give at most {MAX_EDITS} at once")
         table, ids = self._additions(add), self._removals(remove)
-        before = self.baseline
-        if table is None and not ids:  # nothing changed: the baseline, compared with itself
-            after, rerouted, facilities = before, [], pd.DataFrame()
-            timings: dict[str, float] = {}
-        else:
-            try:
-                sc = what_if(self.study, add=table, remove=ids, before=before)
-            except InputError as exc:
-                raise _bad(f"evaluate: {exc}") from exc
-            after, rerouted = sc.after, sc.summary["rerouted_categories"]
-            facilities, timings = sc.facilities, sc.summary["timings_s"]
-        rows = threshold_rows(self.study, self.study.categories)
-        change = coverage_change(
-            before.coverage, after.coverage, target=self.study.settings.target, at_threshold=rows
-        )
-        return {
-            "columns": list(after.coverage.columns),
-            "coverage": records(after.coverage),
-            "change": self._change(before, after, change, rows, rerouted),
-            "facilities": records(facilities),
-            "timings_s": timings,
-        }
-
-    def _change(
-        self,
-        before: Result,
-        after: Result,
-        change: pd.DataFrame,
-        rows: dict[str, tuple[str, int]],
-        rerouted: list[str],
-    ) -> dict[str, Any]:
-        per_cat = {}
-        for c in self.study.categories:
-            b = before.summary["complete_life_circle"]["within_threshold"].get(c)
-            a = after.summary["complete_life_circle"]["within_threshold"].get(c)
-            cb, ca = self._covered(before, c, rows.get(c)), self._covered(after, c, rows.get(c))
-            per_cat[c] = {
-                "coverage_before": jsonable(b),
-                "coverage_after": jsonable(a),
-                "residents_newly_covered": None if cb is None or ca is None else ca - cb,
-            }
-        judged = change[change["at_threshold"] & (change["verdict_change"] != "")]
-        flips = {
-            kind: records(judged.loc[judged["verdict_change"] == kind, ["community_id",
-                          "community_name", "category"]])
-            for kind in ("now_meets", "now_misses")
-        }  # fmt: skip
-        clc_b, clc_a = before.summary["complete_life_circle"], after.summary["complete_life_circle"]
-        return {
-            "rerouted_categories": rerouted,
-            "per_category": per_cat,
-            "complete_life_circle": {
-                "category": ALL,
-                "coverage_before": jsonable(clc_b["coverage"]),
-                "coverage_after": jsonable(clc_a["coverage"]),
-                "communities_meeting_before": before.summary["communities_meeting_target"]["count"],
-                "communities_meeting_after": after.summary["communities_meeting_target"]["count"],
-            },
-            "flips": flips,
-        }
+        try:
+            return self.engine.evaluate(table, ids)
+        except InputError as exc:
+            raise _bad(f"evaluate: {exc}") from exc
 
     # ---- POST /api/sites ---------------------------------------------------------------------
 

@@ -1,0 +1,132 @@
+"""Sign the files that lifecircle unpickles, so that it only ever loads its own.
+
+A saved study (``study_cache.pickle``) is a Python pickle, and loading a pickle can run any code
+it names. An output folder is often shared, received by e-mail or unpacked from an archive, and
+its marker (``.lifecircle-outputs.json``) is a plain file anyone can edit, so neither the folder
+nor the marker can say that a pickle is lifecircle's. A secret of the user's can: every study is
+written with an HMAC-SHA256 of its bytes under a 32-byte key kept in the user's configuration
+folder, and a study is unpickled only when its HMAC checks under that key. A study made by
+someone else (another user, another machine, or a hand-made file) is refused before unpickling,
+and the command builds the study afresh.
+
+The key lives in ``$LIFECIRCLE_SECRET_FILE`` when that is set, else in
+``$XDG_CONFIG_HOME/lifecircle/study-secret`` (``~/.config/lifecircle/study-secret``); it is
+created on first use, readable by its owner only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+from lifecircle.errors import InputError, OutputError
+
+MAGIC = b"LIFECIRCLE-SIGNED-1\n"
+_MAC_HEX = 64  # hex digits of an HMAC-SHA256
+
+
+def secret_path() -> Path:
+    """Where this user's secret is kept."""
+    given = os.environ.get("LIFECIRCLE_SECRET_FILE")
+    if given:
+        return Path(given)
+    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(base) / "lifecircle" / "study-secret"
+
+
+def user_secret(*, create: bool) -> bytes | None:
+    """This user's secret; made now when ``create`` and there is none (else ``None``).
+
+    Raises
+    ------
+    OutputError
+        When the secret must be made and cannot be written.
+    """
+    path = secret_path()
+    try:
+        key = path.read_bytes()
+    except FileNotFoundError:
+        key = None
+    except OSError:
+        return None
+    if key is not None:
+        if len(key) < 32:
+            raise OutputError(
+                f"{path}: the secret that signs saved studies is damaged ({len(key)} bytes); "
+                "delete the file and lifecircle makes a new one (saved studies are then built "
+                "afresh)"
+            )
+        return key
+    if not create:
+        return None
+    return _new_secret(path)
+
+
+def _new_secret(path: Path) -> bytes:
+    """Make the secret whole in a private temporary file, then link it into place: another run
+    never reads half of it, and the first of two runs making one at once wins."""
+    key = secrets.token_bytes(32)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(key)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:  # another run made it meanwhile: use theirs
+            key = path.read_bytes()
+        finally:
+            tmp.unlink()
+    except OSError as exc:
+        raise OutputError(
+            f"{path}: cannot keep the secret that signs saved studies ({exc.strerror or exc}); "
+            "set LIFECIRCLE_SECRET_FILE to a writable file"
+        ) from exc
+    return key
+
+
+def _mac(key: bytes, data: bytes) -> bytes:
+    return hmac.new(key, data, hashlib.sha256).hexdigest().encode()
+
+
+def signed(data: bytes) -> bytes:
+    """``data`` with this user's signature in front (the secret is made if need be)."""
+    key = user_secret(create=True)
+    if key is None:  # the file exists but cannot be read
+        raise OutputError(
+            f"{secret_path()}: cannot read the secret that signs saved studies; set "
+            "LIFECIRCLE_SECRET_FILE to a file of yours"
+        )
+    return MAGIC + _mac(key, data) + b"\n" + data
+
+
+def verified(blob: bytes, source: Path) -> bytes:
+    """The data of a file written by :func:`signed` with this user's secret.
+
+    Raises
+    ------
+    InputError
+        When ``blob`` is not signed, or not with this user's secret (it is then never to be
+        unpickled).
+    """
+    head = len(MAGIC) + _MAC_HEX + 1
+    if not blob.startswith(MAGIC) or len(blob) < head or blob[head - 1 : head] != b"\n":
+        raise InputError(
+            f"{source}: not a study saved by this lifecircle (no signature); it is not loaded. "
+            "Rerun lifecircle analyze"
+        )
+    data = blob[head:]
+    key = user_secret(create=False)
+    if key is None or not hmac.compare_digest(blob[len(MAGIC) : head - 1], _mac(key, data)):
+        raise InputError(
+            f"{source}: this saved study was not made by you on this machine (its signature "
+            "does not match your secret); it is not loaded, since a file from elsewhere could "
+            "run code. Rerun lifecircle analyze to build it afresh"
+        )
+    return data
