@@ -14,6 +14,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 from pyproj import Transformer
@@ -413,3 +414,36 @@ def test_access_point_positions_follow_the_sited_order(town, settings):
     assert len(pts) == len(snap) > 2
     assert np.array_equal(again.edge, snap.edge)
     assert again.offset_m == pytest.approx(snap.offset_m)
+
+
+def test_the_workbench_answers_a_gated_study_as_a_scenario_does(town, settings):
+    """``POST /api/evaluate`` on an analysis with gates: the enclosed resident still leaves
+    through the gate on the far side, so a market added just outside the near wall is as far
+    as ``what_if`` says (the incremental path, which walks from the resident's own street,
+    would put it within a few metres)."""
+    from pandas.testing import assert_frame_equal
+
+    from lifecircle.scenario import what_if
+    from lifecircle.workbench import Workbench
+
+    study = Study.from_inputs(
+        _inputs(town, gates=str(town / "gates.csv"), compounds=town / "compounds.geojson"),
+        settings,
+    )
+    bench = Workbench(study)
+    lon, lat = _ll(3.5, 3.0)
+    got = bench.evaluate({"add": [{"category": "market", "lon": lon, "lat": lat, "name": "m"}]})
+    add = gpd.GeoDataFrame(
+        {"facility_id": ["workbench.csv:1"], "category": ["market"], "name": ["m"],
+         "source": ["workbench.csv"], "capacity": [np.nan]},
+        geometry=[shapely.Point(lon, lat)], crs=4326,
+    )  # fmt: skip
+    sc = what_if(study, add=add, remove=[])
+    want = sc.after.coverage.reset_index(drop=True)
+    assert_frame_equal(
+        pd.DataFrame(got["coverage"], columns=got["columns"]), want, check_dtype=False
+    )
+    assert got["change"]["rerouted_categories"] == ["market"]
+    assert got["facilities"][0]["facility_id"] == "workbench.csv:1"
+    d = sc.after.residents[dist_col("market")].to_numpy()
+    assert d[0] > 150  # through the gate, not straight onto the street by the wall
