@@ -281,3 +281,55 @@ def test_age_weighted_rows_equal_what_if(street_grid, tmp_path):
     added = {"category": "elder_care", "lon": LON0 + 5 * STEP, "lat": LAT0 + 1.5 * STEP}
     _same_as_what_if(bench, {"add": [added], "remove": ["facilities.csv:e1"]})
     _same_as_what_if(bench, {"remove": ["facilities.csv:m1"]})
+
+
+# ---- walking over terrain (directed costs) and across split roads --------------------------------
+
+
+@pytest.fixture(scope="module")
+def hilly_bench(street_grid, tmp_path_factory) -> Workbench:
+    """The grid on a hill rising 8 % to the north-east: walking up costs more than down, so
+    an added facility's search must use the walk toward it."""
+    from test_terrain import geo_dem
+
+    d = tmp_path_factory.mktemp("incr_hill")
+    street_grid(d / "grid.osm", 10)
+    dem = geo_dem(d / "hill.tif", lambda x, y: 0.08 * (x + y))
+    inputs = Inputs(
+        osm=d / "grid.osm", facilities=_facility_files(d), osm_facilities=False, dem=dem
+    )
+    study = Study.from_inputs(inputs, make_settings(grid_cell_m=250.0, processes=1))
+    assert study.network.has_terrain
+    return Workbench(study)
+
+
+@settings(max_examples=12, **QUICK)
+@given(data=st.data())
+def test_random_edits_on_a_hill_equal_what_if(hilly_bench, data):
+    _same_as_what_if(hilly_bench, data.draw(edits(hilly_bench)))
+
+
+@pytest.fixture(scope="module")
+def crossing_bench(tmp_path_factory) -> Workbench:
+    """The crossing-delay town (a primary road through it, sides split, crossing links)."""
+    from test_crossings_study import FACILITIES, N, _town_osm
+    from test_crossings_study import LAT0 as Y0
+    from test_crossings_study import LON0 as X0
+    from test_crossings_study import STEP as S
+
+    d = tmp_path_factory.mktemp("incr_cross")
+    _town_osm(d / "town.osm")
+    lines = ["id,category,name,lon,lat"]
+    for i, c, _, x, y in FACILITIES:
+        lines.append(f"{i},{c},f,{X0 + x * S:.6f},{Y0 + y * S:.6f}")
+    (d / "facilities.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    inputs = Inputs(osm=d / "town.osm", facilities=(d / "facilities.csv",), osm_facilities=False)
+    study = Study.from_inputs(inputs, make_settings(grid_cell_m=300.0, processes=1, crossings=True))
+    assert study.network.crossings is not None and N > 3
+    return Workbench(study)
+
+
+@settings(max_examples=12, **QUICK)
+@given(data=st.data())
+def test_random_edits_across_split_roads_equal_what_if(crossing_bench, data):
+    _same_as_what_if(crossing_bench, data.draw(edits(crossing_bench)))
