@@ -25,12 +25,28 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 from bench_serve import analysed  # noqa: E402
 
+TIMEOUT_MS = 180_000  # one step of the page; a refused click shows in the status line instead
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+def _free_spot(page: Any, x: float, y: float) -> tuple[float, float]:
+    """The nearest place to (x, y) where a click reaches the map itself, not a facility's
+    marker (a click on a marker opens it instead of adding a facility)."""
+    for r in range(0, 60, 4):
+        for dx, dy in ((0, 0), (r, 0), (-r, 0), (0, r), (0, -r), (r, r), (-r, -r)):
+            hit = page.evaluate(
+                f"(() => {{ const e = document.elementFromPoint({x + dx}, {y + dy}); return !!e "
+                "&& !e.closest('.leaflet-marker-pane, .leaflet-popup-pane, .leaflet-control'); })()"
+            )
+            if hit:
+                return x + dx, y + dy
+    raise SystemExit(f"no free spot for a click near {x:.0f}, {y:.0f}")
 
 
 def main() -> None:
@@ -62,24 +78,35 @@ def main() -> None:
             page = browser.new_page(viewport={"width": 1280, "height": 720})
             t0 = time.perf_counter()
             page.goto(running.url)
-            page.wait_for_selector("body[data-evaluated='1']", state="attached", timeout=600_000)
+            page.wait_for_selector("body[data-evaluated='1']", state="attached", timeout=TIMEOUT_MS)
             load_s = time.perf_counter() - t0
             page.select_option("#lc-category", "elder_care")
             box = page.locator("#lc-map").bounding_box()
+            w, s, e, n = bench.summary()["bounds_wgs84"]
             for k in range(args.clicks):
                 f = (k + 1) / (args.clicks + 1)
-                x = box["x"] + box["width"] * (0.2 + 0.6 * f)
-                y = box["y"] + box["height"] * (0.8 - 0.6 * f)
+                # a place inside the area (along its diagonal), where the page draws it now
+                lat, lon = s + (n - s) * (0.2 + 0.6 * f), w + (e - w) * (0.2 + 0.6 * f)
+                pt = page.evaluate(
+                    f"(() => {{ const p = lcWorkbench.map.latLngToContainerPoint([{lat}, {lon}]);"
+                    " return [p.x, p.y]; })()"
+                )
+                x, y = _free_spot(page, box["x"] + pt[0], box["y"] + pt[1])
+                lon, lat = page.evaluate(
+                    f"(() => {{ const l = lcWorkbench.map.containerPointToLatLng([{x - box['x']}, "
+                    f"{y - box['y']}]); return [l.lng, l.lat]; }})()"
+                )
                 if k:  # back to the baseline: one added facility each time
                     page.click("#lc-reset")
                     page.wait_for_selector(
-                        f"body[data-evaluated='{2 * k + 1}']", state="attached", timeout=600_000
+                        f"body[data-evaluated='{2 * k + 1}']", state="attached", timeout=TIMEOUT_MS
                     )
                 want = 2 * k + 2
                 t = time.perf_counter()
                 page.mouse.click(x, y)
+                print(f"click {k + 1} at {lon:.5f}, {lat:.5f}", file=sys.stderr, flush=True)
                 page.wait_for_selector(
-                    f"body[data-evaluated='{want}']", state="attached", timeout=600_000
+                    f"body[data-evaluated='{want}']", state="attached", timeout=TIMEOUT_MS
                 )
                 wall.append(time.perf_counter() - t)
                 in_page.append(page.evaluate("window.__lcLastEditMs") / 1000)

@@ -159,6 +159,14 @@ def test_save_and_load_round_trip(study, tmp_path):
         Study.load(junk)
     with pytest.raises(InputError, match="no saved study"):
         Study.load(tmp_path / "absent.pickle")
+    import pickle
+
+    from lifecircle.study import CACHE_FORMAT
+
+    old = {"format": CACHE_FORMAT - 1, "version": "0", "key": None, "study": None}
+    junk.write_bytes(signed(pickle.dumps(old)))
+    with pytest.raises(InputError, match=rf"older layout \(format {CACHE_FORMAT - 1}.*rerun"):
+        Study.load(junk)
 
 
 def test_a_rerun_on_the_same_folder_does_not_read_the_osm_file_again(town, tmp_path, monkeypatch):

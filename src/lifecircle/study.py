@@ -565,8 +565,13 @@ class Study:
             raise InputError(
                 f"{p}: not a saved lifecircle study ({type(exc).__name__}); rerun analyze"
             ) from exc
-        if not isinstance(state, dict) or state.get("format") != CACHE_FORMAT:
+        if not isinstance(state, dict) or "format" not in state:
             raise InputError(f"{p}: not a saved lifecircle study; rerun lifecircle analyze")
+        if state["format"] != CACHE_FORMAT:
+            raise InputError(
+                f"{p}: saved in an older layout (format {state['format']}; this lifecircle reads "
+                f"{CACHE_FORMAT}); rerun lifecircle analyze"
+            )
         if state.get("version") != installed_version():
             raise InputError(
                 f"{p}: saved by lifecircle {state.get('version')}, this is {installed_version()}; "
