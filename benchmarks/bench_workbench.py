@@ -11,7 +11,7 @@ answer parsed, ``window.__lcLastEvaluateMs``) and the rest, the page's drawing; 
 waits for its ``data-evaluated`` counter. The wall time seen from Python (click to counter) is
 recorded too.
 
-    python benchmarks/bench_workbench.py [--nodes 100000] [--clicks 7]
+    python benchmarks/bench_workbench.py [--nodes 100000] [--clicks 7] [--zoom 15]
 
 Writes ``benchmarks/_work/workbench_<nodes>.json``.
 """
@@ -53,6 +53,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--nodes", type=int, default=100_000)
     ap.add_argument("--clicks", type=int, default=7)
+    ap.add_argument(
+        "--zoom", type=int, default=0, help="zoom the map to each click's place first (e.g. 15)"
+    )
     args = ap.parse_args()
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
@@ -87,6 +90,11 @@ def main() -> None:
                 f = (k + 1) / (args.clicks + 1)
                 # a place inside the area (along its diagonal), where the page draws it now
                 lat, lon = s + (n - s) * (0.2 + 0.6 * f), w + (e - w) * (0.2 + 0.6 * f)
+                if args.zoom:  # as a planner does on a large area: zoom in, then click
+                    page.evaluate(
+                        f"(() => {{ lcWorkbench.map.setView([{lat}, {lon}], {args.zoom}, "
+                        "{animate: false}); return null; })()"
+                    )
                 pt = page.evaluate(
                     f"(() => {{ const p = lcWorkbench.map.latLngToContainerPoint([{lat}, {lon}]);"
                     " return [p.x, p.y]; })()"
