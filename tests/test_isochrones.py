@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from conftest import ORIGIN, edge_of, metric_points
 from lifecircle.config import make_settings
-from lifecircle.isochrones import EdgeSamples, auto_cell_m, service_areas
+from lifecircle.isochrones import EdgeSamples, auto_cell_m, densified, service_areas
 from lifecircle.routing import facility_field
 from lifecircle.snapping import snap_points
 
@@ -51,6 +51,54 @@ def test_samples_cover_every_kept_edge_end_to_end(cross_graph):
     assert np.allclose(shapely.line_locate_point(geoms, pts), s.pos, atol=1e-6)
     # the 400 m edge C-E at 10 m: 41 samples
     assert (s.edge == edge_of(net, 1, 4)).sum() == 41
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    lines=st.lists(
+        st.lists(
+            st.tuples(
+                st.sampled_from([0.0, 3.0, 17.5, 100.0, 123.456, 1e5 + 0.1]),
+                st.floats(-500, 500, allow_nan=False, width=32),
+            ),
+            min_size=2,
+            max_size=6,
+        ).filter(lambda pts: len({p for p in pts}) > 1),
+        min_size=1,
+        max_size=5,
+    ),
+    step=st.sampled_from([0.7, 2.5, 5.0, 18.2, 1000.0]),
+)
+def test_densified_is_geos_segmentize_to_the_bit(lines, step):
+    """Curved lines, repeated vertices (GEOS drops them), segments shorter and longer than the
+    step: the same coordinates and line indices as shapely.segmentize."""
+    geoms = np.array([shapely.LineString(pts) for pts in lines])
+    want_xy, want_i = shapely.get_coordinates(shapely.segmentize(geoms, step), return_index=True)
+    got_xy, got_i = densified(geoms, step)
+    assert np.array_equal(got_i, want_i)
+    assert np.array_equal(got_xy, want_xy)
+
+
+def test_densified_by_hand():
+    line = shapely.LineString([(0, 0), (0, 0), (10, 0), (10, 7)])
+    xy, i = densified(np.array([line, shapely.LineString([(0, 0), (3, 4)])]), 2.0)
+    assert xy.tolist() == [
+        [0, 0],
+        [2, 0],
+        [4, 0],
+        [6, 0],
+        [8, 0],
+        [10, 0],
+        [10, 1.75],
+        [10, 3.5],
+        [10, 5.25],
+        [10, 7],
+        [0, 0],
+        [1, 1.3333333333333335],
+        [2, 2.666666666666667],
+        [3, 4],
+    ]  # fmt: skip  (the thirds rounded as GEOS rounds them: 0 + (1 * (5 / 3)) / 5 * 4)
+    assert i.tolist() == [0] * 10 + [1] * 4
 
 
 def test_sample_distances_by_hand(cross_graph):
