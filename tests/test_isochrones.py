@@ -171,6 +171,29 @@ def test_holes_inside_blocks_are_filled_only_when_small(grid_graph):
     assert huge["all"].contains(inner)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_raster_does_not_depend_on_the_order_of_the_samples(grid_graph, seed):
+    """Samples in edge order (runs of them in one cell) and shuffled (no runs): each cell keeps
+    its nearest sample's distance either way, so the polygons are the same, to the bit."""
+    import copy
+
+    net = grid_graph
+    samples = EdgeSamples(net, 2.5)
+    fac = snap_points(metric_points([(130, 10), (390, 250)]), net, max_snap_m=100)
+    d = samples.distance(facility_field(net, fac).node_m, fac)
+    reaches = {"near": 150.0, "mid": 260.0, "far": 420.0}
+    kw = {"cell_m": 5.0, "buffer_m": 20.0, "fill_holes_m2": 5e3}
+    want = service_areas(samples, d, reaches, **kw)
+    order = np.random.default_rng(seed).permutation(len(d))
+    shuffled = copy.copy(samples)
+    shuffled.xy = samples.xy[order]
+    got = service_areas(shuffled, d[order], reaches, **kw)
+    assert all(not want[k].is_empty for k in reaches)
+    assert {k: shapely.to_wkb(g) for k, g in got.items()} == {
+        k: shapely.to_wkb(g) for k, g in want.items()
+    }
+
+
 def test_the_land_around_a_small_service_area_is_not_filled(island_graph):
     # the default settings (10 m cells, 40 m of land, holes under 20,000 m² filled) and a reach
     # of 50 m: the raster around the reached street is smaller than 20,000 m², yet no hole

@@ -145,8 +145,12 @@ def service_areas(
     cols = ((x - minx) / cell_m).astype(np.int64)
     rows = ((maxy - y) / cell_m).astype(np.int64)
     grid = np.full((height, width), np.inf, dtype=np.float64)
-    # on the flat cell index: ufunc.at with a tuple of indices is 9 times slower
-    np.minimum.at(grid.reshape(-1), rows * width + cols, dist_m[hit])
+    # the samples run along their edges: each run of samples in one cell is reduced first (a
+    # third as many left), then the runs on the flat cell index (ufunc.at with a tuple of
+    # indices is 9 times slower); a minimum, so the same grid
+    cell = rows * width + cols
+    run = np.flatnonzero(np.concatenate([[True], cell[1:] != cell[:-1]]))
+    np.minimum.at(grid.reshape(-1), cell[run], np.minimum.reduceat(dist_m[hit], run))
     r = max(1, round(buffer_m / cell_m))
     yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
     disk = (xx**2 + yy**2) <= r * r
