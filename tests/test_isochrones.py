@@ -99,6 +99,12 @@ def test_densified_by_hand():
         [3, 4],
     ]  # fmt: skip  (the thirds rounded as GEOS rounds them: 0 + (1 * (5 / 3)) / 5 * 4)
     assert i.tolist() == [0] * 10 + [1] * 4
+    # a line of two parts is densified part by part, never across the gap between them
+    two = np.array([shapely.MultiLineString([[(0, 0), (4, 0)], [(10, 0), (10, 3)]]), line])
+    xy, i = densified(two, 2.0)
+    want_xy, want_i = shapely.get_coordinates(shapely.segmentize(two, 2.0), return_index=True)
+    assert np.array_equal(xy, want_xy) and np.array_equal(i, want_i)
+    assert xy[i == 0].tolist() == [[0, 0], [2, 0], [4, 0], [10, 0], [10, 1.5], [10, 3]]
 
 
 def test_sample_distances_by_hand(cross_graph):

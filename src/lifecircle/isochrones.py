@@ -78,6 +78,10 @@ def densified(lines: np.ndarray, step_m: float) -> tuple[np.ndarray, np.ndarray]
     equal parts, the ``j``-th point at fraction ``(j * (L / n)) / L`` of it; a vertex repeating
     the one before it is dropped.
     """
+    if not (shapely.get_type_id(lines) == shapely.GeometryType.LINESTRING).all():
+        # lines of several parts (none in a network today): GEOS, part by part
+        dense = shapely.segmentize(lines, step_m)
+        return shapely.get_coordinates(dense, return_index=True)
     xy, idx = shapely.get_coordinates(lines, return_index=True)
     if len(xy) > 1:  # a vertex repeating the one before it on its line is dropped
         same = (idx[1:] == idx[:-1]) & (xy[1:] == xy[:-1]).all(axis=1)
