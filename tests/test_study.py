@@ -340,3 +340,71 @@ def test_two_runs_making_the_secret_at_once_share_one(tmp_path, monkeypatch):
         keys = set(pool.map(lambda _: signing.user_secret(create=True), range(16)))
     assert len(keys) == 1 and len(next(iter(keys))) == 32
     assert sorted(p.name for p in (tmp_path / "cfg").iterdir()) == ["secret"]  # no temp left
+
+
+def _area_layer(result) -> pd.DataFrame:
+    """The service-area layer as comparable rows: category, profile, minutes and the WKB."""
+    sa = result.service_areas
+    return pd.DataFrame(
+        {
+            "category": sa["category"].to_numpy(),
+            "profile": sa["profile"].to_numpy(),
+            "minutes": sa["minutes"].to_numpy(),
+            "wkb": shapely.to_wkb(sa.geometry.to_numpy()),
+        }
+    )
+
+
+@pytest.fixture
+def drawn(monkeypatch) -> list[str]:
+    """The categories whose service areas are drawn from now on (in this process)."""
+    calls: list[str] = []
+    real = Study._service_areas
+
+    def spy(self, cat, acc):
+        calls.append(cat)
+        return real(self, cat, acc)
+
+    monkeypatch.setattr(Study, "_service_areas", spy)
+    return calls
+
+
+@pytest.mark.parametrize("saved", [False, True], ids=["in_memory", "saved_and_loaded"])
+def test_a_change_draws_only_its_categories_service_areas(
+    town, settings, study, tmp_path, drawn, saved
+):
+    """A scenario carries the baseline's service areas of the categories it leaves alone, also
+    through the saved study, and its layer equals that of a fresh analysis."""
+    study.coverage()  # the baseline drawn once (maybe before this test)
+    base = pickle.loads(pickle.dumps(study)) if saved else study
+    drawn.clear()
+    base.coverage()
+    assert drawn == []  # asked again: nothing drawn again
+    extra = [("m3", "market", "新菜场", 9.0, 1.0), ("e1", "elder_care", "日间照料", 4.0, 4.0)]
+    extra_csv = _csv(tmp_path / "extra.csv", extra)
+    after = base.with_facilities(add=lifecircle.read_facilities_file(extra_csv))
+    got = after.coverage()
+    assert sorted(drawn) == ["elder_care", "market"]
+    for cat in ("clinic", "kindergarten"):  # carried over as they were
+        assert after._reach[cat] is base._reach[cat]
+    fresh = analyze(_inputs(town, town / "facilities.csv", extra_csv), settings)
+    assert set(fresh.service_areas["category"]) >= {"market", "elder_care", "clinic"}
+    assert_frame_equal(_area_layer(got), _area_layer(fresh))
+
+
+def test_a_reach_is_reused_only_with_the_field_it_was_measured_from(study, drawn):
+    """A category whose distance field was replaced is measured again, whatever the cache holds
+    under its name."""
+    import copy
+    from dataclasses import replace
+
+    study.coverage()
+    other = copy.copy(study)
+    other._reach = dict(study._reach)
+    field = copy.copy(study.access["clinic"].field)  # equal, but not the field measured from
+    other.access = study.access | {"clinic": replace(study.access["clinic"], field=field)}
+    drawn.clear()
+    got = other.coverage()
+    assert drawn == ["clinic"]
+    assert other._reach["clinic"].field is field
+    assert_frame_equal(_area_layer(got), _area_layer(study.coverage()))

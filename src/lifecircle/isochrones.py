@@ -32,8 +32,7 @@ class EdgeSamples:
         if net.crossings is not None:  # a crossing link is a point: its node is sampled already
             kept = kept & ~net.crossings.link
         kept = np.flatnonzero(kept)
-        dense = shapely.segmentize(net.edge_geom[kept], step_m)
-        xy, idx = shapely.get_coordinates(dense, return_index=True)
+        xy, idx = densified(net.edge_geom[kept], step_m)
         seg = np.hypot(np.diff(xy[:, 0]), np.diff(xy[:, 1]))
         seg = np.concatenate([[0.0], seg])
         seg[np.concatenate([[True], idx[1:] != idx[:-1]])] = 0.0
@@ -69,6 +68,46 @@ class EdgeSamples:
         return d
 
 
+def densified(lines: np.ndarray, step_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """The coordinates of the lines with points inserted so that no segment is longer than
+    ``step_m``, and the index of the line of each: what ``shapely.get_coordinates(
+    shapely.segmentize(lines, step_m), return_index=True)`` gives, to the bit, at a third of
+    the time and without building the densified lines.
+
+    As GEOS densifies: a segment of length ``L > step_m`` is cut into ``ceil(L / step_m)``
+    equal parts, the ``j``-th point at fraction ``(j * (L / n)) / L`` of it; a vertex repeating
+    the one before it is dropped.
+    """
+    if not (shapely.get_type_id(lines) == shapely.GeometryType.LINESTRING).all():
+        # lines of several parts (none in a network today): GEOS, part by part
+        dense = shapely.segmentize(lines, step_m)
+        return shapely.get_coordinates(dense, return_index=True)
+    xy, idx = shapely.get_coordinates(lines, return_index=True)
+    if len(xy) > 1:  # a vertex repeating the one before it on its line is dropped
+        same = (idx[1:] == idx[:-1]) & (xy[1:] == xy[:-1]).all(axis=1)
+        if same.any():
+            keep = np.concatenate([[True], ~same])
+            xy, idx = xy[keep], idx[keep]
+    s = np.flatnonzero(idx[1:] == idx[:-1])  # segment k runs from vertex s[k] to s[k] + 1
+    x0, y0 = xy[s, 0], xy[s, 1]
+    dx, dy = xy[s + 1, 0] - x0, xy[s + 1, 1] - y0
+    length = np.sqrt(dx * dx + dy * dy)
+    parts = np.where(length > step_m, np.ceil(length / step_m), 1.0).astype(np.int64)
+    inserted = np.zeros(len(xy), dtype=np.int64)
+    inserted[s] = parts - 1
+    start = np.cumsum(inserted + 1) - (inserted + 1)  # where each vertex lands
+    out = np.empty((len(xy) + int(inserted.sum()), 2))
+    out[start] = xy
+    new = parts - 1
+    seg = np.repeat(np.arange(len(s)), new)
+    j = np.arange(len(seg)) - np.repeat(np.cumsum(new) - new, new) + 1
+    frac = (j * (length / parts)[seg]) / length[seg]
+    at = start[s][seg] + j
+    out[at, 0] = x0[seg] + frac * dx[seg]
+    out[at, 1] = y0[seg] + frac * dy[seg]
+    return out, np.repeat(idx, inserted + 1)
+
+
 def auto_cell_m(
     bounds: tuple[float, float, float, float], cell_m: float, max_cells: float = 1.5e6
 ) -> float:
@@ -100,16 +139,22 @@ def service_areas(
     hit = dist_m <= max(reaches_m.values())
     if not hit.any():
         return out
-    xy = samples.xy[hit]
+    # column by column: a min over axis 0 of an (n, 2) array is 20 times slower
+    x, y = samples.xy[:, 0][hit], samples.xy[:, 1][hit]
     pad = buffer_m + 2 * cell_m
-    minx, miny = xy.min(axis=0) - pad
-    maxx, maxy = xy.max(axis=0) + pad
+    minx, miny = x.min() - pad, y.min() - pad
+    maxx, maxy = x.max() + pad, y.max() + pad
     width = int(np.ceil((maxx - minx) / cell_m))
     height = int(np.ceil((maxy - miny) / cell_m))
-    cols = ((xy[:, 0] - minx) / cell_m).astype(np.int64)
-    rows = ((maxy - xy[:, 1]) / cell_m).astype(np.int64)
+    cols = ((x - minx) / cell_m).astype(np.int64)
+    rows = ((maxy - y) / cell_m).astype(np.int64)
     grid = np.full((height, width), np.inf, dtype=np.float64)
-    np.minimum.at(grid, (rows, cols), dist_m[hit])
+    # the samples run along their edges: each run of samples in one cell is reduced first (a
+    # third as many left), then the runs on the flat cell index (ufunc.at with a tuple of
+    # indices is 9 times slower); a minimum, so the same grid
+    cell = rows * width + cols
+    run = np.flatnonzero(np.concatenate([[True], cell[1:] != cell[:-1]]))
+    np.minimum.at(grid.reshape(-1), cell[run], np.minimum.reduceat(dist_m[hit], run))
     r = max(1, round(buffer_m / cell_m))
     yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
     disk = (xx**2 + yy**2) <= r * r

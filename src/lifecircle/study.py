@@ -317,7 +317,7 @@ class Study:
         """
         clock = Stopwatch(progress)
         routing_s = 0.0
-        todo = [c for c in self.categories if c not in self._reach]
+        todo = [c for c in self.categories if not self._reach_is_current(c)]
         with clock.stage(
             "routing_and_service_areas",
             "service areas" if todo else None,
@@ -352,6 +352,13 @@ class Study:
             len(self.categories),
         )
         return result
+
+    def _reach_is_current(self, cat: str) -> bool:
+        """Whether the kept reach of ``cat`` (its distances and service areas) was measured
+        from the category's present distance field: a changed category has a new field, so it
+        is measured again, and an unchanged one is carried over as it is."""
+        reach = self._reach.get(cat)
+        return reach is not None and reach.field is self.access[cat].field
 
     def _all_service_areas(
         self, cats: list[str], *, done: Callable[[str], None] | None = None
@@ -393,6 +400,7 @@ class Study:
             nearest_point=near_ap,
             building_m=bld_m,
             service_areas=areas,
+            field=acc.field,
         )
         if self.gates is not None:
             reach = through_gates(self, reach, self.gates)

@@ -52,6 +52,9 @@ class CategoryReach:
     service_areas_s: float = 0.0
     # with compound gates: per resident the distance ignoring the gates (for the comparison)
     resident_m_ungated: np.ndarray | None = None
+    # the distance field all this was measured from: a study reuses the reach (and its
+    # service areas) only while its category still has that very field
+    field: object | None = None
 
 
 def nearest_rows(reach: CategoryReach, point_rows: np.ndarray) -> np.ndarray:
