@@ -45,8 +45,14 @@ def forked_map(
             out.append(fn(x))
             tell(x)
         return out
+    import gc
+
     global _TASK
     _TASK = fn
+    # the objects the workers inherit are left out of their garbage collections: a collection
+    # touches every object it scans, which copies the parent's pages into each worker (the
+    # outputs of the 1 M-node area took 14 s instead of 24 s in one measurement with this)
+    gc.freeze()
     try:
         with ProcessPoolExecutor(
             max_workers=min(processes, len(items)), mp_context=mp.get_context("fork")
@@ -57,4 +63,5 @@ def forked_map(
                 tell(x)
             return results
     finally:
+        gc.unfreeze()
         _TASK = None
