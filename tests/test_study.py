@@ -332,3 +332,17 @@ def test_two_runs_making_the_secret_at_once_share_one(tmp_path, monkeypatch):
         keys = set(pool.map(lambda _: signing.user_secret(create=True), range(16)))
     assert len(keys) == 1 and len(next(iter(keys))) == 32
     assert sorted(p.name for p in (tmp_path / "cfg").iterdir()) == ["secret"]  # no temp left
+
+
+def test_a_saved_study_is_the_signed_pickle(study, tmp_path):
+    """The signature and the pickle are written one after the other: the file is what
+    signed() makes of the pickle, and it loads."""
+    import pickle
+
+    from lifecircle.signing import signed, verified
+
+    path = study.save(tmp_path / "study.pickle", key="k")
+    blob = path.read_bytes()
+    data = verified(blob, path)
+    assert blob == signed(data)
+    assert pickle.loads(data)["key"] == "k"

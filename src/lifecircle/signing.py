@@ -97,13 +97,19 @@ def _mac(key: bytes, data: bytes) -> bytes:
 
 def signed(data: bytes) -> bytes:
     """``data`` with this user's signature in front (the secret is made if need be)."""
+    return signature(data) + data
+
+
+def signature(data: bytes) -> bytes:
+    """What :func:`signed` puts in front of ``data``: written before ``data`` itself, it spares
+    a copy of a large study."""
     key = user_secret(create=True)
     if key is None:  # the file exists but cannot be read
         raise OutputError(
             f"{secret_path()}: cannot read the secret that signs saved studies; set "
             "LIFECIRCLE_SECRET_FILE to a file of yours"
         )
-    return MAGIC + _mac(key, data) + b"\n" + data
+    return MAGIC + _mac(key, data) + b"\n"
 
 
 def verified(blob: bytes, source: Path) -> bytes:
