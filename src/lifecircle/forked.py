@@ -22,6 +22,13 @@ def _run_task(item: Any) -> Any:
     return _TASK(item)
 
 
+def has_fork() -> bool:
+    """Whether this platform can fork workers (:func:`forked_map` runs in the caller if not)."""
+    import multiprocessing as mp
+
+    return "fork" in mp.get_all_start_methods()
+
+
 def forked_map(
     fn: Callable[[T], R],
     items: Sequence[T],

@@ -26,7 +26,7 @@ import numpy as np
 from lifecircle import fileio
 from lifecircle._records import jsonable
 from lifecircle.config import Settings
-from lifecircle.forked import forked_map
+from lifecircle.forked import forked_map, has_fork
 from lifecircle.gpkg import write_gpkg
 from lifecircle.headline import with_headline
 from lifecircle.inputs import Inputs
@@ -333,7 +333,7 @@ def _write_files(
     The files are independent of each other (the map and the figures read nothing the tables
     add to the summary), so on large areas they are written by forked workers on the cores at
     once, the longest (the map, the saved study) first; ``tell`` is told each file's name as
-    its writing starts (roughly, with workers). ``plain`` is the result the tables, the task
+    its writing starts (with workers: all at once). ``plain`` is the result the tables, the task
     list and the GeoPackage are written from; ``final`` adds the summary every drawing reads.
     """
     from lifecircle.render.figures import write_figures
@@ -394,7 +394,8 @@ def _write_files(
                 tell(name)
             started += 1
 
-    for _ in range(min(processes, len(order))):
+    # with workers every file is started at once (a worker takes the next as it is free)
+    for _ in range(len(order) if processes > 1 and has_fork() else 1):
         start_next()
     results = forked_map(lambda k: tasks[k][1](), order, processes=processes, done=start_next)
     return dict(zip(order, results, strict=True))
