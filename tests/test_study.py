@@ -335,8 +335,8 @@ def test_two_runs_making_the_secret_at_once_share_one(tmp_path, monkeypatch):
 
 
 def test_a_saved_study_is_the_signed_pickle(study, tmp_path):
-    """The signature and the pickle are written one after the other: the file is what
-    signed() makes of the pickle, and it loads."""
+    """The pickle is streamed to the file as it is signed: the file is what signed() makes of
+    the pickle, which is the study's."""
     import pickle
 
     from lifecircle.signing import signed, verified
@@ -345,4 +345,10 @@ def test_a_saved_study_is_the_signed_pickle(study, tmp_path):
     blob = path.read_bytes()
     data = verified(blob, path)
     assert blob == signed(data)
-    assert pickle.loads(data)["key"] == "k"
+    state = pickle.loads(data)
+    assert state["key"] == "k"
+    assert isinstance(state["study"], Study)
+    tampered = bytearray(blob)
+    tampered[-1] ^= 1  # the signature covers the last byte written, too
+    with pytest.raises(InputError, match="signature"):
+        verified(bytes(tampered), path)

@@ -56,7 +56,7 @@ from lifecircle.sensitivity import (
     Sensitivity,
     sensitivity,
 )
-from lifecircle.signing import signature, verified
+from lifecircle.signing import verified, write_signed
 from lifecircle.snapping import Snapped
 from lifecircle.sources._files import parse_crs
 from lifecircle.sources._report import split_report
@@ -110,12 +110,6 @@ class CategoryAccess:
     rows: np.ndarray
     snap: Snapped
     field: Field
-
-
-def _write_parts(path: Path, *parts: bytes) -> None:
-    with open(path, "wb") as fh:
-        for part in parts:
-            fh.write(part)
 
 
 class Study:
@@ -542,10 +536,12 @@ class Study:
             "key": key,
             "study": self,
         }
-        data = pickle.dumps(state, protocol=5)
-        head = signature(data)  # the file is signed(data), written without joining the two
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(Path(path), lambda p: _write_parts(p, head, data))
+        # streamed: the pickle of a large area (hundreds of MB) is never held in memory whole
+        atomic_write(
+            Path(path),
+            lambda p: write_signed(p, lambda fh: pickle.Pickler(fh, protocol=5).dump(state)),
+        )
         return Path(path)
 
     @classmethod
