@@ -39,3 +39,18 @@ def test_an_error_in_a_worker_reaches_the_caller():
 
     with pytest.raises(ValueError, match="item 2"):
         forked_map(boom, [1, 2, 3], processes=2)
+
+
+@needs_fork
+def test_the_parents_objects_are_left_out_of_the_workers_collections_only_meanwhile():
+    import gc
+
+    def frozen(_i: int) -> int:
+        return gc.get_freeze_count()
+
+    assert gc.get_freeze_count() == 0
+    assert all(n > 0 for n in forked_map(frozen, [1, 2], processes=2))
+    assert gc.get_freeze_count() == 0  # the parent collects them again afterwards
+    with pytest.raises(ValueError):
+        forked_map(lambda i: 1 // 0 if i else int("x"), [0, 1], processes=2)
+    assert gc.get_freeze_count() == 0

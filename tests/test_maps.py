@@ -31,6 +31,26 @@ def test_polygons_keep_their_holes():
     assert back.area == pytest.approx(donut.area, rel=1e-6)
 
 
+def test_all_rings_encoded_at_once_are_each_ring_encoded_alone():
+    """Every ring starts again from zero, however many rings and parts come before it."""
+    rng = np.random.default_rng(7)
+    parts = []
+    for k in range(6):  # parts with 0 to 3 holes, vertices of every size of delta
+        x, y = 121 + k * 0.05, 31 + rng.random() * 0.01
+        shell = shapely.box(x, y, x + 0.04, y + 0.04).buffer(rng.random() * 0.01)
+        holes = [
+            shapely.box(x + 0.005 + 0.01 * h, y + 0.01, x + 0.01 + 0.01 * h, y + 0.02)
+            for h in range(k % 4)
+        ]
+        parts.append(shapely.Polygon(shell.exterior, [h.exterior for h in holes]))
+    multi = shapely.MultiPolygon(parts)
+    alone = [[encode_ring(np.asarray(r.coords)) for r in [p.exterior, *p.interiors]] for p in parts]
+    assert encode_polygons(multi) == alone
+    assert encode_polygons(parts[3]) == [alone[3]]
+    assert encode_polygons(shapely.GeometryCollection([parts[0], shapely.Point(0, 0)])) == alone[:1]
+    assert encode_polygons(shapely.Polygon()) == encode_polygons(shapely.MultiPolygon()) == []
+
+
 @pytest.mark.parametrize("name", ["{{ 7*7 }}", "{% if x %}", "{# c", "}}{{", "${x}`"])
 def test_names_cannot_reach_folium_templates(name):
     import folium

@@ -194,3 +194,68 @@ def test_a_folder_that_cannot_be_written_is_refused_before_the_analysis(tmp_path
     monkeypatch.setattr(os, "open", read_only)
     with pytest.raises(OutputError, match=r"read-only .*choose a folder you can write to"):
         check_output_dir(ro / "out", overwrite=False)
+
+
+@pytest.fixture
+def two_workers(small, monkeypatch):
+    """The small analysis written as a large one is: its files by two forked workers at once."""
+    from dataclasses import replace
+
+    monkeypatch.setattr("lifecircle.outputs.PARALLEL_MIN_NODES", 0)
+    result, inputs, settings = small
+    return result, inputs, replace(settings, processes=2)
+
+
+def _same_run(folder: Path) -> dict[str, bytes]:
+    """The files of a run, less what differs between any two runs (the time it ran, the
+    random element ids of folium's map and the workbooks' creation time)."""
+    import re
+    import zipfile
+
+    files = snapshot(folder)
+    for name in ("map.html", "report.html"):
+        text = re.sub(rb"_[0-9a-f]{32}", b"_ID", files[name])
+        files[name] = re.sub(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", b"TIME", text)
+    files["summary.json"] = re.sub(
+        rb'"(created_utc|[a-z_]+_s)": "?[^,\n]*', b"", files["summary.json"]
+    )
+    del files[fileio.MARKER]  # when it was written
+    layers = []  # a GeoPackage holds the time each layer was written: its values compared
+    for layer in pyogrio.list_layers(folder / "lifecircle.gpkg")[:, 0]:
+        frame = pyogrio.read_dataframe(folder / "lifecircle.gpkg", layer=layer)
+        layers.append(frame.to_wkb().to_csv().encode())
+    files["lifecircle.gpkg"] = b"".join(layers)
+    for name in ("coverage.xlsx", "tasks.xlsx"):
+        with zipfile.ZipFile(folder / name) as z:
+            files[name] = b"".join(z.read(n) for n in z.namelist() if n != "docProps/core.xml")
+    return files
+
+
+def test_files_written_by_workers_are_those_written_one_by_one(small, two_workers, tmp_path):
+    told: list[str] = []
+    for name, run in (("serial", small), ("workers", two_workers)):
+        result, inputs, settings = run
+        write_outputs(
+            result,
+            tmp_path / name,
+            inputs=inputs,
+            settings=settings,
+            overwrite=False,
+            progress=told.append,
+        )
+    serial, workers = _same_run(tmp_path / "serial"), _same_run(tmp_path / "workers")
+    assert set(serial) == set(workers) == set(OUTPUT_FILES)
+    assert {k for k in serial if serial[k] != workers[k]} == set()
+    half = len(told) // 2  # each file told once, in both runs
+    assert sorted(told[:half]) == sorted(told[half:]) and len(set(told[:half])) == half
+
+
+def test_a_worker_that_fills_the_disk_leaves_the_old_outputs(two_workers, earlier, monkeypatch):
+    def full(self, *a, **kw):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", full)  # the workers inherit it
+    before = snapshot(earlier)
+    with pytest.raises(OutputError, match="the disk is full"):
+        write(two_workers, earlier)
+    assert snapshot(earlier) == before

@@ -258,6 +258,26 @@ def test_a_study_signed_with_another_secret_is_refused(study, tmp_path, monkeypa
     assert signing.secret_path().stat().st_mode & 0o077 == 0  # the owner's only
 
 
+def test_a_saved_study_is_the_signed_pickle(study, tmp_path):
+    """The pickle is streamed to the file as it is signed: the file is what signed() makes of
+    the pickle, which is the study's."""
+    import pickle
+
+    from lifecircle.signing import signed, verified
+
+    path = study.save(tmp_path / "study.pickle", key="k")
+    blob = path.read_bytes()
+    data = verified(blob, path)
+    assert blob == signed(data)
+    state = pickle.loads(data)
+    assert state["key"] == "k"
+    assert isinstance(state["study"], Study)
+    tampered = bytearray(blob)
+    tampered[-1] ^= 1  # the signature covers the last byte written, too
+    with pytest.raises(InputError, match="signature"):
+        verified(bytes(tampered), path)
+
+
 def test_help_does_not_load_the_engine():
     code = (
         "import sys\n"

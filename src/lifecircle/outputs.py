@@ -26,7 +26,7 @@ import numpy as np
 from lifecircle import fileio
 from lifecircle._records import jsonable
 from lifecircle.config import Settings
-from lifecircle.forked import forked_map
+from lifecircle.forked import forked_map, has_fork
 from lifecircle.gpkg import write_gpkg
 from lifecircle.headline import with_headline
 from lifecircle.inputs import Inputs
@@ -257,15 +257,11 @@ def _write_tables(
     lang: str,
     sensitivity: Sensitivity | None,
     more: MoreOutputs,
-    tell: Callable[[str], None],
 ) -> tuple[int, list[str]]:
     """The CSV tables, a command's own files and the task list in ``tmp``; returns how many CSV
     cells were quoted and the names of the outputs (those written later included)."""
-    tell("coverage.csv")
     quoted = write_people_csv(result.coverage, tmp / "coverage.csv")
-    tell("area_coverage.csv")
     quoted += write_people_csv(result.area_coverage, tmp / "area_coverage.csv")
-    tell("denominators.csv")
     quoted += write_people_csv(result.denominators, tmp / "denominators.csv")
     written = list(OUTPUT_FILES)
     if len(result.capacity):
@@ -277,7 +273,6 @@ def _write_tables(
     if more.write is not None:
         quoted += more.write(tmp)
         written.extend(more.files)
-    tell("tasks.xlsx")
     quoted += write_task_list(result, tmp, settings=settings, lang=lang)
     return quoted, written
 
@@ -320,34 +315,65 @@ def _with_summary(
     return replace(result, summary=summary)
 
 
-def _draw(
+def _write_files(
+    plain: Result,
     final: Result,
     tmp: Path,
     *,
     settings: Settings,
     shown: Presentation,
+    sensitivity: Sensitivity | None,
     more: MoreOutputs,
     study: tuple[Study, str] | None,
     tell: Callable[[str], None],
 ) -> dict[str, Any]:
-    """The map, the figures and the study cache in ``tmp``; returns what each task returned
-    (``map``, ``figures``, ``cache``)."""
+    """Every file but ``summary.json`` and the report in ``tmp``; returns what each task
+    returned (``map``, ``cache``, ``gpkg``, ``xlsx``, ``tables``, ``figures``).
+
+    The files are independent of each other (the map and the figures read nothing the tables
+    add to the summary), so on large areas they are written by forked workers on the cores at
+    once, the longest (the map, the saved study) first; ``tell`` is told each file's name as
+    its writing starts (with workers: all at once). ``plain`` is the result the tables, the task
+    list and the GeoPackage are written from; ``final`` adds the summary every drawing reads.
+    """
     from lifecircle.render.figures import write_figures
     from lifecircle.render.maps import make_map
+    from lifecircle.render.spreadsheet import write_xlsx
     from lifecircle.study import study_cache
 
     summary = final.summary
-    tasks: dict[str, Callable[[], Any]] = {
-        "map": lambda: make_map(
-            final,
-            tmp / "map.html",
-            target=settings.target,
-            lang=shown.lang,
-            tiles=shown.tiles,
-            offline=shown.offline,
-            overlay=more.map_layers,
+    drawn = "map.html, coverage_map.png, coverage_chart.png" + (f", {CACHE_FILE}" if study else "")
+    tasks: dict[str, tuple[tuple[str, ...], Callable[[], Any]]] = {
+        "map": (
+            (drawn,),
+            lambda: make_map(
+                final,
+                tmp / "map.html",
+                target=settings.target,
+                lang=shown.lang,
+                tiles=shown.tiles,
+                offline=shown.offline,
+                overlay=more.map_layers,
+            ),
+        )
+    }
+    if study is not None:
+        saved = study
+        tasks["cache"] = ((), lambda: saved[0].save(study_cache(tmp), key=saved[1]))
+    tasks["gpkg"] = (("lifecircle.gpkg",), lambda: _write_layers(plain, tmp / "lifecircle.gpkg"))
+    tasks["xlsx"] = (
+        ("coverage.xlsx",),
+        lambda: write_xlsx(final, tmp / "coverage.xlsx", target=settings.target, lang=shown.lang),
+    )
+    tasks["tables"] = (
+        ("coverage.csv", "area_coverage.csv", "denominators.csv", "tasks.xlsx"),
+        lambda: _write_tables(
+            plain, tmp, settings=settings, lang=shown.lang, sensitivity=sensitivity, more=more
         ),
-        "figures": lambda: write_figures(
+    )
+    tasks["figures"] = (
+        (),
+        lambda: write_figures(
             tmp,
             communities=final.communities,
             area_coverage=final.area_coverage,
@@ -355,23 +381,24 @@ def _draw(
             target=settings.target,
             lang=shown.lang,
         ),
-    }
-    if study is not None:
-        saved = study
-        tasks["cache"] = lambda: saved[0].save(study_cache(tmp), key=saved[1])
-    tell("map.html, coverage_map.png, coverage_chart.png" + (f", {CACHE_FILE}" if study else ""))
-    # independent files: on large areas the map (the slowest) is drawn in one forked
-    # worker while the figures and the study cache are written in another
-    large = int(summary.get("network", {}).get("nodes", 0)) >= PARALLEL_MIN_NODES
-    return dict(
-        zip(
-            tasks,
-            forked_map(
-                lambda k: tasks[k](), list(tasks), processes=settings.processes if large else 1
-            ),
-            strict=True,
-        )
     )
+    large = int(summary.get("network", {}).get("nodes", 0)) >= PARALLEL_MIN_NODES
+    processes = settings.processes if large else 1
+    order = list(tasks)
+    started = 0
+
+    def start_next(_done: str | None = None) -> None:
+        nonlocal started
+        if started < len(order):
+            for name in tasks[order[started]][0]:
+                tell(name)
+            started += 1
+
+    # with workers every file is started at once (a worker takes the next as it is free)
+    for _ in range(len(order) if processes > 1 and has_fork() else 1):
+        start_next()
+    results = forked_map(lambda k: tasks[k][1](), order, processes=processes, done=start_next)
+    return dict(zip(order, results, strict=True))
 
 
 def write_outputs(  # noqa: PLR0913  (keyword-only options, each an optional part of a run)
@@ -411,7 +438,6 @@ def write_outputs(  # noqa: PLR0913  (keyword-only options, each an optional par
         is then left exactly as it was.
     """
     from lifecircle.render.report import render_report
-    from lifecircle.render.spreadsheet import write_xlsx
 
     shown = presentation or Presentation()
     tell = progress or (lambda _name: None)
@@ -422,26 +448,25 @@ def write_outputs(  # noqa: PLR0913  (keyword-only options, each an optional par
         out, overwrite=overwrite, inputs=input_paths(inputs), legacy=LEGACY_FILES
     )
     with stage as tmp:  # the private folder of the new files; moved in when all are written
-        quoted, written = _write_tables(
+        final = _with_summary(result, inputs, settings, files, shown, sensitivity)
+        summary = final.summary
+        done = _write_files(
             result,
+            final,
             tmp,
             settings=settings,
-            lang=shown.lang,
+            shown=shown,
             sensitivity=sensitivity,
             more=more,
+            study=study,
             tell=tell,
         )
-        tell("lifecircle.gpkg")
-        nul = _write_layers(result, tmp / "lifecircle.gpkg")
-        result = _with_summary(result, inputs, settings, files, shown, sensitivity)
-        summary = result.summary
-        tell("coverage.xlsx")
-        xlsx = write_xlsx(result, tmp / "coverage.xlsx", target=settings.target, lang=shown.lang)
-        counts, notes = text_cleaning(csv_quoted=quoted, xlsx=xlsx["cleaned_cells"], gpkg=nul)
+        quoted, written = done["tables"]
+        counts, notes = text_cleaning(
+            csv_quoted=quoted, xlsx=done["xlsx"]["cleaned_cells"], gpkg=done["gpkg"]
+        )
         summary["text_cells"] = counts
         add_notes(summary, notes)
-        # drawn from the summary every output reads, notes and text counts included
-        done = _draw(result, tmp, settings=settings, shown=shown, more=more, study=study, tell=tell)
         summary["map"], summary["figures"] = done["map"], done["figures"]
         summary.update(more.summary)
         summary["outputs"] = [*written, *([CACHE_FILE] if study is not None else [])]

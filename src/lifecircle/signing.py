@@ -20,7 +20,9 @@ import hashlib
 import hmac
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from lifecircle.errors import InputError, OutputError
 
@@ -97,13 +99,36 @@ def _mac(key: bytes, data: bytes) -> bytes:
 
 def signed(data: bytes) -> bytes:
     """``data`` with this user's signature in front (the secret is made if need be)."""
+    return MAGIC + _mac(_signing_key(), data) + b"\n" + data
+
+
+def write_signed(path: Path, dump: Callable[[Any], object]) -> None:
+    """Write to ``path`` what :func:`signed` makes of the bytes ``dump`` writes to the file-like
+    object it is given, without holding them all in memory (a study of a large area is
+    hundreds of MB): the signature is computed as they are written and put in front at the
+    end."""
+    mac = hmac.new(_signing_key(), digestmod=hashlib.sha256)
+    with open(path, "wb") as fh:
+        fh.write(b"\0" * (len(MAGIC) + _MAC_HEX + 1))  # the signature's place
+
+        class _Signing:
+            def write(self, chunk: Any) -> int:
+                mac.update(chunk)
+                return fh.write(chunk)
+
+        dump(_Signing())
+        fh.seek(0)
+        fh.write(MAGIC + mac.hexdigest().encode() + b"\n")
+
+
+def _signing_key() -> bytes:
     key = user_secret(create=True)
     if key is None:  # the file exists but cannot be read
         raise OutputError(
             f"{secret_path()}: cannot read the secret that signs saved studies; set "
             "LIFECIRCLE_SECRET_FILE to a file of yours"
         )
-    return MAGIC + _mac(key, data) + b"\n" + data
+    return key
 
 
 def verified(blob: bytes, source: Path) -> bytes:

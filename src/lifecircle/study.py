@@ -56,7 +56,7 @@ from lifecircle.sensitivity import (
     Sensitivity,
     sensitivity,
 )
-from lifecircle.signing import signed, verified
+from lifecircle.signing import verified, write_signed
 from lifecircle.snapping import Snapped
 from lifecircle.sources._files import parse_crs
 from lifecircle.sources._report import split_report
@@ -544,9 +544,12 @@ class Study:
             "key": key,
             "study": self,
         }
-        data = signed(pickle.dumps(state, protocol=5))
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(Path(path), lambda p: p.write_bytes(data))
+        # streamed: the pickle of a large area (hundreds of MB) is never held in memory whole
+        atomic_write(
+            Path(path),
+            lambda p: write_signed(p, lambda fh: pickle.Pickler(fh, protocol=5).dump(state)),
+        )
         return Path(path)
 
     @classmethod

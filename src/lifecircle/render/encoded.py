@@ -21,14 +21,28 @@ FACTOR = 1e5  # the encoding's precision: 1e-5 degree
 
 def encode_ring(lonlat: np.ndarray) -> str:
     """Encode one ring of (lon, lat) vertices, latitude first as the algorithm defines."""
-    q = np.round(np.asarray(lonlat, dtype=float)[:, ::-1] * FACTOR).astype(np.int64)
-    d = np.diff(q, axis=0, prepend=np.zeros((1, 2), dtype=np.int64)).ravel()
+    if not len(lonlat):
+        return ""
+    return _encode(np.asarray(lonlat, dtype=float), np.zeros(len(lonlat), dtype=np.int64))[0]
+
+
+def _encode(lonlat: np.ndarray, ring: np.ndarray) -> list[str]:
+    """Encode the vertices of many rings at once: ``ring`` numbers each vertex's ring (0, 1, …,
+    in order, none empty); returns one string per ring, as :func:`encode_ring` gives it."""
+    q = np.round(lonlat[:, ::-1] * FACTOR).astype(np.int64)
+    first = np.r_[True, ring[1:] != ring[:-1]]  # a ring's first vertex is taken from zero
+    prev = np.vstack([np.zeros((1, 2), dtype=np.int64), q[:-1]])
+    prev[first] = 0
+    d = (q - prev).ravel()
     z = np.where(d < 0, ~(d << 1), d << 1)  # zigzag: the sign in the lowest bit
     chunks = np.stack([(z >> (5 * k)) & 31 for k in range(7)], axis=1)
     more = np.stack([(z >> (5 * (k + 1))) > 0 for k in range(7)], axis=1)
     used = np.concatenate([np.ones((len(z), 1), dtype=bool), more[:, :-1]], axis=1)
     chars = (chunks | np.where(more, 0x20, 0)) + 63
-    return chars[used].astype(np.uint8).tobytes().decode("ascii")
+    text = chars[used].astype(np.uint8).tobytes().decode("ascii")
+    per_ring = np.bincount(np.repeat(ring, 2), weights=used.sum(axis=1), minlength=ring.max() + 1)
+    ends = np.cumsum(per_ring.astype(np.int64))
+    return [text[a:b] for a, b in zip(np.r_[0, ends[:-1]], ends, strict=True)]
 
 
 def decode_ring(text: str) -> np.ndarray:
@@ -47,12 +61,15 @@ def decode_ring(text: str) -> np.ndarray:
 
 def encode_polygons(geom: shapely.Geometry) -> list[list[str]]:
     """A (multi)polygon as a list of polygons, each a list of encoded rings (outer first)."""
-    out = []
-    for poly in shapely.get_parts(geom):
-        if poly.is_empty or poly.geom_type != "Polygon":
-            continue
-        rings = [poly.exterior, *poly.interiors]
-        out.append([encode_ring(np.asarray(r.coords)[:, :2]) for r in rings])
+    polys = [p for p in shapely.get_parts(geom) if not p.is_empty and p.geom_type == "Polygon"]
+    if not polys:
+        return []
+    rings, owner = shapely.get_rings(np.array(polys, dtype=object), return_index=True)
+    coords, ring = shapely.get_coordinates(rings, return_index=True)
+    texts = _encode(coords, ring)
+    out: list[list[str]] = [[] for _ in polys]
+    for k, text in zip(owner, texts, strict=True):
+        out[k].append(text)
     return out
 
 

@@ -98,11 +98,19 @@ def _missing_communities(
         & (cov["residents"] > 0)
         & ~cov["meets_target"].astype(bool)
     ].sort_values("coverage")
+    # each community's gaps, in the table's order (one pass, not one scan per community)
+    rows_of: dict[str, list[tuple[str, Any]]] = {}
+    for cid, cats_str, w in zip(
+        gaps["community_id"].astype(str),
+        gaps["missing_categories"].fillna(""),
+        gaps["weight"],
+        strict=True,
+    ):
+        rows_of.setdefault(cid, []).append((cats_str, w))
     missing = []
     for _, c in top.iterrows():
-        g = gaps[gaps["community_id"].astype(str) == c["community_id"]]
         lacking: dict[str, float] = {}
-        for cats_str, w in zip(g["missing_categories"].fillna(""), g["weight"], strict=True):
+        for cats_str, w in rows_of.get(c["community_id"], []):
             for k in filter(None, (x.strip() for x in cats_str.split(","))):
                 lacking[k] = lacking.get(k, 0.0) + float(w)
         why = ", ".join(

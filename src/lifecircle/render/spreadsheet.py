@@ -28,6 +28,7 @@ from lifecircle.headline import headline
 from lifecircle.i18n import t
 from lifecircle.naming import ALL
 from lifecircle.notes import denominator_label, threshold_label
+from lifecircle.render.cellstyle import styled
 from lifecircle.render.escape import excel_text, formula_like
 
 if TYPE_CHECKING:
@@ -52,10 +53,9 @@ class _TextCells:
         cell = ws.cell(row=row, column=col)
         cell.value = text
         cell.data_type = "s"
-        cell.number_format = "@"
         if formula_like(text):  # stays text even when someone edits the cell
-            cell.quotePrefix = True
-        return cell
+            return styled(cell, "text_quoted", number_format="@", quotePrefix=True)
+        return styled(cell, "text", number_format="@")
 
 
 def _share(ws: Worksheet, row: int, col: int, value: float, target: float | None) -> Cell:
@@ -64,10 +64,9 @@ def _share(ws: Worksheet, row: int, col: int, value: float, target: float | None
         cell.value = None
         return cell
     cell.value = float(value)
-    cell.number_format = "0.0%"
     if target is not None and value < target:
-        cell.fill = BELOW
-    return cell
+        return styled(cell, "share_below", number_format="0.0%", fill=BELOW)
+    return styled(cell, "share", number_format="0.0%")
 
 
 def _header(text: _TextCells, ws: Worksheet, labels: list[str]) -> None:
@@ -235,7 +234,8 @@ def _category_sheet(
         cid, cname = str(key_pair[0]), str(key_pair[1])  # type: ignore[index]
         text(sheet, i, 1, cid)
         text(sheet, i, 2, cname)
-        sheet.cell(row=i, column=3, value=float(res.get(cid, 0.0))).number_format = "#,##0"
+        count = sheet.cell(row=i, column=3, value=float(res.get(cid, 0.0)))
+        styled(count, "count", number_format="#,##0")
         for j, key in enumerate(cols, start=4):
             _share(sheet, i, j, row.get(key, np.nan), target)
         head = row.get((profiles[0], max(minutes)), np.nan)
@@ -288,7 +288,7 @@ def _capacity_sheet(
             if fmt is None:
                 text(ws, i, j, words.get(col, str)(str(v)))
             elif v is not None and np.isfinite(float(v)):
-                ws.cell(row=i, column=j, value=float(v)).number_format = fmt
+                styled(ws.cell(row=i, column=j, value=float(v)), f"number {fmt}", number_format=fmt)
     text(ws, len(rows) + 3, 1, t("capacity_note", lang))
     _widths(ws, [16, 24, 24, 12, 10, 16, 18, 12, 12, 14, 14])
     ws.freeze_panes = "C2"

@@ -22,10 +22,12 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from lifecircle.fileio import atomic_write
 from lifecircle.i18n import t
+from lifecircle.render.cellstyle import styled
 from lifecircle.render.escape import write_people_csv
 from lifecircle.render.spreadsheet import BELOW, _header, _print_setup, _TextCells, _widths
 from lifecircle.tasks import INPUT_KEYS
 
+TOP = Alignment(vertical="top", wrap_text=True)
 INPUT_FILL = PatternFill("solid", start_color="FFF2CC", end_color="FFF2CC")
 _THIN = Side(style="thin", color="BFBFBF")
 INPUT_BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
@@ -67,8 +69,7 @@ def _number(ws: Worksheet, row: int, col: int, value: Any, fmt: str) -> None:
     except (TypeError, ValueError):
         return
     if np.isfinite(v):
-        cell = ws.cell(row=row, column=col, value=v)
-        cell.number_format = fmt
+        styled(ws.cell(row=row, column=col, value=v), f"number {fmt}", number_format=fmt)
 
 
 def _input_cells(ws: Worksheet, cols: dict[str, int], last_row: int, lang: str) -> None:
@@ -89,10 +90,10 @@ def _input_cells(ws: Worksheet, cols: dict[str, int], last_row: int, lang: str) 
     ws.add_data_validation(check)
     for key in INPUT_KEYS:
         j = cols[key]
+        fmt = "yyyy-mm-dd" if key == "deadline" else "@"
         for i in range(2, last_row + 1):
             cell = ws.cell(row=i, column=j)
-            cell.fill, cell.border = INPUT_FILL, INPUT_BORDER
-            cell.number_format = "yyyy-mm-dd" if key == "deadline" else "@"
+            styled(cell, f"input {fmt}", fill=INPUT_FILL, border=INPUT_BORDER, number_format=fmt)
         if key == "deadline":
             letter = ws.cell(row=1, column=j).column_letter
             check.add(f"{letter}2:{letter}{last_row}")
@@ -119,14 +120,14 @@ def write_tasks_xlsx(tasks: pd.DataFrame, path: Path, *, lang: str = "zh") -> di
             elif key not in INPUT_KEYS:
                 text(ws, i, j, "" if value is None else value)
         if "share" in cols:
-            ws.cell(row=i, column=cols["share"]).fill = BELOW
+            styled(ws.cell(row=i, column=cols["share"]), "below", fill=BELOW)
     if not len(tasks):
         text(ws, 2, 1, t("none_missing", lang))
     last = max(len(tasks) + 1, INPUT_ROWS_MIN + 1)
     _input_cells(ws, cols, last, lang)
     for i in range(2, len(tasks) + 2):
         for j in range(1, len(keys) + 1):
-            ws.cell(row=i, column=j).alignment = Alignment(vertical="top", wrap_text=True)
+            styled(ws.cell(row=i, column=j), "top", alignment=TOP)
     _widths(ws, [_WIDTH.get(k, 12) for k in keys])
     ws.freeze_panes = "C2"
     _print_setup(ws, 1)
