@@ -98,6 +98,15 @@ def test_baseline_service_areas_are_nested_simplified_tiers_per_category():
     assert len(json.dumps(sa)) < 20_000
 
 
+def test_no_service_areas_and_no_gaps_give_empty_layers():
+    bench = _bench()
+    bench.baseline.service_areas = bench.baseline.service_areas.iloc[0:0]
+    bench.baseline.gaps = bench.baseline.gaps.iloc[0:0]
+    got = webpage.layers(bench)
+    assert [v["tiers"]["features"] for v in got["service_areas"].values()] == [[], []]
+    assert got["gaps"] == {"kind": "points", "features": []}
+
+
 def test_baseline_gaps_are_points_then_hexagons(monkeypatch):
     from lifecircle.render import maps
 

@@ -214,6 +214,10 @@ def layers(bench: Workbench) -> dict[str, Any]:
     }
 
 
+def _empty() -> dict[str, Any]:
+    return {"type": "FeatureCollection", "features": []}
+
+
 def service_areas(bench: Workbench) -> dict[str, Any]:
     """The baseline's service areas as ``map.html`` draws them: per category (key) a
     FeatureCollection of its nested tiers (``minutes``, largest first) for the profile of the
@@ -227,7 +231,10 @@ def service_areas(bench: Workbench) -> dict[str, Any]:
     profile = base.summary["complete_life_circle"]["profile"]
     out: dict[str, Any] = {}
     for k, cat in enumerate(bench.study.categories):
-        tiers = sa[(sa["category"] == cat) & (sa["profile"] == profile)] if len(sa) else sa
+        if not len(sa):  # no service area at all: no tier
+            out[cat] = {"colour": CATEGORY_COLOURS[k % len(CATEGORY_COLOURS)], "tiers": _empty()}
+            continue
+        tiers = sa[(sa["category"] == cat) & (sa["profile"] == profile)]
         tiers = tiers[~tiers.geometry.is_empty & tiers.geometry.notna()]
         tiers = tiers.sort_values("minutes", ascending=False)
         area = _simplify(tiers[["minutes", "geometry"]], base.crs, SERVICE_AREA_TOL_M)
