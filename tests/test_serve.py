@@ -170,6 +170,11 @@ def test_layers_give_communities_and_facilities_in_wgs84(served):
     assert m1["properties"] == {"facility_id": "facilities.csv:m1", "category": "market",
                                 "name": "{{ 7*7 }}"}  # fmt: skip
     assert m1["geometry"]["coordinates"] == pytest.approx([LON0 + 0.5 * STEP, LAT0 + 0.5 * STEP])
+    # the baseline's service areas per category (nested tiers, largest first) and its gaps
+    tiers = got["service_areas"]["market"]["tiers"]["features"]
+    minutes = [f["properties"]["minutes"] for f in tiers]
+    assert minutes and minutes == sorted(minutes, reverse=True)
+    assert got["gaps"]["kind"] == "points" and got["gaps"]["features"]
 
 
 def test_summary_gives_the_baseline(served, analysis):

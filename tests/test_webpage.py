@@ -38,9 +38,32 @@ def _bench() -> SimpleNamespace:
         geometry=[shapely.box(121.0002, 31.0002, 121.0004, 31.0004), shapely.Point(121.0, 31.0)],
         crs=4326,
     )
+    centre = gpd.GeoSeries([shapely.Point(121.0005, 31.0005)], crs=4326).to_crs(32651)[0]
+    sa = gpd.GeoDataFrame(  # nested tiers, finely drawn: 4 × 512 vertices a circle
+        {
+            "category": ["market"] * 3 + ["market"],
+            "profile": ["walk"] * 3 + ["elderly"],
+            "minutes": [5, 10, 15, 15],
+        },
+        geometry=[centre.buffer(r, quad_segs=128) for r in (400.0, 800.0, 1200.0, 900.0)],
+        crs=32651,
+    ).to_crs(4326)
+    gaps = gpd.GeoDataFrame(
+        {"weight": [2.0, 8.0, 0.0], "missing_categories": ["market", "market, clinic", "x"]},
+        geometry=[shapely.Point(121.0 + k * 1e-3, 31.0) for k in range(3)],
+        crs=4326,
+    )
     return SimpleNamespace(
-        baseline=SimpleNamespace(communities=comm),
-        study=SimpleNamespace(facilities=SimpleNamespace(table=fac)),
+        baseline=SimpleNamespace(
+            communities=comm,
+            crs=comm.crs,
+            service_areas=sa,
+            gaps=gaps,
+            summary={"complete_life_circle": {"profile": "walk", "minutes": 15}},
+        ),
+        study=SimpleNamespace(
+            facilities=SimpleNamespace(table=fac), categories=["primary_school", "market"]
+        ),
     )
 
 
@@ -57,6 +80,49 @@ def test_layers_are_wgs84_text_and_points():
     assert 121.0002 < x < 121.0004 and 31.0002 < y < 31.0004
     assert school["properties"] == {"facility_id": "f:1", "category": "primary_school", "name": ""}
     assert market["properties"]["name"] == "=HYPERLINK(1)"
+
+
+def test_baseline_service_areas_are_nested_simplified_tiers_per_category():
+    got = webpage.layers(_bench())
+    sa = got["service_areas"]
+    assert set(sa) == {"primary_school", "market"}
+    assert sa["primary_school"]["tiers"]["features"] == []  # no service area: no tier
+    assert sa["primary_school"]["colour"] != sa["market"]["colour"]
+    tiers = sa["market"]["tiers"]["features"]
+    # the complete life circle's profile only, largest first (drawn beneath the smaller)
+    assert [f["properties"] for f in tiers] == [{"minutes": 15}, {"minutes": 10}, {"minutes": 5}]
+    ring = tiers[0]["geometry"]["coordinates"][0]
+    assert 20 < len(ring) < 513  # simplified by 10 m, as map.html draws it
+    area = shapely.geometry.shape(tiers[0]["geometry"])
+    assert 120.98 < area.bounds[0] < 121.0 and 31.0 < area.bounds[3] < 31.02
+    assert len(json.dumps(sa)) < 20_000
+
+
+def test_no_service_areas_and_no_gaps_give_empty_layers():
+    bench = _bench()
+    bench.baseline.service_areas = bench.baseline.service_areas.iloc[0:0]
+    bench.baseline.gaps = bench.baseline.gaps.iloc[0:0]
+    got = webpage.layers(bench)
+    assert [v["tiers"]["features"] for v in got["service_areas"].values()] == [[], []]
+    assert got["gaps"] == {"kind": "points", "features": []}
+
+
+def test_baseline_gaps_are_points_then_hexagons(monkeypatch):
+    from lifecircle.render import maps
+
+    gaps = webpage.layers(_bench())["gaps"]
+    assert gaps["kind"] == "points"
+    assert [f["properties"] for f in gaps["features"]] == [
+        {"weight": 2.0, "size": 0.5},
+        {"weight": 8.0, "size": 1.0},
+        {"weight": 0.0, "size": 0.0},
+    ]
+    monkeypatch.setattr(maps, "MAX_GAP_POINTS", 2)  # beyond it: hexagons summing the residents
+    gaps = webpage.gaps(_bench())
+    assert gaps["kind"] == "hexagons"
+    assert {f["geometry"]["type"] for f in gaps["features"]} == {"Polygon"}
+    assert sum(f["properties"]["weight"] for f in gaps["features"]) == 10.0
+    assert max(f["properties"]["size"] for f in gaps["features"]) == 1.0
 
 
 @pytest.mark.parametrize(

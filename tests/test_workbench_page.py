@@ -478,3 +478,47 @@ def test_lang_zh_shows_chinese_labels(browser, servers):
         )
     finally:
         p.close()
+
+
+def test_baseline_service_areas_and_gaps_switch_on_and_off(browser, servers, bench):
+    from lifecircle.webpage import gaps, service_areas
+
+    sa = service_areas(bench)
+    tiers = sa["market"]["tiers"]["features"]
+    assert tiers, "the town's markets have service areas"
+    n_gaps = len(gaps(bench)["features"])
+    assert n_gaps > 0, "the town has residents missing the complete life circle"
+    drawn = ".leaflet-lc-baseline-pane path"
+    p = Page(browser, servers["en"].url)
+    try:
+        _choose(p, "market")
+        assert p.page.locator(drawn).count() == 0  # off by default
+        layers = p.page.locator("#lc-layers")
+        assert "Baseline service areas" in layers.inner_text()
+        assert "edits do not redraw them" in layers.inner_text()
+        p.page.check("#lc-layer-sa")
+        assert p.page.locator(drawn).count() == len(tiers)
+        strokes = p.page.eval_on_selector_all(drawn, "ps => ps.map(p => p.getAttribute('stroke'))")
+        assert set(strokes) == {sa["market"]["colour"]}  # the category's colour, as in map.html
+        minutes = " / ".join(str(f["properties"]["minutes"]) for f in reversed(tiers))
+        assert f"Market, supermarket and grocer: {minutes} min (nested)" in layers.inner_text()
+        # choosing another category swaps in its service areas
+        _choose(p, "health")
+        assert sa["health"]["tiers"]["features"]
+        assert p.page.locator(drawn).count() == len(sa["health"]["tiers"]["features"])
+        strokes = p.page.eval_on_selector_all(drawn, "ps => ps.map(p => p.getAttribute('stroke'))")
+        assert set(strokes) == {sa["health"]["colour"]} != {sa["market"]["colour"]}
+        p.page.uncheck("#lc-layer-sa")
+        assert p.page.locator(drawn).count() == 0
+        p.page.check("#lc-layer-gaps")
+        assert p.page.locator(drawn).count() == n_gaps
+        # the baseline layers do not catch clicks: a click on them still adds a facility
+        p.page.check("#lc-layer-sa")
+        f = gaps(bench)["features"][0]["geometry"]["coordinates"]
+        p.centre(f[0], f[1])
+        p.page.mouse.click(*p.point(f[0], f[1]))
+        p.wait_evaluated(2)
+        assert len(p.edits()["add"]) == 1
+        assert p.errors == [] and p.outside == []
+    finally:
+        p.close()

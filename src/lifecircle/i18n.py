@@ -378,6 +378,20 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "wb_facilities": {"zh": "设施", "en": "Facilities"},
     "wb_residents_newly": {"zh": "新覆盖", "en": "newly covered"},
+    "wb_layers": {"zh": "图层", "en": "Layers"},
+    "wb_layer_sa": {"zh": "现状服务范围", "en": "Baseline service areas"},
+    "wb_layer_sa_tiers": {
+        "zh": "{category}:{minutes} 分钟(嵌套)",
+        "en": "{category}: {minutes} min (nested)",
+    },
+    "wb_layer_gaps": {
+        "zh": "现状缺口:未覆盖完整生活圈的居民",
+        "en": "Baseline gaps: residents missing the complete life circle",
+    },
+    "wb_layer_note": {
+        "zh": "现状图层:编辑后不重绘",
+        "en": "Baseline layers: edits do not redraw them",
+    },
 }
 
 

@@ -48,7 +48,10 @@ HARD_MAX_BODY = 8 * MAX_BODY
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 API = {
     "GET /api/summary": "the analysis: area-wide shares, complete life circle, target, categories",
-    "GET /api/layers": "the map's communities and facilities as GeoJSON (WGS 84)",
+    "GET /api/layers": (
+        "the map's communities and facilities, the baseline's service areas per category and "
+        "gaps, as GeoJSON (WGS 84)"
+    ),
     "POST /api/evaluate": 'coverage with {"add": [{"category", "lon", "lat", "name"}], '
     '"remove": ["<facility_id>"]}',
     "POST /api/sites": 'siting: {"category": "...", "count": N} or {"category": "...", '

@@ -209,4 +209,72 @@ def layers(bench: Workbench) -> dict[str, Any]:
     return {
         "communities": json.loads(comm.to_json(drop_id=True)),
         "facilities": json.loads(fac.to_json(drop_id=True)),
+        "service_areas": service_areas(bench),
+        "gaps": gaps(bench),
     }
+
+
+def _empty() -> dict[str, Any]:
+    return {"type": "FeatureCollection", "features": []}
+
+
+def service_areas(bench: Workbench) -> dict[str, Any]:
+    """The baseline's service areas as ``map.html`` draws them: per category (key) a
+    FeatureCollection of its nested tiers (``minutes``, largest first) for the profile of the
+    complete life circle, simplified by ``SERVICE_AREA_TOL_M`` in the study's CRS, in WGS 84,
+    with the category's map colour (``colour``). Edits do not redraw them: they are the
+    baseline's."""
+    from lifecircle.render.maps import CATEGORY_COLOURS, SERVICE_AREA_TOL_M, _simplify
+
+    base = bench.baseline
+    sa = base.service_areas
+    profile = base.summary["complete_life_circle"]["profile"]
+    out: dict[str, Any] = {}
+    for k, cat in enumerate(bench.study.categories):
+        if not len(sa):  # no service area at all: no tier
+            out[cat] = {"colour": CATEGORY_COLOURS[k % len(CATEGORY_COLOURS)], "tiers": _empty()}
+            continue
+        tiers = sa[(sa["category"] == cat) & (sa["profile"] == profile)]
+        tiers = tiers[~tiers.geometry.is_empty & tiers.geometry.notna()]
+        tiers = tiers.sort_values("minutes", ascending=False)
+        area = _simplify(tiers[["minutes", "geometry"]], base.crs, SERVICE_AREA_TOL_M)
+        area = area.assign(minutes=area["minutes"].astype(int))
+        out[cat] = {
+            "colour": CATEGORY_COLOURS[k % len(CATEGORY_COLOURS)],
+            "tiers": json.loads(area.to_json(drop_id=True)),
+        }
+    return out
+
+
+def gaps(bench: Workbench) -> dict[str, Any]:
+    """The baseline's gaps as ``map.html`` draws them: the residents without the complete life
+    circle as points (``weight``: residents there) or, beyond ``MAX_GAP_POINTS``, hexagons
+    summing them; ``size`` in [0, 1] is √(weight / largest weight), the marker's radius or
+    fill. GeoJSON features in WGS 84 and ``kind`` (points or hexagons)."""
+    import geopandas as gpd
+    import numpy as np
+
+    from lifecircle.render.hexbin import hex_size_m, hexbin
+    from lifecircle.render.maps import MAX_GAP_POINTS, PRECISION_DEG
+
+    g = bench.baseline.gaps
+    if len(g) > MAX_GAP_POINTS:
+        gm = g.to_crs(bench.baseline.crs)
+        size = hex_size_m(tuple(gm.total_bounds), MAX_GAP_POINTS, 60.0)
+        shapes = hexbin(gm, "weight", size).to_crs(4326)[["weight", "geometry"]]
+        kind = "hexagons"
+    else:
+        shapes = gpd.GeoDataFrame(
+            {"weight": g["weight"].to_numpy(dtype=float)},
+            geometry=g.to_crs(4326).geometry.values,
+            crs=4326,
+        )
+        kind = "points"
+    w = shapes["weight"].to_numpy(dtype=float)
+    top = float(w.max()) if len(w) and w.max() > 0 else 1.0
+    shapes = shapes.assign(
+        weight=np.round(w, 1),
+        size=np.round(np.sqrt(np.clip(w, 0, None) / top), 3),
+        geometry=shapes.geometry.set_precision(PRECISION_DEG),
+    )
+    return {"kind": kind, "features": json.loads(shapes.to_json(drop_id=True))["features"]}

@@ -28,6 +28,7 @@
   var baseFac = new Map(); // facility_id -> {marker, props, lon, lat}
   var baseGroups = {}; // category -> L.layerGroup of baseline markers
   var addedGroup, sitesGroup;
+  var baseline = { data: null, sa: null, gaps: null, saOn: false, gapsOn: false, tiers: null };
   var ui = {};
 
   // ---- small helpers --------------------------------------------------------------------------
@@ -123,6 +124,7 @@
       (baseGroups[p.category] = baseGroups[p.category] || L.layerGroup()).addLayer(entry.marker);
     });
     var legend = buildLegend();
+    buildBaselineLayers(layers);
     var b = commLayer.getBounds();
     // fitted right of the legend (bottom left) and left of the panel button (top right)
     var left = legend.getContainer().offsetWidth + 20;
@@ -192,6 +194,94 @@
       },
     });
     return new Legend().addTo(map);
+  }
+
+  // ---- the baseline's service areas and gaps (drawn as map.html draws them; never redrawn) ----
+
+  function buildBaselineLayers(layers) {
+    baseline.data = { sa: layers.service_areas || {}, gaps: layers.gaps || { features: [] } };
+    var pane = map.createPane("lc-baseline"); // above the communities, below the markers
+    pane.style.zIndex = 450;
+    pane.style.pointerEvents = "none"; // a click still reaches the map: it adds a facility
+    baseline.renderer = L.svg({ pane: "lc-baseline" });
+    var Control = L.Control.extend({
+      options: { position: "topleft" },
+      onAdd: function () {
+        var box = el("div", "lc-layers leaflet-control");
+        box.id = "lc-layers";
+        box.appendChild(el("div", "lc-legend-title", L_.wb_layers));
+        baseline.saBox = toggleRow(box, "lc-layer-sa", L_.wb_layer_sa, function (on) {
+          baseline.saOn = on;
+          drawServiceAreas();
+        });
+        baseline.tiers = el("div", "lc-muted lc-layer-tiers");
+        box.appendChild(baseline.tiers);
+        toggleRow(box, "lc-layer-gaps", L_.wb_layer_gaps, function (on) {
+          baseline.gapsOn = on;
+          drawGaps();
+        });
+        box.appendChild(el("div", "lc-muted lc-layer-note", L_.wb_layer_note));
+        L.DomEvent.disableClickPropagation(box);
+        return box;
+      },
+    });
+    new Control().addTo(map);
+  }
+
+  function toggleRow(box, id, text, onChange) {
+    var label = el("label", "lc-layer-row");
+    var input = el("input");
+    input.type = "checkbox";
+    input.id = id;
+    input.addEventListener("change", function () { onChange(input.checked); });
+    label.appendChild(input);
+    label.appendChild(document.createTextNode(" " + text));
+    box.appendChild(label);
+    return input;
+  }
+
+  function drawServiceAreas() {
+    if (baseline.sa) map.removeLayer(baseline.sa);
+    baseline.sa = null;
+    baseline.tiers.textContent = "";
+    var entry = baseline.data && baseline.data.sa[state.cat];
+    if (!baseline.saOn || !entry) return;
+    var colour = entry.colour;
+    baseline.sa = L.geoJSON(entry.tiers, {
+      renderer: baseline.renderer, pane: "lc-baseline", interactive: false,
+      style: function () {
+        return {
+          color: colour, fillColor: colour, weight: 1.5, dashArray: "5 4", fillOpacity: 0.08,
+        };
+      },
+    }).addTo(map);
+    var minutes = entry.tiers.features.map(function (f) { return f.properties.minutes; });
+    var sw = el("span", "lc-swatch lc-swatch-sa");
+    sw.style.borderColor = colour;
+    baseline.tiers.appendChild(sw);
+    baseline.tiers.appendChild(document.createTextNode(fmt(L_.wb_layer_sa_tiers, {
+      category: catName(state.cat), minutes: minutes.slice().reverse().join(" / ") || "–",
+    })));
+  }
+
+  function drawGaps() {
+    if (baseline.gaps) map.removeLayer(baseline.gaps);
+    baseline.gaps = null;
+    if (!baseline.gapsOn) return;
+    var fc = { type: "FeatureCollection", features: baseline.data.gaps.features };
+    var red = "#b2182b";
+    baseline.gaps = L.geoJSON(fc, {
+      renderer: baseline.renderer, pane: "lc-baseline", interactive: false,
+      pointToLayer: function (f, ll) {
+        return L.circleMarker(ll, {
+          renderer: baseline.renderer, pane: "lc-baseline", interactive: false,
+          radius: 2 + 5 * f.properties.size, weight: 0, fillColor: red, fillOpacity: 0.45,
+        });
+      },
+      style: function (f) {
+        return { color: red, fillColor: red, weight: 0.4, fillOpacity: 0.15 + 0.6 * f.properties.size };
+      },
+    }).addTo(map);
   }
 
   // ---- edits ------------------------------------------------------------------------------------
@@ -482,6 +572,7 @@
     ui.cat.value = cat;
     clearSites();
     syncFacilities();
+    if (baseline.data) drawServiceAreas();
     if (state.current) render();
   }
 
