@@ -54,3 +54,26 @@ def test_the_parents_objects_are_left_out_of_the_workers_collections_only_meanwh
     with pytest.raises(ValueError):
         forked_map(lambda i: 1 // 0 if i else int("x"), [0, 1], processes=2)
     assert gc.get_freeze_count() == 0
+
+
+@needs_fork
+def test_an_output_error_in_a_worker_reaches_the_caller_whole_under_tblib():
+    """dask installs tblib's exception pickling, which cannot re-create ``OutputError`` (an
+    ``InputError`` and an ``OSError``): the pool broke and the message was lost. The worker now
+    sends the class, arguments and text, and the caller raises the same error."""
+    import tblib.pickling_support
+
+    from lifecircle.errors import OutputError
+    from lifecircle.forked import WorkerTraceback
+
+    tblib.pickling_support.install()
+
+    def task(x: int) -> int:
+        if x == 2:
+            raise OutputError("out/map.html: the disk is full; free space and run again")
+        return x
+
+    with pytest.raises(OutputError, match="the disk is full") as info:
+        forked_map(task, [1, 2, 3], processes=2)
+    assert isinstance(info.value.__cause__, WorkerTraceback)
+    assert "raise OutputError" in str(info.value.__cause__)

@@ -8,7 +8,9 @@ runs in the parent, one item after another.
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -17,9 +19,44 @@ R = TypeVar("R")
 _TASK: Callable[[Any], Any] | None = None
 
 
+class WorkerTraceback(Exception):
+    """Where a worker's exception was raised (the cause of the one re-raised in the parent)."""
+
+
+@dataclass(frozen=True)
+class _Failed:
+    """A worker's exception, sent as its class (pickled by reference), its arguments and its
+    text: re-made in the parent, because unpickling the exception itself can fail (tblib, which
+    dask installs, re-creates ``OutputError`` with the wrong ``__new__``: the pool then breaks
+    and the message is lost)."""
+
+    cls: type[BaseException]
+    args: tuple[Any, ...]
+    text: str
+    trace: str
+
+    def exception(self) -> BaseException:
+        try:
+            exc = self.cls(*self.args)
+        except Exception:  # a constructor that does not take its own args back
+            exc = RuntimeError(f"{self.cls.__name__}: {self.text}")
+        exc.__cause__ = WorkerTraceback(self.trace)
+        return exc
+
+
 def _run_task(item: Any) -> Any:
     assert _TASK is not None  # set by forked_map before the workers are forked
-    return _TASK(item)
+    try:
+        return _TASK(item)
+    except Exception as exc:
+        import traceback
+
+        args = exc.args
+        try:
+            pickle.dumps(args)
+        except Exception:  # arguments that cannot travel: the text does
+            args = (str(exc),)
+        return _Failed(type(exc), args, str(exc), traceback.format_exc())
 
 
 def has_fork() -> bool:
@@ -66,6 +103,8 @@ def forked_map(
         ) as pool:
             results = []
             for x, r in zip(items, pool.map(_run_task, items), strict=True):
+                if isinstance(r, _Failed):
+                    raise r.exception()
                 results.append(r)
                 tell(x)
             return results
