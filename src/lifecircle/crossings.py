@@ -437,6 +437,29 @@ def unsplit_snap(net: Network, snap: Snapped) -> Snapped:
     return replace(snap, edge=edge)
 
 
+def _without_delays_distances(study: Study, result: Result) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The residents' community, weight and distances with the delays (from ``result``) and
+    without them (routed again on the unsplit graph, the same snapped points)."""
+    from lifecircle.naming import dist_col
+    from lifecircle.routing import facility_fields, origin_distances
+
+    net = study.network
+    base = without_delays(net)
+    snaps = [unsplit_snap(net, study.access[c].snap) for c in study.categories]
+    origins = unsplit_snap(net, study.residents.snap)
+    fields = facility_fields(
+        base, snaps, limit_m=study.search_limit_m, processes=study.settings.processes
+    )
+    cols = ["community_id", "weight", *(dist_col(c) for c in study.categories)]
+    res = pd.DataFrame(result.residents[cols])
+    res0 = res.copy()
+    for c, snap, f in zip(study.categories, snaps, fields, strict=True):
+        res0[dist_col(c)] = origin_distances(base, f, snap, origins, limit_m=study.search_limit_m)[
+            0
+        ]
+    return res, res0
+
+
 def crossing_effect(study: Study, result: Result) -> dict[str, Any]:
     """How the crossing delays changed coverage: the same study routed again on the network
     without delays (the unsplit graph, the same snapped points), compared for the
@@ -452,25 +475,12 @@ def crossing_effect(study: Study, result: Result) -> dict[str, Any]:
     """
     from lifecircle.coverage import area_totals, coverage_table, headline_shares
     from lifecircle.naming import dist_col
-    from lifecircle.routing import facility_fields, origin_distances
     from lifecircle.summary import communities_meeting, complete_life_circle
 
     net = study.network
     assert net.crossings is not None
     t0 = time.perf_counter()
-    base = without_delays(net)
-    snaps = [unsplit_snap(net, study.access[c].snap) for c in study.categories]
-    origins = unsplit_snap(net, study.residents.snap)
-    fields = facility_fields(
-        base, snaps, limit_m=study.search_limit_m, processes=study.settings.processes
-    )
-    cols = ["community_id", "weight", *(dist_col(c) for c in study.categories)]
-    res = pd.DataFrame(result.residents[cols])
-    res0 = res.copy()
-    for c, snap, f in zip(study.categories, snaps, fields, strict=True):
-        res0[dist_col(c)] = origin_distances(base, f, snap, origins, limit_m=study.search_limit_m)[
-            0
-        ]
+    res, res0 = _without_delays_distances(study, result)
     baseline_s = time.perf_counter() - t0
     preset, target = study.settings.preset, study.settings.target
     profile, top = preset.headline_profile, max(preset.minutes)
