@@ -298,55 +298,17 @@ def split_crossings(
     is_sig_node = _signalised(net, sec.nodes, sig, delays.signal_radius_m)
     link_sig = is_sig_node[np.searchsorted(sec.nodes, ln)]
     link_len = np.where(link_sig, delays.signalised_s, delays.unsignalised_s) * speed_m_s
-    n_new = int((sec.k - 1).sum())
-    left_u, right_u, left_v, right_v = sec.left_u, sec.right_u, sec.left_v, sec.right_v
-    split_nodes, node_k = sec.nodes, sec.k
-
-    maj = np.flatnonzero(major)
-    other = np.flatnonzero(~major)
-    # edge order: the other edges, the left copies, the right copies, the links
-    order = np.concatenate([other, maj, maj])
-    n_o, n_m, n_l = len(other), len(maj), len(la)
-    eu = np.concatenate([left_u[other], left_u[maj], right_u[maj], la])
-    ev = np.concatenate([left_v[other], left_v[maj], right_v[maj], lb])
-    side = np.concatenate([np.zeros(n_o), np.ones(n_m), -np.ones(n_m), np.zeros(n_l)]).astype(
-        np.int8
-    )
-    twin = np.concatenate(
-        [-np.ones(n_o), n_o + n_m + np.arange(n_m), n_o + np.arange(n_m), -np.ones(n_l)]
-    ).astype(np.int64)
-    link = np.concatenate([np.zeros(n_o + 2 * n_m, dtype=bool), np.ones(n_l, dtype=bool)])
+    order, eu, ev, crossings_edges = _split_edges(sec, major, la, lb)
+    n_m, n_l = int(major.sum()), len(la)
     pts = net.node_xy[ln]
     link_geom = shapely.linestrings(np.repeat(pts, 2, axis=0), indices=np.repeat(np.arange(n_l), 2))
-    copied = np.repeat(split_nodes, node_k - 1)
-    stats = {
-        "crossing_nodes_split": len(split_nodes),
-        "crossing_nodes_signalised": int(is_sig_node.sum()),
-        "crossing_sector_nodes_added": n_new,
-        "crossing_links": n_l,
-        "crossing_links_signalised": int(link_sig.sum()),
-        "crossing_major_edges": n_m,
-        "crossing_edges_added": n_m + n_l,
-        "crossing_mid_block_cuts": n_cut,
-    }
+    copied = np.repeat(sec.nodes, sec.k - 1)
+    stats = _split_stats(sec, is_sig_node, link_sig, n_major=n_m, n_cut=n_cut)
     crossings = Crossings(
-        side=side,
-        twin=twin,
-        link=link,
+        **crossings_edges,
         origin=np.concatenate([order, -np.ones(n_l, dtype=np.int64)]),
         node_of=np.concatenate([np.arange(net.n_nodes), copied]),
-        stats=stats
-        | {
-            "signalised_s": delays.signalised_s,
-            "unsignalised_s": delays.unsignalised_s,
-            "speed_m_s": speed_m_s,
-            "signalised_m": delays.signalised_s * speed_m_s,
-            "unsignalised_m": delays.unsignalised_s * speed_m_s,
-            "classes": list(delays.classes),
-            "signal_radius_m": delays.signal_radius_m,
-            "signals_read": len(sig),
-            "split_s": round(time.perf_counter() - t0, 4),
-        },
+        stats=stats | _model_stats(delays, speed_m_s, signals_read=len(sig), t0=t0),
     )
     return replace(
         net,
@@ -370,6 +332,63 @@ def split_crossings(
             net, order, link_m=link_len, nodes=np.concatenate([np.arange(net.n_nodes), copied])
         ),
     )
+
+
+def _split_edges(
+    sec: _Sectors, major: np.ndarray, la: np.ndarray, lb: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """The split graph's edges: the origin order of the copied edges, their ends, and the
+    ``side``, ``twin`` and ``link`` arrays of :class:`Crossings`."""
+    left_u, right_u, left_v, right_v = sec.left_u, sec.right_u, sec.left_v, sec.right_v
+    maj = np.flatnonzero(major)
+    other = np.flatnonzero(~major)
+    # edge order: the other edges, the left copies, the right copies, the links
+    order = np.concatenate([other, maj, maj])
+    n_o, n_m, n_l = len(other), len(maj), len(la)
+    eu = np.concatenate([left_u[other], left_u[maj], right_u[maj], la])
+    ev = np.concatenate([left_v[other], left_v[maj], right_v[maj], lb])
+    side = np.concatenate([np.zeros(n_o), np.ones(n_m), -np.ones(n_m), np.zeros(n_l)]).astype(
+        np.int8
+    )
+    twin = np.concatenate(
+        [-np.ones(n_o), n_o + n_m + np.arange(n_m), n_o + np.arange(n_m), -np.ones(n_l)]
+    ).astype(np.int64)
+    link = np.concatenate([np.zeros(n_o + 2 * n_m, dtype=bool), np.ones(n_l, dtype=bool)])
+    return order, eu, ev, {"side": side, "twin": twin, "link": link}
+
+
+def _split_stats(
+    sec: _Sectors, is_sig_node: np.ndarray, link_sig: np.ndarray, *, n_major: int, n_cut: int
+) -> dict[str, Any]:
+    """The ``crossing_*`` counts of a split."""
+    n_l = len(link_sig)
+    return {
+        "crossing_nodes_split": len(sec.nodes),
+        "crossing_nodes_signalised": int(is_sig_node.sum()),
+        "crossing_sector_nodes_added": int((sec.k - 1).sum()),
+        "crossing_links": n_l,
+        "crossing_links_signalised": int(link_sig.sum()),
+        "crossing_major_edges": n_major,
+        "crossing_edges_added": n_major + n_l,
+        "crossing_mid_block_cuts": n_cut,
+    }
+
+
+def _model_stats(
+    delays: CrossingDelays, speed_m_s: float, *, signals_read: int, t0: float
+) -> dict[str, Any]:
+    """The delays of the model and the time the split took (since ``t0``)."""
+    return {
+        "signalised_s": delays.signalised_s,
+        "unsignalised_s": delays.unsignalised_s,
+        "speed_m_s": speed_m_s,
+        "signalised_m": delays.signalised_s * speed_m_s,
+        "unsignalised_m": delays.unsignalised_s * speed_m_s,
+        "classes": list(delays.classes),
+        "signal_radius_m": delays.signal_radius_m,
+        "signals_read": signals_read,
+        "split_s": round(time.perf_counter() - t0, 4),
+    }
 
 
 def _link_kept(net: Network, nodes: np.ndarray) -> np.ndarray:
@@ -418,6 +437,29 @@ def unsplit_snap(net: Network, snap: Snapped) -> Snapped:
     return replace(snap, edge=edge)
 
 
+def _without_delays_distances(study: Study, result: Result) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The residents' community, weight and distances with the delays (from ``result``) and
+    without them (routed again on the unsplit graph, the same snapped points)."""
+    from lifecircle.naming import dist_col
+    from lifecircle.routing import facility_fields, origin_distances
+
+    net = study.network
+    base = without_delays(net)
+    snaps = [unsplit_snap(net, study.access[c].snap) for c in study.categories]
+    origins = unsplit_snap(net, study.residents.snap)
+    fields = facility_fields(
+        base, snaps, limit_m=study.search_limit_m, processes=study.settings.processes
+    )
+    cols = ["community_id", "weight", *(dist_col(c) for c in study.categories)]
+    res = pd.DataFrame(result.residents[cols])
+    res0 = res.copy()
+    for c, snap, f in zip(study.categories, snaps, fields, strict=True):
+        res0[dist_col(c)] = origin_distances(base, f, snap, origins, limit_m=study.search_limit_m)[
+            0
+        ]
+    return res, res0
+
+
 def crossing_effect(study: Study, result: Result) -> dict[str, Any]:
     """How the crossing delays changed coverage: the same study routed again on the network
     without delays (the unsplit graph, the same snapped points), compared for the
@@ -433,25 +475,12 @@ def crossing_effect(study: Study, result: Result) -> dict[str, Any]:
     """
     from lifecircle.coverage import area_totals, coverage_table, headline_shares
     from lifecircle.naming import dist_col
-    from lifecircle.routing import facility_fields, origin_distances
     from lifecircle.summary import communities_meeting, complete_life_circle
 
     net = study.network
     assert net.crossings is not None
     t0 = time.perf_counter()
-    base = without_delays(net)
-    snaps = [unsplit_snap(net, study.access[c].snap) for c in study.categories]
-    origins = unsplit_snap(net, study.residents.snap)
-    fields = facility_fields(
-        base, snaps, limit_m=study.search_limit_m, processes=study.settings.processes
-    )
-    cols = ["community_id", "weight", *(dist_col(c) for c in study.categories)]
-    res = pd.DataFrame(result.residents[cols])
-    res0 = res.copy()
-    for c, snap, f in zip(study.categories, snaps, fields, strict=True):
-        res0[dist_col(c)] = origin_distances(base, f, snap, origins, limit_m=study.search_limit_m)[
-            0
-        ]
+    res, res0 = _without_delays_distances(study, result)
     baseline_s = time.perf_counter() - t0
     preset, target = study.settings.preset, study.settings.target
     profile, top = preset.headline_profile, max(preset.minutes)

@@ -264,6 +264,37 @@ def _pieces_joined(u: np.ndarray, v: np.ndarray, link: np.ndarray, n: int, n_com
     return int(alone - (~on_ways).sum() - n_comp)
 
 
+def _pieces(e: _Edges, n: int, min_component_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each node's connected piece, and per piece whether it is routed on: long enough, or
+    the longest."""
+    adj = sp.coo_matrix((np.ones(len(e.u)), (e.u, e.v)), shape=(n, n))
+    n_comp, comp = connected_components(adj, directed=False)
+    comp_len = np.bincount(comp[e.u], weights=e.length, minlength=n_comp)
+    keep_comp = comp_len >= min_component_m
+    keep_comp[np.argmax(comp_len)] = True
+    return comp, keep_comp
+
+
+def _graph_stats(
+    e: _Edges, link: np.ndarray, keep_comp: np.ndarray, edge_kept: np.ndarray
+) -> dict[str, float]:
+    """The walk graph's counts: nodes, edges, length, pieces joined, kept and dropped."""
+    n, n_comp = len(e.node_xy), len(keep_comp)
+    return {
+        "nodes": float(n),
+        "edges": float(len(e.u)),
+        # the ways' length; the straight links across pedestrian areas
+        # (lifecircle.sources.walkareas) are many criss-crossing one square, so apart
+        "length_km": float(e.length[~link].sum() / 1000),
+        "pedestrian_area_links_km": float(e.length[link].sum() / 1000),
+        "pieces_joined_by_area_links": float(_pieces_joined(e.u, e.v, link, n, n_comp)),
+        "components": float(n_comp),
+        "components_dropped": float((~keep_comp).sum()),
+        "edges_dropped_small_pieces": float((~edge_kept).sum()),
+        "length_dropped_small_pieces_km": float(e.length[~edge_kept].sum() / 1000),
+    }
+
+
 def build_network(
     ways: list[WalkWay],
     crs: CRS,
@@ -302,29 +333,11 @@ def build_network(
         e, outside = _clip(e, clip)
         stats["edges_outside_area"] = float(outside)
     n = len(e.node_xy)
-    adj = sp.coo_matrix((np.ones(len(e.u)), (e.u, e.v)), shape=(n, n))
-    n_comp, comp = connected_components(adj, directed=False)
-    comp_len = np.bincount(comp[e.u], weights=e.length, minlength=n_comp)
-    keep_comp = comp_len >= min_component_m
-    keep_comp[np.argmax(comp_len)] = True
+    comp, keep_comp = _pieces(e, n, min_component_m)
+    n_comp = len(keep_comp)
     edge_kept = keep_comp[comp[e.u]]
     highway = np.array([w.highway for w in ways], dtype=object)[e.way]
-    link = highway == "pedestrian_area"
-    stats.update(
-        {
-            "nodes": float(n),
-            "edges": float(len(e.u)),
-            # the ways' length; the straight links across pedestrian areas
-            # (lifecircle.sources.walkareas) are many criss-crossing one square, so apart
-            "length_km": float(e.length[~link].sum() / 1000),
-            "pedestrian_area_links_km": float(e.length[link].sum() / 1000),
-            "pieces_joined_by_area_links": float(_pieces_joined(e.u, e.v, link, n, n_comp)),
-            "components": float(n_comp),
-            "components_dropped": float((~keep_comp).sum()),
-            "edges_dropped_small_pieces": float((~edge_kept).sum()),
-            "length_dropped_small_pieces_km": float(e.length[~edge_kept].sum() / 1000),
-        }
-    )
+    stats.update(_graph_stats(e, highway == "pedestrian_area", keep_comp, edge_kept))
     log.info(
         "walk graph: %d nodes, %d edges, %.1f km; %d connected piece(s), %d below %.0f m dropped",
         n,

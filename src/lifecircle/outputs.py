@@ -336,6 +336,36 @@ def _write_files(
     its writing starts (with workers: all at once). ``plain`` is the result the tables, the task
     list and the GeoPackage are written from; ``final`` adds the summary every drawing reads.
     """
+    tasks = _output_tasks(
+        plain,
+        final,
+        tmp,
+        settings=settings,
+        shown=shown,
+        sensitivity=sensitivity,
+        more=more,
+        study=study,
+    )
+    large = int(final.summary.get("network", {}).get("nodes", 0)) >= PARALLEL_MIN_NODES
+    return _run_tasks(tasks, processes=settings.processes if large else 1, tell=tell)
+
+
+_Tasks = dict[str, tuple[tuple[str, ...], Callable[[], Any]]]
+
+
+def _output_tasks(
+    plain: Result,
+    final: Result,
+    tmp: Path,
+    *,
+    settings: Settings,
+    shown: Presentation,
+    sensitivity: Sensitivity | None,
+    more: MoreOutputs,
+    study: tuple[Study, str] | None,
+) -> _Tasks:
+    """The file-writing tasks of :func:`_write_files`, longest first: per task the names of
+    the files it writes (told as it starts) and the call that writes them."""
     from lifecircle.render.figures import write_figures
     from lifecircle.render.maps import make_map
     from lifecircle.render.spreadsheet import write_xlsx
@@ -343,7 +373,7 @@ def _write_files(
 
     summary = final.summary
     drawn = "map.html, coverage_map.png, coverage_chart.png" + (f", {CACHE_FILE}" if study else "")
-    tasks: dict[str, tuple[tuple[str, ...], Callable[[], Any]]] = {
+    tasks: _Tasks = {
         "map": (
             (drawn,),
             lambda: make_map(
@@ -382,8 +412,12 @@ def _write_files(
             lang=shown.lang,
         ),
     )
-    large = int(summary.get("network", {}).get("nodes", 0)) >= PARALLEL_MIN_NODES
-    processes = settings.processes if large else 1
+    return tasks
+
+
+def _run_tasks(tasks: _Tasks, *, processes: int, tell: Callable[[str], None]) -> dict[str, Any]:
+    """Runs ``tasks`` (forked on ``processes`` workers when more than one), telling each
+    task's file names as it starts; returns what each returned."""
     order = list(tasks)
     started = 0
 

@@ -261,16 +261,7 @@ def what_if(
     before = before if before is not None else study.coverage()
     clock["before_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    n_added = 0 if table is None else len(table)
-    changed = study.with_facilities(add=table, remove=ids) if n_added or ids else study
-    _report_additions(changed, study, additions, table)
-    rerouted = _changed_categories(study, table, ids)
-    if add_gates is not None and n_gates:
-        changed = with_gates(changed, add_gates)
-    changed.notes = [  # a scenario of a scenario: the note of this change replaces the last
-        *scenario_notes(n_added, len(ids), rerouted, n_gates),
-        *(n for n in changed.notes if getattr(n, "key", None) not in SCENARIO_NOTES),
-    ]
+    changed, rerouted = _changed_study(study, additions, table, ids, add_gates)
     after = changed.coverage()
     clock["change_and_reroute_s"] = time.perf_counter() - t0
     added_ids = [] if table is None else [str(i) for i in table["facility_id"]]
@@ -294,6 +285,29 @@ def what_if(
         int((change["verdict_change"] != "").sum()),
     )
     return Scenario(changed, before, after, change, fac, summary)
+
+
+def _changed_study(
+    study: Study,
+    additions: Additions | None,
+    table: gpd.GeoDataFrame | None,
+    ids: list[str],
+    add_gates: gpd.GeoDataFrame | None,
+) -> tuple[Study, list[str]]:
+    """``study`` with the facilities of ``table`` added, ``ids`` removed and ``add_gates``
+    opened, its notes saying so; and the categories re-routed."""
+    n_added = 0 if table is None else len(table)
+    n_gates = 0 if add_gates is None else len(add_gates)
+    changed = study.with_facilities(add=table, remove=ids) if n_added or ids else study
+    _report_additions(changed, study, additions, table)
+    rerouted = _changed_categories(study, table, ids)
+    if add_gates is not None and n_gates:
+        changed = with_gates(changed, add_gates)
+    changed.notes = [  # a scenario of a scenario: the note of this change replaces the last
+        *scenario_notes(n_added, len(ids), rerouted, n_gates),
+        *(n for n in changed.notes if getattr(n, "key", None) not in SCENARIO_NOTES),
+    ]
+    return changed, rerouted
 
 
 SCENARIO_NOTES = ("scenario", "scenario_gates")

@@ -221,27 +221,12 @@ class Study:
             city-wide lists once, so a district without any is fine).
         """
         clock = clock or Stopwatch()
-        taxonomy = prepared.taxonomy or load_taxonomy(inputs.categories)
-        user_lists = [f for _, f in prepared.user_facilities]
-        user_cats = sorted({c for f in user_lists for c in f["category"].unique()})
-        settings.preset.check_categories(set(taxonomy.keys) | set(user_cats))
-        outside, outside_notes = outside_taxonomy(user_cats, taxonomy, settings.preset.basket)
-        comm_counts, comm_notes = split_report(prepared.community_counts)
-        if outside:
-            comm_counts["user_categories_outside_taxonomy"] = outside
+        taxonomy, user_cats, comm_counts, first_notes = _taxonomy_and_counts(
+            prepared, settings, inputs
+        )
         with clock.stage("area"):
             area = define_area(prepared, settings, source=inputs.osm_label)
-        with clock.stage("graph", "building the walk graph"):
-            net = build_network(
-                prepared.osm.ways,
-                area.crs,
-                clip=area.buffer_m,
-                min_component_m=settings.min_component_m,
-            )
-            net = _with_crossings(net, prepared, settings)
-        if inputs.dem is not None:
-            with clock.stage("terrain", "reading the elevation model"):
-                net = apply_dem(net, inputs.dem)
+        net = _walk_graph(prepared, settings, inputs, area, clock)
         with clock.stage("facilities", "finding facilities"):
             sited, categories, fac_notes, fac_counts = _find_facilities(
                 prepared,
@@ -261,10 +246,7 @@ class Study:
             "routing_and_service_areas", "routing", total=len(categories), unit="categories"
         ) as step:
             access = _route(net, sited, categories, area, settings, clock, step)
-        gates = None
-        if inputs.gates_on:
-            with clock.stage("gates", "finding compound gates"):
-                gates = study_gates(prepared, net, area, settings, residents)
+        gates = _find_gates(prepared, inputs, net, area, settings, residents, clock=clock)
         counts = _study_counts(comm_counts, area, fac_counts, sited, residents)
         return cls(
             inputs=inputs,
@@ -279,8 +261,7 @@ class Study:
             osm_counts=dict(prepared.osm.counts),
             osm_timestamp=prepared.osm.timestamp,
             notes=[
-                *comm_notes,
-                *outside_notes,
+                *first_notes,
                 *area.notes,
                 *walk_network_notes(
                     prepared.osm.counts, net.stats, min_component_m=settings.min_component_m
@@ -599,6 +580,59 @@ class Study:
         state = dict(self.__dict__)
         state["_samples"] = None  # cheap to rebuild, large to store
         return state
+
+
+def _taxonomy_and_counts(
+    prepared: Prepared, settings: Settings, inputs: Inputs
+) -> tuple[Taxonomy, list[str], dict[str, Any], list[str]]:
+    """The taxonomy, the categories of the user's lists (checked against the preset), the
+    community-list counts and their notes, then the notes on user categories outside the
+    taxonomy."""
+    taxonomy = prepared.taxonomy or load_taxonomy(inputs.categories)
+    user_lists = [f for _, f in prepared.user_facilities]
+    user_cats = sorted({c for f in user_lists for c in f["category"].unique()})
+    settings.preset.check_categories(set(taxonomy.keys) | set(user_cats))
+    outside, outside_notes = outside_taxonomy(user_cats, taxonomy, settings.preset.basket)
+    comm_counts, comm_notes = split_report(prepared.community_counts)
+    if outside:
+        comm_counts["user_categories_outside_taxonomy"] = outside
+    return taxonomy, user_cats, comm_counts, [*comm_notes, *outside_notes]
+
+
+def _walk_graph(
+    prepared: Prepared, settings: Settings, inputs: Inputs, area: StudyArea, clock: Stopwatch
+) -> Network:
+    """The walk graph of ``area``: built, split at crossings when delays are set, and given
+    heights from the elevation model when there is one (each a timed stage)."""
+    with clock.stage("graph", "building the walk graph"):
+        net = build_network(
+            prepared.osm.ways,
+            area.crs,
+            clip=area.buffer_m,
+            min_component_m=settings.min_component_m,
+        )
+        net = _with_crossings(net, prepared, settings)
+    if inputs.dem is not None:
+        with clock.stage("terrain", "reading the elevation model"):
+            net = apply_dem(net, inputs.dem)
+    return net
+
+
+def _find_gates(
+    prepared: Prepared,
+    inputs: Inputs,
+    net: Network,
+    area: StudyArea,
+    settings: Settings,
+    residents: PlacedResidents,
+    *,
+    clock: Stopwatch,
+) -> Gates | None:
+    """The compound gates (a timed stage) when the run asks for them, else ``None``."""
+    if not inputs.gates_on:
+        return None
+    with clock.stage("gates", "finding compound gates"):
+        return study_gates(prepared, net, area, settings, residents)
 
 
 def _with_crossings(net: Network, prepared: Prepared, settings: Settings) -> Network:
