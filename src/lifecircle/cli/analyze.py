@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -223,7 +222,31 @@ def analyze_cmd(
     quiet: opt.Quiet = False,
 ) -> None:
     """Analyse one area: per-community walking coverage of everyday facilities (5/10/15 min)."""
-    inputs = _inputs(locals())  # first: the command's arguments, nothing else
+    inputs = Inputs(
+        osm=osm,
+        place=place,
+        communities=communities,
+        communities_crs=communities_crs,
+        id_column=id_column,
+        name_column=name_column,
+        population=population,
+        population_crs=population_crs,
+        dem=dem,
+        facilities=tuple(facilities or ()),
+        facilities_crs=facilities_crs,
+        osm_facilities=not no_osm_facilities,
+        categories=categories,
+        walk_filter=walk_filter,
+        encoding=encoding,
+        code_table=code_table,
+        age_share=age_share,
+        area=area,
+        area_crs=area_crs,
+        gates=None if gates in (None, "off") else gates,
+        gates_crs=gates_crs,
+        compounds=compounds,
+        compounds_crs=compounds_crs,
+    )  # each field typed by mypy: longer than the stages, on purpose
     bands = run_guarded(_bands, sensitivity, speed_band, snap_band, dropout, dropout_runs)
     run_guarded(
         _run,
@@ -242,17 +265,6 @@ def analyze_cmd(
         bands=bands,
         crossings=crossings,
     )
-
-
-def _inputs(options: dict[str, Any]) -> Inputs:
-    """The inputs the analyze options name (``options``: the command's arguments by name):
-    every option named as a field of :class:`Inputs`, the facility files as a tuple,
-    ``--no-osm-facilities`` turned round, and ``--gates off`` as no gates."""
-    given = {f.name: options[f.name] for f in fields(Inputs) if f.name in options}
-    given["facilities"] = tuple(options["facilities"] or ())
-    given["osm_facilities"] = not options["no_osm_facilities"]
-    given["gates"] = None if options["gates"] in (None, "off") else options["gates"]
-    return Inputs(**given)
 
 
 def print_headline(summary: dict[str, Any], *, lang: str) -> None:
