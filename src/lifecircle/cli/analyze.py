@@ -222,31 +222,18 @@ def analyze_cmd(
     quiet: opt.Quiet = False,
 ) -> None:
     """Analyse one area: per-community walking coverage of everyday facilities (5/10/15 min)."""
+    # the inputs, one line per stage of the analysis that reads them (each field typed)
     inputs = Inputs(
-        osm=osm,
-        place=place,
-        communities=communities,
-        communities_crs=communities_crs,
-        id_column=id_column,
-        name_column=name_column,
-        population=population,
-        population_crs=population_crs,
-        dem=dem,
-        facilities=tuple(facilities or ()),
-        facilities_crs=facilities_crs,
-        osm_facilities=not no_osm_facilities,
-        categories=categories,
-        walk_filter=walk_filter,
-        encoding=encoding,
-        code_table=code_table,
-        age_share=age_share,
-        area=area,
-        area_crs=area_crs,
-        gates=None if gates in (None, "off") else gates,
-        gates_crs=gates_crs,
-        compounds=compounds,
-        compounds_crs=compounds_crs,
-    )  # each field typed by mypy: longer than the stages, on purpose
+        osm=osm, place=place, area=area, area_crs=area_crs,
+        communities=communities, communities_crs=communities_crs, id_column=id_column,
+        name_column=name_column, code_table=code_table,
+        population=population, population_crs=population_crs, age_share=age_share,
+        facilities=tuple(facilities or ()), facilities_crs=facilities_crs,
+        osm_facilities=not no_osm_facilities, categories=categories, encoding=encoding,
+        walk_filter=walk_filter, dem=dem,
+        gates=None if gates in (None, "off") else gates, gates_crs=gates_crs,
+        compounds=compounds, compounds_crs=compounds_crs,
+    )  # fmt: skip
     bands = run_guarded(_bands, sensitivity, speed_band, snap_band, dropout, dropout_runs)
     run_guarded(
         _run,
