@@ -28,20 +28,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from lifecircle.network import Network
+from lifecircle.placement import take
 from lifecircle.routing import Field, facility_field
 from lifecircle.snapping import Snapped
 
 #: more facilities than this added to one category: route the category in full (one search per
 #: added facility is needed to see ties between them)
 MAX_SEPARATE_ADDS = 16
-
-
-def take(s: Snapped, idx: np.ndarray) -> Snapped:
-    """The snapped points ``idx`` of ``s``, in that order."""
-    return Snapped(
-        edge=s.edge[idx], offset_m=s.offset_m[idx], leg_m=s.leg_m[idx],
-        near_dropped=s.near_dropped[idx],
-    )  # fmt: skip
 
 
 def concat(parts: Sequence[Snapped]) -> Snapped:

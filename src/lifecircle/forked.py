@@ -83,7 +83,7 @@ def forked_map(
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
-    if processes <= 1 or len(items) <= 1 or "fork" not in mp.get_all_start_methods():
+    if processes <= 1 or len(items) <= 1 or not has_fork():
         out = []
         for x in items:
             out.append(fn(x))

@@ -179,7 +179,6 @@ class EditEngine:
         )
         self.blocks = {k: i for i, k in enumerate(keys)}
         self.block_cats = [k[0] for k in keys]
-        self.cov = cov
         self.records = records(cov)
         self.columns = list(cov.columns)
         self.values = {c: cov[c].to_numpy() for c in VALUES}
@@ -207,8 +206,8 @@ class EditEngine:
         gone = np.zeros(len(self.fac_ids), dtype=bool)
         gone[[self.fac_row[i] for i in ids]] = True  # ids of the study (checked by the caller)
         if add is not None and len(add):
-            new = list(add["facility_id"].astype(str))
-            check_new_ids([i for i in new if i in self.fac_row and i not in set(ids)], new)
+            new, removed = list(add["facility_id"].astype(str)), set(ids)
+            check_new_ids([i for i in new if i in self.fac_row and i not in removed], new)
         sited = self._site(add)
         cats = self._changed_categories(sited, gone)
         dist = dict(self.dist)
@@ -268,8 +267,7 @@ class EditEngine:
         acc = st.access[cat]
         keep = np.flatnonzero(~gone[acc.rows])
         if sited is not None:
-            sel = np.flatnonzero(sited.table["category"].to_numpy()[sited.rows] == cat)
-            a_rows, a_snap = sited.rows[sel], take(sited.snap, sel)
+            a_rows, a_snap = sited.of_category(cat)
             a_poly = shapely.get_type_id(sited.table.geometry.to_numpy()[a_rows]) != 0
         else:
             a_rows, a_snap, a_poly = (

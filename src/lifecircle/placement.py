@@ -53,12 +53,13 @@ class SitedFacilities:
     def of_category(self, category: str) -> tuple[np.ndarray, Snapped]:
         """The access points of one category: their facility rows, and their snapping."""
         if not len(self.table):
-            return self.rows[:0], _take(self.snap, self.rows[:0])
+            return self.rows[:0], take(self.snap, self.rows[:0])
         sel = np.flatnonzero((self.table["category"].to_numpy() == category)[self.rows])
-        return self.rows[sel], _take(self.snap, sel)
+        return self.rows[sel], take(self.snap, sel)
 
 
-def _take(s: Snapped, idx: np.ndarray) -> Snapped:
+def take(s: Snapped, idx: np.ndarray) -> Snapped:
+    """The snapped points ``idx`` of ``s``, in that order."""
     return Snapped(
         edge=s.edge[idx],
         offset_m=s.offset_m[idx],

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from lifecircle.i18n import LABELS, LANGS, t
 from lifecircle.render.assets import leaflet_files
 from lifecircle.render.controls import CLASS_COLOURS, class_labels
+from lifecircle.render.escape import html_text
 
 if TYPE_CHECKING:
     from lifecircle.workbench import Workbench
@@ -168,7 +169,7 @@ def page_html(bench: Workbench, options: PageOptions) -> str:
         .replace("<", "\\u003c")
         .replace(">", "\\u003e")
     )  # the JSON cannot end its element early nor start a comment
-    title = t("wb_title", options.lang).replace("&", "&amp;").replace("<", "&lt;")
+    title = html_text(t("wb_title", options.lang))
     return (
         f'<!doctype html><html lang="{options.lang}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'

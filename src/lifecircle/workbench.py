@@ -29,7 +29,7 @@ from lifecircle._records import jsonable
 from lifecircle.errors import InputError
 from lifecircle.incremental import Answer, EditEngine, covered_residents, records
 from lifecircle.result import Result
-from lifecircle.scenario import load_analysis, threshold_rows
+from lifecircle.scenario import load_analysis
 from lifecircle.study import Study
 
 #: how added facilities are named: ``workbench.csv:1``, ``workbench.csv:2`` … — the ids a
@@ -108,7 +108,7 @@ class Workbench:
         """The baseline: per category its names, threshold and area-wide share within it (with
         the residents covered), the complete life circle, the target and the facility count."""
         s = self.baseline.summary
-        rows = threshold_rows(self.study, self.study.categories)
+        rows = self.engine.rows  # the baseline's threshold rows, found when the engine opened
         counts = self.study.facilities.table["category"].value_counts()
         cats = []
         for c in self.study.categories:

@@ -368,7 +368,7 @@ def print_view(bench: Workbench, body: Any) -> str:
     if lang not in ("zh", "en"):
         raise _bad(f'print: "lang" {str(lang)[:40]!r}; give "zh" or "en"')
     state = _evaluate(bench, edits, "print")
-    coverage, _ = state_tables(bench, state)
+    coverage = pd.DataFrame(state["coverage"], columns=state["columns"])  # no change table
     return render_print(
         PrintState(
             summary=bench.summary(),
