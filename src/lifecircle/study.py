@@ -655,30 +655,31 @@ def _with_crossings(net: Network, prepared: Prepared, settings: Settings) -> Net
 def _report_crossings(study: Study, result: Result) -> None:
     """Add the crossing model and its effect on coverage to the result's summary and notes."""
     from lifecircle.crossings import crossing_effect
-    from lifecircle.notes import note, note_keys
+    from lifecircle.notes import add_notes, note
 
     effect = crossing_effect(study, result)
     summary = result.summary
     summary["crossings"] = effect
-    summary["notes"] = [
-        *summary["notes"],
-        note(
-            "crossings",
-            classes="/".join(effect["classes"]),
-            links=effect["crossing_links"],
-            nodes=effect["crossing_nodes_split"],
-            signalised_links=effect["crossing_links_signalised"],
-            signalised_s=effect["signalised_s"],
-            unsignalised_s=effect["unsignalised_s"],
-            signalised_m=effect["signalised_m"],
-            unsignalised_m=effect["unsignalised_m"],
-            speed_m_s=effect["speed_m_s"],
-            minutes=effect["minutes"],
-            with_delays=effect["complete_life_circle"],
-            without_delays=effect["complete_life_circle_without_delays"],
-        ),
-    ]
-    summary["note_keys"] = note_keys(summary["notes"])
+    add_notes(
+        summary,
+        [
+            note(
+                "crossings",
+                classes="/".join(effect["classes"]),
+                links=effect["crossing_links"],
+                nodes=effect["crossing_nodes_split"],
+                signalised_links=effect["crossing_links_signalised"],
+                signalised_s=effect["signalised_s"],
+                unsignalised_s=effect["unsignalised_s"],
+                signalised_m=effect["signalised_m"],
+                unsignalised_m=effect["unsignalised_m"],
+                speed_m_s=effect["speed_m_s"],
+                minutes=effect["minutes"],
+                with_delays=effect["complete_life_circle"],
+                without_delays=effect["complete_life_circle_without_delays"],
+            )
+        ],
+    )
 
 
 def _edited_table(

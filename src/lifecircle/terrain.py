@@ -39,6 +39,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import spsolve
 
 from lifecircle.errors import CRSError, InputError
+from lifecircle.isochrones import densified
 from lifecircle.network import Network
 from lifecircle.notes import note
 
@@ -286,10 +287,9 @@ def _profile(net: Network, dem: Dem, node_z: np.ndarray, step_m: float) -> _Prof
     """Edges cut into stretches of at most ``step_m``; ground vertices sampled from the DEM,
     the ends held at their nodes' elevations, structures' vertices on the even slope between
     their ends."""
-    dense = net.edge_geom.copy()
-    ok = shapely.length(dense) > 0  # a crossing link is a point's two ends: nothing to cut
-    dense[ok] = shapely.segmentize(dense[ok], step_m)
-    xy, idx = shapely.get_coordinates(dense, return_index=True)
+    # the service areas' densifier (a crossing link, a point's two ends, keeps one vertex and
+    # so has no stretch: it costs its length)
+    xy, idx = densified(net.edge_geom, step_m)
     z = dem.sample(xy[:, 0], xy[:, 1], net.crs)
     first = np.concatenate([[True], idx[1:] != idx[:-1]])
     last = np.concatenate([idx[1:] != idx[:-1], [True]])
