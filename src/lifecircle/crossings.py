@@ -487,11 +487,9 @@ def crossing_effect(study: Study, result: Result) -> dict[str, Any]:
     speed = preset.speeds_m_s[profile]
     empty = [c for c in study.categories if not len(study.access[c].rows)]
     cov0 = coverage_table(res0, study.area.communities, study.categories, preset, target)
+    # with delays: the run's own headline shares, at the same profile and minutes
     within = cast(
-        "dict[str, float | None]",
-        headline_shares(res, study.categories, preset, speed_m_s=speed, minutes=top, empty=empty)[
-            "within_threshold"
-        ],
+        "dict[str, float | None]", result.summary["complete_life_circle"]["within_threshold"]
     )
     within0 = cast(
         "dict[str, float | None]",
@@ -516,13 +514,11 @@ def crossing_effect(study: Study, result: Result) -> dict[str, Any]:
         **net.crossings.stats,
         "profile": profile,
         "minutes": top,
-        "complete_life_circle": complete_life_circle(result.area_coverage, profile, top, study)[
-            "coverage"
-        ],
+        "complete_life_circle": result.summary["complete_life_circle"]["coverage"],
         "complete_life_circle_without_delays": complete_life_circle(
             area_totals(cov0, target), profile, top, study
         )["coverage"],
-        "communities_meeting_target": communities_meeting(result.coverage, profile, top)["count"],
+        "communities_meeting_target": result.summary["communities_meeting_target"]["count"],
         "communities_meeting_target_without_delays": communities_meeting(cov0, profile, top)[
             "count"
         ],

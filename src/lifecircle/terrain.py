@@ -446,7 +446,7 @@ def flat_comparison(
     """
     from lifecircle.coverage import headline_shares
     from lifecircle.naming import dist_col
-    from lifecircle.routing import facility_field, origin_distances
+    from lifecircle.routing import facility_fields, origin_distances
 
     net = study.network
     info = dict(net.terrain or {})
@@ -458,11 +458,11 @@ def flat_comparison(
     profile, minutes = preset.headline_profile, max(preset.minutes)
     limit = study.search_limit_m
     flat_res = res.copy()
-    for cat in categories:
-        acc = study.access[cat]
-        field = facility_field(flat, acc.snap, limit_m=limit)
+    snaps = [study.access[cat].snap for cat in categories]
+    fields = facility_fields(flat, snaps, limit_m=limit, processes=study.settings.processes)
+    for cat, snap, field in zip(categories, snaps, fields, strict=True):
         flat_res[dist_col(cat)] = origin_distances(
-            flat, field, acc.snap, study.residents.snap, limit_m=limit
+            flat, field, snap, study.residents.snap, limit_m=limit
         )[0]
     kw: dict[str, Any] = {
         "speed_m_s": preset.speeds_m_s[profile],
