@@ -172,3 +172,20 @@ def test_near_dropped_and_order_against_brute_force(island_graph, xy, max_m, see
     assert np.array_equal(p.near_dropped, s.near_dropped[perm])
     np.testing.assert_allclose(p.offset_m, s.offset_m[perm])
     np.testing.assert_allclose(p.leg_m, s.leg_m[perm])
+
+
+def test_the_edge_index_is_built_once_and_again_only_for_other_edges(cross_graph):
+    import pickle
+    from dataclasses import replace
+
+    first = cross_graph.edge_index()
+    snap_points(metric_points([(100, 20)]), cross_graph, max_snap_m=50)
+    assert cross_graph.edge_index() is first  # snapping reuses the kept index
+    assert replace(cross_graph, stats={}).edge_index() is first  # the same edges
+    # other kept edges (the island kept too): a new index, which snaps to the island
+    wider = replace(cross_graph, edge_kept=np.ones_like(cross_graph.edge_kept))
+    assert wider.edge_index() is not first
+    assert len(wider.edge_index().kept_idx) == wider.n_edges > len(first.kept_idx)
+    back = pickle.loads(pickle.dumps(cross_graph))  # not stored; rebuilt on use
+    assert back._edge_index is None
+    assert back.edge_index().kept_idx.tolist() == first.kept_idx.tolist()

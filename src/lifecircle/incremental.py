@@ -7,7 +7,7 @@ every table of an analysis (service areas, layers, the summary): seconds on a la
 touches:
 
 1. the added facilities are snapped as ``analyze`` snaps them
-   (:func:`lifecircle.placement.site_facilities`, with the network's edge index built once);
+   (:func:`lifecircle.placement.site_facilities`, on the network's kept edge index);
 2. per changed category, the distance field is edited (:func:`lifecircle.fieldedit.edit_field`:
    a length-limited search from each added facility, a search over the region whose nearest
    facility was removed);
@@ -50,7 +50,6 @@ from lifecircle.placement import SitedFacilities, site_facilities
 from lifecircle.result import Result
 from lifecircle.routing import origin_distances
 from lifecircle.scenario import NOW_MEETS, NOW_MISSES, facility_rows, threshold_rows
-from lifecircle.snapping import EdgeIndex
 from lifecircle.sources import ages
 from lifecircle.study import Study, check_new_ids
 from lifecircle.summary import communities_meeting, complete_life_circle
@@ -125,7 +124,7 @@ class EditEngine:
         self.limit_m = study.area.reach_m  # the farthest any coverage figure judges
         self.full_limit_m = study.search_limit_m
         self.within_m = limit_m(max(preset.minutes), preset.headline_speed_m_s)
-        self.index = EdgeIndex.of(net)
+        net.edge_index()  # built now, not on the first request
         # placing an added facility asks whether it lies in these: prepared once (a cache
         # inside the geometries; they are not changed)
         shapely.prepare([study.area.buffer_m, study.area.area_m])
@@ -244,7 +243,7 @@ class EditEngine:
         if add is None or not len(add):
             return None
         st = self.study
-        return site_facilities(add, st.network, st.area, st.settings, index=self.index)
+        return site_facilities(add, st.network, st.area, st.settings)
 
     def _changed_categories(self, sited: SitedFacilities | None, gone: np.ndarray) -> list[str]:
         cats = set(self.fac_cat[gone])

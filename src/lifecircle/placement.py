@@ -20,7 +20,7 @@ from lifecircle.errors import InputError
 from lifecircle.inputs import Prepared
 from lifecircle.network import Network
 from lifecircle.notes import note
-from lifecircle.snapping import EdgeIndex, Snapped, snap_points
+from lifecircle.snapping import Snapped, snap_points
 from lifecircle.sources import facilities, population
 from lifecircle.sources._files import Declared
 from lifecircle.sources._report import split_report
@@ -129,8 +129,6 @@ def site_facilities(
     net: Network,
     area: StudyArea,
     settings: Settings,
-    *,
-    index: EdgeIndex | None = None,
 ) -> SitedFacilities:
     """Keep the facilities within the reach buffer and snap their access points.
 
@@ -140,16 +138,13 @@ def site_facilities(
         Facilities in WGS 84 with the columns of ``FACILITY_COLUMNS`` (not modified).
     net, area, settings
         The walk network, the study area and the run's settings.
-    index
-        The network's edge index for snapping, when already built (see
-        :class:`lifecircle.snapping.EdgeIndex`).
     """
     fac_m = fac.to_crs(area.crs)
     in_buf = fac_m.intersects(area.buffer_m).to_numpy() if len(fac) else np.zeros(0, dtype=bool)
     table = fac[in_buf].reset_index(drop=True)
     fac_m = fac_m[in_buf].reset_index(drop=True)
     rows, pts = facilities.access_points(table, area.crs, step_m=settings.outline_step_m)
-    snap = snap_points(pts, net, max_snap_m=settings.max_snap_m, index=index)
+    snap = snap_points(pts, net, max_snap_m=settings.max_snap_m)
     table["on_network"] = np.bincount(rows[snap.on_network], minlength=len(table)) > 0
     table["access_points"] = np.bincount(rows, minlength=len(table))
     table["in_area"] = fac_m.intersects(area.area_m).to_numpy() if len(table) else []

@@ -82,13 +82,21 @@ def _side_of_road(
 
 @dataclass(frozen=True)
 class EdgeIndex:
-    """The spatial indexes :func:`snap_points` searches: kept edges and dropped ones. Building
-    them takes longer than snapping a few points, so a caller that snaps again and again (the
-    workbench) builds them once with :meth:`of` and passes them."""
+    """The spatial indexes :func:`snap_points` searches: kept edges and dropped ones. A network
+    keeps its own (:meth:`lifecircle.network.Network.edge_index`); ``of`` builds one."""
 
     kept_idx: np.ndarray
     kept: shapely.STRtree
     dropped: shapely.STRtree | None
+    # what the trees were built from: the same objects mean the same edges (never changed in place)
+    built_from: tuple[object, ...] = ()
+
+    def indexes(self, net: Network) -> bool:
+        """Whether these trees were built from ``net``'s edges."""
+        now = (net.edge_geom, net.edge_kept, net.crossings)
+        return len(self.built_from) == len(now) and all(
+            a is b for a, b in zip(self.built_from, now, strict=True)
+        )
 
     @classmethod
     def of(cls, net: Network) -> EdgeIndex:
@@ -101,12 +109,11 @@ class EdgeIndex:
             kept_idx=kept_idx,
             kept=shapely.STRtree(net.edge_geom[kept_idx]),
             dropped=shapely.STRtree(net.edge_geom[dropped_idx]) if len(dropped_idx) else None,
+            built_from=(net.edge_geom, net.edge_kept, net.crossings),
         )
 
 
-def snap_points(
-    points: np.ndarray, net: Network, *, max_snap_m: float, index: EdgeIndex | None = None
-) -> Snapped:
+def snap_points(points: np.ndarray, net: Network, *, max_snap_m: float) -> Snapped:
     """Snap shapely Points (metric CRS) to the nearest kept edge within ``max_snap_m``.
 
     Parameters
@@ -117,10 +124,11 @@ def snap_points(
         The walk graph.
     max_snap_m
         Points farther than this from every kept edge are off-network.
-    index
-        ``EdgeIndex.of(net)`` when already built (the same answer, without rebuilding it).
+
+    The network's edge index (:meth:`lifecircle.network.Network.edge_index`) is built on the
+    first call and reused by every later one.
     """
-    index = index or EdgeIndex.of(net)
+    index = net.edge_index()
     kept_idx = index.kept_idx
     loc, dist = _nearest(index.kept, points, max_snap_m)
     edge = np.where(loc >= 0, kept_idx[np.maximum(loc, 0)], -1)
