@@ -48,6 +48,9 @@ class Result:
         facilities carry a capacity (``capacity.csv``; empty when none does).
     gate_layers
         With compound gates, the ``compounds`` and ``gates`` layers of ``lifecircle.gpkg``.
+    service_area_outlines
+        The service areas of the headline profile as the map draws them (simplified and
+        rounded, WGS 84; :mod:`lifecircle.outlines`); None when not kept.
     """
 
     crs: CRS
@@ -66,3 +69,4 @@ class Result:
     capacity: pd.DataFrame = field(default_factory=pd.DataFrame)
     # with --gates: the "compounds" and "gates" layers of lifecircle.gpkg (WGS 84)
     gate_layers: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
+    service_area_outlines: gpd.GeoDataFrame | None = field(default=None, repr=False)

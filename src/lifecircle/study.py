@@ -37,6 +37,7 @@ from lifecircle.gates import Gates
 from lifecircle.inputs import Inputs, Prepared
 from lifecircle.isochrones import EdgeSamples, auto_cell_m, service_areas
 from lifecircle.network import Network, build_network, walk_network_notes
+from lifecircle.outlines import service_area_rows
 from lifecircle.placement import (
     PlacedResidents,
     SitedFacilities,
@@ -73,7 +74,7 @@ log = logging.getLogger(__name__)
 SEARCH_LIMIT_FACTOR = 2.0
 
 CACHE_NAME = "study_cache.pickle"
-CACHE_FORMAT = 4  # 4: the network may carry terrain costs (--dem)
+CACHE_FORMAT = 5  # 4: terrain costs (--dem); 5: service areas kept in WGS 84 with their outlines
 
 
 def study_cache(out: Path) -> Path:
@@ -401,10 +402,11 @@ class Study:
             buffer_m=self.settings.service_area_buffer_m,
             fill_holes_m2=self.settings.service_area_fill_holes_m2,
         )
-        return [
-            {"category": cat, "profile": profile, "minutes": minutes, "geometry": geom}
-            for (profile, minutes), geom in areas.items()
-        ]
+        # in WGS 84, with the outlines the map draws: made here, in the workers, and kept with
+        # the category, so that a scenario redraws only the categories it changed
+        return service_area_rows(
+            cat, areas, crs=self.area.crs, drawn_profile=preset.headline_profile
+        )
 
     def catchment(self, category: str) -> Catchment:
         """Per facility of ``category``, the residents within the category's threshold and

@@ -25,6 +25,7 @@ from lifecircle.coverage import (
 )
 from lifecircle.naming import ALL, coverage_col, dist_col, limit_m, median_dist_col, time_col
 from lifecircle.notes import add_notes, note
+from lifecircle.outlines import OUTLINE_COLUMNS, outline_frame
 from lifecircle.result import Result
 from lifecircle.sources import ages
 from lifecircle.sources.codes import compare_with_code_table
@@ -274,12 +275,10 @@ def build_result(study: Study, reaches: list[CategoryReach], timings: dict[str, 
     if code_report is not None:
         counts["code_table"] = code_report
     empty = [r.category for r in reaches if not len(study.access[r.category].rows)]
-    sa = gpd.GeoDataFrame(
-        [row for r in reaches for row in r.service_areas],
-        columns=["category", "profile", "minutes", "geometry"],
-        geometry="geometry",
-        crs=study.area.crs,
-    ).to_crs(4326)
+    rows = [row for r in reaches for row in r.service_areas]
+    sa = gpd.GeoDataFrame(  # in WGS 84 already (lifecircle.outlines.service_area_rows)
+        pd.DataFrame(rows, columns=OUTLINE_COLUMNS), geometry="geometry", crs=4326
+    )
     summary = build_summary(
         study,
         res=res,
@@ -315,4 +314,5 @@ def build_result(study: Study, reaches: list[CategoryReach], timings: dict[str, 
         categories=categories,
         capacity=capacity,
         gate_layers=gate_layers(study.gates, res) if study.gates is not None else {},
+        service_area_outlines=outline_frame(rows),
     )

@@ -215,30 +215,21 @@ def layers(bench: Workbench) -> dict[str, Any]:
     }
 
 
-def _empty() -> dict[str, Any]:
-    return {"type": "FeatureCollection", "features": []}
-
-
 def service_areas(bench: Workbench) -> dict[str, Any]:
     """The baseline's service areas as ``map.html`` draws them: per category (key) a
     FeatureCollection of its nested tiers (``minutes``, largest first) for the profile of the
     complete life circle, simplified by ``SERVICE_AREA_TOL_M`` in the study's CRS, in WGS 84,
     with the category's map colour (``colour``). Edits do not redraw them: they are the
     baseline's."""
-    from lifecircle.render.maps import CATEGORY_COLOURS, SERVICE_AREA_TOL_M, _simplify
+    from lifecircle.outlines import drawn_service_areas
+    from lifecircle.render.maps import CATEGORY_COLOURS
 
     base = bench.baseline
-    sa = base.service_areas
-    profile = base.summary["complete_life_circle"]["profile"]
+    drawn = drawn_service_areas(base, base.summary["complete_life_circle"]["profile"])
     out: dict[str, Any] = {}
     for k, cat in enumerate(bench.study.categories):
-        if not len(sa):  # no service area at all: no tier
-            out[cat] = {"colour": CATEGORY_COLOURS[k % len(CATEGORY_COLOURS)], "tiers": _empty()}
-            continue
-        tiers = sa[(sa["category"] == cat) & (sa["profile"] == profile)]
-        tiers = tiers[~tiers.geometry.is_empty & tiers.geometry.notna()]
-        tiers = tiers.sort_values("minutes", ascending=False)
-        area = _simplify(tiers[["minutes", "geometry"]], base.crs, SERVICE_AREA_TOL_M)
+        area = drawn.loc[drawn["category"] == cat, ["minutes", "geometry"]]
+        area = area.sort_values("minutes", ascending=False)
         area = area.assign(minutes=area["minutes"].astype(int))
         out[cat] = {
             "colour": CATEGORY_COLOURS[k % len(CATEGORY_COLOURS)],
@@ -255,8 +246,9 @@ def gaps(bench: Workbench) -> dict[str, Any]:
     import geopandas as gpd
     import numpy as np
 
+    from lifecircle.outlines import PRECISION_DEG
     from lifecircle.render.hexbin import hex_size_m, hexbin
-    from lifecircle.render.maps import MAX_GAP_POINTS, PRECISION_DEG
+    from lifecircle.render.maps import MAX_GAP_POINTS
 
     g = bench.baseline.gaps
     if len(g) > MAX_GAP_POINTS:

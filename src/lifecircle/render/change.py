@@ -24,8 +24,8 @@ from openpyxl.worksheet.worksheet import Worksheet
 from lifecircle.fileio import atomic_write
 from lifecircle.i18n import t
 from lifecircle.naming import ALL
+from lifecircle.outlines import PRECISION_DEG
 from lifecircle.render.escape import excel_text, formula_like, safe_text
-from lifecircle.render.maps import PRECISION_DEG
 from lifecircle.render.spreadsheet import category_label
 
 if TYPE_CHECKING:

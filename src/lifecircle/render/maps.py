@@ -31,6 +31,7 @@ from lifecircle.headline import Headline, headline
 from lifecircle.i18n import t
 from lifecircle.naming import ALL, median_dist_col
 from lifecircle.notes import denominator_label
+from lifecircle.outlines import PRECISION_DEG, drawn_service_areas, simplified
 from lifecircle.render.assets import DEFAULT_CSS, DEFAULT_JS, inline_assets
 from lifecircle.render.controls import (
     CLASS_COLOURS,
@@ -113,8 +114,6 @@ CATEGORY_COLOURS = [  # cool hues only: the coverage classes use red, orange and
 ]
 MAX_ICONS = 400  # beyond this a category is drawn as canvas circles rather than icons
 MAX_GAP_POINTS = 2000  # beyond this gaps are aggregated to cells
-PRECISION_DEG = 1e-5  # about 1 m: finer than any simplification below
-SERVICE_AREA_TOL_M = 10.0  # service areas come from a 10 m raster widened by 40 m
 
 
 def coverage_class(share: float, target: float) -> str:
@@ -128,14 +127,6 @@ def coverage_class(share: float, target: float) -> str:
     if share >= target + (1 - target) / 2:
         return "well_above"
     return "meets"
-
-
-def _simplify(gdf: gpd.GeoDataFrame, crs: Any, tol_m: float) -> gpd.GeoDataFrame:
-    g = gdf.to_crs(crs)
-    g["geometry"] = g.geometry.simplify(tol_m, preserve_topology=True)
-    g = g.to_crs(4326)
-    g["geometry"] = g.geometry.set_precision(PRECISION_DEG)
-    return g
 
 
 # ---- basemaps -------------------------------------------------------------------------------
@@ -388,24 +379,23 @@ def _category_layer(
     k: int,
     cat: str,
     result: MapInputs,
-    profile: str,
+    drawn: gpd.GeoDataFrame,
     shift: Callable[[gpd.GeoDataFrame], gpd.GeoDataFrame],
     lang: str,
     counts: dict[str, int],
     hl: Headline,
 ) -> None:
-    fac, sa, crs = result.facilities, result.service_areas, result.crs
+    """The layer of one category: its service areas as ``drawn``
+    (:func:`lifecircle.outlines.drawn_service_areas`) and its facilities."""
+    fac, crs = result.facilities, result.crs
     colour = CATEGORY_COLOURS[k % len(CATEGORY_COLOURS)]
     label = category_label(result.summary, cat, lang)
     icon = str(result.summary["categories"].get(cat, {}).get("icon") or label[:1])
     pts = fac[fac["category"] == cat] if len(fac) else fac
     fg = folium.FeatureGroup(name=f"{safe_text(label)} ({len(pts)})", show=False)
-    tiers = sa[(sa["category"] == cat) & (sa["profile"] == profile)]
+    tiers = drawn[drawn["category"] == cat]
     for minutes in sorted(tiers["minutes"].unique(), reverse=True):  # nested: largest first
-        sel = tiers[tiers["minutes"] == minutes]
-        if not len(sel) or sel.geometry.iloc[0].is_empty:
-            continue
-        area = shift(_simplify(sel[["geometry"]], crs, SERVICE_AREA_TOL_M))
+        area = shift(tiers.loc[tiers["minutes"] == minutes, ["geometry"]])
         EncodedAreas(  # not interactive: a click reaches the community beneath
             area.geometry.iloc[0],
             style={
@@ -644,7 +634,7 @@ def make_map(
     bm = basemap(tiles)
     shift = display_shift(bm)
     hl = headline(summary)
-    comm = shift(_simplify(result.communities, crs, 2.0))
+    comm = shift(simplified(result.communities, crs, 2.0))
     m = base_map(tuple(comm.total_bounds), bm)
     counts: dict[str, int] = {}
 
@@ -654,8 +644,9 @@ def make_map(
     counts["communities"] = len(props)
     if "unsure" in props:
         _uncertain_layer(m, props[props["unsure"]], lang, counts)
+    drawn = drawn_service_areas(result, profile)
     for k, cat in enumerate(result.categories):
-        _category_layer(m, k, cat, result, profile, shift, lang, counts, hl)
+        _category_layer(m, k, cat, result, drawn, shift, lang, counts, hl)
     _gaps_layer(m, result, shift, counts, lang, hl)
     if overlay is not None:
         counts.update(overlay(m, shift, lang))

@@ -17,11 +17,11 @@ import numpy as np
 
 from lifecircle.fileio import atomic_write
 from lifecircle.i18n import t
+from lifecircle.outlines import PRECISION_DEG
 from lifecircle.render.controls import CLASS_COLOURS, _script
 from lifecircle.render.escape import plot_text, safe_text
 from lifecircle.render.figures import DPI, _labels, _rc
 from lifecircle.render.maps import (
-    PRECISION_DEG,
     base_map,
     basemap,
     coverage_class,
