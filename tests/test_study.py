@@ -428,3 +428,22 @@ def test_a_reach_is_reused_only_with_the_field_it_was_measured_from(study, drawn
     assert drawn == ["clinic"]
     assert other._reach["clinic"].field is field
     assert_frame_equal(_area_layer(got), _area_layer(study.coverage()))
+
+
+def test_the_kept_outlines_are_the_service_areas_as_the_map_simplifies_them(study):
+    """The outlines made in the service-area workers are those the map made from the layer
+    (the way it still draws an analysis read back from its folder), shape for shape."""
+    from dataclasses import replace
+
+    from lifecircle.outlines import drawn_service_areas
+
+    got = study.coverage()
+    profile = got.summary["complete_life_circle"]["profile"]
+    kept = drawn_service_areas(got, profile)
+    again = drawn_service_areas(replace(got, service_area_outlines=None), profile)
+    assert len(kept) and set(kept["profile"]) == {profile}
+    cols = ["category", "profile", "minutes"]
+    assert kept[cols].to_numpy().tolist() == again[cols].to_numpy().tolist()
+    assert kept.geometry.to_wkb().tolist() == again.geometry.to_wkb().tolist()
+    other = got.service_areas[got.service_areas["profile"] != profile]
+    assert len(other)  # the other profiles' longest tier: in the layer, never drawn
