@@ -162,3 +162,19 @@ def test_every_denominator_on_a_known_case():
         "residential_buildings",
         "residential_floor_area_m2",
     }
+
+
+@pytest.mark.parametrize("n_cols", [1, 8, 62, 63, 70])
+def test_distinct_rows_of_the_gaps_match_numpys_unique_rows(n_cols):
+    """The gaps layer names each distinct set of missing categories once: as integer codes up
+    to 62 categories, as rows beyond; both give numpy's distinct rows (maybe in another order)."""
+    from lifecircle.tables import _distinct_rows
+
+    rng = np.random.default_rng(n_cols)
+    rows = rng.random((500, n_cols)) < 0.2
+    rows[:50] = rows[50:100]  # repeated rows
+    sets, which = _distinct_rows(rows)
+    want = np.unique(rows, axis=0)
+    assert (sets[which] == rows).all()
+    assert sorted(map(tuple, sets.tolist())) == sorted(map(tuple, want.tolist()))
+    assert len(sets) == len(want)  # each once

@@ -113,21 +113,36 @@ def facility_layer(
     return fac
 
 
+def _distinct_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of a boolean matrix, sorted, and which of them each row is: rows of up
+    to 62 columns as one integer each (sorting integers is 8 times faster than sorting rows)."""
+    n_cols = rows.shape[1]
+    if n_cols > 62:
+        sets, which = np.unique(rows, axis=0, return_inverse=True)
+        return sets, which.reshape(-1)
+    code = rows.astype(np.int64) @ (np.int64(1) << np.arange(n_cols, dtype=np.int64))
+    uniq, which = np.unique(code, return_inverse=True)
+    sets = (uniq[:, None] >> np.arange(n_cols, dtype=np.int64)) & 1
+    return sets.astype(bool), which.reshape(-1)
+
+
 def gaps_layer(res: gpd.GeoDataFrame, preset: Preset) -> gpd.GeoDataFrame:
     """Residents without the complete life circle at the longest tier, with what they miss."""
     maxm = max(preset.minutes)
     speed = preset.headline_speed_m_s
     full = covered_mask(res, ALL, speed, maxm, preset)
     gap_idx = np.flatnonzero(~full)
-    miss_cols = []
-    for c in preset.basket_for(maxm):
+    basket = list(preset.basket_for(maxm))
+    # per gap, which categories it misses (a row of booleans); each distinct row named once
+    lacks = np.zeros((len(gap_idx), len(basket)), dtype=bool)
+    for j, c in enumerate(basket):
         lim = basket_limit_m(preset, c, speed, maxm)
-        miss_cols.append(np.where(~(res[dist_col(c)].to_numpy()[gap_idx] <= lim), c, ""))
-    missing = (
-        [", ".join(x for x in row if x) for row in zip(*miss_cols, strict=True)]
-        if miss_cols
-        else [""] * len(gap_idx)
-    )
+        lacks[:, j] = ~(res[dist_col(c)].to_numpy()[gap_idx] <= lim)
+    missing: list[str] = [""] * len(gap_idx)
+    if len(gap_idx) and basket:
+        sets, which = _distinct_rows(lacks)
+        names = [", ".join(c for c, lack in zip(basket, row, strict=True) if lack) for row in sets]
+        missing = np.array(names, dtype=object)[which.reshape(-1)].tolist()
     return gpd.GeoDataFrame(
         {
             "community_id": res["community_id"].to_numpy()[~full],
