@@ -85,6 +85,8 @@ def _run_cli(label: str, args: list[str], work: Path) -> dict:
         "wall_s": wall,
         "stages_s": t,
         "outputs_and_startup_s": wall - analysis,
+        # per file-writing task (forked workers side by side) and their wall time
+        "output_timings_s": s.get("output_timings_s", {}),
         # ru_maxrss of children is the largest child so far; cases run from small to large
         "peak_rss_gb": peak_kb / 1024 / 1024 if peak_kb > before else None,
         "map_mb": s["map"]["bytes"] / 1e6,

@@ -38,6 +38,7 @@ DTYPE_REASONS = {"weight": " (b4987ab: population weights are checked as numbers
 # ("timings": not compared at all.)
 SUMMARY_INTENDED: tuple[tuple[str, str], ...] = (
     ("/timings_s", "timings"),
+    ("/output_timings_s", "timings"),
     ("/provenance/created_utc", "timings"),
     ("/provenance/presentation", "#9: presentation options (lang, tiles, offline) apart"),
     ("/provenance/parameters/lang", "#9: presentation options (lang, tiles, offline) apart"),

@@ -153,6 +153,34 @@ def stages_section(rows) -> list[str]:
     return out
 
 
+def outputs_section(rows) -> list[str]:
+    """The outputs of each case, per file-writing task (``summary.json → output_timings_s``)."""
+    rows = [r for r in rows if r.get("output_timings_s")]
+    if not rows:
+        return []
+    tasks = ["map", "cache", "gpkg", "xlsx", "tables", "figures"]
+    out = [
+        "### Writing the outputs, file by file",
+        "",
+        "Seconds each file-writing task took (`summary.json → output_timings_s`): `map` is",
+        "`map.html`, `cache` the saved study, `gpkg` `lifecircle.gpkg`, `xlsx` `coverage.xlsx`,",
+        "`tables` the CSV files and the task list (`tasks.csv`, `tasks.xlsx`), `figures` the two",
+        "PNGs. On areas of 50,000 nodes or more they run in forked workers side by side, so `wall`",
+        "(what the user waits) is less than their sum. `report.html` and `summary.json` follow.",
+        "",
+        "| case | " + " | ".join(tasks) + " | wall (s) | start-up, summary and report (s) |",
+        "|" + "---|" * (len(tasks) + 3),
+    ]
+    for r in rows:
+        t = r["output_timings_s"]
+        rest = r["outputs_and_startup_s"] - t.get("wall", 0.0)
+        out.append(
+            f"| {r['case']} | " + " | ".join(f(t.get(k)) for k in tasks)
+            + f" | {f(t.get('wall'))} | {f(rest)} |"
+        )
+    return out
+
+
 def service_section(rows) -> list[str]:
     if not rows:
         return ["## Service areas", "", "(not run)"]
@@ -243,6 +271,8 @@ def main() -> None:
         "",
         *stages_section(load("stages.json")),
         "",
+        *outputs_section(load("stages.json") or []),
+        "",
         *service_section(load("service_area.json")),
         "",
         *batch_section(load("batch.json")),
@@ -251,7 +281,7 @@ def main() -> None:
         "",
     ]
     # measured figures of the planning commands, kept by hand (their benches print them)
-    for kept in ("PLANNING.md", "NOTES.md", "CROSSINGS.md", "TERRAIN.md"):
+    for kept in ("SPEED.md", "PLANNING.md", "NOTES.md", "CROSSINGS.md", "TERRAIN.md"):
         if (HERE / kept).exists():
             lines += [(HERE / kept).read_text("utf-8")]
     (HERE / "RESULTS.md").write_text("\n".join(lines), encoding="utf-8")

@@ -13,6 +13,7 @@ import json
 import logging
 import platform
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
@@ -417,7 +418,8 @@ def _output_tasks(
 
 def _run_tasks(tasks: _Tasks, *, processes: int, tell: Callable[[str], None]) -> dict[str, Any]:
     """Runs ``tasks`` (forked on ``processes`` workers when more than one), telling each
-    task's file names as it starts; returns what each returned."""
+    task's file names as it starts; returns what each returned, and under ``"seconds"`` how
+    long each took and (``"wall"``) all of them together."""
     order = list(tasks)
     started = 0
 
@@ -431,8 +433,15 @@ def _run_tasks(tasks: _Tasks, *, processes: int, tell: Callable[[str], None]) ->
     # with workers every file is started at once (a worker takes the next as it is free)
     for _ in range(len(order) if processes > 1 and has_fork() else 1):
         start_next()
-    results = forked_map(lambda k: tasks[k][1](), order, processes=processes, done=start_next)
-    return dict(zip(order, results, strict=True))
+    def timed(key: str) -> tuple[Any, float]:
+        t0 = time.perf_counter()
+        return tasks[key][1](), time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    results = forked_map(timed, order, processes=processes, done=start_next)
+    seconds = {k: round(s, 4) for k, (_, s) in zip(order, results, strict=True)}
+    seconds["wall"] = round(time.perf_counter() - t0, 4)
+    return {k: r for k, (r, _) in zip(order, results, strict=True)} | {"seconds": seconds}
 
 
 def write_outputs(  # noqa: PLR0913  (keyword-only options, each an optional part of a run)
@@ -502,6 +511,8 @@ def write_outputs(  # noqa: PLR0913  (keyword-only options, each an optional par
         summary["text_cells"] = counts
         add_notes(summary, notes)
         summary["map"], summary["figures"] = done["map"], done["figures"]
+        # per file-writing task, forked workers side by side: "wall" is what the user waited
+        summary["output_timings_s"] = done["seconds"]
         summary.update(more.summary)
         summary["outputs"] = [*written, *([CACHE_FILE] if study is not None else [])]
         tell("summary.json")
