@@ -175,7 +175,8 @@ def outputs_section(rows) -> list[str]:
         t = r["output_timings_s"]
         rest = r["outputs_and_startup_s"] - t.get("wall", 0.0)
         out.append(
-            f"| {r['case']} | " + " | ".join(f(t.get(k)) for k in tasks)
+            f"| {r['case']} | "
+            + " | ".join(f(t.get(k)) for k in tasks)
             + f" | {f(t.get('wall'))} | {f(rest)} |"
         )
     return out

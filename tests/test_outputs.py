@@ -76,6 +76,16 @@ def test_every_output_and_the_marker(earlier_run):
         assert (earlier_run / name).stat().st_mode & 0o777 == fileio.file_mode()
 
 
+def test_summary_times_each_file_writing_task(earlier_run):
+    """``output_timings_s``: one entry per file-writing task, and the wall time of them all,
+    which takes in each of them (they run one after the other, or side by side)."""
+    got = json.loads((earlier_run / "summary.json").read_text("utf-8"))["output_timings_s"]
+    tasks = {k: v for k, v in got.items() if k != "wall"}
+    assert set(tasks) == {"map", "gpkg", "xlsx", "tables", "figures"}  # no study saved here
+    assert all(v >= 0 for v in tasks.values())
+    assert got["wall"] >= max(tasks.values())
+
+
 def test_overwrite_keeps_the_users_files_byte_identical(small, earlier):
     mine = {k: v for k, v in snapshot(earlier).items() if k in ("survey.xlsx", "notes.txt")}
     write(small, earlier)
@@ -216,9 +226,8 @@ def _same_run(folder: Path) -> dict[str, bytes]:
     for name in ("map.html", "report.html"):
         text = re.sub(rb"_[0-9a-f]{32}", b"_ID", files[name])
         files[name] = re.sub(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", b"TIME", text)
-    files["summary.json"] = re.sub(
-        rb'"(created_utc|[a-z_]+_s)": "?[^,\n]*', b"", files["summary.json"]
-    )
+    text = re.sub(rb'"output_timings_s": \{[^}]*\}', b"", files["summary.json"])
+    files["summary.json"] = re.sub(rb'"(created_utc|[a-z_]+_s)": "?[^,\n]*', b"", text)
     del files[fileio.MARKER]  # when it was written
     layers = []  # a GeoPackage holds the time each layer was written: its values compared
     for layer in pyogrio.list_layers(folder / "lifecircle.gpkg")[:, 0]:

@@ -433,6 +433,7 @@ def _run_tasks(tasks: _Tasks, *, processes: int, tell: Callable[[str], None]) ->
     # with workers every file is started at once (a worker takes the next as it is free)
     for _ in range(len(order) if processes > 1 and has_fork() else 1):
         start_next()
+
     def timed(key: str) -> tuple[Any, float]:
         t0 = time.perf_counter()
         return tasks[key][1](), time.perf_counter() - t0
