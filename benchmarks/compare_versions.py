@@ -39,6 +39,9 @@ DTYPE_REASONS = {"weight": " (b4987ab: population weights are checked as numbers
 SUMMARY_INTENDED: tuple[tuple[str, str], ...] = (
     ("/timings_s", "timings"),
     ("/output_timings_s", "timings"),
+    ("/scenario/timings_s", "timings"),
+    ("/crossings/baseline_routing_s", "timings"),
+    ("/crossings/split_s", "timings"),
     ("/provenance/created_utc", "timings"),
     ("/provenance/presentation", "#9: presentation options (lang, tiles, offline) apart"),
     ("/provenance/parameters/lang", "#9: presentation options (lang, tiles, offline) apart"),

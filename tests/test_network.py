@@ -35,6 +35,36 @@ def test_csr_keeps_shortest_parallel_edge_and_drops_loops():
     assert csr[2, 2] == 0.0 and csr.nnz == 4
 
 
+def _csr_by_brute_force(n, u, v, w, back):
+    """Per ordered pair, the least weight of the edges between them: a dense matrix (NaN where
+    there is no edge), self-loops left out."""
+    best = np.full((n, n), np.nan)
+    for a, b, fw, bw in zip(u, v, w, back, strict=True):
+        if a == b:
+            continue
+        for i, j, x in ((a, b, fw), (b, a, bw)):
+            best[i, j] = x if np.isnan(best[i, j]) else min(best[i, j], x)
+    return best
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_csr_against_brute_force_both_ways_with_parallel_edges(seed):
+    """Random multigraphs (parallel edges both ways, loops, zero weights, other weights back):
+    every entry is the least weight of its ordered pair, explicit zeros kept, nothing else."""
+    rng = np.random.default_rng(seed)
+    n, m = int(rng.integers(1, 12)), int(rng.integers(0, 40))
+    u, v = rng.integers(0, n, m), rng.integers(0, n, m)
+    w, back = rng.integers(0, 4, m).astype(float), rng.integers(0, 4, m).astype(float)
+    csr = build_csr(n, u, v, w, back=back)
+    want = _csr_by_brute_force(n, u, v, w, back)
+    assert csr.shape == (n, n) and csr.has_sorted_indices
+    assert csr.nnz == int(np.isfinite(want).sum())
+    got = np.full((n, n), np.nan)
+    rows = np.repeat(np.arange(n), np.diff(csr.indptr))
+    got[rows, csr.indices] = csr.data
+    np.testing.assert_array_equal(got, want)
+
+
 def test_no_ways_is_a_clear_error():
     with pytest.raises(NoNetworkError, match="no walkable ways"):
         build_network([], LOCAL_CRS)

@@ -325,6 +325,13 @@ def test_service_areas_in_forked_workers_are_those_of_one_process(town, settings
     assert len(a) == len(b) > 0
     assert list(a["category"]) == list(b["category"])
     assert (shapely.to_wkb(a.geometry.to_numpy()) == shapely.to_wkb(b.geometry.to_numpy())).all()
+    a, b = one.service_area_outlines, two.service_area_outlines  # the map's, made in the workers
+    assert a is not None and b is not None and len(a) == len(b) > 0
+    assert (
+        a[["category", "minutes"]].to_numpy().tolist()
+        == b[["category", "minutes"]].to_numpy().tolist()
+    )
+    assert (shapely.to_wkb(a.geometry.to_numpy()) == shapely.to_wkb(b.geometry.to_numpy())).all()
 
 
 def test_adding_a_facility_already_in_the_study_is_refused(study, town):
@@ -447,3 +454,31 @@ def test_the_kept_outlines_are_the_service_areas_as_the_map_simplifies_them(stud
     assert kept.geometry.to_wkb().tolist() == again.geometry.to_wkb().tolist()
     other = got.service_areas[got.service_areas["profile"] != profile]
     assert len(other)  # the other profiles' longest tier: in the layer, never drawn
+
+
+def test_the_gaps_name_the_categories_each_resident_misses(study):
+    """``missing_categories`` is, per resident without the complete life circle, the basket's
+    categories (in basket order) whose walk is longer than its limit or unknown."""
+    import numpy as np
+
+    from lifecircle.coverage import basket_limit_m, covered_mask
+    from lifecircle.naming import ALL
+    from lifecircle.tables import gaps_layer
+
+    res, preset = study.coverage().residents, study.settings.preset
+    maxm, speed = max(preset.minutes), preset.headline_speed_m_s
+    res = res.copy()
+    res.loc[res.index[::3], dist_col("market")] = np.nan  # unknown walks: missing
+    gaps = gaps_layer(res, preset)
+    keep = ~covered_mask(res, ALL, speed, maxm, preset)
+    want = [
+        ", ".join(
+            c
+            for c in preset.basket_for(maxm)
+            if not row[dist_col(c)] <= basket_limit_m(preset, c, speed, maxm)
+        )
+        for _, row in res[keep].iterrows()
+    ]
+    assert len(gaps) == int(keep.sum()) > 0
+    assert gaps["missing_categories"].tolist() == want
+    assert any(", " in w for w in want) and "market" in ", ".join(want)

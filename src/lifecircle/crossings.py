@@ -249,6 +249,7 @@ def cut_at_crossings(
             edge_name=net.edge_name[order],
             edge_kept=net.edge_kept[order],
             _csr=None,
+            _edge_index=None,
             **terrain,
         ),
         len(cuts),
@@ -328,6 +329,7 @@ def split_crossings(
         stats=dict(net.stats) | stats,
         crossings=crossings,
         _csr=None,
+        _edge_index=None,
         **_terrain_of(
             net, order, link_m=link_len, nodes=np.concatenate([np.arange(net.n_nodes), copied])
         ),
@@ -424,6 +426,7 @@ def without_delays(net: Network) -> Network:
         stats={k: v for k, v in net.stats.items() if not k.startswith("crossing_")},
         crossings=None,
         _csr=None,
+        _edge_index=None,
         **_terrain_of(net, order, nodes=np.arange(n0)),
     )
 

@@ -327,9 +327,10 @@ def _write_files(
     more: MoreOutputs,
     study: tuple[Study, str] | None,
     tell: Callable[[str], None],
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], dict[str, float]]:
     """Every file but ``summary.json`` and the report in ``tmp``; returns what each task
-    returned (``map``, ``cache``, ``gpkg``, ``xlsx``, ``tables``, ``figures``).
+    returned (``map``, ``cache``, ``gpkg``, ``xlsx``, ``tables``, ``figures``) and the seconds
+    each took, with ``wall`` for all of them.
 
     The files are independent of each other (the map and the figures read nothing the tables
     add to the summary), so on large areas they are written by forked workers on the cores at
@@ -416,10 +417,12 @@ def _output_tasks(
     return tasks
 
 
-def _run_tasks(tasks: _Tasks, *, processes: int, tell: Callable[[str], None]) -> dict[str, Any]:
+def _run_tasks(
+    tasks: _Tasks, *, processes: int, tell: Callable[[str], None]
+) -> tuple[dict[str, Any], dict[str, float]]:
     """Runs ``tasks`` (forked on ``processes`` workers when more than one), telling each
-    task's file names as it starts; returns what each returned, and under ``"seconds"`` how
-    long each took and (``"wall"``) all of them together."""
+    task's file names as it starts; returns what each returned, and how long each took with
+    (``"wall"``) all of them together."""
     order = list(tasks)
     started = 0
 
@@ -442,7 +445,7 @@ def _run_tasks(tasks: _Tasks, *, processes: int, tell: Callable[[str], None]) ->
     results = forked_map(timed, order, processes=processes, done=start_next)
     seconds = {k: round(s, 4) for k, (_, s) in zip(order, results, strict=True)}
     seconds["wall"] = round(time.perf_counter() - t0, 4)
-    return {k: r for k, (r, _) in zip(order, results, strict=True)} | {"seconds": seconds}
+    return {k: r for k, (r, _) in zip(order, results, strict=True)}, seconds
 
 
 def write_outputs(  # noqa: PLR0913  (keyword-only options, each an optional part of a run)
@@ -494,7 +497,7 @@ def write_outputs(  # noqa: PLR0913  (keyword-only options, each an optional par
     with stage as tmp:  # the private folder of the new files; moved in when all are written
         final = _with_summary(result, inputs, settings, files, shown, sensitivity)
         summary = final.summary
-        done = _write_files(
+        done, seconds = _write_files(
             result,
             final,
             tmp,
@@ -513,7 +516,7 @@ def write_outputs(  # noqa: PLR0913  (keyword-only options, each an optional par
         add_notes(summary, notes)
         summary["map"], summary["figures"] = done["map"], done["figures"]
         # per file-writing task, forked workers side by side: "wall" is what the user waited
-        summary["output_timings_s"] = done["seconds"]
+        summary["output_timings_s"] = seconds
         summary.update(more.summary)
         summary["outputs"] = [*written, *([CACHE_FILE] if study is not None else [])]
         tell("summary.json")

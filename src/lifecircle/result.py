@@ -50,7 +50,8 @@ class Result:
         With compound gates, the ``compounds`` and ``gates`` layers of ``lifecircle.gpkg``.
     service_area_outlines
         The service areas of the headline profile as the map draws them (simplified and
-        rounded, WGS 84; :mod:`lifecircle.outlines`); None when not kept.
+        rounded, WGS 84; :mod:`lifecircle.outlines`); None when not kept. Replace it with
+        ``service_areas`` (or set it to None): the map draws it when it is there.
     """
 
     crs: CRS

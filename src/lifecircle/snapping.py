@@ -80,7 +80,7 @@ def _side_of_road(
     return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class EdgeIndex:
     """The spatial indexes :func:`snap_points` searches: kept edges and dropped ones. A network
     keeps its own (:meth:`lifecircle.network.Network.edge_index`); ``of`` builds one."""

@@ -248,6 +248,7 @@ class Study:
         ) as step:
             access = _route(net, sited, categories, area, settings, clock, step)
         gates = _find_gates(prepared, inputs, net, area, settings, residents, clock=clock)
+        net.drop_edge_index()  # every point is placed: not held through the workers' forks
         counts = _study_counts(comm_counts, area, fac_counts, sited, residents)
         return cls(
             inputs=inputs,

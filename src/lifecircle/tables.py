@@ -48,6 +48,8 @@ class CategoryReach:
     resident_m: np.ndarray
     nearest_point: np.ndarray
     building_m: np.ndarray | None
+    # per tier: category, profile, minutes, geometry (WGS 84) and the map's outline
+    # (lifecircle.outlines.service_area_rows)
     service_areas: list[dict[str, Any]]
     routing_s: float = 0.0
     service_areas_s: float = 0.0

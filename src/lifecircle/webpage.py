@@ -218,7 +218,7 @@ def layers(bench: Workbench) -> dict[str, Any]:
 def service_areas(bench: Workbench) -> dict[str, Any]:
     """The baseline's service areas as ``map.html`` draws them: per category (key) a
     FeatureCollection of its nested tiers (``minutes``, largest first) for the profile of the
-    complete life circle, simplified by ``SERVICE_AREA_TOL_M`` in the study's CRS, in WGS 84,
+    complete life circle (:func:`lifecircle.outlines.drawn_service_areas`), in WGS 84,
     with the category's map colour (``colour``). Edits do not redraw them: they are the
     baseline's."""
     from lifecircle.outlines import drawn_service_areas
