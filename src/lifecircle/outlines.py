@@ -16,7 +16,7 @@ from pyproj import CRS
 
 PRECISION_DEG = 1e-5  # about 1 m: finer than any simplification below
 SERVICE_AREA_TOL_M = 10.0  # service areas come from a 10 m raster widened by 40 m
-OUTLINE_COLUMNS = ["category", "profile", "minutes", "geometry"]
+SERVICE_AREA_COLUMNS = ["category", "profile", "minutes", "geometry"]  # the layer and outlines
 
 
 def simplified(gdf: gpd.GeoDataFrame, crs: Any, tol_m: float) -> gpd.GeoDataFrame:
@@ -64,7 +64,7 @@ def outline_frame(rows: list[dict[str, Any]]) -> gpd.GeoDataFrame:
     """The outlines of :func:`service_area_rows` (those drawn) as one layer."""
     drawn = [{**r, "geometry": r["outline"]} for r in rows if r.get("outline") is not None]
     return gpd.GeoDataFrame(
-        pd.DataFrame(drawn, columns=OUTLINE_COLUMNS), geometry="geometry", crs=4326
+        pd.DataFrame(drawn, columns=SERVICE_AREA_COLUMNS), geometry="geometry", crs=4326
     )
 
 
@@ -85,4 +85,4 @@ def drawn_service_areas(result: _HasServiceAreas, profile: str) -> gpd.GeoDataFr
         return outline_frame([])
     tiers = sa[(sa["profile"] == profile) & sa.geometry.notna()]
     tiers = tiers[~tiers.geometry.is_empty]
-    return simplified(tiers[OUTLINE_COLUMNS], result.crs, SERVICE_AREA_TOL_M)
+    return simplified(tiers[SERVICE_AREA_COLUMNS], result.crs, SERVICE_AREA_TOL_M)

@@ -25,7 +25,7 @@ from lifecircle.coverage import (
 )
 from lifecircle.naming import ALL, coverage_col, dist_col, limit_m, median_dist_col, time_col
 from lifecircle.notes import add_notes, note
-from lifecircle.outlines import OUTLINE_COLUMNS, outline_frame
+from lifecircle.outlines import SERVICE_AREA_COLUMNS, outline_frame
 from lifecircle.result import Result
 from lifecircle.sources import ages
 from lifecircle.sources.codes import compare_with_code_table
@@ -294,7 +294,7 @@ def build_result(study: Study, reaches: list[CategoryReach], timings: dict[str, 
     empty = [r.category for r in reaches if not len(study.access[r.category].rows)]
     rows = [row for r in reaches for row in r.service_areas]
     sa = gpd.GeoDataFrame(  # in WGS 84 already (lifecircle.outlines.service_area_rows)
-        pd.DataFrame(rows, columns=OUTLINE_COLUMNS), geometry="geometry", crs=4326
+        pd.DataFrame(rows, columns=SERVICE_AREA_COLUMNS), geometry="geometry", crs=4326
     )
     summary = build_summary(
         study,
