@@ -444,22 +444,22 @@ def _without_delays_distances(study: Study, result: Result) -> tuple[pd.DataFram
     """The residents' community, weight and distances with the delays (from ``result``) and
     without them (routed again on the unsplit graph, the same snapped points)."""
     from lifecircle.naming import dist_col
-    from lifecircle.routing import facility_fields, origin_distances
+    from lifecircle.routing import origin_distances_on
 
     net = study.network
-    base = without_delays(net)
     snaps = [unsplit_snap(net, study.access[c].snap) for c in study.categories]
-    origins = unsplit_snap(net, study.residents.snap)
-    fields = facility_fields(
-        base, snaps, limit_m=study.search_limit_m, processes=study.settings.processes
+    distances = origin_distances_on(
+        without_delays(net),
+        snaps,
+        unsplit_snap(net, study.residents.snap),
+        limit_m=study.search_limit_m,
+        processes=study.settings.processes,
     )
     cols = ["community_id", "weight", *(dist_col(c) for c in study.categories)]
     res = pd.DataFrame(result.residents[cols])
     res0 = res.copy()
-    for c, snap, f in zip(study.categories, snaps, fields, strict=True):
-        res0[dist_col(c)] = origin_distances(base, f, snap, origins, limit_m=study.search_limit_m)[
-            0
-        ]
+    for c, d in zip(study.categories, distances, strict=True):
+        res0[dist_col(c)] = d
     return res, res0
 
 

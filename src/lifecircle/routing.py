@@ -203,6 +203,24 @@ def origin_distances(
     return best, best_fac
 
 
+def origin_distances_on(
+    net: Network,
+    facilities: list[Snapped],
+    origins: Snapped,
+    *,
+    limit_m: float,
+    processes: int = 1,
+) -> list[np.ndarray]:
+    """Per set of ``facilities`` (one per category), the metres from each origin to the nearest
+    of them on ``net``: every category routed again on another network (the graph without
+    crossing delays, flat ground), the same snapped points."""
+    fields = facility_fields(net, facilities, limit_m=limit_m, processes=processes)
+    return [
+        origin_distances(net, field, fac, origins, limit_m=limit_m)[0]
+        for fac, field in zip(facilities, fields, strict=True)
+    ]
+
+
 def nearest_facility(
     net: Network,
     fac: Snapped,

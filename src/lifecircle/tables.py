@@ -249,7 +249,9 @@ def add_gates_summary(
         )
         return dict(shares["within_threshold"])  # type: ignore[call-overload]
 
-    g = gates_summary(gates, res, within(res), within(ungated))
+    # with the gates: the shares the summary already holds (the same call on the same walks)
+    with_gates = dict(summary["complete_life_circle"]["within_threshold"])
+    g = gates_summary(gates, res, with_gates, within(ungated))
     summary["gates"] = g
     moved = {c: v for c, v in g["change"].items() if v is not None}
     worst = min(moved, key=moved.__getitem__) if moved else None
@@ -311,7 +313,9 @@ def build_result(study: Study, reaches: list[CategoryReach], timings: dict[str, 
     if capacity_summary:
         summary["capacity"] = capacity_summary
     if study.network.terrain:  # --dem: the terrain and how it changed coverage against flat
-        summary["terrain"], terrain_notes = flat_comparison(study, res, categories, empty)
+        summary["terrain"], terrain_notes = flat_comparison(
+            study, res, categories, empty, summary["complete_life_circle"]
+        )
         add_notes(summary, terrain_notes)
     if study.gates is not None:
         add_gates_summary(summary, study.gates, preset, res, reaches, empty)

@@ -435,42 +435,49 @@ def terrain_notes(net: Network) -> list[str]:
 
 
 def flat_comparison(
-    study: Study, res: pd.DataFrame, categories: list[str], empty: list[str]
+    study: Study,
+    res: pd.DataFrame,
+    categories: list[str],
+    empty: list[str],
+    dem: dict[str, Any],
 ) -> tuple[dict[str, Any], list[str]]:
     """How the terrain changed coverage: the headline shares (complete life circle over the
-    basket categories with data, and each category within its threshold) with the terrain and
-    on flat ground (the same network, facilities and residents, one more search per category).
+    basket categories with data, and each category within its threshold) with the terrain
+    (``dem``: ``summary.json → complete_life_circle``, which holds them) and on flat ground
+    (the same network, facilities and residents, one more search per category).
 
     Returns the ``terrain`` section of ``summary.json`` and its notes (the DEM used, the part
     walked as flat, the change against flat ground).
     """
     from lifecircle.coverage import headline_shares
     from lifecircle.naming import dist_col
-    from lifecircle.routing import facility_fields, origin_distances
+    from lifecircle.routing import origin_distances_on
 
     net = study.network
     info = dict(net.terrain or {})
     if not net.has_terrain:
         return info, []
     notes = terrain_notes(net)
-    flat = net.flat()
     preset = study.settings.preset
     profile, minutes = preset.headline_profile, max(preset.minutes)
-    limit = study.search_limit_m
     flat_res = res.copy()
-    snaps = [study.access[cat].snap for cat in categories]
-    fields = facility_fields(flat, snaps, limit_m=limit, processes=study.settings.processes)
-    for cat, snap, field in zip(categories, snaps, fields, strict=True):
-        flat_res[dist_col(cat)] = origin_distances(
-            flat, field, snap, study.residents.snap, limit_m=limit
-        )[0]
-    kw: dict[str, Any] = {
-        "speed_m_s": preset.speeds_m_s[profile],
-        "minutes": minutes,
-        "empty": empty,
-    }
-    dem = headline_shares(res, categories, preset, **kw)
-    flat_sh = headline_shares(flat_res, categories, preset, **kw)
+    distances = origin_distances_on(
+        net.flat(),
+        [study.access[cat].snap for cat in categories],
+        study.residents.snap,
+        limit_m=study.search_limit_m,
+        processes=study.settings.processes,
+    )
+    for cat, d in zip(categories, distances, strict=True):
+        flat_res[dist_col(cat)] = d
+    flat_sh = headline_shares(
+        flat_res,
+        categories,
+        preset,
+        speed_m_s=preset.speeds_m_s[profile],
+        minutes=minutes,
+        empty=empty,
+    )
     info["comparison"] = {
         "profile": profile,
         "minutes": minutes,
@@ -480,7 +487,7 @@ def flat_comparison(
         "within_threshold_flat": flat_sh["within_threshold"],
     }
     a, b = dem["coverage_with_data"], flat_sh["coverage_with_data"]
-    within_dem = dict(dem["within_threshold"])  # type: ignore[call-overload]
+    within_dem = dict(dem["within_threshold"])
     within_flat = dict(flat_sh["within_threshold"])  # type: ignore[call-overload]
     both = [
         c for c in categories if within_dem.get(c) is not None and within_flat.get(c) is not None
@@ -492,7 +499,7 @@ def flat_comparison(
         *notes,
         note(
             "dem_coverage_change",
-            coverage_dem=float(a),  # type: ignore[arg-type]
+            coverage_dem=float(a),
             coverage_flat=float(b),  # type: ignore[arg-type]
             change=float(a) - float(b),  # type: ignore[arg-type]
             minutes=minutes,
