@@ -24,6 +24,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
+from lifecircle._ragged import index_by, slices
 from lifecircle.headline import AREA_SAMPLES
 from lifecircle.network import Network
 from lifecircle.notes import note
@@ -94,23 +95,9 @@ def judging(preset: Preset, category: str) -> tuple[str, float, float]:
 # ---- the sparse search ----------------------------------------------------------------------
 
 
-def _incidence(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """CSR-like index of ``keys`` (values in 0..n-1): ``order`` sorts the positions by key and
-    ``ptr[k]:ptr[k+1]`` is the slice of ``order`` holding key ``k``."""
-    order = np.argsort(keys, kind="stable")
-    ptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(keys, minlength=n), out=ptr[1:])
-    return order, ptr
-
-
 def _gather(order: np.ndarray, ptr: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """Every position whose key is one of ``keys`` (vectorised slices of :func:`_incidence`)."""
-    start, stop = ptr[keys], ptr[keys + 1]
-    count = stop - start
-    if not count.sum():
-        return np.zeros(0, dtype=np.int64)
-    offs = np.repeat(start - np.cumsum(count) + count, count)
-    return order[offs + np.arange(count.sum())]
+    """Every position whose key is one of ``keys`` (an index of :func:`index_by`)."""
+    return order[slices(ptr, keys)]
 
 
 def _search_graph(
@@ -182,8 +169,8 @@ def catchment_pairs(
     graph, n = _search_graph(net, fac, fac_snap, n_facilities)
     o_edge, o_off, o_leg = origins.edge[on_o], origins.offset_m[on_o], origins.leg_m[on_o]
     ou, ov = net.edge_u[o_edge], net.edge_v[o_edge]
-    by_node = _incidence(np.concatenate([ou, ov]), n)
-    by_edge = _incidence(o_edge, net.n_edges)
+    by_node = index_by(np.concatenate([ou, ov]), n)
+    by_edge = index_by(o_edge, net.n_edges)
     fon = np.flatnonzero(fac_snap.on_network)
     out_o, out_f, out_d = [], [], []
     chunk = max(1, min(n_facilities, CHUNK_CELLS // graph.shape[0]))

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lifecircle._ragged import slices
 from lifecircle.network import Network
 from lifecircle.placement import take
 from lifecircle.routing import Field, facility_field
@@ -70,12 +71,9 @@ class EditedField:
 def _neighbours(net: Network, nodes: np.ndarray) -> np.ndarray:
     """Every node joined by a kept edge to one of ``nodes`` (with repeats)."""
     g = net.csr()
-    start, stop = g.indptr[nodes], g.indptr[nodes + 1]
     if not len(nodes):
         return nodes
-    lengths = stop - start
-    offs = np.repeat(start - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
-    return g.indices[offs].astype(np.int64)
+    return g.indices[slices(g.indptr, nodes)].astype(np.int64)
 
 
 def _seed_nodes(net: Network, snap: Snapped) -> tuple[np.ndarray, np.ndarray]:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -33,12 +33,10 @@ import shapely
 from lifecircle.area import StudyArea
 from lifecircle.config import Settings
 from lifecircle.errors import InputError
+from lifecircle.fieldedit import concat
 from lifecircle.network import Network
 from lifecircle.routing import Field, origin_distances
 from lifecircle.snapping import Snapped, snap_points
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger(__name__)
 
@@ -505,7 +503,7 @@ def open_gates(
     comp = gates.compounds.copy()
     opened = np.unique(rows[snap.on_network])
     comp.loc[opened[comp["gates"].to_numpy()[opened] == "none"], "gates"] = KNOWN
-    both = Snapped(*(np.concatenate([a, b]) for a, b in _fields(gates.snap, snap)))
+    both = concat([gates.snap, snap])
     counts = dict(gates.counts)
     counts["gates_opened_in_scenario"] = counts.get("gates_opened_in_scenario", 0) + len(added)
     counts["compounds_without_gate"] = int((comp["gates"] == "none").sum())
@@ -519,12 +517,3 @@ def open_gates(
         buildings=_enclosed(gates.buildings.points, comp, table),
         counts=counts,
     )
-
-
-def _fields(a: Snapped, b: Snapped) -> list[tuple[np.ndarray, np.ndarray]]:
-    return [
-        (a.edge, b.edge),
-        (a.offset_m, b.offset_m),
-        (a.leg_m, b.leg_m),
-        (a.near_dropped, b.near_dropped),
-    ]

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from lifecircle._ragged import index_by, slices
 from lifecircle._records import jsonable
 from lifecircle.coverage import (
     COVERAGE_COLUMNS,
@@ -75,21 +76,17 @@ def covered_residents(area: pd.DataFrame, cat: str, row: tuple[str, int] | None)
 
 
 def _grouped(keys: np.ndarray, values: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """``values`` sorted by ``keys`` (stable) and where each key's run starts (``n`` + 1)."""
-    order = np.argsort(keys, kind="stable")
-    ptr = np.searchsorted(keys[order], np.arange(n + 1))
+    """``values`` sorted by ``keys`` (integers in 0..n-1, stable) and where each key's run
+    starts (``n`` + 1 pointers)."""
+    order, ptr = index_by(keys, n)
     return values[order], ptr
 
 
 def _gather(grouped: tuple[np.ndarray, np.ndarray], keys: np.ndarray) -> np.ndarray:
+    """The values of :func:`_grouped` under ``keys``; keys outside 0..n-1 (an off-network
+    point's edge -1) hold none."""
     vals, ptr = grouped
-    keys = keys[(keys >= 0) & (keys < len(ptr) - 1)]
-    if not len(keys):
-        return vals[:0]
-    start, stop = ptr[keys], ptr[keys + 1]
-    lengths = stop - start
-    offs = np.repeat(start - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
-    return vals[offs]
+    return vals[slices(ptr, keys[(keys >= 0) & (keys < len(ptr) - 1)])]
 
 
 VALUES = ["residents", "covered_residents", "coverage", "meets_target"]  # the rest are keys
@@ -402,15 +399,19 @@ class EditEngine:
             self._removed[facility_id] = records(facility_rows(one, [facility_id], "removed"))[0]
         return self._removed[facility_id]
 
+    def _judged(self, cats: list[str]) -> list[int]:
+        """The blocks of the coverage table that judge ``cats`` and the complete life circle
+        (:func:`lifecircle.scenario.threshold_rows`), in the table's order."""
+        keys = [(c, *self.rows[c]) for c in [*cats, ALL] if c in self.rows]
+        return sorted(self.blocks[k] for k in keys if k in self.blocks)
+
     def _flips(
-        self, cats: list[str], comms: np.ndarray, vals: dict[str, np.ndarray]
+        self, judged: list[int], comms: np.ndarray, vals: dict[str, np.ndarray]
     ) -> dict[str, list[dict[str, Any]]]:
-        """The communities whose verdict flips at the row that judges a category, in the
-        order of the coverage table (as :func:`lifecircle.scenario.coverage_change` marks
+        """The communities whose verdict flips in the ``judged`` blocks (:meth:`_judged`), in
+        the order of the coverage table (as :func:`lifecircle.scenario.coverage_change` marks
         them)."""
         n, target = len(self.comm_ids), self.study.settings.target
-        keys = [(c, *self.rows[c]) for c in [*cats, ALL] if c in self.rows]
-        judged = sorted(self.blocks[k] for k in keys if k in self.blocks)
         out: dict[str, list[dict[str, Any]]] = {NOW_MEETS: [], NOW_MISSES: []}
         for b in judged:
             idx = b * n + comms
@@ -452,15 +453,14 @@ class EditEngine:
             for c in cats:
                 ok = dist[c] <= basket_limit_m(preset, c, speed, maxm)
                 within_after[c] = weighted_share(ok, self.counted_weight)
-            judge = [(c, *self.rows[c]) for c in [*cats, ALL] if c in self.rows]
-            area_blocks = sorted(self.blocks[k] for k in judge if k in self.blocks)
-            area = area_totals(self._frame(_ranges(area_blocks, n), vals), st.settings.target)
+            judged = self._judged(cats)  # the complete life circle's block among them
+            frame = self._frame(_ranges(judged, n), vals)
+            area = area_totals(frame, st.settings.target)
             for c in cats:
                 covered_after[c] = covered_residents(area, c, self.rows.get(c))
             clc_after = complete_life_circle(area, profile, maxm, st)["coverage"]
-            top = self._frame(_ranges([self.blocks[(ALL, profile, maxm)]], n), vals)
-            meeting_after = communities_meeting(top, profile, maxm)["count"]
-            flips = self._flips(cats, comms, vals)
+            meeting_after = communities_meeting(frame, profile, maxm)["count"]
+            flips = self._flips(judged, comms, vals)
         per_cat = {}
         for c in st.categories:
             cb, ca = self.covered_before[c], covered_after[c]

@@ -167,7 +167,6 @@ class Study:
         self._catchments: dict[str, Catchment] = {}
         self._samples: EdgeSamples | None = None
 
-    gates: Gates | None = None  # a study saved before gates existed has none
     # ---- building ------------------------------------------------------------------------
 
     @classmethod

@@ -92,18 +92,6 @@ def load_analysis(folder: Path) -> Study:
     return Study.load(cache)
 
 
-def _analysis_lang(folder: Path) -> str:
-    """The language the analysis in ``folder`` was written in (Chinese when unknown)."""
-    import json
-
-    try:
-        summary = json.loads((folder / "summary.json").read_text("utf-8"))
-        lang = summary["provenance"]["presentation"]["lang"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return "zh"
-    return lang if lang in ("zh", "en") else "zh"
-
-
 def _run(
     analysis: Path,
     out: Path,
@@ -124,9 +112,10 @@ def _run(
     from lifecircle.siteoutputs import SITE_FILES, headline, write_site_outputs
     from lifecircle.siting import site
     from lifecircle.study import study_cache
+    from lifecircle.webpage import analysis_lang
 
     if shown["lang"] is None:  # as the analysis was shown
-        shown["lang"] = _analysis_lang(analysis)
+        shown["lang"] = analysis_lang(analysis)
     if shown["lang"] not in ("zh", "en"):
         raise InputError(f"--lang {shown['lang']!r}: choose zh or en")
     inputs = [("the analysis folder's study", study_cache(analysis))]

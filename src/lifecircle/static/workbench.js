@@ -210,7 +210,7 @@
         var box = el("div", "lc-layers leaflet-control");
         box.id = "lc-layers";
         box.appendChild(el("div", "lc-legend-title", L_.wb_layers));
-        baseline.saBox = toggleRow(box, "lc-layer-sa", L_.wb_layer_sa, function (on) {
+        toggleRow(box, "lc-layer-sa", L_.wb_layer_sa, function (on) {
           baseline.saOn = on;
           drawServiceAreas();
         });
@@ -598,7 +598,6 @@
   }
 
   function showSites(data) {
-    var items = [];
     data.sites.forEach(function (s) {
       var item = {
         category: data.category, lon: s.lon, lat: s.lat,
@@ -637,7 +636,6 @@
         fmt(L_.wb_newly, { n: num(s.residents_newly_covered) }) + " → " + pct(s.coverage_after)));
       li.appendChild(add);
       ui.sites.appendChild(li);
-      items.push(take);
     });
     if (!data.sites.length) ui.sites.appendChild(el("li", "lc-muted", "–"));
   }
