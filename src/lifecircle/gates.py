@@ -285,10 +285,16 @@ def _assumed_gates(comp: gpd.GeoDataFrame, rows: np.ndarray, net: Network) -> gp
     kept = np.flatnonzero(net.edge_kept)
     bounds = shapely.boundary(comp.geometry.to_numpy()[rows])
     bi, ei = shapely.STRtree(net.edge_geom[kept]).query(bounds, predicate="intersects")
+    # the edges of each compound as one slice each (a stable sort keeps their order), not one
+    # scan of every pair per compound
+    by = np.argsort(bi, kind="stable")
+    bi, ei = bi[by], ei[by]
+    firsts = np.flatnonzero(np.r_[True, bi[1:] != bi[:-1]]) if len(bi) else bi
+    ends = np.r_[firsts[1:], len(bi)] if len(bi) else bi
     out_c: list[int] = []
     out_p: list[Any] = []
-    for b in np.unique(bi):
-        hit = shapely.intersection(bounds[b], net.edge_geom[kept[ei[bi == b]]])
+    for b, i, j in zip(bi[firsts], firsts, ends, strict=True):
+        hit = shapely.intersection(bounds[b], net.edge_geom[kept[ei[i:j]]])
         parts = shapely.get_parts(hit)
         # a way along the boundary: where it joins or leaves it
         xy = np.concatenate(

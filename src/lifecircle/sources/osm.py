@@ -187,18 +187,20 @@ class _Collector:
     def node(self, obj: Any) -> None:
         self.counts["tagged_nodes_read"] += 1
         loc = obj.location
+        if not loc.valid():
+            return
         tags = dict(obj.tags)
-        if loc.valid() and is_signal(tags):
+        if is_signal(tags):
             self.data.signals.append((loc.lon, loc.lat))
-        if loc.valid() and tags.get("highway") == "crossing" and tags.get("crossing") != "no":
+        if tags.get("highway") == "crossing" and tags.get("crossing") != "no":
             self.data.crossing_nodes.append((obj.id, loc.lon, loc.lat))
-        if loc.valid() and _interesting(tags, self.tag_keys):
+        if _interesting(tags, self.tag_keys):
             self.data.features.append(
                 Feature("node", obj.id, tags, shapely.Point(loc.lon, loc.lat))
             )
-        if loc.valid() and _is_gate(obj.tags):  # compound gates (lifecircle.gates)
+        if _is_gate(obj.tags):  # compound gates (lifecircle.gates)
             self.data.gates.append(
-                Feature("node", obj.id, dict(obj.tags), shapely.Point(loc.lon, loc.lat))
+                Feature("node", obj.id, dict(tags), shapely.Point(loc.lon, loc.lat))
             )
 
     def way(self, obj: Any) -> None:
