@@ -35,7 +35,7 @@ import pandas as pd
 
 from lifecircle.render.escape import csv_text, csv_untext, people_csv_bytes
 from lifecircle.scenario import coverage_change, threshold_rows
-from lifecircle.workbench import MAX_EDITS, MAX_NAME, RequestError, Workbench
+from lifecircle.workbench import MAX_EDITS, MAX_NAME, RequestError, Workbench, _bad, _object
 
 ADD_MEMBER = "workbench.csv"
 REMOVE_MEMBER = "remove.csv"
@@ -50,18 +50,9 @@ EXPORT_FORMATS = ("csv", "xlsx")
 ZIP_TIME = (2020, 1, 1, 0, 0, 0)  # every member's date: the same edits give the same bytes
 
 
-def _bad(message: str) -> RequestError:
-    return RequestError(400, message)
-
-
 def _edits(body: Any, allowed: set[str], what: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The body's ``add`` and ``remove`` (for evaluate) and its other fields, checked."""
-    if not isinstance(body, dict):
-        raise _bad(f'{what}: the body must be a JSON object, e.g. {{"add": [], "remove": []}}')
-    fields = allowed | {"add", "remove"}
-    extra = sorted(set(body) - fields)
-    if extra:
-        raise _bad(f"{what}: unknown field(s) {extra}; allowed: {sorted(fields)}")
+    body = _object(body, allowed | {"add", "remove"}, what)
     edits = {k: body[k] for k in ("add", "remove") if k in body}
     return edits, {k: body[k] for k in allowed if k in body}
 
