@@ -505,9 +505,14 @@ def test_site_map_in_a_browser_runs_no_name(analysis, tmp_path):
         assert markers.count() == 4
         text = []
         for i in range(4):
-            markers.nth(i).click(force=True)
-            page.wait_for_timeout(100)
-            text += page.locator(".leaflet-popup-content").all_inner_texts()
+            # a click event on the marker itself, not at a screen point that the previous
+            # popup or another marker may cover; then the popup is closed before the next
+            markers.nth(i).dispatch_event("click")
+            popup = page.locator(".leaflet-popup-content")
+            popup.wait_for(state="visible")
+            text += popup.all_inner_texts()
+            page.locator(".leaflet-popup-close-button").dispatch_event("click")
+            popup.wait_for(state="detached")
         pwned = page.evaluate("() => window.__pwned")
         b.close()
     assert pwned is None and dialogs == [] and errors == []
