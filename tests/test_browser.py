@@ -226,7 +226,7 @@ def test_click_in_a_community_with_a_category_layer_on_opens_its_popup(browser, 
     )
     assert "id" in where, where  # the click lands on a community under a service area
     page.mouse.click(where["x"], where["y"])
-    page.wait_for_timeout(300)
+    page.locator(".leaflet-popup-content").first.wait_for(state="visible")
     popups = page.locator(".leaflet-popup-content").all_inner_texts()
     assert len(popups) == 1 and f"({where['id']})" in popups[0]
     assert errors == []

@@ -580,9 +580,13 @@ def test_the_map_shows_the_change_and_hostile_names_as_text_in_a_browser(base, t
         assert any("Scenario: change in coverage" in x for x in layers)
         shown = []
         for k in range(page.locator(".lc-change").count()):
-            page.locator(".lc-change").nth(k).hover()
-            page.wait_for_timeout(50)
-            shown.append(page.locator(".leaflet-tooltip").last.inner_text())
+            # the marker's own mouse events, not a pointer at a spot another marker may cover
+            page.locator(".lc-change").nth(k).dispatch_event("mouseover")
+            tip = page.locator(".leaflet-tooltip")
+            tip.wait_for(state="visible")
+            shown.append(tip.inner_text())
+            page.locator(".lc-change").nth(k).dispatch_event("mouseout")
+            tip.wait_for(state="detached")
         browser.close()
     text = "\n".join(shown)
     assert all(n in text for n in names), text  # each name shown as the text it is

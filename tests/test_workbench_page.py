@@ -336,8 +336,7 @@ def test_a_click_outside_the_area_is_refused_and_undone(browser, servers):
     p = Page(browser, servers["en"].url)
     try:
         _choose(p, "elder_care")
-        p.page.evaluate("lcWorkbench.map.setZoom(12)")
-        p.page.wait_for_timeout(400)
+        p.page.evaluate("lcWorkbench.map.setZoom(12, {animate: false})")
         x, y = p.point(LON0 + 0.05, LAT0 + 0.05)  # about 5 km away
         box = p.page.locator("#lc-map").bounding_box()
         assert box["x"] < x < box["x"] + box["width"] and box["y"] < y < box["y"] + box["height"]
