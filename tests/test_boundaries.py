@@ -13,6 +13,7 @@ from lifecircle.errors import CRSError, InputError
 from lifecircle.sources import ages, boundaries, districts
 from lifecircle.sources._files import parse_crs
 from lifecircle.sources.facilities import read_facilities_file
+from lifecircle.sources.osm import Feature
 from lifecircle.sources.population import residents_from_points
 
 UNDEFINED = CRS.from_wkt(
@@ -177,3 +178,30 @@ def test_a_grid_too_fine_for_its_area_is_refused_not_built():
     with pytest.raises(InputError, match=r"--grid-cell-m 50: .*about 16,0\d\d,\d{3} grid cells"):
         boundaries.grid_communities(area, CRS.from_epsg(4549), 50.0)
     assert len(boundaries.grid_communities(area, CRS.from_epsg(4549), 2000.0)) == 100 * 100
+
+
+def _cut(rel_id: int, level: str, name: str, lines: list) -> Feature:
+    geom = shapely.MultiLineString(lines) if lines else shapely.MultiLineString()
+    return Feature("relation", rel_id, {"admin_level": level, "name": name}, geom)
+
+
+def test_cut_boundaries_of_the_level_used_and_finer_are_reported():
+    inc = [
+        _cut(1, "6", "county", [[(0, 0), (9, 0)]]),
+        _cut(2, "9", "甲里", [[(0, 0), (1, 0)]]),
+        _cut(3, "10", "<script>x</script>", [[(5, 5), (6, 5)]]),
+        _cut(4, "9", "none present", []),
+        _cut(5, "admin", "not numeric", [[(0, 0), (1, 0)]]),
+    ]
+    got = boundaries.cut_boundaries(inc, "9")
+    assert got == {"count": 3, "admin_levels": ["9", "10"],
+                   "names": ["甲里", "<script>x</script>", "none present"]}  # fmt: skip
+    # a grid (no level): every numeric level; inside an area: only what meets it
+    assert boundaries.cut_boundaries(inc, None)["count"] == 4
+    near = boundaries.cut_boundaries(inc, None, within=shapely.box(-1, -1, 2, 2))
+    assert near["names"] == ["county", "甲里"]
+    assert boundaries.cut_boundaries(inc, "11") is None
+    many = [_cut(i, "9", f"里{i}", []) for i in range(boundaries.MAX_CUT_NAMES + 5)]
+    listed = boundaries.cut_boundaries(many, "9")
+    assert listed["count"] == boundaries.MAX_CUT_NAMES + 5
+    assert len(listed["names"]) == boundaries.MAX_CUT_NAMES

@@ -11,6 +11,7 @@ import shapely
 
 from conftest import FIXTURES, shared
 from lifecircle.config import make_settings
+from lifecircle.headline import headline
 from lifecircle.pipeline import Inputs, analyze
 from lifecircle.sources.facilities import access_points
 from lifecircle.sources.osm import overpass_json_to_osm_xml
@@ -21,6 +22,11 @@ def test_osm_admin_boundaries_become_communities():
     assert r.summary["area"]["communities_source"] == "osm_admin_level_9"
     assert list(r.communities["community_name"]) == ["興安里"]
     assert r.summary["residents"]["points"] > 0
+    # the nine 里 that the extract cuts are named, and the headline warns
+    cut = r.summary["counts"]["osm_boundaries_cut"]
+    assert cut["count"] == 9 and cut["admin_levels"] == ["9"] and cut["communities_kept"] == 1
+    assert "斗崙里" in cut["names"] and "興安里" not in cut["names"] and not cut["grid"]
+    assert "osm_boundaries_cut" in [w.code for w in headline(r.summary).warnings]
 
 
 def test_nanjing_reports_missing_elder_care():

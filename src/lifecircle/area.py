@@ -103,6 +103,7 @@ def define_area(prepared: Prepared, settings: Settings, *, source: str = "--osm"
     reach = settings.max_reach_m
     notes: list[str] = []
     communities, comm_src = prepared.communities, prepared.communities_source
+    cut: dict[str, Any] | None = None
     if communities is None:
         osm_comm, level = boundaries.communities_from_osm(
             prepared.osm.boundaries, settings.admin_level, within=prepared.area
@@ -116,9 +117,15 @@ def define_area(prepared: Prepared, settings: Settings, *, source: str = "--osm"
             )
             comm_src = f"grid_{settings.grid_cell_m:g}m"
             notes.append(note("grid_communities", cell_m=settings.grid_cell_m))
+        cut = boundaries.cut_boundaries(
+            prepared.osm.incomplete_boundaries, level, within=prepared.area
+        )
     area_m = to_metric(area, crs)
     buffer_m = area_m.buffer(reach)
     counts: dict[str, Any] = {}
+    if cut is not None:  # the headline warns (lifecircle.headline): it covers less than it seems
+        grid = str(comm_src).startswith("grid_")
+        counts["osm_boundaries_cut"] = {**cut, "communities_kept": len(communities), "grid": grid}
     if prepared.osm.bounds is not None:
         data_box = to_metric(shapely.box(*prepared.osm.bounds), crs)
         outside = buffer_m.difference(data_box).area / buffer_m.area

@@ -31,6 +31,7 @@ EMPTY_BASKET = "empty_basket_categories"
 OFF_NETWORK = "off_network"
 LOOKS_GCJ02 = "facilities_look_gcj02"
 LOOKS_BD09 = "facilities_look_bd09"
+BOUNDARIES_CUT = "osm_boundaries_cut"
 
 
 @dataclass(frozen=True)
@@ -229,6 +230,7 @@ def headline(summary: Mapping[str, Any]) -> Headline:
             _off_network_warning(summary, off, unit),
             _shifted_warning(summary, "gcj02"),
             _shifted_warning(summary, "bd09"),
+            _boundaries_cut_warning(summary),
         )
         if w is not None
     ]
@@ -332,6 +334,31 @@ def _shifted_warning(summary: Mapping[str, Any], system: str) -> HeadlineWarning
         _each(f"hl_{system}", files=", ".join(files)),
         {"files": files},
         _each(f"hl_short_{system}"),
+    )
+
+
+def _boundaries_cut_warning(summary: Mapping[str, Any]) -> HeadlineWarning | None:
+    """Communities taken from OSM boundaries, some of which the extract cuts: the run covers
+    fewer communities than the place has (:func:`lifecircle.sources.boundaries.cut_boundaries`)."""
+    cut = summary.get("counts", {}).get(BOUNDARIES_CUT)
+    if not cut:
+        return None
+    names = list(cut.get("names", []))
+    more = int(cut["count"]) - len(names)
+    sep = {"zh": "、", "en": ", "}
+    listed = {lang: sep[lang].join(names) + (f" … (+{more})" if more > 0 else "") for lang in LANGS}
+    key = "hl_boundaries_cut_grid" if cut.get("grid") else "hl_boundaries_cut"
+    msgs = {
+        lang: t(key, lang).format(
+            n=cut["count"],
+            levels=", ".join(cut.get("admin_levels", [])),
+            names=listed[lang],
+            kept=cut.get("communities_kept", 0),
+        )
+        for lang in LANGS
+    }
+    return HeadlineWarning(
+        BOUNDARIES_CUT, msgs, dict(cut), _each("hl_short_boundaries_cut", n=cut["count"])
     )
 
 

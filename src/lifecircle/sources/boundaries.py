@@ -224,6 +224,34 @@ def communities_from_osm(
     return gdf, admin_level
 
 
+#: how many names of cut boundaries a run lists (summary.json, the headline's warning)
+MAX_CUT_NAMES = 10
+
+
+def cut_boundaries(
+    incomplete: list[Feature], level: str | None, *, within: BaseGeometry | None = None
+) -> dict[str, Any] | None:
+    """What a run that took its communities from OSM should say of the boundary relations
+    whose rings do not close (cut at the extract's edge): those of the level it used and finer
+    (every level when it fell back to a grid), and, with ``within``, only those whose present
+    member ways meet it. ``None`` when there are none."""
+    cut = [
+        b
+        for b in incomplete
+        if b.tags.get("admin_level", "").isdigit()
+        and (level is None or not level.isdigit() or int(b.tags["admin_level"]) >= int(level))
+        and (within is None or (not b.geometry.is_empty and b.geometry.intersects(within)))
+    ]
+    if not cut:
+        return None
+    names = [b.tags.get("name:zh") or b.tags.get("name") or f"relation/{b.osm_id}" for b in cut]
+    return {
+        "count": len(cut),
+        "admin_levels": sorted({b.tags["admin_level"] for b in cut}, key=int),
+        "names": names[:MAX_CUT_NAMES],
+    }
+
+
 #: more grid communities than this is no longer a map anyone reads (100 km × 100 km at 200 m)
 MAX_GRID_CELLS = 250_000
 

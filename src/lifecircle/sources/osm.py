@@ -90,6 +90,9 @@ class OSMData:
     buildings: list[Feature] = field(default_factory=list)
     residential_landuse: list[BaseGeometry] = field(default_factory=list)
     boundaries: list[Feature] = field(default_factory=list)
+    # boundary relations whose rings do not close (cut at the extract's edge): the member ways
+    # that are present, as lines, so that a run can say which of its level it left out
+    incomplete_boundaries: list[Feature] = field(default_factory=list)
     # compound gates (lifecircle.gates): landuse=residential areas and closed walls / fences,
     # and the gate / entrance nodes
     compounds: list[Feature] = field(default_factory=list)
@@ -388,6 +391,10 @@ def read_osm(path: str | Path, *, walk_filter: WalkFilter, taxonomy: Taxonomy) -
         geom = _assemble(members, collect.admin_ways)
         if geom is None:
             counts["boundaries_incomplete"] = counts.get("boundaries_incomplete", 0) + 1
+            ways = collect.admin_ways
+            present = [ways[r] for r, _ in members if len(ways.get(r, [])) >= 2]
+            lines = shapely.MultiLineString(present) if present else shapely.MultiLineString()
+            data.incomplete_boundaries.append(Feature("relation", rel_id, tags, lines))
             continue
         data.boundaries.append(Feature("relation", rel_id, tags, geom))
     areas = [
