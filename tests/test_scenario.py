@@ -28,6 +28,7 @@ from lifecircle.scenario import (
     load_analysis,
     read_additions,
     read_removals,
+    unused_additions,
     what_if,
 )
 from lifecircle.study import study_cache
@@ -620,3 +621,43 @@ def test_scenario_takes_v_and_q_after_it(tmp_path, where):
     assert logging.getLogger().level == logging.WARNING
     r = runner.invoke(app, ["scenario", "--help"], env={"COLUMNS": "250"})
     assert "--verbose" in r.output and "--quiet" in r.output and "--add-crs" in r.output
+
+
+def test_added_facilities_that_serve_nobody_are_named_not_dropped(base, tmp_path):
+    """A facility added beyond the area's reach, or off the walk network, changes nothing: the
+    console, the notes (report) and summary.json say which and why."""
+    add = _csv(tmp_path / "new.csv", [
+        ("far", "market", "远方", -40.0, 5.0),  # about 3.8 km west: beyond the walking reach
+        ("off", "market", "<b>田里</b>", -5.0, 5.0),  # 475 m from the nearest street
+        ("ok", "market", "新菜场", 9.0, 1.0),
+    ])  # fmt: skip
+    out = tmp_path / "what-if"
+    r = _scenario(base, out, add=[add], extra=["--lang", "en"])
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    assert "2 of 3 facilities added" in text
+    assert "1 of the 3 added facility(ies) lie beyond the area's walking reach" in text
+    assert "(new.csv:far)" in text and "(new.csv:off)" in text
+    assert "farther than 200 m from any walkable way" in text
+    s = json.loads((out / "summary.json").read_text("utf-8"))
+    unused = s["scenario"]["added_unused"]
+    assert unused["not_placed_ids"] == ["new.csv:far"]
+    assert unused["off_network_ids"] == ["new.csv:off"]
+    assert unused["nearest_for_nobody"] == 0
+    keys = [k["key"] for k in s["note_keys"] if k]
+    assert {"scenario_added_not_placed", "scenario_added_off_network"} <= set(keys)
+    assert "new.csv:far" in (out / "report.html").read_text("utf-8")
+
+
+def test_unused_additions_sorts_each_kind():
+    fac = pd.DataFrame({
+        "change": ["added", "added", "added", "removed"],
+        "facility_id": ["a", "b", "c", "d"],
+        "on_network": [True, False, True, False],
+        "residents_within_max_minutes": [0.0, 0.0, 12.5, 0.0],
+    })  # fmt: skip
+    got = unused_additions(fac, ["a", "b", "c", "z"])
+    assert got == {"added": 4, "not_placed": 1, "off_network": 1, "nearest_for_nobody": 1,
+                   "not_placed_ids": ["z"], "off_network_ids": ["b"],
+                   "nearest_for_nobody_ids": ["a"]}  # fmt: skip
+    assert unused_additions(fac[fac["facility_id"].isin(["c", "d"])], ["c"]) is None

@@ -57,6 +57,25 @@ NOTES: dict[str, dict[str, str]] = {
         "(重新计算的类别:{categories});与原分析的对比见 coverage_change.csv,"
         "设施变化见 facility_changes.csv。",
     },
+    "scenario_added_not_placed": {
+        "en": "{n} of the {added} added facility(ies) lie beyond the area's walking reach and "
+        "were not placed ({ids}): check their coordinates and --add-crs.",
+        "zh": "新增的 {added} 处设施中有 {n} 处在研究范围的步行可达范围之外,未被纳入({ids}):"
+        "请检查其坐标及 --add-crs。",
+    },
+    "scenario_added_off_network": {
+        "en": "{n} of the {added} added facility(ies) are farther than {max_snap_m:g} m from any "
+        "walkable way and serve no resident ({ids}): check their coordinates and --add-crs.",
+        "zh": "新增的 {added} 处设施中有 {n} 处距最近的步行道路超过 {max_snap_m:g} 米,"
+        "不服务任何居民({ids}):请检查其坐标及 --add-crs。",
+    },
+    "scenario_added_nearest_for_nobody": {
+        "en": "{n} of the {added} added facility(ies) are the nearest of their kind for no "
+        "resident within {minutes} minutes, so they change no one's walk ({ids}): "
+        "facility_changes.csv lists each.",
+        "zh": "新增的 {added} 处设施中有 {n} 处在 {minutes} 分钟内不是任何居民最近的同类设施,"
+        "不改变任何居民的步行时间({ids}):逐处情况见 facility_changes.csv。",
+    },
     "scenario_gates": {
         "en": "A scenario with {gates} compound gate(s) opened: the walks of the residents "
         "inside compounds are measured again (no facility moved, no category routed again); "

@@ -29,7 +29,7 @@ from lifecircle.categories import outside_taxonomy
 from lifecircle.errors import InputError
 from lifecircle.gated import with_gates
 from lifecircle.naming import ALL
-from lifecircle.notes import Note, note
+from lifecircle.notes import Note, add_notes, note
 from lifecircle.result import Result
 from lifecircle.scenario_files import (
     CHANGE_FILE,
@@ -273,16 +273,22 @@ def what_if(
     summary = change_summary(
         before, after, change, fac, changed=changed.categories if n_gates else rerouted
     )
+    unused = unused_additions(fac, added_ids)
+    if unused:  # why a change can change nothing: said in the notes, the report and the console
+        summary["added_unused"] = unused
+        add_notes(after.summary, _unused_notes(unused, study))
     if add_gates is not None and n_gates:
         summary["gates_opened"] = [str(g) for g in add_gates["gate_id"]][:MAX_LISTED]
     summary["timings_s"] = {k: round(v, 4) for k, v in clock.items()}
     if additions is not None:  # how the added lists' coordinates were read
         summary["add_crs"] = additions.crs or "EPSG:4326"
     log.info(
-        "scenario: %d added, %d removed; %d verdicts flip",
+        "scenario: %d added, %d removed; %d verdicts flip at the rows that judge the categories "
+        "(%d at any profile and tier)",
         len(added_ids),
         len(ids),
-        int((change["verdict_change"] != "").sum()),
+        sum(summary["flips_count"].values()),
+        summary["verdict_changes_all_rows"],
     )
     return Scenario(changed, before, after, change, fac, summary)
 
@@ -354,6 +360,48 @@ def _report_additions(
         notes = found_notes + notes
     changed.counts = counts
     changed.notes = [*changed.notes, *notes]
+
+
+def unused_additions(facilities: pd.DataFrame, added: Sequence[str]) -> dict[str, Any] | None:
+    """The added facilities that serve nobody, from :func:`facility_changes`: those beyond the
+    area's walking reach (not placed), those off the walk network, and those on it that are the
+    nearest of their kind for no resident within the longest tier. ``None`` when every added
+    facility serves someone."""
+    placed = facilities[facilities["change"] == "added"]
+    on = placed["on_network"].astype(bool)
+    groups = {
+        "not_placed": sorted(set(added) - set(placed["facility_id"].astype(str))),
+        "off_network": placed.loc[~on, "facility_id"].astype(str).tolist(),
+        "nearest_for_nobody": placed.loc[
+            on & (placed["residents_within_max_minutes"] <= 0), "facility_id"
+        ]
+        .astype(str)
+        .tolist(),
+    }
+    if not any(groups.values()):
+        return None
+    return {
+        "added": len(added),
+        **{k: len(v) for k, v in groups.items()},
+        **{f"{k}_ids": v[:MAX_LISTED] for k, v in groups.items()},
+    }
+
+
+def _unused_notes(unused: dict[str, Any], study: Study) -> list[str]:
+    """One note per kind of unused addition (:func:`unused_additions`) that there is."""
+    common = {"added": unused["added"]}
+    params: dict[str, dict[str, Any]] = {
+        "not_placed": {},
+        "off_network": {"max_snap_m": study.settings.max_snap_m},
+        "nearest_for_nobody": {"minutes": max(study.settings.preset.minutes)},
+    }
+    out: list[str] = []
+    for kind, extra in params.items():
+        ids = unused[f"{kind}_ids"]
+        if ids:
+            listed = ", ".join(ids[:10]) + (f" … (+{len(ids) - 10})" if len(ids) > 10 else "")
+            out.append(note(f"scenario_added_{kind}", **common, n=len(ids), ids=listed, **extra))
+    return out
 
 
 def _share(summary: dict[str, Any], cat: str) -> float | None:

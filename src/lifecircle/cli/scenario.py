@@ -163,16 +163,26 @@ def print_change(scenario: Scenario, *, lang: str) -> None:
     """The change on the console: what was added and removed, per changed category the
     area-wide share within its threshold before and after, the complete life circle, and the
     communities whose verdict flips."""
+    from lifecircle.notes import render_notes
     from lifecircle.render.spreadsheet import category_label
 
     s = scenario.summary
     summary = scenario.after.summary
+    given = (s.get("added_unused") or {}).get("added", s["added"])
+    of = f" of {given}" if given != s["added"] else ""
     out_console.print(
-        f"[bold]Scenario:[/] {s['added']} facilit{'y' if s['added'] == 1 else 'ies'} added, "
+        f"[bold]Scenario:[/] {s['added']}{of} facilit{'y' if given == 1 else 'ies'} added, "
         f"{s['removed']} removed; re-routed: "
         f"{escape(', '.join(s['rerouted_categories']) or 'none')}.",
         highlight=False,
     )
+    if s.get("added_unused"):  # why the change may change nothing
+        keys = summary.get("note_keys") or []
+        for entry, text in zip(keys, render_notes(summary, lang), strict=False):
+            if entry and str(entry.get("key")).startswith("scenario_added_"):
+                out_console.print(
+                    f"[bold yellow]{t('warning', lang)}:[/] {escape(text)}", highlight=False
+                )
     out_console.print("Area-wide share within each category's threshold (before → after):")
     for cat, v in s["per_category"].items():
         name = escape(category_label(summary, cat, lang))
