@@ -173,3 +173,26 @@ def test_report_note_follows_the_language_the_figures_were_drawn_in(out, tmp_pat
         "utf-8"
     )
     assert "以下两图的标注为英文" not in html
+
+
+def test_chart_bars_are_the_judged_shares_of_the_headline(out):
+    """Each bar is the category's share within its own threshold (the figure the console, the
+    report and the task list give), not its 15-minute share beside the target line."""
+    from lifecircle.naming import ALL
+
+    s = json.loads((out / "summary.json").read_text("utf-8"))
+    area = pd.read_csv(out / "area_coverage.csv", encoding="utf-8-sig")
+    clc = s["complete_life_circle"]
+    cats, names, vals = figures.chart_bars(area, s, "en")
+    assert cats[-1] == ALL and vals[-1] == clc["coverage"] and names[-1].endswith("≤15 min")
+    assert list(vals[:-1]) == [clc["within_threshold"][c] for c in cats[:-1]]
+    at15 = area[(area["profile"] == "standard") & (area["minutes"] == 15)].set_index("category")
+    i = cats.index("primary_school")  # judged at 10 minutes: less than within 15
+    assert names[i] == "Primary school ≤10 min"
+    assert vals[i] < at15.loc["primary_school", "coverage"]
+    s["categories"]["elder_care"]["judged_with_profile"] = "elderly"
+    assert "Elder care ≤10 min, elderly" in figures.chart_bars(area, s, "en")[1]
+    # a summary from before the judged shares: the life circle's minutes, as before
+    del clc["within_threshold"]
+    _, old_names, old = figures.chart_bars(area, s, "en")
+    assert old[i] == at15.loc["primary_school", "coverage"] and old_names[i] == "Primary school"

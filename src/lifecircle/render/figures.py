@@ -151,14 +151,17 @@ TEXT: dict[str, dict[str, Any]] = {
         "en": "Complete life circle (≤ {m} min, {p} walker), target {t:.0%}",
     },
     "chart_title": {
-        "zh": "各类设施 {m} 分钟步行覆盖率({p})",
-        "en": "Share of residents within {m} minutes' walk ({p} walker)",
+        "zh": "各类设施在其标准步行时间内的覆盖率\n完整生活圈:≤{m} 分钟({p})",
+        "en": "Share of residents within each category's threshold\n"
+        "Complete life circle: ≤ {m} min ({p} walker)",
     },
+    "no_facility": {"zh": "数据中无此类设施", "en": "no facility in the data"},
     "target": {"zh": "目标 {t:.0%}", "en": "target {t:.0%}"},
     "share": {"zh": "居民覆盖率", "en": "share of residents"},
     "chart_title_samples": {
-        "zh": "各类设施 {m} 分钟步行覆盖率({p},面积样本点)",
-        "en": "Share of area samples within {m} minutes' walk ({p} walker)",
+        "zh": "各类设施在其标准步行时间内的覆盖率(面积样本点)\n完整生活圈:≤{m} 分钟({p})",
+        "en": "Share of area samples within each category's threshold\n"
+        "Complete life circle: ≤ {m} min ({p} walker)",
     },
     "share_samples": {"zh": "面积样本点覆盖率", "en": "share of area samples"},
     "all": {"zh": "完整生活圈", "en": "Complete life circle"},
@@ -240,6 +243,39 @@ def coverage_map_png(
     return {"lang": lang, "font": font}
 
 
+def _bar_label(cat: str, info: dict[str, Any], lang: str, own: bool) -> str:
+    """A category's bar: its short name, and (``own``) the threshold and walker judging it."""
+    name = str(info.get(f"name_{lang}") or cat)
+    name = plot_text(name.split("(")[0].split("\uff08")[0].split("/")[0].strip() or cat)
+    if not own or not info.get("threshold"):
+        return name
+    walker = info.get("judged_with_profile")
+    who = f", {TEXT[walker][lang]}" if walker in ("elderly",) else ""
+    return f"{name} ≤{info['threshold']}{who}"
+
+
+def chart_bars(
+    area_coverage: pd.DataFrame, summary: dict[str, Any], lang: str
+) -> tuple[list[str], list[str], np.ndarray]:
+    """The bars of :func:`coverage_chart_png`: categories (the complete life circle last),
+    their labels in ``lang`` and their shares (NaN where there are none)."""
+    clc = summary["complete_life_circle"]
+    judged = clc.get("within_threshold")
+    own = judged is not None  # each category at its own threshold
+    if judged is None:  # an older summary
+        rows = area_coverage[
+            (area_coverage["profile"] == clc["profile"])
+            & (area_coverage["minutes"] == clc["minutes"])
+        ].set_index("category")["coverage"]
+        judged = {c: float(v) for c, v in rows.items()}
+    cats = [c for c in summary["categories"] if c in judged]
+    names = [_bar_label(c, summary["categories"][c], lang, own) for c in cats]
+    names.append(f"{TEXT['all'][lang]} ≤{clc['minutes']} min")
+    shares = [judged[c] for c in cats] + [clc.get("coverage")]
+    vals = np.array([np.nan if v is None else float(v) for v in shares])
+    return [*cats, ALL], names, vals
+
+
 def coverage_chart_png(
     area_coverage: pd.DataFrame,
     summary: dict[str, Any],
@@ -248,8 +284,11 @@ def coverage_chart_png(
     target: float,
     lang: str = "zh",
 ) -> dict[str, Any]:
-    """Horizontal bars: each category's share of residents within the longest tier, and the
-    complete life circle, against a line at the target."""
+    """Horizontal bars against a line at the target: each category's share of residents within
+    its own threshold, walked as the preset judges it (the figures of the headline, the report
+    and the task list), and the complete life circle. ``area_coverage`` serves runs whose
+    summary predates the judged shares: their bars are within the complete life circle's
+    minutes."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -257,28 +296,22 @@ def coverage_chart_png(
 
     lang, font = _labels(lang)
     clc = summary["complete_life_circle"]
-    rows = area_coverage[
-        (area_coverage["profile"] == clc["profile"]) & (area_coverage["minutes"] == clc["minutes"])
-    ].set_index("category")["coverage"]
-    cats = [c for c in summary["categories"] if c in rows.index] + [ALL]
-    names = [
-        TEXT["all"][lang]
-        if c == ALL
-        else plot_text(summary["categories"][c].get(f"name_{lang}", c).split("(")[0].split("/")[0])
-        for c in cats
-    ]
-    vals = np.array([float(rows.get(c, np.nan)) for c in cats])
+    cats, names, vals = chart_bars(area_coverage, summary, lang)
+    empty = set(summary.get("facilities", {}).get("empty_categories", ()))
     with plt.rc_context(_rc(font)):
         fig, ax = plt.subplots(figsize=(8, 0.45 * len(cats) + 1.6), dpi=DPI)
         colours = ["#1a9641" if v >= target else "#d7191c" for v in np.nan_to_num(vals)]
         colours[-1] = "#2b5797" if vals[-1] >= target else "#b2182b"
         y = np.arange(len(cats))[::-1]
         ax.barh(y, np.nan_to_num(vals), color=colours)
-        for yi, v in zip(y, vals, strict=True):
-            if np.isfinite(v) and v > 0.8:  # inside the bar's end, clear of the target line
+        for yi, v, c in zip(y, vals, cats, strict=True):
+            if c in empty or not np.isfinite(v):
+                label = TEXT["no_facility"][lang] if c in empty else "–"
+                ax.text(0.01, yi, label, va="center", fontsize=8, color="#555")
+            elif v > 0.8:  # inside the bar's end, clear of the target line
                 ax.text(v - 0.01, yi, f"{v:.0%}", va="center", ha="right", fontsize=8, color="w")
             else:
-                ax.text(np.nan_to_num(v) + 0.01, yi, f"{v:.0%}", va="center", fontsize=8)
+                ax.text(v + 0.01, yi, f"{v:.0%}", va="center", fontsize=8)
         ax.axvline(target, color="#333", linestyle="--", linewidth=1)
         ax.text(target, len(cats) - 0.4, TEXT["target"][lang].format(t=target), ha="center",
                 fontsize=8)  # fmt: skip
