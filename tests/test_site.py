@@ -473,6 +473,12 @@ def test_gcj02_candidates_give_gcj02_columns(study, analysis, tmp_path):
     assert s["lon"].iloc[0] == pytest.approx(lon, abs=1e-7)
     assert s["lat_gcj02"].iloc[0] == pytest.approx(glat[0], abs=1e-7)
     assert s["candidate_id"].iloc[0] == "g1"
+    # the task list gives the suggested site in both, labelled: what the office pastes into Amap
+    tasks = read_people_csv(out / "tasks.csv")
+    site = tasks[tasks["选址序号"].notna()]
+    assert len(site)  # the site serves communities below the target
+    assert site["选址纬度(GCJ-02,高德/腾讯)"].iloc[0] == pytest.approx(glat[0], abs=1e-6)
+    assert site["选址经度(WGS 84)"].iloc[0] == pytest.approx(lon, abs=1e-6)
 
 
 PWN = [

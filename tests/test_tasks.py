@@ -14,6 +14,7 @@ import shapely
 from typer.testing import CliRunner
 
 from lifecircle import InputError, Inputs, Study, make_settings
+from lifecircle.chinacoords import wgs84_to_gcj02
 from lifecircle.cli.main import app
 from lifecircle.render.escape import read_people_csv
 from lifecircle.render.tasksheet import write_tasks
@@ -125,7 +126,7 @@ def test_both_languages(result, settings):
     cats = result.summary["categories"]["market"]
     assert cats["name_zh"] in set(zh["缺少的设施类别"])
     assert cats["name_en"] in set(en["Missing category"])
-    assert zh.attrs["keys"] == en.attrs["keys"] == TASK_KEYS
+    assert zh.attrs["keys"] == en.attrs["keys"] == [k for k in TASK_KEYS if "gcj02" not in k]
 
 
 def test_subdistrict_from_codes_or_a_column():
@@ -169,8 +170,19 @@ def test_suggested_sites(result, settings):
     assert got.loc[second, "site_name"] == "=cmd|' /C calc'!A0"
     others = tasks[~tasks["community_id"].isin([first, second])]
     assert (others["site_name"] == "").all() and others["site_lon"].isna().all()
+    assert "site_lon_gcj02" not in tasks.columns  # WGS 84 only, unless the inputs were GCJ-02
     with pytest.raises(InputError, match="rank"):
         build_tasks(result, settings, sites=sites.drop(columns="rank"))
+    # GCJ-02 inputs: each site also in the coordinates Amap and Tencent take, labelled
+    raw = build_tasks(result, settings, categories=["market"], sites=sites, gcj02=True)
+    assert "选址经度(WGS 84)" in raw.columns and "选址经度(GCJ-02,高德/腾讯)" in raw.columns
+    g = _keyed(raw).set_index("community_id")
+    glon, glat = wgs84_to_gcj02(np.array([121.48]), np.array([31.24]))
+    assert g.loc[first, "site_lon_gcj02"] == glon[0] and g.loc[first, "site_lat_gcj02"] == glat[0]
+    assert abs(glon[0] - 121.48) > 1e-3  # a real shift, about 500 m
+    assert g.loc[g["site_name"] == "", "site_lat_gcj02"].isna().all()
+    keys = raw.attrs["keys"]
+    assert keys.index("site_lat") + 1 == keys.index("site_lon_gcj02")
 
 
 def test_files_keep_hostile_names_as_text(result, settings, tmp_path):

@@ -254,7 +254,9 @@ def write_site_outputs(
         quoted = write_people_csv(sites_table(result, gcj02=gcj02), tmp / "sites.csv")
         nul = write_gpkg(result, tmp / "sites.gpkg", gcj02=gcj02)
         # the analysis's task list, with each community's suggested site for this category
-        tasks = build_tasks(study.coverage(), study.settings, sites=result.task_sites(), lang=lang)
+        tasks = build_tasks(
+            study.coverage(), study.settings, sites=result.task_sites(), lang=lang, gcj02=gcj02
+        )
         cleaned = write_tasks(tasks, tmp, lang=lang)
         quoted += cleaned["csv_quoted"]
         summary = site_summary(result, study, record=dict(record), lang=lang)

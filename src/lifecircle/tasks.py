@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lifecircle.chinacoords import wgs84_to_gcj02
 from lifecircle.config import Settings
 from lifecircle.coverage import basket_limit_m, weighted_median_by
 from lifecircle.errors import InputError
@@ -40,6 +41,8 @@ TASK_KEYS = [
     "site_name",
     "site_lon",
     "site_lat",
+    "site_lon_gcj02",
+    "site_lat_gcj02",
     "site_rank",
     "note",
     "department",
@@ -63,8 +66,16 @@ TASK_LABELS: dict[str, dict[str, str]] = {
         "en": "Walk to the nearest facility (min, median resident)",
     },
     "site_name": {"zh": "建议选址", "en": "Suggested site"},
-    "site_lon": {"zh": "选址经度", "en": "Site longitude"},
-    "site_lat": {"zh": "选址纬度", "en": "Site latitude"},
+    "site_lon": {"zh": "选址经度(WGS 84)", "en": "Site longitude (WGS 84)"},
+    "site_lat": {"zh": "选址纬度(WGS 84)", "en": "Site latitude (WGS 84)"},
+    "site_lon_gcj02": {
+        "zh": "选址经度(GCJ-02,高德/腾讯)",
+        "en": "Site longitude (GCJ-02, Amap/Tencent)",
+    },
+    "site_lat_gcj02": {
+        "zh": "选址纬度(GCJ-02,高德/腾讯)",
+        "en": "Site latitude (GCJ-02, Amap/Tencent)",
+    },
     "site_rank": {"zh": "选址序号", "en": "Site rank"},
     "note": {"zh": "备注", "en": "Note"},
     "department": {"zh": "责任部门", "en": "Responsible department"},
@@ -202,6 +213,7 @@ def build_tasks(
     sites: pd.DataFrame | None = None,
     lang: str = "zh",
     categories: Sequence[str] | None = None,
+    gcj02: bool = False,
 ) -> pd.DataFrame:
     """The task list: one row per community below the target per category it misses.
 
@@ -225,12 +237,16 @@ def build_tasks(
         ``zh`` or ``en``: the headers, category names and notes.
     categories
         The categories to list (default: the preset's basket, the complete life circle).
+    gcj02
+        Also give each suggested site in GCJ-02 (``site_lon_gcj02``, ``site_lat_gcj02``), the
+        coordinates Amap and Tencent maps take: when the run's inputs were GCJ-02.
 
     Returns
     -------
     pandas.DataFrame
         The columns of :data:`TASK_KEYS` with headers in ``lang`` (see :func:`task_label`;
-        ``subdistrict`` only when :func:`subdistricts` finds one); the responsible department,
+        ``subdistrict`` only when :func:`subdistricts` finds one, the GCJ-02 columns only with
+        ``gcj02``); the responsible department,
         person and deadline are empty text for the office to fill.
 
     Raises
@@ -262,7 +278,14 @@ def build_tasks(
     rows["site_rank"] = pd.to_numeric(rows["site_rank"]).astype("Int64")  # 3, not 3.0
     for key in ("site_name", *INPUT_KEYS):
         rows[key] = rows[key].astype(object).where(rows[key].notna(), "") if key in rows else ""
-    keys = [k for k in TASK_KEYS if k != "subdistrict" or sub is not None]
+    if gcj02:
+        lon, lat = (rows[k].to_numpy(dtype=float) for k in ("site_lon", "site_lat"))
+        rows["site_lon_gcj02"], rows["site_lat_gcj02"] = wgs84_to_gcj02(lon, lat)
+    keys = [
+        k
+        for k in TASK_KEYS
+        if (k != "subdistrict" or sub is not None) and (gcj02 or not k.endswith("_gcj02"))
+    ]
     samples = result.summary.get("denominator") == AREA_SAMPLES
     out = rows[keys].reset_index(drop=True)
     out.columns = pd.Index([task_label(k, lang, area_samples=samples) for k in keys])

@@ -36,7 +36,8 @@ INPUT_ROWS_MIN = 20  # rows formatted for input even when the list is short
 _WIDTH = {
     "community_id": 15, "community_name": 22, "subdistrict": 12, "category": 24,
     "residents": 10, "residents_affected": 11, "share": 10, "target": 8, "threshold": 18,
-    "median_walk_min": 14, "site_name": 20, "site_lon": 12, "site_lat": 12, "site_rank": 8,
+    "median_walk_min": 14, "site_name": 20, "site_lon": 12, "site_lat": 12,
+    "site_lon_gcj02": 14, "site_lat_gcj02": 14, "site_rank": 8,
     "note": 30, "department": 18, "person": 12, "deadline": 12,
 }  # fmt: skip
 _FORMAT = {
@@ -47,6 +48,8 @@ _FORMAT = {
     "median_walk_min": "0.0",
     "site_lon": "0.000000",
     "site_lat": "0.000000",
+    "site_lon_gcj02": "0.000000",
+    "site_lat_gcj02": "0.000000",
     "site_rank": "0",
 }
 TITLE = {"zh": "治理任务清单", "en": "Task list"}
