@@ -565,3 +565,15 @@ def test_bd09_list_is_a_headline_warning_naming_the_option(tmp_path):
     codes = [w["code"] for w in s["warnings"]]
     assert "facilities_look_bd09" in codes and LOOKS_GCJ02 not in codes
     assert "--facilities-crs bd09" in " ".join(r.output.split())
+
+
+def test_communities_without_residents_are_said_not_judged():
+    """A grid over a city centre has empty cells: "72 communities" then "0 of 16 meet it"
+    must say where the other 56 went."""
+    meet = {"count": 0, "of": 16, "communities_without_residents": 56}
+    hl = headline(_summary(communities_meeting_target=meet))
+    assert "0 of the 16 communities with residents meet it (56 more have no residents" in (
+        hl.sentence("en")
+    )
+    assert "有居民的 16 个社区中 0 个达标(另有 56 个社区没有居民" in hl.sentence("zh")
+    assert "1 of 4 communities meet it." in headline(_summary()).sentence("en")

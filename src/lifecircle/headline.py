@@ -78,6 +78,7 @@ class Headline:
     names: Mapping[str, Mapping[str, str]] = field(repr=False, default_factory=dict)
     thresholds: Mapping[str, str] = field(repr=False, default_factory=dict)
     empty_categories: tuple[str, ...] = ()
+    communities_without_residents: int = 0  # not judged (empty grid cells, parks, water)
 
     @property
     def status(self) -> str:
@@ -133,7 +134,9 @@ class Headline:
         ]
         if self.communities_meeting is not None:
             count, of = self.communities_meeting
-            parts.append(t("hl_communities", lang).format(count=count, of=of))
+            empty = self.communities_without_residents
+            key = "hl_communities_some_empty" if empty else "hl_communities"
+            parts.append(t(key, lang).format(count=count, of=of, empty=empty))
         if self.area_samples:
             parts.append(t("hl_area_samples", lang))
         return " ".join(parts) if lang == "en" else "".join(parts)
@@ -220,6 +223,7 @@ def headline(summary: Mapping[str, Any]) -> Headline:
     off = float(res.get("off_network_share") or 0.0)
     meet = summary.get("communities_meeting_target")
     meeting = (int(meet["count"]), int(meet["of"])) if meet else None
+    no_residents = int(meet.get("communities_without_residents", 0)) if meet else 0
     unit = {lang: t("unit_area_samples" if area_samples else "unit_residents", lang)
             for lang in LANGS}  # fmt: skip
 
@@ -247,6 +251,7 @@ def headline(summary: Mapping[str, Any]) -> Headline:
         within_threshold=dict(clc.get("within_threshold", {})),
         off_network_share=off,
         communities_meeting=meeting,
+        communities_without_residents=no_residents,
         warnings=tuple(warnings),
         names=names,
         thresholds={c: str(info.get("threshold", "")) for c, info in cats.items()},

@@ -181,6 +181,11 @@ LABELS: dict[str, dict[str, str]] = {
         "zh": "{count} / {of} 个社区达标。",
         "en": "{count} of {of} communities meet it.",
     },
+    "hl_communities_some_empty": {
+        "zh": "有居民的 {of} 个社区中 {count} 个达标(另有 {empty} 个社区没有居民,不参与判断)。",
+        "en": "{count} of the {of} communities with residents meet it ({empty} more have no "
+        "residents and are not judged).",
+    },
     "hl_empty_basket": {
         "zh": "完整生活圈篮子中的 {n} 类设施在数据中一处也没有({names}),"
         "因此没有{unit}能达到完整生活圈;仅按有数据的 {m} 类计算,完整生活圈覆盖率为 {share}。",
