@@ -297,6 +297,7 @@ def test_suggest_category(name, key):
 
 def test_outside_taxonomy_notes_say_what_happens_and_what_to_write():
     from lifecircle.categories import outside_taxonomy
+    from lifecircle.notes import note_keys, render_note
 
     found, notes = outside_taxonomy(
         ["clinic", "market", "wet_thing_xyz", "my_basket_kind"],
@@ -306,7 +307,9 @@ def test_outside_taxonomy_notes_say_what_happens_and_what_to_write():
     assert found == {"clinic": "health", "wet_thing_xyz": None}
     assert len(notes) == 2
     assert "'clinic'" in notes[0] and "outside the complete-life-circle basket" in notes[0]
-    assert "'health' (基层医疗" in notes[0] and "(in the basket" in notes[0]
+    assert "'health' (基层医疗" in notes[0] and "a category of the basket" in notes[0]
+    zh = render_note(notes[0], note_keys(notes)[0], "zh")
+    assert "属完整生活圈)" in zh and "in the basket" not in zh  # one language a note
     assert "taxonomy keys: canteen" in notes[1]
 
 

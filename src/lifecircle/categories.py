@@ -247,12 +247,10 @@ def outside_taxonomy(
             msg = note("category_outside_taxonomy", category=cat, keys=", ".join(taxonomy.keys))
         else:
             msg = note(
-                "category_outside_taxonomy_hint",
+                "category_outside_taxonomy_hint" + ("_basket" if key in in_basket else ""),
                 category=cat,
                 suggested=key,
                 suggested_zh=taxonomy[key].name_zh,
-                # a marker, not a sentence: the same in both languages' notes
-                in_basket=" (in the basket / 属完整生活圈)" if key in in_basket else "",
             )
         notes.append(msg)
     return found, notes

@@ -154,11 +154,20 @@ NOTES: dict[str, dict[str, str]] = {
     "category_outside_taxonomy_hint": {
         "en": "Category '{category}' of your facility list is not in the taxonomy: it is "
         "analysed on its own and is outside the complete-life-circle basket. Did you mean "
-        "'{suggested}' ({suggested_zh}){in_basket}? If so, write {suggested} in the category "
-        "column to count these facilities there.",
+        "'{suggested}' ({suggested_zh})? If so, write {suggested} in the category column to "
+        "count these facilities there.",
         "zh": "设施清单中的类别“{category}”不在设施分类中:它单独分析,不计入完整生活圈。"
-        "是否指“{suggested}”({suggested_zh}){in_basket}?如果是,请在类别列中写 {suggested},"
+        "是否指“{suggested}”({suggested_zh})?如果是,请在类别列中写 {suggested},"
         "这些设施才会计入该类。",
+    },
+    "category_outside_taxonomy_hint_basket": {
+        "en": "Category '{category}' of your facility list is not in the taxonomy: it is "
+        "analysed on its own and is outside the complete-life-circle basket. Did you mean "
+        "'{suggested}' ({suggested_zh}), a category of the basket? If so, write {suggested} in "
+        "the category column to count these facilities there.",
+        "zh": "设施清单中的类别“{category}”不在设施分类中:它单独分析,不计入完整生活圈。"
+        "是否指“{suggested}”({suggested_zh},属完整生活圈)?如果是,请在类别列中写 "
+        "{suggested},这些设施才会计入该类。",
     },
     "population_raster_cells_ignored": {
         "en": "--population {file}: {negative} cell(s) in the area hold negative values and "
