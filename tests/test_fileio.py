@@ -377,3 +377,46 @@ def test_two_runs_into_one_folder_at_once(earlier):
         with pytest.raises(OutputError, match="another lifecircle run is writing"):
             run(earlier, {"coverage.csv": "second"})
     assert (earlier / "coverage.csv").read_text() == "first"
+
+
+# ---- whose outputs ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "kept"),
+    [
+        ("summary.json", "sites.csv", "lifecircle analyze"),  # site --overwrite into an analysis
+        ("sites.csv", "summary.json", "lifecircle site"),  # analyze into a site folder
+        ("batch_manifest.json", "summary.json", "lifecircle batch"),
+        ("summary.json", "batch_manifest.json", "lifecircle analyze"),
+    ],
+)
+def test_overwrite_never_replaces_another_commands_outputs(tmp_path, first, second, kept):
+    out = tmp_path / "out"
+    run(out, {first: "{}", "map.html": "the first command's map"})
+    before = snapshot(out)
+    with pytest.raises(OutputError, match=f"holds the outputs of `{kept}`.*Choose another"):
+        fileio.check_out_folder(out, overwrite=True, names=[second, "map.html"])
+    with pytest.raises(OutputError, match=f"holds the outputs of `{kept}`"):
+        run(out, {second: "{}", "map.html": "the second command's map"})  # checked at commit too
+    assert snapshot(out) == before
+
+
+def test_the_same_command_and_a_rebuild_may_replace(tmp_path):
+    out = tmp_path / "out"
+    run(out, {"summary.json": "{}", "coverage.csv": "a", "map.html": "m"})
+    run(out, {"map.html": "rebuilt"}, update=True)  # a rebuilt map tells no command
+    run(out, {"summary.json": "{}", "coverage.csv": "b", "coverage_change.csv": "c"})  # scenario
+    assert (out / "coverage.csv").read_text() == "b" and (out / "map.html").exists() is False
+
+
+@pytest.mark.parametrize("text", ["", "{", "[]", '{"files": "coverage.csv"}', '{"files": [1]}'])
+def test_a_damaged_marker_owns_nothing_and_is_named(earlier, text):
+    """A marker emptied or cut short must not hand every output name to lifecircle: the
+    user's own report.html stays as it is."""
+    (earlier / "report.html").write_text("the user's report", encoding="utf-8")
+    (earlier / fileio.MARKER).write_text(text, encoding="utf-8")
+    before = snapshot(earlier)
+    with pytest.raises(OutputError, match=r"\.lifecircle-outputs\.json: damaged"):
+        run(earlier, {"coverage.csv": "new", "report.html": "lifecircle's report"})
+    assert snapshot(earlier) == before

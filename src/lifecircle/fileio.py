@@ -259,17 +259,59 @@ def looks_like_old_run(out: Path) -> bool:
 def owned_files(out: Path, *, legacy: Iterable[str] = ()) -> set[str]:
     """The files of ``out`` that lifecircle wrote and may replace: those its marker lists, or,
     in a folder that an older version wrote without a marker (:func:`looks_like_old_run`), the
-    ``legacy`` output names. Nothing else is ever lifecircle's."""
+    ``legacy`` output names. Nothing else is ever lifecircle's.
+
+    Raises
+    ------
+    OutputError
+        When the marker is there but is not the list lifecircle writes (emptied, cut short,
+        edited): which files are lifecircle's is then unknown, and none may be replaced.
+    """
     marker = out / MARKER
     if marker.is_file():
-        try:
-            names = json.loads(marker.read_text("utf-8")).get("files", [])
-        except (OSError, ValueError, AttributeError):
-            names = list(legacy)  # a damaged marker of ours: what any run would have written
+        data = _json_dict(marker)
+        names = data.get("files") if data is not None else None
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise OutputError(
+                f"{marker}: damaged (not the list of outputs lifecircle writes there), so which "
+                "files in the folder are lifecircle's is unknown and none is replaced. Move your "
+                f"own files out of {out} and delete {MARKER}, or choose another folder"
+            )
         return {n for n in names if _plain(n)} | {MARKER}
     if not looks_like_old_run(out):
         return set()
     return {n for n in legacy if _plain(n)}
+
+
+#: which command's outputs a folder holds, told by a file that only that command writes
+_KINDS = (
+    ("batch_manifest.json", "lifecircle batch"),
+    ("sites.csv", "lifecircle site"),
+    ("summary.json", "lifecircle analyze"),  # and scenario, which writes an analysis
+)
+
+
+def output_kind(names: Iterable[str]) -> str | None:
+    """The command whose outputs ``names`` are (:data:`_KINDS`), or None when they tell none
+    (a map or report rebuilt on its own)."""
+    present = set(names)
+    return next((kind for name, kind in _KINDS if name in present), None)
+
+
+def check_same_kind(out: Path, owned: set[str], names: Iterable[str], subject: str) -> None:
+    """Refuse to replace the outputs of another command: ``--overwrite`` replaces the earlier
+    outputs of the run's own command, and another command's results would be lost (a site run
+    into an analysis folder took its coverage tables and saved study with it)."""
+    new, old = output_kind(names), output_kind(owned)
+    if new is None or old is None or new == old:
+        return
+    present = sorted(n for n in owned - {MARKER} if (out / n).exists())
+    listed = ", ".join(present[:6]) + (", …" if len(present) > 6 else "")
+    raise OutputError(
+        f"{subject}: holds the outputs of `{old}` ({listed}); --overwrite replaces only the "
+        f"outputs of an earlier `{new}` run, and these would be lost. Choose another folder "
+        f"for this run"
+    )
 
 
 def mark_written(out: Path, names: Iterable[str]) -> None:
@@ -364,6 +406,8 @@ def check_out_folder(
             "of an earlier run in it (other files are kept), or choose another folder"
         )
     owned = owned_files(out, legacy=legacy)
+    names = list(names)
+    check_same_kind(out, owned, names, f"{option} {out}")
     for name in names:
         if (out / name).exists() and name not in owned:
             raise OutputError(
@@ -556,6 +600,7 @@ def _staging(out: Path, *, legacy: list[str], update: bool, subject: str) -> Ite
         try:
             yield tmp
             new = sorted(p.name for p in tmp.iterdir() if p.is_file() and p.name != MARKER)
+            check_same_kind(out, owned, new, subject)
             for name in new:
                 if os.path.lexists(out / name) and (name not in owned or (out / name).is_dir()):
                     raise OutputError(

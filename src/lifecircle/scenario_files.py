@@ -17,7 +17,7 @@ import geopandas as gpd
 import pandas as pd
 
 from lifecircle.errors import InputError
-from lifecircle.fileio import MARKER, check_out_folder, owned_files
+from lifecircle.fileio import MARKER, check_out_folder, output_kind, owned_files
 from lifecircle.inputs import Inputs
 from lifecircle.manifest import MANIFEST
 from lifecircle.outputs import (
@@ -58,10 +58,7 @@ class Analysis:
 
 
 def _rerun(folder: Path) -> str:
-    return (
-        f"rerun `lifecircle analyze ... --out {folder} --overwrite` with this lifecircle, then "
-        "the scenario"
-    )
+    return f"rerun `lifecircle analyze ... --out {folder} --overwrite` with this lifecircle"
 
 
 def load_analysis(folder: str | Path) -> Analysis:
@@ -84,10 +81,18 @@ def load_analysis(folder: str | Path) -> Analysis:
             f"{p}: a `lifecircle batch` folder; give the folder of one district inside it"
         )
     owned = owned_files(p) if (p / MARKER).is_file() else set()
-    if "summary.json" not in owned or not (p / "summary.json").is_file():
+    kind = output_kind(owned)
+    if kind not in (None, "lifecircle analyze"):
         raise InputError(
-            f"{p}: not a `lifecircle analyze` output folder (no summary.json listed in its "
-            f"{MARKER}); run `lifecircle analyze --out {p}` first"
+            f"{p}: holds the outputs of `{kind}`, not of `lifecircle analyze`; give the --out "
+            "folder of an analysis"
+        )
+    if "summary.json" not in owned or not (p / "summary.json").is_file():
+        why = f"no {MARKER}" if not (p / MARKER).is_file() else f"no summary.json in its {MARKER}"
+        raise InputError(
+            f"{p}: not a `lifecircle analyze` output folder ({why}: a folder copied without its "
+            "hidden files loses it); give the --out folder of an analysis, or run "
+            "`lifecircle analyze` into a new folder"
         )
     if CACHE_NAME not in owned or not (p / CACHE_NAME).is_file():
         raise InputError(

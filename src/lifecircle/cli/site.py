@@ -78,16 +78,20 @@ def load_analysis(folder: Path) -> Study:
         When the folder is not an analysis folder, has no saved study, or one of another
         lifecircle version.
     """
-    from lifecircle.fileio import owned_files
+    from lifecircle.fileio import output_kind, owned_files
     from lifecircle.study import CACHE_NAME, Study, study_cache
 
     if not folder.is_dir():
         raise InputError(f"{folder}: no such folder; give the --out folder of lifecircle analyze")
     cache = study_cache(folder)
-    if not cache.is_file() or cache.name not in owned_files(folder):
+    owned = owned_files(folder)
+    if not cache.is_file() or cache.name not in owned:
+        kind = output_kind(owned)
+        other = kind not in (None, "lifecircle analyze")
+        what = f"holds the outputs of `{kind}`, " if other else ""
         raise InputError(
-            f"{folder}: not an analysis folder with a saved study ({CACHE_NAME}); run "
-            f"lifecircle analyze --out {folder} (with --overwrite) first"
+            f"{folder}: {what}not an analysis folder with a saved study ({CACHE_NAME}); give "
+            "the --out folder of a `lifecircle analyze` run, or run one into a new folder first"
         )
     return Study.load(cache)
 
