@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import warnings
 from pathlib import Path
@@ -196,3 +197,49 @@ def test_chart_bars_are_the_judged_shares_of_the_headline(out):
     del clc["within_threshold"]
     _, old_names, old = figures.chart_bars(area, s, "en")
     assert old[i] == at15.loc["primary_school", "coverage"] and old_names[i] == "Primary school"
+
+
+def _truncate_gpkg(d: Path) -> None:
+    with open(d / "lifecircle.gpkg", "r+b") as fh:
+        fh.truncate(100)
+
+
+def _edit_summary(d: Path) -> None:
+    s = json.loads((d / "summary.json").read_text("utf-8"))
+    s["preset"] = "x"
+    del s["provenance"]
+    (d / "summary.json").write_text(json.dumps(s), "utf-8")
+
+
+def _other_command(d: Path) -> None:
+    marker = d / ".lifecircle-outputs.json"
+    m = json.loads(marker.read_text("utf-8"))
+    m["files"] = ["sites.csv", "map.html", "summary.json"]
+    marker.write_text(json.dumps(m), "utf-8")
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (_truncate_gpkg, "lifecircle.gpkg or its CRS cannot be read"),
+        (_edit_summary, "summary.json lacks or changed preset"),
+        (lambda d: (d / "area_coverage.csv").write_text("a,b\n1,2\n"), "lacks the column"),
+        (lambda d: (d / "summary.json").write_text("{"), "summary.json cannot be read"),
+        (_other_command, "holds the outputs of `lifecircle site`"),
+    ],
+)
+@pytest.mark.parametrize("command", ["report", "map"])
+def test_rebuilding_a_damaged_or_foreign_folder_is_refused_and_changes_nothing(
+    out, tmp_path, damage, message, command
+):
+    d = tmp_path / "copy"
+    shutil.copytree(out, d)
+    damage(d)
+    before = {p.name: p.read_bytes() for p in d.iterdir() if p.is_file()}
+    r = runner.invoke(app, [command, str(d)])
+    if command == "map" and message == "lacks the column":
+        assert r.exit_code == 0, r.output  # the map does not read that table
+        return
+    assert r.exit_code == 2, r.output
+    assert message in " ".join(r.output.split()) and "unexpected" not in r.output
+    assert {p.name: p.read_bytes() for p in d.iterdir() if p.is_file()} == before

@@ -105,7 +105,7 @@ def test_report_on_a_folder_that_is_not_an_output(tmp_path):
     r = runner.invoke(app, ["report", str(tmp_path / "missing")])
     assert r.exit_code == 2 and "no such output folder" in r.output
     r = runner.invoke(app, ["report", str(tmp_path)])
-    assert r.exit_code == 2 and "not a complete lifecircle output folder" in r.output
+    assert r.exit_code == 2 and "not a `lifecircle analyze` output folder" in r.output
 
 
 def test_map_command_rebuilds_from_the_folder(out):

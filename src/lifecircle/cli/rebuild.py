@@ -13,6 +13,8 @@ from lifecircle.cli import options as opt
 from lifecircle.cli.guard import run_guarded
 from lifecircle.errors import InputError
 
+AGAIN = "the outputs were edited since lifecircle wrote them: run `lifecircle analyze` again"
+
 
 def _update(out: Path, build: Callable[[Path], object]) -> None:
     """Replace the files ``build`` writes among the run's outputs in ``out``, all at once; the
@@ -32,11 +34,21 @@ def _rebuild(out: Path, lang: str) -> Path:
     from lifecircle.fileio import write_json
     from lifecircle.render.escape import read_people_csv
     from lifecircle.render.figures import write_figures
-    from lifecircle.render.maps import load_outputs
+    from lifecircle.render.maps import SUMMARY_PARTS, check_summary, load_outputs
     from lifecircle.render.report import render_report
 
     run = load_outputs(out)
-    area = read_people_csv(out / "area_coverage.csv")
+    check_summary(out, run.summary, SUMMARY_PARTS)  # the report reads every part
+    try:
+        area = read_people_csv(out / "area_coverage.csv")
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{out}/area_coverage.csv: cannot be read ({exc}); {AGAIN}") from exc
+    missing = {"category", "profile", "minutes", "coverage"} - set(area.columns)
+    if missing:
+        raise InputError(
+            f"{out}/area_coverage.csv: lacks the column(s) {', '.join(sorted(missing))} "
+            f"lifecircle wrote; {AGAIN}"
+        )
 
     def build(tmp: Path) -> None:
         drawn = write_figures(

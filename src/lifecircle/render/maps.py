@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -75,27 +75,89 @@ class SavedRun:
     categories: list[str]
 
 
+#: the parts of ``summary.json`` that the map and the report read, with the type each has
+SUMMARY_PARTS: dict[str, type] = {
+    "preset": dict,
+    "area": dict,
+    "denominator": str,
+    "residents": dict,
+    "facilities": dict,
+    "categories": dict,
+    "complete_life_circle": dict,
+    "communities_meeting_target": dict,
+    "notes": list,
+    "counts": dict,
+    "provenance": dict,
+}
+
+
+MAP_NEEDS = ("area", "categories", "complete_life_circle")  # what a map cannot be drawn without
+
+
+def check_summary(out: Path, summary: object, needs: Iterable[str]) -> None:
+    """Refuse a ``summary.json`` that lacks a part in ``needs`` or holds a part of
+    :data:`SUMMARY_PARTS` of another type than lifecircle writes (an edited file)."""
+    if not isinstance(summary, dict):
+        raise _damaged(out, "summary.json is not the record lifecircle writes")
+    need = set(needs)
+    wrong = [
+        k
+        for k, kind in SUMMARY_PARTS.items()
+        if (k in summary or k in need) and not isinstance(summary.get(k), kind)
+    ]
+    if wrong:
+        raise _damaged(out, f"summary.json lacks or changed {', '.join(wrong)}")
+
+
+def _damaged(out: Path, what: str) -> InputError:
+    return InputError(
+        f"{out}: {what}; the folder's outputs were edited or damaged since lifecircle wrote "
+        "them. Run `lifecircle analyze` again into a new folder"
+    )
+
+
 def load_outputs(out: Path) -> SavedRun:
-    """Read an output folder written by ``lifecircle analyze``."""
-    gpkg = out / "lifecircle.gpkg"
+    """Read an output folder written by ``lifecircle analyze`` (or ``scenario``).
+
+    Raises
+    ------
+    InputError
+        When the folder holds no analysis (another command's outputs, or none), or its
+        ``summary.json`` or ``lifecircle.gpkg`` cannot be read as lifecircle wrote them.
+    """
+    import pyogrio.errors
+
+    from lifecircle.fileio import output_kind, owned_files
+
+    kind = output_kind(owned_files(out)) if out.is_dir() else None
+    if kind not in (None, "lifecircle analyze"):
+        raise InputError(
+            f"{out}: holds the outputs of `{kind}`, not of `lifecircle analyze`; the map and "
+            "the report are rebuilt in an analysis folder (that command writes its own)"
+        )
+    if not (out / "summary.json").is_file():
+        raise InputError(
+            f"{out}: no summary.json: not a `lifecircle analyze` output folder; give the --out "
+            "folder of an analysis"
+        )
     try:
         summary = json.loads((out / "summary.json").read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise _damaged(out, f"summary.json cannot be read ({exc})") from exc
+    check_summary(out, summary, MAP_NEEDS)
+    gpkg = out / "lifecircle.gpkg"
+    try:
         layers = {
             name: gpd.read_file(gpkg, layer=name)
             for name in ("communities", "facilities", "service_areas", "gaps")
         }
-    except (OSError, ValueError) as exc:
-        raise InputError(
-            f"{out}: not a complete lifecircle output folder ({exc}); run `lifecircle analyze` "
-            "into it first"
-        ) from exc
+        crs = CRS.from_user_input(summary["area"]["crs"])
+    except (OSError, ValueError, KeyError, pyogrio.errors.DataSourceError) as exc:
+        raise _damaged(out, f"{gpkg.name} or its CRS cannot be read ({exc})") from exc
+    except pyogrio.errors.DataLayerError as exc:
+        raise _damaged(out, f"{gpkg.name} lacks a layer ({exc})") from exc
     layers["communities"]["community_id"] = layers["communities"]["community_id"].astype(str)
-    return SavedRun(
-        crs=CRS.from_user_input(summary["area"]["crs"]),
-        summary=summary,
-        categories=list(summary["categories"]),
-        **layers,
-    )
+    return SavedRun(crs=crs, summary=summary, categories=list(summary["categories"]), **layers)
 
 
 CATEGORY_COLOURS = [  # cool hues only: the coverage classes use red, orange and green
