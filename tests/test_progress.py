@@ -316,3 +316,30 @@ def test_batch_shows_districts_done_failed_and_time_left(tmp_path, helsinki, mon
     assert re.search(r"^districts: 2/2 done, (W|E) ok, .* elapsed$", out, re.M)
     assert re.search(r"^districts +[\d.:]+( s)?  2 done$", out, re.M)
     assert "status" in out and "nowhere" in out  # the final table
+
+
+def test_console_text_is_the_one_way_names_reach_the_console(monkeypatch):
+    """The batch's district table, the headline and the error line print names from the data
+    through console_text / printable: no terminal sequence, no rich markup."""
+    from rich.console import Console
+
+    from lifecircle.cli import batch as batch_cli
+    from lifecircle.cli import guard
+    from lifecircle.display import console_text
+    from lifecircle.errors import InputError
+
+    hostile = "\x1b[2J\x1b[31mCLEARED[bold red]x[/]"
+    assert console_text(hostile) == "\ufffd[2J\ufffd[31mCLEARED\\[bold red]x\\[/]"
+    console, buf = _console(terminal=True)
+    monkeypatch.setattr(batch_cli, "console", console)
+    summary = {
+        "per_district": {hostile: {"status": "ok", "name": hostile, "residents": 5.0}},
+        "totals": {},
+    }
+    batch_cli.print_status_table(summary, lang="en")
+    raw = buf.getvalue()
+    assert "\x1b[2J" not in raw and "\x1b[31mC" not in raw and "[bold red]x" in _plain(raw)
+    err = Console(file=io.StringIO(), force_terminal=True, width=200)
+    monkeypatch.setattr(guard.logs, "err", err)
+    guard._fail(InputError(f"--districts x.geojson: {hostile} is bad"), 2)
+    assert "\x1b[2J" not in err.file.getvalue()

@@ -37,6 +37,16 @@ def printable(text: str) -> str:
     )
 
 
+def console_text(text: object) -> str:
+    """Text from the data (a name, an id, a file name) as the console shows it: its control
+    characters shown as ``\ufffd`` (:func:`printable`) and its square brackets escaped, so
+    that it is neither a terminal sequence nor rich markup. The one way names reach the
+    console."""
+    from rich.markup import escape
+
+    return escape(printable(str(text)))
+
+
 class Lines(Display):
     """Plain lines for a standard error that is not a terminal: one per finished stage with
     its time, and for a long stage one every ``every_s`` seconds with how far it is (one per

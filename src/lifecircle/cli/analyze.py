@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.cells import cell_len
 from rich.console import Console
-from rich.markup import escape
 
 from lifecircle.cli import options as opt
 from lifecircle.cli.guard import run_guarded
 from lifecircle.config import DEFAULT_MAX_SNAP_M, make_settings
+from lifecircle.display import console_text
 from lifecircle.headline import headline
 from lifecircle.i18n import t
 from lifecircle.inputs import Inputs
@@ -165,16 +165,18 @@ def _print_run(summary: dict[str, Any], out: Path, *, lang: str, quiet: bool) ->
     the notes it did not print, the sensitivity verdicts and where the outputs went."""
     if quiet:  # -q keeps warnings: the headline's are printed, the rest is not
         for text in headline(summary).warning_texts(lang):
-            out_console.print(f"[bold yellow]{t('warning', lang)}:[/] {escape(text)}")
+            out_console.print(f"[bold yellow]{t('warning', lang)}:[/] {console_text(text)}")
     else:
         print_headline(summary, lang=lang)
         shown_warnings = {w["message"]["en"] for w in summary["warnings"]}
         for english, note in zip(summary["notes"], render_notes(summary, lang), strict=True):
             if english not in shown_warnings:  # the headline printed it already
-                out_console.print(f"[yellow]{t('note', lang)}:[/] {escape(note)}", highlight=False)
+                out_console.print(
+                    f"[yellow]{t('note', lang)}:[/] {console_text(note)}", highlight=False
+                )
         if "sensitivity" in summary:
             print_sensitivity(summary["sensitivity"], lang=lang)
-        out_console.print(f"Wrote {out}/")
+        out_console.print(f"Wrote {console_text(out)}/", highlight=False)
 
 
 def analyze_cmd(
@@ -265,9 +267,11 @@ def print_headline(summary: dict[str, Any], *, lang: str) -> None:
         f"({t('denominator', lang)}: {denominator_label(summary['denominator'], lang)}).",
         highlight=False,
     )
-    out_console.print(f"[bold {colour}]{escape(hl.sentence(lang))}[/]", highlight=False)
+    out_console.print(f"[bold {colour}]{console_text(hl.sentence(lang))}[/]", highlight=False)
     for text in hl.warning_texts(lang):
-        out_console.print(f"[bold yellow]{t('warning', lang)}:[/] {escape(text)}", highlight=False)
+        out_console.print(
+            f"[bold yellow]{t('warning', lang)}:[/] {console_text(text)}", highlight=False
+        )
     out_console.print(
         t("within_threshold", lang).format(unit=hl.unit(lang), profile=t(hl.profile, lang)) + ":",
         highlight=False,
@@ -279,7 +283,8 @@ def print_headline(summary: dict[str, Any], *, lang: str) -> None:
         mark = "*" if x.in_basket else " "
         pad = " " * (width - cell_len(x.name))
         out_console.print(
-            f"  {mark} {escape(x.name)}{pad}  {escape(x.threshold):<10} {share}", highlight=False
+            f"  {mark} {console_text(x.name)}{pad}  {console_text(x.threshold):<10} {share}",
+            highlight=False,
         )
     out_console.print(f"  * {t('in_basket', lang)}", highlight=False)
 
@@ -339,9 +344,9 @@ def demo_cmd(
     category, name = _worst_basket_category(out, lang)
     if not quiet:
         out_console.print(
-            f"\n[bold]{t('demo_site', lang).format(category=escape(name))}[/]\n"
-            f"  lifecircle site {escape(str(out))} --category {category} --count 5 "
-            f"--out {escape(str(sites_out))}",
+            f"\n[bold]{t('demo_site', lang).format(category=console_text(name))}[/]\n"
+            f"  lifecircle site {console_text(str(out))} --category {category} --count 5 "
+            f"--out {console_text(str(sites_out))}",
             highlight=False,
         )
     run_guarded(

@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from lifecircle.cli import options as opt
 from lifecircle.cli.guard import run_guarded
 from lifecircle.config import DEFAULT_MAX_SNAP_M, make_settings
+from lifecircle.display import console_text
 from lifecircle.headline import status_cell
 from lifecircle.i18n import t
 from lifecircle.inputs import Inputs
@@ -274,9 +274,9 @@ def print_status_table(summary: dict[str, Any], *, lang: str) -> None:
         cov = rec.get("complete_life_circle")
         colour = "red" if rec.get("status") != "ok" else ("yellow" if rec.get("warning") else "")
         table.add_row(
-            escape(str(k)),
-            escape(str(rec.get("name") or "")),
-            f"[{colour}]{escape(status)}[/]" if colour else escape(status),
+            console_text(str(k)),
+            console_text(str(rec.get("name") or "")),
+            f"[{colour}]{console_text(status)}[/]" if colour else console_text(status),
             f"{cov:.1%}" if cov is not None else "–",
             (
                 f"{float(rec.get('residents') or 0):,.0f}"
@@ -292,7 +292,7 @@ def print_status_table(summary: dict[str, Any], *, lang: str) -> None:
     console.print(table)
     n = summary["totals"].get("districts_with_warnings") or 0
     if n:
-        console.print(f"[yellow]{escape(t('districts_with_warnings', lang).format(n=n))}[/]")
+        console.print(f"[yellow]{console_text(t('districts_with_warnings', lang).format(n=n))}[/]")
 
 
 def _unit(n_samples: int, n_ok: int) -> str:

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import typer
 
 from lifecircle.cli import logs
+from lifecircle.display import printable
 from lifecircle.errors import AnalysisError, InputError, LifecircleError
 
 T = TypeVar("T")
@@ -21,7 +22,7 @@ T = TypeVar("T")
 def _fail(exc: BaseException, code: int) -> typer.Exit:
     label = "input error" if code == 2 else "analysis failed"
     logs.err.print(f"[bold red]lifecircle: {label}:[/] ", end="")
-    logs.err.print(str(exc), markup=False, highlight=False)
+    logs.err.print(printable(str(exc)), markup=False, highlight=False)
     return typer.Exit(code)
 
 

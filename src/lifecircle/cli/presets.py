@@ -14,6 +14,7 @@ from lifecircle.categories import load_taxonomy
 from lifecircle.cli import options as opt
 from lifecircle.cli.guard import run_guarded
 from lifecircle.config import PRESETS, Preset, load_preset
+from lifecircle.display import console_text
 from lifecircle.errors import InputError
 
 console = Console(soft_wrap=True)
@@ -48,9 +49,10 @@ def _toml(ref: str) -> str:
 
 def _show(preset: Preset) -> None:
     preset.check_categories(set(load_taxonomy().keys))
-    console.print(f"[bold]{preset.name}[/] — {preset.title}", highlight=False)
-    console.print(f"source: {preset.source}", highlight=False, markup=False)
-    console.print(_where(preset), highlight=False, markup=False)
+    name, title = console_text(preset.name), console_text(preset.title)
+    console.print(f"[bold]{name}[/] — {title}", highlight=False)
+    console.print(f"source: {console_text(preset.source)}", highlight=False)
+    console.print(console_text(_where(preset)), highlight=False)
     speeds = ", ".join(f"{k} {v:g} m/s" for k, v in preset.speeds_m_s.items())
     tiers = ", ".join(str(m) for m in preset.minutes)
     band = f"± {preset.speed_band_m_s:g} m/s with --sensitivity"
@@ -64,19 +66,24 @@ def _show(preset: Preset) -> None:
     for header in ("threshold", "judged with", "in basket"):
         table.add_column(header)
     table.add_column("unverified", no_wrap=True, min_width=len("unverified"))
-    table.add_column("note", overflow="fold")
+    table.add_column("note", no_wrap=True)  # a number: the notes follow the table, full width
     tier_of = {c: t for t, cats in preset.basket_tiers.items() for c in cats}
+    notes: list[str] = []
     for key in keys:
         t = preset.threshold(key)
+        if t.note:
+            notes.append(f"{len(notes) + 1}. {key}: {t.note}")
         table.add_row(
-            key,
-            t.describe(),
-            preset.judge_with.get(key, ""),
+            console_text(key),
+            console_text(t.describe()),
+            console_text(preset.judge_with.get(key, "")),
             f"from the {tier_of[key]}-min tier" if key in tier_of else "",
             "unverified" if t.unverified else "",
-            t.note,
+            f"{len(notes)}" if t.note else "",
         )
     console.print(table)
+    for line in notes:
+        console.print(console_text(line), highlight=False)
 
 
 def presets_cmd(
@@ -105,7 +112,7 @@ def presets_cmd(
         table = Table("name", "target", "title")
         for n in PRESETS:
             p = run_guarded(load_preset, n)
-            table.add_row(n, f"{p.target:.0%}", p.title)
+            table.add_row(console_text(n), f"{p.target:.0%}", console_text(p.title))
         console.print(table)
         console.print(
             "Show one: lifecircle presets NAME   ·   copy one to edit: lifecircle presets NAME "

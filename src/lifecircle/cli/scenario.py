@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
 from lifecircle.cli import options as opt
 from lifecircle.cli.guard import run_guarded
+from lifecircle.display import console_text
 from lifecircle.i18n import t
 
 if TYPE_CHECKING:
@@ -138,7 +138,7 @@ def _run(
     )
     if not quiet:
         print_change(scenario, lang=shown.lang)
-        out_console.print(f"Wrote {escape(str(out))}/", highlight=False)
+        out_console.print(f"Wrote {console_text(str(out))}/", highlight=False)
     return summary
 
 
@@ -173,7 +173,7 @@ def print_change(scenario: Scenario, *, lang: str) -> None:
     out_console.print(
         f"[bold]Scenario:[/] {s['added']}{of} facilit{'y' if given == 1 else 'ies'} added, "
         f"{s['removed']} removed; re-routed: "
-        f"{escape(', '.join(s['rerouted_categories']) or 'none')}.",
+        f"{console_text(', '.join(s['rerouted_categories']) or 'none')}.",
         highlight=False,
     )
     if s.get("added_unused"):  # why the change may change nothing
@@ -181,14 +181,14 @@ def print_change(scenario: Scenario, *, lang: str) -> None:
         for entry, text in zip(keys, render_notes(summary, lang), strict=False):
             if entry and str(entry.get("key")).startswith("scenario_added_"):
                 out_console.print(
-                    f"[bold yellow]{t('warning', lang)}:[/] {escape(text)}", highlight=False
+                    f"[bold yellow]{t('warning', lang)}:[/] {console_text(text)}", highlight=False
                 )
     out_console.print("Area-wide share within each category's threshold (before → after):")
     for cat, v in s["per_category"].items():
-        name = escape(category_label(summary, cat, lang))
+        name = console_text(category_label(summary, cat, lang))
         d = "" if v["change"] is None else f"  ({v['change'] * 100:+.1f} points)"
         out_console.print(
-            f"  {name}  {escape(v['threshold'])}: {_pct(v['coverage_before'])} → "
+            f"  {name}  {console_text(v['threshold'])}: {_pct(v['coverage_before'])} → "
             f"{_pct(v['coverage_after'])}{d}",
             highlight=False,
         )
@@ -212,7 +212,7 @@ def print_change(scenario: Scenario, *, lang: str) -> None:
         )
         more = f", … ({s['flips_count'][kind]} in all)" if s["flips_count"][kind] > 8 else ""
         out_console.print(
-            f"[{colour}]{s['flips_count'][kind]} {word} the target:[/] {escape(names)}{more}",
+            f"[{colour}]{s['flips_count'][kind]} {word} the target:[/] {console_text(names)}{more}",
             highlight=False,
         )
     if not any(s["flips_count"].values()):

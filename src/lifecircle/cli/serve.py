@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from lifecircle.cli import logs
 from lifecircle.cli import options as opt
 from lifecircle.cli.guard import run_guarded
+from lifecircle.display import console_text
 from lifecircle.errors import InputError
 
 Folder = Annotated[
@@ -53,15 +53,15 @@ def _run(
         raise InputError(f"--lang {lang}: give zh or en")
     warning = server.host_warning(host)
     if warning:
-        logs.err.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False)
+        logs.err.print(f"[bold yellow]warning:[/] {console_text(warning)}", highlight=False)
     bench = Workbench.open(folder)  # the study and its baseline coverage; nothing is written
     page = PageOptions(lang=lang or analysis_lang(folder), offline=offline)
 
     def started(url: str) -> None:
         if not quiet:
             logs.err.print(
-                f"Serving {escape(str(folder))}: open {escape(url)} in a browser (API: "
-                f"{escape(url)}api/summary); Ctrl-C to stop",
+                f"Serving {console_text(str(folder))}: open {console_text(url)} in a browser (API: "
+                f"{console_text(url)}api/summary); Ctrl-C to stop",
                 highlight=False,
             )
 

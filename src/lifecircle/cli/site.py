@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
 from lifecircle.cli import options as opt
 from lifecircle.cli.guard import run_guarded
+from lifecircle.display import console_text
 from lifecircle.errors import InputError
 
 if TYPE_CHECKING:
@@ -171,10 +171,10 @@ def _run(
         offline=bool(shown["offline"]),
     )
     if not quiet:
-        console.print(f"[bold]{escape(headline(result, lang))}[/]", highlight=False)
+        console.print(f"[bold]{console_text(headline(result, lang))}[/]", highlight=False)
         for note in summary["notes"]:
-            console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
-        console.print(f"Wrote {escape(str(out))}/", highlight=False)
+            console.print(f"[yellow]note:[/] {console_text(note)}", highlight=False)
+        console.print(f"Wrote {console_text(str(out))}/", highlight=False)
 
 
 def site_cmd(
