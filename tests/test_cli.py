@@ -662,6 +662,53 @@ def test_population_points_with_swapped_coordinates(tmp_path, helsinki):
     assert_refused(r, out, "--population", "pop.csv", "lines 3", "swapped")
 
 
+def test_facilities_with_in_range_swapped_coordinates(tmp_path, helsinki):
+    """lon 60.168, lat 24.940 are both in range: without this check the row lay thousands of
+    kilometres away and was left out with only a count in summary.json."""
+    fac = tmp_path / "kg.csv"
+    fac.write_text(
+        "id,category,name,lon,lat\nk1,kindergarten,ok,24.9384,60.1699\n"
+        "k2,kindergarten,swapped,60.168,24.940\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "o"
+    r = invoke("analyze", "--osm", helsinki, "--facilities", fac, "--out", out)
+    assert_refused(r, out, "--facilities", "kg.csv", "kg.csv:k2", "look swapped")
+
+
+def test_rows_are_numbered_by_the_line_they_start_on(tmp_path, helsinki):
+    """Blank lines and a line break inside a quoted name count, as an editor numbers lines."""
+    fac = tmp_path / "kg.csv"
+    fac.write_text(
+        "id,category,name,lon,lat\nk1,kindergarten,ok,24.9384,60.1699\n\n"
+        'k2,kindergarten,"two\nlines",abc,60.17\nk2,kindergarten,again,24.94,60.17\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "o"
+    r = invoke("analyze", "--osm", helsinki, "--facilities", fac, "--out", out)
+    assert_refused(r, out, "kg.csv", "line 4: lon/lat not numbers ('abc', '60.17')")
+    fac.write_text(fac.read_text("utf-8").replace("abc", "24.95"), encoding="utf-8")
+    r = invoke("analyze", "--osm", helsinki, "--facilities", fac, "--out", out)
+    assert_refused(r, out, "kg.csv", "id 'k2' is given to 2 rows (lines 4, 6)")
+
+
+def test_a_facility_beyond_the_reach_is_named_in_the_notes(tmp_path, helsinki):
+    fac = tmp_path / "kg.csv"
+    fac.write_text(
+        "id,category,name,lon,lat\nk1,kindergarten,ok,24.9384,60.1699\n"
+        "k9,kindergarten,far,25.5,60.5\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "o"
+    r = invoke("analyze", "--osm", helsinki, "--facilities", fac, "--out", out, "--lang", "en")
+    assert r.exit_code == 0, r.output
+    s = json.loads((out / "summary.json").read_text("utf-8"))
+    assert any(k and k["key"] == "facilities_outside_area" for k in s["note_keys"])
+    said = [n for n in s["notes"] if "kg.csv:k9" in n]
+    assert len(said) == 1 and "1 facility(ies) of kg.csv lie beyond the analysis area" in said[0]
+    assert "kg.csv:k9" in (out / "report.html").read_text("utf-8")
+
+
 # ------------------------------------------------------------------ repaired and reported
 
 

@@ -168,7 +168,7 @@ def test_gcj02_suspicion_in_counts_is_a_warning():
 
 def test_cut_osm_boundaries_are_a_warning_that_names_them():
     cut = {"count": 12, "admin_levels": ["9"], "names": ["<b>甲里</b>", "{{ 7*7 }}"],
-           "communities_kept": 3, "grid": False}  # fmt: skip
+           "communities_kept": 3}  # fmt: skip
     hl = headline(_summary(counts={BOUNDARIES_CUT: cut}))
     assert [w.code for w in hl.warnings] == [BOUNDARIES_CUT]
     en, zh = hl.warnings[0].text("en"), hl.warnings[0].text("zh")
@@ -177,8 +177,6 @@ def test_cut_osm_boundaries_are_a_warning_that_names_them():
     assert "only the 3 communities" in en and "--communities" in en
     assert "<b>甲里</b>、{{ 7*7 }}" in zh and "--communities" in zh
     assert hl.warnings[0].short_text("en") == "12 boundaries cut"
-    grid = headline(_summary(counts={BOUNDARIES_CUT: cut | {"grid": True}})).warnings[0]
-    assert "regular grid instead" in grid.text("en")
 
 
 def test_with_headline_adds_warnings_and_notes_once():

@@ -25,7 +25,7 @@ def test_osm_admin_boundaries_become_communities():
     # the nine 里 that the extract cuts are named, and the headline warns
     cut = r.summary["counts"]["osm_boundaries_cut"]
     assert cut["count"] == 9 and cut["admin_levels"] == ["9"] and cut["communities_kept"] == 1
-    assert "斗崙里" in cut["names"] and "興安里" not in cut["names"] and not cut["grid"]
+    assert "斗崙里" in cut["names"] and "興安里" not in cut["names"]
     assert "osm_boundaries_cut" in [w.code for w in headline(r.summary).warnings]
 
 

@@ -116,16 +116,27 @@ def define_area(prepared: Prepared, settings: Settings, *, source: str = "--osm"
                 to_metric(area, crs), crs, settings.grid_cell_m
             )
             comm_src = f"grid_{settings.grid_cell_m:g}m"
-            notes.append(note("grid_communities", cell_m=settings.grid_cell_m))
         cut = boundaries.cut_boundaries(
             prepared.osm.incomplete_boundaries, level, within=prepared.area
         )
+        if osm_comm is None:  # a grid covers the whole area: said in a note, not a warning
+            levels = ", ".join(cut["admin_levels"]) if cut else ""
+            notes.append(
+                note(
+                    "grid_communities_cut",
+                    n=cut["count"],
+                    levels=levels,
+                    cell_m=settings.grid_cell_m,
+                )
+                if cut
+                else note("grid_communities", cell_m=settings.grid_cell_m)
+            )
+            cut = None
     area_m = to_metric(area, crs)
     buffer_m = area_m.buffer(reach)
     counts: dict[str, Any] = {}
     if cut is not None:  # the headline warns (lifecircle.headline): it covers less than it seems
-        grid = str(comm_src).startswith("grid_")
-        counts["osm_boundaries_cut"] = {**cut, "communities_kept": len(communities), "grid": grid}
+        counts["osm_boundaries_cut"] = {**cut, "communities_kept": len(communities)}
     if prepared.osm.bounds is not None:
         data_box = to_metric(shapely.box(*prepared.osm.bounds), crs)
         outside = buffer_m.difference(data_box).area / buffer_m.area

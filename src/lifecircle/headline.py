@@ -352,9 +352,8 @@ def _boundaries_cut_warning(summary: Mapping[str, Any]) -> HeadlineWarning | Non
     more = int(cut["count"]) - len(names)
     sep = {"zh": "、", "en": ", "}
     listed = {lang: sep[lang].join(names) + (f" … (+{more})" if more > 0 else "") for lang in LANGS}
-    key = "hl_boundaries_cut_grid" if cut.get("grid") else "hl_boundaries_cut"
     msgs = {
-        lang: t(key, lang).format(
+        lang: t("hl_boundaries_cut", lang).format(
             n=cut["count"],
             levels=", ".join(cut.get("admin_levels", [])),
             names=listed[lang],

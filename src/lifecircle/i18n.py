@@ -239,14 +239,6 @@ LABELS: dict[str, dict[str, str]] = {
         "whose boundaries close were analysed, and residents of the cut ones are outside the "
         "area. Give whole community boundaries with --communities, or a larger extract.",
     },
-    "hl_boundaries_cut_grid": {
-        "zh": "OSM 数据中有 {n} 个行政边界(admin_level {levels})在数据范围边缘被截断、无法闭合"
-        "({names}),因此社区改用规则网格。请用 --communities 提供完整的社区边界,"
-        "或使用覆盖更大范围的 OSM 数据。",
-        "en": "{n} OSM administrative boundaries (admin_level {levels}) are cut at the extract's "
-        "edge and do not close ({names}), so the communities are a regular grid instead. Give "
-        "whole community boundaries with --communities, or a larger extract.",
-    },
     "hl_short_boundaries_cut": {"zh": "{n} 个边界被截断", "en": "{n} boundaries cut"},
     "districts_with_warnings": {
         "zh": "{n} 个区完成但有警示(见 city_summary.json → per_district → warnings)",

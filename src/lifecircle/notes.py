@@ -25,6 +25,14 @@ NOTES: dict[str, dict[str, str]] = {
         "into a {cell_m:g} m grid.",
         "zh": "未提供社区边界,OSM 数据中也没有行政边界:研究范围按 {cell_m:g} 米网格划分为单元。",
     },
+    "grid_communities_cut": {
+        "en": "No community boundaries were given, and the {n} administrative boundaries in the "
+        "OSM input (admin_level {levels}) are cut at the extract's edge: the area is cut into a "
+        "{cell_m:g} m grid. Give community boundaries with --communities for communities.",
+        "zh": "未提供社区边界,OSM 数据中的 {n} 个行政边界(admin_level {levels})"
+        "在数据范围边缘被截断:研究范围按 {cell_m:g} 米网格划分为单元。"
+        "如需按社区统计,请用 --communities 提供社区边界。",
+    },
     "extract_clipped": {
         "en": "{outside_share:.0%} of the area buffered by the {reach_m:.0f} m walking reach lies "
         "outside the OSM extract: facilities there are unknown, so coverage near the edge may be "
@@ -56,6 +64,13 @@ NOTES: dict[str, dict[str, str]] = {
         "zh": "这是情景推演,不只是数据中的现状设施:新增 {added} 处、撤除 {removed} 处设施"
         "(重新计算的类别:{categories});与原分析的对比见 coverage_change.csv,"
         "设施变化见 facility_changes.csv。",
+    },
+    "facilities_outside_area": {
+        "en": "{n} facility(ies) of {file} lie beyond the analysis area and its {reach_m:.0f} m "
+        "walking reach and were left out ({ids}): nobody in the area can walk to them. If they "
+        "should be inside, check their coordinates and --facilities-crs.",
+        "zh": "{file} 中有 {n} 处设施在研究范围及其 {reach_m:.0f} 米步行可达范围之外,未纳入分析"
+        "({ids}):范围内的居民步行到不了。如果它们应在范围内,请检查坐标及 --facilities-crs。",
     },
     "scenario_added_not_placed": {
         "en": "{n} of the {added} added facility(ies) lie beyond the area's walking reach and "

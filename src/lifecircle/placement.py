@@ -96,6 +96,18 @@ def check_user_lists(
         )
         if found.outside is not None:
             counts.setdefault("facilities_outside_buffer_per_file", {})[label] = found.outside
+        if found.outside:  # valid rows the analysis leaves out: said, never only counted
+            ids = list(found.outside_ids[:10])
+            more = f" … (+{found.outside - len(ids)})" if found.outside > len(ids) else ""
+            notes.append(
+                note(
+                    "facilities_outside_area",
+                    file=label,
+                    n=found.outside,
+                    ids=", ".join(ids) + more,
+                    reach_m=area.reach_m,
+                )
+            )
         if found.gcj02:
             counts.setdefault("facilities_gcj02_check", {})[label] = found.gcj02
             for system in ("gcj02", "bd09"):

@@ -229,6 +229,9 @@ def read_additions(
         notes, counts = check_user_lists(files, declared, study.network, study.area, study.settings)
     except InputError as exc:
         raise _as_add_error(exc) from exc
+    # what lies beyond the reach is said by the scenario's own note, with the other additions
+    # that serve nobody (lifecircle.scenario.unused_additions)
+    notes = [n for n in notes if getattr(n, "key", None) != "facilities_outside_area"]
     return Additions(files=files, notes=notes, counts=counts, crs=crs)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import unicodedata
 from dataclasses import dataclass
@@ -188,10 +189,19 @@ def empty_rows(gdf: gpd.GeoDataFrame) -> np.ndarray:
 
 
 def coordinate_problems(
-    x: pd.Series, y: pd.Series, raw_x: pd.Series, raw_y: pd.Series, *, geographic: bool
+    x: pd.Series,
+    y: pd.Series,
+    raw_x: pd.Series,
+    raw_y: pd.Series,
+    *,
+    geographic: bool,
+    lines: np.ndarray | None = None,
 ) -> list[str]:
     """One message per CSV row whose coordinates are missing, not numbers, or (in a
-    longitude/latitude system) out of range or swapped; lines count the header as line 1."""
+    longitude/latitude system) out of range or swapped; ``lines`` numbers the rows
+    (:func:`row_numbers`; from line 2 by default)."""
+    if lines is None:
+        lines = np.arange(len(x), dtype=np.int64) + 2
     problems: list[str] = []
     xv, yv = x.to_numpy(dtype=float), y.to_numpy(dtype=float)
     with np.errstate(invalid="ignore"):
@@ -202,7 +212,7 @@ def coordinate_problems(
         fine &= raw.astype(str).str.strip().ne("").to_numpy()
     # only the rows that fail a check are looked at one by one (50 k rows took 5 s that way)
     for i in np.flatnonzero(~fine):
-        line = i + 2
+        line = int(lines[i])
         rx, ry = raw_x.iloc[i], raw_y.iloc[i]
         xi, yi = x.iloc[i], y.iloc[i]
         if str(rx).strip() == "" or str(ry).strip() == "":
@@ -229,7 +239,9 @@ def rows_to_points(
     lon = pd.to_numeric(df["lon"].str.strip(), errors="coerce")
     lat = pd.to_numeric(df["lat"].str.strip(), errors="coerce")
     geographic = declared.crs is None or declared.crs.is_geographic
-    problems = coordinate_problems(lon, lat, df["lon"], df["lat"], geographic=geographic)
+    problems = coordinate_problems(
+        lon, lat, df["lon"], df["lat"], geographic=geographic, lines=row_numbers(df)
+    )
     if problems:
         raise rejected_rows_error(problems, path, option, columns)
     return shapely.points(lon.to_numpy(dtype=float), lat.to_numpy(dtype=float))
@@ -324,6 +336,31 @@ def detect_encoding(raw: bytes) -> str:
         ) from exc
 
 
+def record_lines(text: str) -> np.ndarray:
+    """The line of the file on which each data row of a CSV text starts, as an editor numbers
+    them (the header is line 1): blank lines and line breaks inside quoted cells count."""
+    reader = csv.reader(io.StringIO(text))
+    starts = []
+    end = 0
+    try:
+        for row in reader:
+            if row:  # a blank line is no row
+                starts.append(end + 1)
+            end = reader.line_num
+    except csv.Error:  # pandas read it, so it is a quirk of this parser: no lines known
+        return np.empty(0, dtype=np.int64)
+    return np.asarray(starts[1:], dtype=np.int64)
+
+
+def row_numbers(df: pd.DataFrame) -> np.ndarray:
+    """How messages number the rows of a CSV read by :func:`read_csv_text`: the line each
+    starts on, or (when those are not known) the row's position from line 2."""
+    lines = df.attrs.get("lines")
+    if lines is not None and len(lines) == len(df):
+        return np.asarray(lines)
+    return np.arange(len(df), dtype=np.int64) + 2
+
+
 def read_csv_text(path: Path, option: str, encoding: str | None = None) -> pd.DataFrame:
     """A CSV with every column as text (codes keep their leading zeros), headers normalised to
     our keys, full-width characters (１２３．５) folded to ASCII in every cell."""
@@ -345,6 +382,9 @@ def read_csv_text(path: Path, option: str, encoding: str | None = None) -> pd.Da
         df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except Exception as exc:
         raise InputError(f"{option} {path}: not a readable CSV file ({exc})") from exc
+    lines = record_lines(text)
+    if len(lines) == len(df):  # else a quirk the two parsers read apart: rows count from 2
+        df.attrs["lines"] = lines
     df = df.rename(columns=normalise_headers(list(df.columns)))
     for c in df.columns:
         col = df[c].str.strip()

@@ -32,6 +32,7 @@ from lifecircle.sources._files import (
     read_csv_text,
     read_vector,
     rejected_rows_error,
+    row_numbers,
     rows_to_points,
     text_ids,
     to_wgs84_geoms,
@@ -65,7 +66,9 @@ def facilities_from_osm(features: list[Feature], taxonomy: Taxonomy) -> gpd.GeoD
 FACILITY_CSV_COLUMNS = "id,category,name,lon,lat"
 
 
-def _duplicate_id_problems(ids: pd.Series, cats: pd.Series, geoms: np.ndarray) -> list[str]:
+def _duplicate_id_problems(
+    ids: pd.Series, cats: pd.Series, geoms: np.ndarray, numbers: np.ndarray
+) -> list[str]:
     """Ids given to more than one row, except one facility listed once per category (the same
     id and location on each row, as OSM features that fall in two categories)."""
     problems = []
@@ -76,7 +79,7 @@ def _duplicate_id_problems(ids: pd.Series, cats: pd.Series, geoms: np.ndarray) -
     for fid, pos in positions.items():
         if len(pos) < 2:
             continue
-        lines = ", ".join(str(i + 2) for i in pos[:10])
+        lines = ", ".join(str(numbers[i]) for i in pos[:10])
         same_place = all(shapely.equals_exact(geoms[pos[0]], geoms[i], 1e-9) for i in pos[1:])
         if cats.iloc[pos].duplicated().any() or not same_place:
             problems.append(
@@ -88,7 +91,7 @@ def _duplicate_id_problems(ids: pd.Series, cats: pd.Series, geoms: np.ndarray) -
 
 
 def read_capacity(
-    values: pd.Series, path: Path, option: str, *, where: str, first: int
+    values: pd.Series, path: Path, option: str, *, where: str, numbers: np.ndarray | None = None
 ) -> np.ndarray:
     """A facility list's ``capacity`` column (seats, beds, places) as numbers, NaN where a
     cell is empty (a facility whose capacity is not known).
@@ -96,17 +99,20 @@ def read_capacity(
     Raises
     ------
     InputError
-        Listing every cell that is not a positive number (``where`` and ``first`` say how rows
-        are numbered: ``lines`` from 2 in a CSV, ``features`` from 1 in a layer).
+        Listing every cell that is not a positive number (``where`` says what rows are:
+        ``lines`` of a CSV or ``features`` of a layer; ``numbers`` numbers them, from 1 by
+        default).
     """
     raw = values.reset_index(drop=True)
+    if numbers is None:
+        numbers = np.arange(len(raw), dtype=np.int64) + 1
     text = raw.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
     text = text.str.strip().str.replace(",", "", regex=False)
     num = pd.to_numeric(text.where(text != "", None), errors="coerce").to_numpy(dtype=float)
     bad = np.flatnonzero((text != "").to_numpy() & ~(np.isfinite(num) & (num > 0)))
     if len(bad):
         problems = [
-            f"{where[:-1]} {i + first}: capacity {raw.iloc[i]!r} is not a positive number"
+            f"{where[:-1]} {numbers[i]}: capacity {raw.iloc[i]!r} is not a positive number"
             for i in bad
         ]
         raise rejected_capacity_error(problems, path, option)
@@ -184,10 +190,11 @@ def read_facilities_file(
     p = check_file(path, option)
     label = label or p.name
     gdf, where = _facility_rows(p, option, declared, encoding=encoding, category=category)
-    first = 2 if where == "lines" else 1  # a CSV's header is line 1
-    cats = _categories_of(gdf, p, option, where=where, first=first)
-    ids = _ids_of(gdf, cats, p, option, where=where, first=first)
-    capacity = _capacities_of(gdf, p, option, where=where, first=first)
+    # a CSV's rows by the line they start on (the header is line 1), a layer's from 1
+    numbers = row_numbers(gdf) if where == "lines" else np.arange(len(gdf), dtype=np.int64) + 1
+    cats = _categories_of(gdf, p, option, where=where, numbers=numbers)
+    ids = _ids_of(gdf, cats, p, option, where=where, numbers=numbers)
+    capacity = _capacities_of(gdf, p, option, where=where, numbers=numbers)
     out = gpd.GeoDataFrame(
         {
             "facility_id": [f"{label}:{i}" for i in ids],
@@ -238,7 +245,9 @@ def _csv_rows(
         )
     geom = rows_to_points(df, p, option, declared, FACILITY_CSV_COLUMNS)
     gdf = gpd.GeoDataFrame(df, geometry=geom, crs=declared.crs or CRS.from_epsg(4326))
-    return to_wgs84_geoms(gdf, declared.china)
+    gdf = to_wgs84_geoms(gdf, declared.china)
+    gdf.attrs["lines"] = row_numbers(df)  # for messages: the lines the rows start on
+    return gdf
 
 
 def _vector_rows(
@@ -268,7 +277,7 @@ def _vector_rows(
 
 
 def _categories_of(
-    gdf: gpd.GeoDataFrame, p: Path, option: str, *, where: str, first: int
+    gdf: gpd.GeoDataFrame, p: Path, option: str, *, where: str, numbers: np.ndarray
 ) -> pd.Series:
     """Each row's category, cleaned; refused where one is empty."""
     # a category is a key: control characters pasted with it (BEL, NUL …) are not part of it
@@ -276,21 +285,21 @@ def _categories_of(
     cats = cats.str.strip().reset_index(drop=True)
     empty_cat = np.flatnonzero((cats == "").to_numpy())
     if len(empty_cat):
-        rows = ", ".join(str(i + first) for i in empty_cat[:20])
+        rows = ", ".join(str(numbers[i]) for i in empty_cat[:20])
         raise InputError(f"{option} {p}: rows without a category ({where} {rows}); fill them in")
     return cats
 
 
 def _ids_of(
-    gdf: gpd.GeoDataFrame, cats: pd.Series, p: Path, option: str, *, where: str, first: int
+    gdf: gpd.GeoDataFrame, cats: pd.Series, p: Path, option: str, *, where: str, numbers: np.ndarray
 ) -> pd.Series:
     """Each row's id (``line<N>`` where it has none); refused where one id is on several rows."""
     if "id" in gdf.columns:
         ids = text_ids(gdf["id"]).reset_index(drop=True)
-        ids = ids.where(ids != "", [f"line{i + first}" for i in range(len(ids))])
+        ids = ids.where(ids != "", [f"line{n}" for n in numbers])
     else:
-        ids = pd.Series([f"line{i + first}" for i in range(len(gdf))], dtype=object)
-    dup = _duplicate_id_problems(ids, cats, gdf.geometry.to_numpy())
+        ids = pd.Series([f"line{n}" for n in numbers], dtype=object)
+    dup = _duplicate_id_problems(ids, cats, gdf.geometry.to_numpy(), numbers)
     if dup:
         if where == "features":
             dup = [m.replace("(lines", "(features") for m in dup]
@@ -299,11 +308,11 @@ def _ids_of(
 
 
 def _capacities_of(
-    gdf: gpd.GeoDataFrame, p: Path, option: str, *, where: str, first: int
+    gdf: gpd.GeoDataFrame, p: Path, option: str, *, where: str, numbers: np.ndarray
 ) -> np.ndarray:
     """Each row's capacity (NaN where unknown, or for all rows without a capacity column)."""
     if "capacity" in gdf.columns:
-        return read_capacity(gdf["capacity"], p, option, where=where, first=first)
+        return read_capacity(gdf["capacity"], p, option, where=where, numbers=numbers)
     return np.full(len(gdf), np.nan)
 
 
@@ -395,6 +404,7 @@ class FileCheck:
     outside: int | None = None
     note: str | None = None
     gcj02: dict[str, Any] = field(default_factory=dict)
+    outside_ids: tuple[str, ...] = ()  # the facilities beyond the buffer, as the notes list them
 
 
 def check_user_facilities(
@@ -429,12 +439,15 @@ def check_user_facilities(
             f"read as {declared.label()} (they centre on lon {c.x:.4f}, lat {c.y:.4f}); check "
             "--facilities-crs (Amap/Tencent lists are gcj02, Baidu lists bd09)"
         )
+    _refuse_swapped(fac, inside, path, declared, buffer_m, crs)
     outside = int((~inside).sum())
+    ids = tuple(fac.loc[~inside, "facility_id"].astype(str))
+    found = FileCheck(outside, outside_ids=ids)
     if declared.china or (declared.crs is not None and not declared.crs.is_geographic):
-        return FileCheck(outside)
+        return found
     xy = shapely.get_coordinates(fac.geometry.representative_point().to_numpy())
     if not (73 <= np.median(xy[:, 0]) <= 135.5 and 17 <= np.median(xy[:, 1]) <= 54):
-        return FileCheck(outside)
+        return found
     ev = gcj02_evidence(xy, net, crs)
     if ev["looks_gcj02"]:
         msg = note(
@@ -445,7 +458,7 @@ def check_user_facilities(
             median_elsewhere_m=ev["median_m_shifted_elsewhere"],
         )
         log.warning(msg)
-        return FileCheck(outside, msg, ev)
+        return FileCheck(outside, msg, ev, ids)
     bd = gcj02_evidence(xy, net, crs, system="bd09")  # a Baidu list, 100-500 m further off
     ev = ev | {k: v for k, v in bd.items() if "bd09" in k}
     if bd["looks_bd09"]:
@@ -457,8 +470,38 @@ def check_user_facilities(
             median_elsewhere_m=bd["median_m_shifted_elsewhere"],
         )
         log.warning(msg)
-        return FileCheck(outside, msg, ev)
-    return FileCheck(outside, None, ev)
+        return FileCheck(outside, msg, ev, ids)
+    return FileCheck(outside, None, ev, ids)
+
+
+def _refuse_swapped(
+    fac: gpd.GeoDataFrame,
+    inside: np.ndarray,
+    path: Path,
+    declared: Declared,
+    buffer_m: shapely.Geometry,
+    crs: CRS,
+) -> None:
+    """Refuse a list whose points beyond the area would lie inside it with longitude and
+    latitude exchanged: swapped columns that are both in range (lon 60.17, lat 24.94) pass
+    every other check, and the facility would be left out as far away."""
+    if declared.crs is not None and not declared.crs.is_geographic:
+        return
+    pts = np.flatnonzero(~inside & (fac.geometry.geom_type == "Point").to_numpy())
+    if not len(pts):
+        return
+    xy = shapely.get_coordinates(fac.geometry.to_numpy()[pts])
+    flipped = gpd.GeoSeries(shapely.points(xy[:, 1], xy[:, 0]), crs="EPSG:4326").to_crs(crs)
+    swapped = pts[flipped.intersects(buffer_m).to_numpy()]
+    if not len(swapped):
+        return
+    ids = fac["facility_id"].astype(str).to_numpy()[swapped]
+    listed = ", ".join(ids[:20]) + (" …" if len(ids) > 20 else "")
+    raise InputError(
+        f"--facilities {path}: {len(ids)} point(s) lie outside the analysis area but would lie "
+        f"inside it with longitude and latitude exchanged ({listed}): the columns look "
+        "swapped; fix these rows (lon is the x, east-west coordinate)"
+    )
 
 
 GCJ02_GAIN_RATIO = 0.5

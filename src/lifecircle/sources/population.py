@@ -30,6 +30,7 @@ from lifecircle.sources._files import (
     read_csv_text,
     read_vector,
     rejected_rows_error,
+    row_numbers,
     to_wgs84_geoms,
     usable_crs,
 )
@@ -213,11 +214,14 @@ def residents_from_points(
         lon = pd.to_numeric(df["lon"], errors="coerce")
         lat = pd.to_numeric(df["lat"], errors="coerce")
         geographic = declared.crs is None or declared.crs.is_geographic
-        problems = coordinate_problems(lon, lat, df["lon"], df["lat"], geographic=geographic)
+        lines = row_numbers(df)
+        problems = coordinate_problems(
+            lon, lat, df["lon"], df["lat"], geographic=geographic, lines=lines
+        )
         w = pd.to_numeric(df["weight"], errors="coerce")
         for i in np.flatnonzero((~np.isfinite(w) | (w < 0)).to_numpy()):
             problems.append(
-                f"line {i + 2}: weight {df['weight'].iloc[i]!r} is not a number ≥ 0 (people)"
+                f"line {lines[i]}: weight {df['weight'].iloc[i]!r} is not a number ≥ 0 (people)"
             )
         if problems:
             problems.sort(key=lambda m: int(m.split(":")[0].split()[1]))
@@ -227,7 +231,9 @@ def residents_from_points(
             geometry=shapely.points(lon.to_numpy(dtype=float), lat.to_numpy(dtype=float)),
             crs=declared.crs or CRS.from_epsg(4326),
         )
-        return to_wgs84_geoms(pts, declared.china).to_crs(4326)
+        pts = to_wgs84_geoms(pts, declared.china).to_crs(4326)
+        pts.attrs["lines"] = lines  # for refuse_swapped_points
+        return pts
     if p.suffix.lower() in VECTOR_SUFFIXES:
         gdf = read_vector(p, option, declared)
         if "weight" not in gdf.columns:
@@ -270,7 +276,9 @@ def refuse_swapped_points(points: gpd.GeoDataFrame, area_wgs84: BaseGeometry, pa
     if not swapped.any():
         return
     csv = path.suffix.lower() in (".csv", ".txt")
-    rows = np.flatnonzero(swapped) + (2 if csv else 1)
+    lines = points.attrs.get("lines")
+    numbers = lines if lines is not None and len(lines) == len(points) else None
+    rows = numbers[swapped] if numbers is not None else np.flatnonzero(swapped) + (2 if csv else 1)
     where = "lines" if csv else "features"
     raise InputError(
         f"--population {path}: {int(swapped.sum())} point(s) lie outside the area but would lie "
