@@ -414,3 +414,19 @@ def test_city_outputs_show_district_names_as_text(tmp_path):
     again = json.loads(json.dumps(summary, ensure_ascii=False))  # as batch.py writes it
     assert again["per_district"]["d0"]["name"] == "{{ 7*7 }}"
     assert again["per_district"]["-13"]["name"] == "bell\x07inside"
+
+
+def test_a_facility_list_lifecircle_wrote_reads_back_to_its_names(tmp_path):
+    """The workbench saves its added facilities as a CSV for Excel ('=1+1 keeps a formula
+    text); `scenario --add` on that file must name them =1+1, not '=1+1."""
+    from lifecircle.sources.facilities import read_facilities_file
+
+    names = ["=1+1<script>", "@SUM(A1)", "-12", "'s-Hertogenbosch", "''=x", "+cmd"]
+    df = pd.DataFrame({
+        "id": [f"a{i}" for i in range(len(names))], "category": "market", "name": names,
+        "lon": 121.47, "lat": 31.23,
+    })  # fmt: skip
+    p = tmp_path / "workbench.csv"
+    write_people_csv(df, p)
+    assert "'=1+1" in p.read_text("utf-8-sig")  # safe in Excel
+    assert list(read_facilities_file(p)["name"]) == names  # and exactly the names again

@@ -19,6 +19,7 @@ from pyproj.exceptions import ProjError
 from lifecircle._validate import check_file as check_file  # re-exported for the readers
 from lifecircle.chinacoords import to_wgs84
 from lifecircle.errors import CRSError, InputError
+from lifecircle.render.escape import QUOTE, csv_untext
 
 VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".fgb", ".parquet")
 
@@ -363,7 +364,9 @@ def row_numbers(df: pd.DataFrame) -> np.ndarray:
 
 def read_csv_text(path: Path, option: str, encoding: str | None = None) -> pd.DataFrame:
     """A CSV with every column as text (codes keep their leading zeros), headers normalised to
-    our keys, full-width characters (１２３．５) folded to ASCII in every cell."""
+    our keys, full-width characters (１２３．５) folded to ASCII in every cell, and the single
+    quote that keeps a formula-like cell text (``'=SUM(A1)``, as a spreadsheet and
+    :func:`lifecircle.render.escape.csv_text` write it) taken off."""
     raw = path.read_bytes()
     try:
         enc = encoding or detect_encoding(raw)
@@ -390,6 +393,8 @@ def read_csv_text(path: Path, option: str, encoding: str | None = None) -> pd.Da
         col = df[c].str.strip()
         if not col.str.isascii().all():  # fold full-width forms only where there are any
             col = col.map(lambda v: unicodedata.normalize("NFKC", v).strip())
+        if col.str.startswith(QUOTE).any():  # '=1+1 is the text =1+1, as a spreadsheet reads
+            col = col.map(csv_untext)  # it and as lifecircle's own CSVs write it
         df[c] = col
     df.attrs["encoding"] = enc
     return df
