@@ -454,7 +454,26 @@ def test_empty_and_bad_change_files_are_refused(base, tmp_path):
     same = _csv(tmp_path / "x" / "facilities.csv", [("m3", "market", "新菜场", 9.0, 1.0)])
     r = _scenario(base, tmp_path / "o5", add=[same])
     assert r.exit_code == 2 and "rename it" in r.output
-    assert not any((tmp_path / f"o{k}").exists() for k in range(1, 6))
+    twice = _csv(tmp_path / "twice.csv", [("m3", "market", "新菜场", 9.0, 1.0)])
+    r = _scenario(base, tmp_path / "o6", add=[twice, twice])
+    assert r.exit_code == 2 and "--add" in r.output and "given twice" in r.output
+    assert not any((tmp_path / f"o{k}").exists() for k in range(1, 7))
+
+
+def test_a_folder_of_another_command_or_without_its_marker_is_named(base, tmp_path):
+    add = _csv(tmp_path / "new.csv", [("m3", "market", "新菜场", 9.0, 1.0)])
+    sites = tmp_path / "sites"
+    r = runner.invoke(app, ["site", str(base), "--category", "market", "--count", "1",
+                            "--out", str(sites)])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    r = _scenario(sites, tmp_path / "o", add=[add])
+    assert r.exit_code == 2 and "holds the outputs of `lifecircle site`" in r.output
+    copied = tmp_path / "copied"
+    shutil.copytree(base, copied)
+    (copied / MARKER).unlink()  # as `cp dir/*` copies it
+    r = _scenario(copied, tmp_path / "o", add=[add])
+    assert r.exit_code == 2 and f"no {MARKER}" in r.output.replace("\n", "")
+    assert not (tmp_path / "o").exists()
 
 
 def test_read_removals_takes_a_csv_column_or_one_id_per_line(tmp_path):

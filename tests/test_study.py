@@ -244,13 +244,13 @@ def test_a_study_signed_with_another_secret_is_refused(study, tmp_path, monkeypa
     path = study.save(tmp_path / "s.pickle", key="k")
     blob = path.read_bytes()
     monkeypatch.setenv("LIFECIRCLE_SECRET_FILE", str(tmp_path / "another-user"))
-    with pytest.raises(InputError, match="not made by you on this machine"):
+    with pytest.raises(InputError, match="signature does not match your secret"):
         Study.load(path)
     monkeypatch.undo()
     tampered = bytearray(blob)
     tampered[-10] ^= 1  # one bit of the pickle changed after signing
     path.write_bytes(bytes(tampered))
-    with pytest.raises(InputError, match="not made by you on this machine"):
+    with pytest.raises(InputError, match="signature does not match your secret"):
         Study.load(path)
     path.write_bytes(pickle.dumps(_Trap()))  # no signature at all
     with pytest.raises(InputError, match="no signature"):

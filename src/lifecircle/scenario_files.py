@@ -204,8 +204,15 @@ def read_additions(
     known = {Path(f).resolve(): str(f) for f in study.inputs.facilities}
     names = {Path(f).name: str(f) for f in study.inputs.facilities}
     files: list[tuple[Path, gpd.GeoDataFrame]] = []
+    given: set[Path] = set()
     for f in paths:
         p = Path(f)
+        if p.resolve() in given:
+            raise InputError(
+                f"--add {p}: given twice; its facilities would be added twice. Give each list "
+                "once"
+            )
+        given.add(p.resolve())
         if p.resolve() in known:
             raise InputError(
                 f"--add {p}: already a --facilities file of the analysis ({known[p.resolve()]}); "

@@ -150,8 +150,9 @@ def verified(blob: bytes, source: Path) -> bytes:
     key = user_secret(create=False)
     if key is None or not hmac.compare_digest(blob[len(MAGIC) : head - 1], _mac(key, data)):
         raise InputError(
-            f"{source}: this saved study was not made by you on this machine (its signature "
-            "does not match your secret); it is not loaded, since a file from elsewhere could "
-            "run code. Rerun lifecircle analyze to build it afresh"
+            f"{source}: its signature does not match your secret: it was damaged (cut short or "
+            "changed) since it was saved, or made by someone else or on another machine; it is "
+            "not loaded, since a file from elsewhere could run code. Rerun lifecircle analyze "
+            "to build it afresh"
         )
     return data
