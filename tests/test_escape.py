@@ -430,3 +430,20 @@ def test_a_facility_list_lifecircle_wrote_reads_back_to_its_names(tmp_path):
     write_people_csv(df, p)
     assert "'=1+1" in p.read_text("utf-8-sig")  # safe in Excel
     assert list(read_facilities_file(p)["name"]) == names  # and exactly the names again
+
+
+@pytest.mark.parametrize("sep", [";", "\t"])
+def test_a_semicolon_or_tab_separated_list_is_read(tmp_path, sep):
+    """Excel saves "CSV" with semicolons where the decimal mark is a comma."""
+    from lifecircle.sources.facilities import read_facilities_file
+
+    p = tmp_path / "list.csv"
+    rows = [
+        "id,category,name,lon,lat",
+        "a1,market,东菜场,121.47,31.23",
+        "a2,health,诊所,121.48,31.24",
+    ]
+    p.write_text("\n".join(r.replace(",", sep) for r in rows) + "\n", encoding="utf-8")
+    fac = read_facilities_file(p)
+    assert list(fac["name"]) == ["东菜场", "诊所"] and list(fac["category"]) == ["market", "health"]
+    assert fac.geometry.x.tolist() == [121.47, 121.48]

@@ -209,8 +209,7 @@ def read_additions(
         p = Path(f)
         if p.resolve() in given:
             raise InputError(
-                f"--add {p}: given twice; its facilities would be added twice. Give each list "
-                "once"
+                f"--add {p}: given twice; its facilities would be added twice. Give each list once"
             )
         given.add(p.resolve())
         if p.resolve() in known:

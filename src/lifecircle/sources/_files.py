@@ -337,10 +337,19 @@ def detect_encoding(raw: bytes) -> str:
         ) from exc
 
 
-def record_lines(text: str) -> np.ndarray:
+def csv_separator(text: str) -> str:
+    """The separator of a CSV text: a comma, unless its header has none and holds semicolons
+    or tabs (Excel saves "CSV" with semicolons where the decimal mark is a comma)."""
+    header = text.split("\n", 1)[0]
+    if "," in header:
+        return ","
+    return next((sep for sep in (";", "\t") if sep in header), ",")
+
+
+def record_lines(text: str, sep: str = ",") -> np.ndarray:
     """The line of the file on which each data row of a CSV text starts, as an editor numbers
     them (the header is line 1): blank lines and line breaks inside quoted cells count."""
-    reader = csv.reader(io.StringIO(text))
+    reader = csv.reader(io.StringIO(text), delimiter=sep)
     starts = []
     end = 0
     try:
@@ -381,11 +390,12 @@ def read_csv_text(path: Path, option: str, encoding: str | None = None) -> pd.Da
         ) from exc
     if text.startswith("\ufeff"):
         text = text[1:]
+    sep = csv_separator(text)
     try:
-        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=sep)
     except Exception as exc:
         raise InputError(f"{option} {path}: not a readable CSV file ({exc})") from exc
-    lines = record_lines(text)
+    lines = record_lines(text, sep)
     if len(lines) == len(df):  # else a quirk the two parsers read apart: rows count from 2
         df.attrs["lines"] = lines
     df = df.rename(columns=normalise_headers(list(df.columns)))
