@@ -359,7 +359,7 @@ def capacity_rows(
     df["category"] = catch.category
     df["profile"] = catch.profile
     df["minutes"] = minutes
-    df["limit_m"] = catch.limit_m
+    df["limit_m"] = round(catch.limit_m, 3)  # 990.0, not 990.0000000000001 (15 min × 1.1 m/s)
     df["target_group"] = group
     df["target_basis"] = basis
     return df[CAPACITY_COLUMNS]
@@ -398,7 +398,7 @@ def capacity_tables(
         summary[cat] = {
             "profile": catch.profile,
             "minutes": minutes,
-            "limit_m": catch.limit_m,
+            "limit_m": round(catch.limit_m, 3),
             "target_group": group,
             "target_basis": basis,
             "facilities_with_capacity": int(np.isfinite(capacity).sum()),

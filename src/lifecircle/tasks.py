@@ -195,8 +195,13 @@ def _category_rows(result: Result, settings: Settings, cat: str, lang: str) -> p
             "community_id": below.to_numpy(),
             "category": str(info.get(f"name_{lang}", cat)),
             "category_key": cat,
-            "residents": total.reindex(below).round(0).to_numpy(),
-            "residents_affected": (total - covered).reindex(below).round(0).to_numpy(),
+            # whole people, as the workbook formats them (7354, not 7354.0 in tasks.csv)
+            "residents": total.reindex(below).round(0).astype("Int64").to_numpy(),
+            "residents_affected": (total - covered)
+            .reindex(below)
+            .round(0)
+            .astype("Int64")
+            .to_numpy(),
             "share": share.reindex(below).to_numpy(),
             "target": settings.target,
             "threshold": f"≤ {within} ({t(profile, lang)})",
