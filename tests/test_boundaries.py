@@ -201,6 +201,7 @@ def test_cut_boundaries_of_the_level_used_and_finer_are_reported():
     near = boundaries.cut_boundaries(inc, None, within=shapely.box(-1, -1, 2, 2))
     assert near["names"] == ["county", "甲里"]
     assert boundaries.cut_boundaries(inc, "11") is None
+    assert boundaries.cut_boundaries(inc, "9", finer=False)["names"] == ["甲里", "none present"]
     many = [_cut(i, "9", f"里{i}", []) for i in range(boundaries.MAX_CUT_NAMES + 5)]
     listed = boundaries.cut_boundaries(many, "9")
     assert listed["count"] == boundaries.MAX_CUT_NAMES + 5

@@ -447,3 +447,37 @@ def test_a_semicolon_or_tab_separated_list_is_read(tmp_path, sep):
     fac = read_facilities_file(p)
     assert list(fac["name"]) == ["东菜场", "诊所"] and list(fac["category"]) == ["market", "health"]
     assert fac.geometry.x.tolist() == [121.47, 121.48]
+
+
+def test_a_semicolon_list_with_decimal_commas_is_read(tmp_path):
+    from lifecircle.sources.facilities import read_facilities_file
+
+    p = tmp_path / "list.csv"
+    p.write_text(
+        "id;category;name;lon;lat;capacity\na1;elder_care;长者之家;121,47;31,23;1,5\n"
+        'a2;market;"菜场,东";121.48;31.24;40\n',
+        encoding="utf-8",
+    )
+    fac = read_facilities_file(p)
+    assert fac.geometry.x.tolist() == [121.47, 121.48] and fac.geometry.y.tolist() == [31.23, 31.24]
+    assert list(fac["capacity"]) == [1.5, 40.0] and list(fac["name"]) == ["长者之家", "菜场,东"]
+
+
+def test_rows_are_numbered_by_their_line_with_blank_and_spaced_lines(tmp_path):
+    from lifecircle.sources._files import read_csv_text, row_numbers
+
+    p = tmp_path / "l.csv"
+    p.write_text('a,b\n1,2\n\n   \n"x\ny",3\n4,5\n', encoding="utf-8")
+    df = read_csv_text(p, "--facilities")
+    assert list(df["a"]) == ["1", "x\ny", "4"] and list(row_numbers(df)) == [2, 5, 7]
+    assert list(row_numbers(df.copy())) == [2, 5, 7]  # kept by derived frames, never copied
+    assert df.copy().attrs["lines"] is df.attrs["lines"]
+
+
+def test_log_records_lose_their_control_characters():
+    import logging
+
+    from lifecircle.cli.logs import _printable_record
+
+    rec = logging.LogRecord("x", logging.INFO, "", 0, "wrote %s", ("\x1b[2Jdistrict",), None)
+    assert _printable_record(rec) and rec.getMessage() == "wrote \ufffd[2Jdistrict"

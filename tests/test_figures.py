@@ -224,6 +224,7 @@ def _other_command(d: Path) -> None:
         (_truncate_gpkg, "lifecircle.gpkg or its CRS cannot be read"),
         (_edit_summary, "summary.json lacks or changed preset"),
         (lambda d: (d / "area_coverage.csv").write_text("a,b\n1,2\n"), "lacks the column"),
+        (lambda d: (d / "coverage.csv").write_text("a,b\n1,2\n"), "coverage.csv lacks the"),
         (lambda d: (d / "summary.json").write_text("{"), "summary.json cannot be read"),
         (_other_command, "holds the outputs of `lifecircle site`"),
     ],
@@ -237,7 +238,7 @@ def test_rebuilding_a_damaged_or_foreign_folder_is_refused_and_changes_nothing(
     damage(d)
     before = {p.name: p.read_bytes() for p in d.iterdir() if p.is_file()}
     r = runner.invoke(app, [command, str(d)])
-    if command == "map" and message == "lacks the column":
+    if command == "map" and "lacks the" in message and "summary" not in message:
         assert r.exit_code == 0, r.output  # the map does not read that table
         return
     assert r.exit_code == 2, r.output

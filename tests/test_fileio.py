@@ -395,8 +395,9 @@ def test_overwrite_never_replaces_another_commands_outputs(tmp_path, first, seco
     out = tmp_path / "out"
     run(out, {first: "{}", "map.html": "the first command's map"})
     before = snapshot(out)
-    with pytest.raises(OutputError, match=f"holds the outputs of `{kept}`.*Choose another"):
-        fileio.check_out_folder(out, overwrite=True, names=[second, "map.html"])
+    for overwrite in (True, False):  # never "pass --overwrite" into another command's folder
+        with pytest.raises(OutputError, match=f"holds the outputs of `{kept}`.*Choose another"):
+            fileio.check_out_folder(out, overwrite=overwrite, names=[second, "map.html"])
     with pytest.raises(OutputError, match=f"holds the outputs of `{kept}`"):
         run(out, {second: "{}", "map.html": "the second command's map"})  # checked at commit too
     assert snapshot(out) == before

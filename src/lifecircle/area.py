@@ -117,7 +117,10 @@ def define_area(prepared: Prepared, settings: Settings, *, source: str = "--osm"
             )
             comm_src = f"grid_{settings.grid_cell_m:g}m"
         cut = boundaries.cut_boundaries(
-            prepared.osm.incomplete_boundaries, level, within=prepared.area
+            prepared.osm.incomplete_boundaries,
+            level,
+            within=prepared.area,
+            finer=settings.admin_level is None,  # a level the user chose: only that level
         )
         if osm_comm is None:  # a grid covers the whole area: said in a note, not a warning
             levels = ", ".join(cut["admin_levels"]) if cut else ""

@@ -125,15 +125,11 @@ class Bars(Display):
         self.progress.stop()
 
     def start(self, step: Step) -> None:
-        from rich.markup import escape
-
         self._tasks[id(step)] = self.progress.add_task(
-            escape(printable(step.message)), total=step.total, amount=step.amount(), remarks=""
+            console_text(step.message), total=step.total, amount=step.amount(), remarks=""
         )
 
     def update(self, step: Step) -> None:
-        from rich.markup import escape
-
         task = self._tasks.get(id(step))
         if task is not None:
             self.progress.update(
@@ -141,7 +137,7 @@ class Bars(Display):
                 completed=step.completed,
                 total=step.total,
                 amount=step.amount(),
-                remarks=escape(printable(step.remarks())),
+                remarks=console_text(step.remarks()),
             )
 
     def finish(self, step: Step, *, ok: bool) -> None:
@@ -150,17 +146,11 @@ class Bars(Display):
             self.progress.remove_task(task)
         if ok:
             self.progress.console.print(
-                f"[green]✓[/] {_markup(printable(done_line(step)))}", highlight=False
+                f"[green]✓[/] {console_text(done_line(step))}", highlight=False
             )
 
     def line(self, text: str) -> None:
         self.progress.console.print(printable(text), markup=False, highlight=False, emoji=False)
-
-
-def _markup(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
 
 
 @contextmanager

@@ -399,15 +399,15 @@ def check_out_folder(
     if not out.exists():
         probe_writable(out, option=option)
         return
+    owned = owned_files(out, legacy=legacy)
+    names = list(names)
+    check_same_kind(out, owned, names, f"{option} {out}")  # before advising --overwrite
     entries = [e for e in out.iterdir() if not _ours(e.name)]
     if entries and not overwrite:
         raise OutputError(
             f"{option} {out}: the folder is not empty; pass --overwrite to replace the outputs "
             "of an earlier run in it (other files are kept), or choose another folder"
         )
-    owned = owned_files(out, legacy=legacy)
-    names = list(names)
-    check_same_kind(out, owned, names, f"{option} {out}")
     for name in names:
         if (out / name).exists() and name not in owned:
             raise OutputError(

@@ -76,9 +76,15 @@ def check_user_lists(
     settings: Settings,
     *,
     refuse_if_outside: bool = True,
+    name_outside: bool = True,
 ) -> tuple[list[str], dict[str, Any]]:
     """Check each user facility list against the area (see
-    :func:`lifecircle.sources.facilities.check_user_facilities`); the notes and counts found."""
+    :func:`lifecircle.sources.facilities.check_user_facilities`); the notes and counts found.
+
+    ``refuse_if_outside`` is off where a list was cut to the area's box (a batch district: the
+    rest of the city lies outside, rightly); ``name_outside`` names the facilities beyond the
+    reach in a note (a scenario names them itself, with the other additions that serve
+    nobody)."""
     notes: list[str] = []
     counts: dict[str, Any] = {}
     for path, fac in user_items:
@@ -96,7 +102,7 @@ def check_user_lists(
         )
         if found.outside is not None:
             counts.setdefault("facilities_outside_buffer_per_file", {})[label] = found.outside
-        if found.outside:  # valid rows the analysis leaves out: said, never only counted
+        if found.outside and refuse_if_outside and name_outside:  # said, never only counted
             ids = list(found.outside_ids[:10])
             more = f" … (+{found.outside - len(ids)})" if found.outside > len(ids) else ""
             notes.append(

@@ -397,10 +397,10 @@ def _unused_notes(unused: dict[str, Any], study: Study) -> list[str]:
     }
     out: list[str] = []
     for kind, extra in params.items():
-        ids = unused[f"{kind}_ids"]
-        if ids:
-            listed = ", ".join(ids[:10]) + (f" … (+{len(ids) - 10})" if len(ids) > 10 else "")
-            out.append(note(f"scenario_added_{kind}", **common, n=len(ids), ids=listed, **extra))
+        n, ids = unused[kind], unused[f"{kind}_ids"]  # the ids are capped at MAX_LISTED
+        if n:
+            listed = ", ".join(ids[:10]) + (f" … (+{n - 10})" if n > 10 else "")
+            out.append(note(f"scenario_added_{kind}", **common, n=n, ids=listed, **extra))
     return out
 
 

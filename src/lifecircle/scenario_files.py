@@ -232,12 +232,13 @@ def read_additions(
             raise _as_add_error(exc) from exc
         files.append((p, fac))
     try:
-        notes, counts = check_user_lists(files, declared, study.network, study.area, study.settings)
+        # what lies beyond the reach the scenario says itself, with the other additions that
+        # serve nobody (lifecircle.scenario.unused_additions)
+        notes, counts = check_user_lists(
+            files, declared, study.network, study.area, study.settings, name_outside=False
+        )
     except InputError as exc:
         raise _as_add_error(exc) from exc
-    # what lies beyond the reach is said by the scenario's own note, with the other additions
-    # that serve nobody (lifecircle.scenario.unused_additions)
-    notes = [n for n in notes if getattr(n, "key", None) != "facilities_outside_area"]
     return Additions(files=files, notes=notes, counts=counts, crs=crs)
 
 

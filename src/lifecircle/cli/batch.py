@@ -252,13 +252,13 @@ def _report(result: BatchResult, out: Path, *, lang: str, quiet: bool) -> None:
                 if cov is not None
                 else ""
             )
-            + f"wrote {out}/"
+            + f"wrote {console_text(out)}/",
+            highlight=False,
         )
     if failed:
         for k in failed:
-            console.print(
-                f"[red]failed[/] {k}: {result.districts[k].get('error', '')}", highlight=False
-            )
+            error = console_text(result.districts[k].get("error", ""))
+            console.print(f"[red]failed[/] {console_text(k)}: {error}", highlight=False)
         raise typer.Exit(1)
 
 

@@ -22,6 +22,18 @@ err = Console(stderr=True, soft_wrap=True)
 NOISY = ("fiona", "pyogrio", "rasterio", "urllib3", "matplotlib", "distributed", "bokeh", "tornado")
 
 
+def _printable_record(record: logging.LogRecord) -> bool:
+    """Log records name files and districts: their control characters never reach the
+    terminal (:func:`lifecircle.display.printable`)."""
+    from lifecircle.display import printable
+
+    message = record.getMessage()
+    shown = printable(message)
+    if shown != message:
+        record.msg, record.args = shown, None
+    return True
+
+
 def configure_logging(verbose: int, quiet: bool) -> None:
     """Send log records to stderr at the level ``-v`` / ``-vv`` / ``-q`` ask for.
 
@@ -36,12 +48,10 @@ def configure_logging(verbose: int, quiet: bool) -> None:
     global err
     err = Console(stderr=True, soft_wrap=True)
     level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
+    handler = RichHandler(console=err, show_path=False, markup=False)
+    handler.addFilter(_printable_record)
     logging.basicConfig(
-        level=level,
-        format="%(message)s",
-        datefmt="[%X]",
-        handlers=[RichHandler(console=err, show_path=False, markup=False)],
-        force=True,
+        level=level, format="%(message)s", datefmt="[%X]", handlers=[handler], force=True
     )
     for noisy in NOISY:
         logging.getLogger(noisy).setLevel(logging.NOTSET if verbose > 1 else logging.WARNING)

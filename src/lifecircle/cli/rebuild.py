@@ -11,9 +11,8 @@ import typer
 
 from lifecircle.cli import options as opt
 from lifecircle.cli.guard import run_guarded
+from lifecircle.display import printable
 from lifecircle.errors import InputError
-
-AGAIN = "the outputs were edited since lifecircle wrote them: run `lifecircle analyze` again"
 
 
 def _update(out: Path, build: Callable[[Path], object]) -> None:
@@ -32,23 +31,13 @@ def _rebuild(out: Path, lang: str) -> Path:
     import json
 
     from lifecircle.fileio import write_json
-    from lifecircle.render.escape import read_people_csv
     from lifecircle.render.figures import write_figures
     from lifecircle.render.maps import SUMMARY_PARTS, check_summary, load_outputs
-    from lifecircle.render.report import render_report
+    from lifecircle.render.report import read_report_inputs, render_report
 
     run = load_outputs(out)
     check_summary(out, run.summary, SUMMARY_PARTS)  # the report reads every part
-    try:
-        area = read_people_csv(out / "area_coverage.csv")
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{out}/area_coverage.csv: cannot be read ({exc}); {AGAIN}") from exc
-    missing = {"category", "profile", "minutes", "coverage"} - set(area.columns)
-    if missing:
-        raise InputError(
-            f"{out}/area_coverage.csv: lacks the column(s) {', '.join(sorted(missing))} "
-            f"lifecircle wrote; {AGAIN}"
-        )
+    _, _, area, _ = read_report_inputs(out)  # what the report reads, checked before any drawing
 
     def build(tmp: Path) -> None:
         drawn = write_figures(
@@ -112,7 +101,7 @@ def _rebuild_maps(out: Path, lang: str, tiles: str, offline: bool) -> list[Path]
     ]
     dists, notes = load_districts(out, manifest)
     for note in notes:
-        typer.echo(f"note: {note}", err=True)
+        typer.echo(f"note: {printable(note)}", err=True)
     target = float(manifest["parameters"]["settings"]["target"])
     atomic_write(
         out / "city_map.html",

@@ -98,7 +98,7 @@ def check_summary(out: Path, summary: object, needs: Iterable[str]) -> None:
     """Refuse a ``summary.json`` that lacks a part in ``needs`` or holds a part of
     :data:`SUMMARY_PARTS` of another type than lifecircle writes (an edited file)."""
     if not isinstance(summary, dict):
-        raise _damaged(out, "summary.json is not the record lifecircle writes")
+        raise damaged_outputs(out, "summary.json is not the record lifecircle writes")
     need = set(needs)
     wrong = [
         k
@@ -106,10 +106,10 @@ def check_summary(out: Path, summary: object, needs: Iterable[str]) -> None:
         if (k in summary or k in need) and not isinstance(summary.get(k), kind)
     ]
     if wrong:
-        raise _damaged(out, f"summary.json lacks or changed {', '.join(wrong)}")
+        raise damaged_outputs(out, f"summary.json lacks or changed {', '.join(wrong)}")
 
 
-def _damaged(out: Path, what: str) -> InputError:
+def damaged_outputs(out: Path, what: str) -> InputError:
     return InputError(
         f"{out}: {what}; the folder's outputs were edited or damaged since lifecircle wrote "
         "them. Run `lifecircle analyze` again into a new folder"
@@ -143,7 +143,7 @@ def load_outputs(out: Path) -> SavedRun:
     try:
         summary = json.loads((out / "summary.json").read_text("utf-8"))
     except (OSError, ValueError) as exc:
-        raise _damaged(out, f"summary.json cannot be read ({exc})") from exc
+        raise damaged_outputs(out, f"summary.json cannot be read ({exc})") from exc
     check_summary(out, summary, MAP_NEEDS)
     gpkg = out / "lifecircle.gpkg"
     try:
@@ -153,9 +153,9 @@ def load_outputs(out: Path) -> SavedRun:
         }
         crs = CRS.from_user_input(summary["area"]["crs"])
     except (OSError, ValueError, KeyError, pyogrio.errors.DataSourceError) as exc:
-        raise _damaged(out, f"{gpkg.name} or its CRS cannot be read ({exc})") from exc
+        raise damaged_outputs(out, f"{gpkg.name} or its CRS cannot be read ({exc})") from exc
     except pyogrio.errors.DataLayerError as exc:
-        raise _damaged(out, f"{gpkg.name} lacks a layer ({exc})") from exc
+        raise damaged_outputs(out, f"{gpkg.name} lacks a layer ({exc})") from exc
     layers["communities"]["community_id"] = layers["communities"]["community_id"].astype(str)
     return SavedRun(crs=crs, summary=summary, categories=list(summary["categories"]), **layers)
 

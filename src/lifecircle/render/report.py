@@ -10,10 +10,10 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio.errors
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from lifecircle.errors import InputError
 from lifecircle.fileio import write_text
 from lifecircle.headline import headline
 from lifecircle.i18n import t as label
@@ -27,6 +27,7 @@ from lifecircle.notes import (
     threshold_label,
 )
 from lifecircle.render.escape import html_text, read_people_csv
+from lifecircle.render.maps import damaged_outputs
 
 
 def _pct(v: float | None) -> str:
@@ -36,9 +37,22 @@ def _pct(v: float | None) -> str:
 
 
 GAP_COLUMNS = ["community_id", "missing_categories", "weight"]  # what the report reads of gaps
+# what it reads of the tables
+COVERAGE_READ = frozenset({"community_id", "category", "profile", "minutes", "coverage"})
+AREA_READ = frozenset({"category", "profile", "minutes", "coverage"})
 
 
-def _read(out: Path) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def read_report_inputs(
+    out: Path,
+) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """What the report reads of an output folder: ``summary.json``, ``coverage.csv``,
+    ``area_coverage.csv`` and the gaps layer's columns.
+
+    Raises
+    ------
+    InputError
+        When one cannot be read or lacks a column the report reads (an edited folder).
+    """
     try:
         summary = json.loads((out / "summary.json").read_text("utf-8"))
         cov = read_people_csv(out / "coverage.csv", dtype={"community_id": str})
@@ -47,11 +61,15 @@ def _read(out: Path) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame, pd.Dat
         gaps = gpd.read_file(
             out / "lifecircle.gpkg", layer="gaps", columns=GAP_COLUMNS, ignore_geometry=True
         )
-    except (OSError, ValueError) as exc:
-        raise InputError(
-            f"{out}: not a complete lifecircle output folder ({exc}); run `lifecircle analyze` "
-            "into it first"
-        ) from exc
+    except (OSError, ValueError, pyogrio.errors.DataSourceError) as exc:
+        raise damaged_outputs(out, f"its outputs cannot be read ({exc})") from exc
+    for name, table, needed in (
+        ("coverage.csv", cov, COVERAGE_READ),
+        ("area_coverage.csv", area, AREA_READ),
+    ):
+        missing = sorted(needed - set(table.columns))
+        if missing:
+            raise damaged_outputs(out, f"{name} lacks the column(s) {', '.join(missing)}")
     return summary, cov, area, gaps
 
 
@@ -224,7 +242,7 @@ def render_report(
     """
     from lifecircle.render.figures import figure_lang
 
-    summary, cov, area_cov, gaps = _read(out)
+    summary, cov, area_cov, gaps = read_report_inputs(out)
     if figures_lang is None:
         figures_lang = (summary.get("figures") or {}).get("lang") or figure_lang(lang)
     clc = summary["complete_life_circle"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,8 @@ from lifecircle.errors import CRSError, InputError
 from lifecircle.render.escape import QUOTE, csv_untext
 
 VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".fgb", ".parquet")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -337,6 +340,10 @@ def detect_encoding(raw: bytes) -> str:
         ) from exc
 
 
+#: the numeric columns of the inputs, whose decimal comma a semicolon-separated file may use
+DECIMAL_COLUMNS = frozenset({"lon", "lat", "weight", "capacity"})
+
+
 def csv_separator(text: str) -> str:
     """The separator of a CSV text: a comma, unless its header has none and holds semicolons
     or tabs (Excel saves "CSV" with semicolons where the decimal mark is a comma)."""
@@ -354,7 +361,7 @@ def record_lines(text: str, sep: str = ",") -> np.ndarray:
     end = 0
     try:
         for row in reader:
-            if row:  # a blank line is no row
+            if row and (len(row) > 1 or row[0].strip()):  # pandas skips blank lines, spaces too
                 starts.append(end + 1)
             end = reader.line_num
     except csv.Error:  # pandas read it, so it is a quirk of this parser: no lines known
@@ -362,12 +369,26 @@ def record_lines(text: str, sep: str = ",") -> np.ndarray:
     return np.asarray(starts[1:], dtype=np.int64)
 
 
+class RowLines:
+    """The lines of :func:`record_lines`, as kept in a frame's ``attrs``: pandas copies
+    ``attrs`` deeply into every frame derived from it and compares them when concatenating,
+    so they are held here once (never copied) and compare by identity."""
+
+    __slots__ = ("numbers",)
+
+    def __init__(self, numbers: np.ndarray) -> None:
+        self.numbers = numbers
+
+    def __deepcopy__(self, memo: dict[int, object]) -> RowLines:
+        return self  # never changed: shared
+
+
 def row_numbers(df: pd.DataFrame) -> np.ndarray:
     """How messages number the rows of a CSV read by :func:`read_csv_text`: the line each
     starts on, or (when those are not known) the row's position from line 2."""
     lines = df.attrs.get("lines")
-    if lines is not None and len(lines) == len(df):
-        return np.asarray(lines)
+    if isinstance(lines, RowLines) and len(lines.numbers) == len(df):
+        return lines.numbers
     return np.arange(len(df), dtype=np.int64) + 2
 
 
@@ -396,8 +417,10 @@ def read_csv_text(path: Path, option: str, encoding: str | None = None) -> pd.Da
     except Exception as exc:
         raise InputError(f"{option} {path}: not a readable CSV file ({exc})") from exc
     lines = record_lines(text, sep)
-    if len(lines) == len(df):  # else a quirk the two parsers read apart: rows count from 2
-        df.attrs["lines"] = lines
+    if len(lines) == len(df):
+        df.attrs["lines"] = RowLines(lines)
+    else:  # a quirk the two parsers read apart: rows are numbered from line 2
+        log.debug("%s: %d rows, %d records by line; rows counted from 2", path, len(df), len(lines))
     df = df.rename(columns=normalise_headers(list(df.columns)))
     for c in df.columns:
         col = df[c].str.strip()
@@ -406,5 +429,8 @@ def read_csv_text(path: Path, option: str, encoding: str | None = None) -> pd.Da
         if col.str.startswith(QUOTE).any():  # '=1+1 is the text =1+1, as a spreadsheet reads
             col = col.map(csv_untext)  # it and as lifecircle's own CSVs write it
         df[c] = col
+    if sep == ";":  # where Excel separates with semicolons, its decimal mark is a comma
+        for c in DECIMAL_COLUMNS.intersection(df.columns):
+            df[c] = df[c].str.replace(r"^([+-]?\d+),(\d+)$", r"\1.\2", regex=True)
     df.attrs["encoding"] = enc
     return df

@@ -229,17 +229,28 @@ MAX_CUT_NAMES = 10
 
 
 def cut_boundaries(
-    incomplete: list[Feature], level: str | None, *, within: BaseGeometry | None = None
+    incomplete: list[Feature],
+    level: str | None,
+    *,
+    within: BaseGeometry | None = None,
+    finer: bool = True,
 ) -> dict[str, Any] | None:
     """What a run that took its communities from OSM should say of the boundary relations
-    whose rings do not close (cut at the extract's edge): those of the level it used and finer
-    (every level when it fell back to a grid), and, with ``within``, only those whose present
-    member ways meet it. ``None`` when there are none."""
+    whose rings do not close (cut at the extract's edge): those of the level it used and, with
+    ``finer`` (the level was chosen as the finest present), of finer levels (every level when
+    it fell back to a grid); with ``within``, only those whose present member ways meet it.
+    ``None`` when there are none."""
+
+    def counted(lv: str) -> bool:
+        if level is None or not level.isdigit():
+            return True
+        return int(lv) >= int(level) if finer else lv == level
+
     cut = [
         b
         for b in incomplete
         if b.tags.get("admin_level", "").isdigit()
-        and (level is None or not level.isdigit() or int(b.tags["admin_level"]) >= int(level))
+        and counted(b.tags["admin_level"])
         and (within is None or (not b.geometry.is_empty and b.geometry.intersects(within)))
     ]
     if not cut:

@@ -231,9 +231,7 @@ def residents_from_points(
             geometry=shapely.points(lon.to_numpy(dtype=float), lat.to_numpy(dtype=float)),
             crs=declared.crs or CRS.from_epsg(4326),
         )
-        pts = to_wgs84_geoms(pts, declared.china).to_crs(4326)
-        pts.attrs["lines"] = lines  # for refuse_swapped_points
-        return pts
+        return to_wgs84_geoms(pts, declared.china).to_crs(4326)
     if p.suffix.lower() in VECTOR_SUFFIXES:
         gdf = read_vector(p, option, declared)
         if "weight" not in gdf.columns:
@@ -276,9 +274,13 @@ def refuse_swapped_points(points: gpd.GeoDataFrame, area_wgs84: BaseGeometry, pa
     if not swapped.any():
         return
     csv = path.suffix.lower() in (".csv", ".txt")
-    lines = points.attrs.get("lines")
-    numbers = lines if lines is not None and len(lines) == len(points) else None
-    rows = numbers[swapped] if numbers is not None else np.flatnonzero(swapped) + (2 if csv else 1)
+    rows = np.flatnonzero(swapped) + 1  # features of a layer
+    if csv:  # the lines they start on, read again for this message only
+        try:
+            numbers = row_numbers(read_csv_text(path, "--population"))
+        except InputError:  # an --encoding the detection does not find: from line 2
+            numbers = np.arange(len(points), dtype=np.int64) + 2
+        rows = numbers[swapped] if len(numbers) == len(points) else rows + 1
     where = "lines" if csv else "features"
     raise InputError(
         f"--population {path}: {int(swapped.sum())} point(s) lie outside the area but would lie "
