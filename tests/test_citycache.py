@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import shapely
 
-from conftest import LOCAL_CRS
+from conftest import LOCAL_CRS, shared
 from lifecircle.categories import load_taxonomy
 from lifecircle.config import load_walk_filter
 from lifecircle.network import build_network
@@ -288,3 +288,13 @@ def test_helsinki_districts_split_their_ways_as_the_whole_city(helsinki, tmp_pat
     assert links & ids
     assert {e for e in mine if e[0] not in links} == {e for e in theirs if e[0] not in links}
     assert mine <= theirs
+
+
+def test_the_boundaries_an_extract_cuts_are_kept_for_the_districts(tmp_path):
+    """A district's run names the community boundaries its extract cuts, as a run on the file
+    does: the cache keeps their present member ways (those with none have no place)."""
+    osm = shared("osm/hsinchu_zhubei.osm")
+    direct = read_osm(osm, walk_filter=WF, taxonomy=TAX)
+    got = _prepare(osm, tmp_path / "cache").load(EVERYWHERE)
+    placed = [f for f in direct.incomplete_boundaries if not f.geometry.is_empty]
+    assert len(placed) == 9 and _features(got.incomplete_boundaries) == _features(placed)

@@ -35,7 +35,8 @@ from lifecircle.sources.osm import Feature, OSMData, WalkWay, read_osm
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2  # 2: ways say whether they are bridges or tunnels (--dem)
+# 2: ways say whether they are bridges or tunnels (--dem); 3: boundaries the extract cuts
+FORMAT_VERSION = 3
 ROW_GROUP = 20_000
 CELL_DEG = 0.05  # rows are ordered by cells of this size so that row groups are compact
 
@@ -84,6 +85,8 @@ class CityCache:
         data.features = _read_features(self.path / "features.parquet", bbox)
         data.buildings = _read_features(self.path / "buildings.parquet", bbox)
         data.boundaries = _read_features(self.path / "boundaries.parquet", bbox)
+        # their present member ways: a district's run names those of its level (headline)
+        data.incomplete_boundaries = _read_features(self.path / "cut_boundaries.parquet", bbox)
         lu = _read(self.path / "landuse.parquet", bbox)
         if lu is not None:
             data.residential_landuse = list(
@@ -134,6 +137,8 @@ def prepare_city(
         _write_features(osm.features, tmp / "features.parquet")
         _write_features(osm.buildings, tmp / "buildings.parquet")
         _write_features(osm.boundaries, tmp / "boundaries.parquet")
+        placed = [f for f in osm.incomplete_boundaries if not f.geometry.is_empty]
+        _write_features(placed, tmp / "cut_boundaries.parquet")  # none of theirs: no place
         _write_geoms(osm.residential_landuse, tmp / "landuse.parquet")
         meta = {
             "format": FORMAT_VERSION,
