@@ -421,3 +421,15 @@ def test_a_damaged_marker_owns_nothing_and_is_named(earlier, text):
     with pytest.raises(OutputError, match=r"\.lifecircle-outputs\.json: damaged"):
         run(earlier, {"coverage.csv": "new", "report.html": "lifecircle's report"})
     assert snapshot(earlier) == before
+
+
+def test_a_folder_the_file_system_refuses_for_another_reason_is_named(tmp_path, monkeypatch):
+    """/proc/x: the probe's error is not one of the explained ones, and is still no internal
+    error."""
+
+    def refuse(*a, **kw):
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", "/proc/tmpxyz")
+
+    monkeypatch.setattr(fileio.tempfile, "TemporaryFile", refuse)
+    with pytest.raises(OutputError, match=r"no file can be written in .*choose another folder"):
+        fileio.probe_writable(tmp_path / "x")

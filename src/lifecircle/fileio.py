@@ -348,7 +348,12 @@ def probe_writable(out: Path, *, option: str = "--out") -> None:
         err = output_error(exc, f"{option} {out}")
         if err is not None:
             raise err from exc
-        raise
+        # any other refusal of the file system (a /proc or /sys folder, say): still a folder
+        # the run cannot take, said before any work
+        raise OutputError(
+            f"{option} {out}: no file can be written in {probe} ({exc.strerror or exc}); "
+            "choose another folder"
+        ) from exc
 
 
 def check_out_folder(
