@@ -244,3 +244,19 @@ def test_rebuilding_a_damaged_or_foreign_folder_is_refused_and_changes_nothing(
     assert r.exit_code == 2, r.output
     assert message in " ".join(r.output.split()) and "unexpected" not in r.output
     assert {p.name: p.read_bytes() for p in d.iterdir() if p.is_file()} == before
+
+
+def test_a_presets_own_walking_profile_is_named_on_the_figures(out, tmp_path):
+    """A preset may define a third profile ("fast"): the figures name it as the preset does."""
+    s = json.loads((out / "summary.json").read_text("utf-8"))
+    area = pd.read_csv(out / "area_coverage.csv", encoding="utf-8-sig")
+    s["complete_life_circle"]["profile"] = "fast"
+    s["categories"]["market"]["judged_with_profile"] = "<b>fast</b>"
+    assert figures.walker_label("fast", "en") == "fast"
+    assert figures.walker_label("elderly", "zh") == "老年人步行"
+    assert (
+        "Market, supermarket and grocer ≤10 min, <b>fast</b>"
+        in figures.chart_bars(area, s, "en")[1]
+    )
+    figures.coverage_chart_png(area, s, tmp_path / "c.png", target=0.85, lang="en")
+    assert (tmp_path / "c.png").stat().st_size > 10_000

@@ -348,7 +348,8 @@ def test_unknown_category_and_bad_targets_are_refused(analysis, tmp_path):
     assert r.exit_code == 2 and "not both" in r.output
     r = invoke("site", analysis, "--category", CAT, "--method", "magic", "--out", out)
     assert r.exit_code == 2 and "--method" in r.output
-    for opt, bad in (("--spacing-m", "0"), ("--time-limit", "-1"), ("--count", "0")):
+    for opt, bad in (("--spacing-m", "0"), ("--time-limit", "-1"), ("--time-limit", "inf"),
+                     ("--time-limit", "nan"), ("--count", "0")):  # fmt: skip
         r = invoke("site", analysis, "--category", CAT, opt, bad, "--out", out)
         assert r.exit_code == 2 and opt in r.output, (opt, r.output)
     r = invoke("site", analysis, "--category", CAT, "--profile", "runner", "--out", out)

@@ -252,11 +252,33 @@ class _Post(_Base):
             raise ValueError(f"{name} is not a number JSON allows")
 
         try:
-            return json.loads(raw, parse_constant=no_constant)
+            value = json.loads(raw, parse_constant=no_constant)
         except (ValueError, UnicodeDecodeError) as exc:
             raise RequestError(400, f"malformed JSON: {exc}") from None
         except RecursionError:
             raise RequestError(400, "malformed JSON: nested too deeply") from None
+        _check_text(value)
+        return value
+
+
+def _check_text(value: Any) -> None:
+    """Refuse a body whose text holds an unpaired surrogate (``"\\ud800"`` is valid JSON but
+    no character): no name or id may be stored or shown that UTF-8 cannot write."""
+    todo = [value]
+    while todo:
+        v = todo.pop()
+        if isinstance(v, dict):
+            todo.extend(v.keys())
+            todo.extend(v.values())
+        elif isinstance(v, list):
+            todo.extend(v)
+        elif isinstance(v, str):
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                raise RequestError(
+                    400, f"malformed JSON: {v[:40]!r} holds an unpaired surrogate, not text"
+                ) from None
 
 
 class _Evaluate(_Post):

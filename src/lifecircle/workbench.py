@@ -157,7 +157,7 @@ class Workbench:
             what = f'"add"[{i}]'
             item = _object(item, {"category", "lon", "lat", "name"}, what)
             cat = item.get("category")
-            if cat not in cats:
+            if not isinstance(cat, str) or cat not in cats:
                 raise _bad(
                     f"{what}: unknown category {cat!r}; choose one of "
                     f"{', '.join(self.study.categories)}"

@@ -3,6 +3,7 @@ or the best N sites, on an analysis folder's saved study."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -138,8 +139,11 @@ def _run(
             spacing_m=float(settings.pop("spacing_m")),  # type: ignore[arg-type]
         )
     settings.pop("spacing_m", None)
-    if float(settings["time_limit_s"]) <= 0:  # type: ignore[arg-type]
-        raise InputError(f"--time-limit must be positive; got {settings['time_limit_s']}")
+    limit = float(settings["time_limit_s"])  # type: ignore[arg-type]
+    if not (math.isfinite(limit) and limit > 0):  # nan and inf are no limit a solver can keep
+        raise InputError(
+            f"--time-limit must be a positive number of seconds; got {settings['time_limit_s']}"
+        )
     # bars on a terminal, plain lines elsewhere, nothing with -q (as analyze): the solver's
     # bound, incumbent, gap and time left with --method optimal
     with display_for(logs.err, quiet=quiet) as display:

@@ -216,7 +216,7 @@ def coverage_map_png(
         comm.plot(ax=ax, color=colours, edgecolor="#333", linewidth=0.4)
         ax.set_axis_off()
         title = TEXT["map_title"][lang].format(
-            m=clc["minutes"], p=TEXT[clc["profile"]][lang], t=target
+            m=clc["minutes"], p=walker_label(clc["profile"], lang), t=target
         )
         ax.set_title("\n".join([title, *figure_warnings(summary, lang)]), fontsize=12)
         keys = ["well_below", "below", "meets", "well_above", "none"]
@@ -243,6 +243,12 @@ def coverage_map_png(
     return {"lang": lang, "font": font}
 
 
+def walker_label(profile: str, lang: str) -> str:
+    """A walking profile's name on a figure: ours translated, a preset's own as it is named."""
+    names = TEXT.get(profile)
+    return str(names[lang]) if isinstance(names, dict) and lang in names else plot_text(profile)
+
+
 def _bar_label(cat: str, info: dict[str, Any], lang: str, own: bool) -> str:
     """A category's bar: its short name, and (``own``) the threshold and walker judging it."""
     name = str(info.get(f"name_{lang}") or cat)
@@ -250,7 +256,7 @@ def _bar_label(cat: str, info: dict[str, Any], lang: str, own: bool) -> str:
     if not own or not info.get("threshold"):
         return name
     walker = info.get("judged_with_profile")
-    who = f", {TEXT[walker][lang]}" if walker in ("elderly",) else ""
+    who = f", {walker_label(walker, lang)}" if walker else ""
     return f"{name} ≤{info['threshold']}{who}"
 
 
@@ -322,7 +328,7 @@ def coverage_chart_png(
         ax.set_xlabel(TEXT["share_samples" if samples else "share"][lang])
         ax.set_title(
             TEXT["chart_title_samples" if samples else "chart_title"][lang].format(
-                m=clc["minutes"], p=TEXT[clc["profile"]][lang]
+                m=clc["minutes"], p=walker_label(clc["profile"], lang)
             ),
             fontsize=11,
         )
