@@ -266,6 +266,22 @@ def test_districts_outside_the_extract_are_refused(helsinki, tmp_path):
         "batch", "--osm", helsinki, "--districts", tmp_path / "far.geojson", "--out", tmp_path / "o"
     )
     assert r.exit_code == 2 and "none of the 1 districts overlaps the OSM extract" in r.output
+    # the corrected run takes the same folder: what the refused one left there is lifecircle's
+    near = gpd.GeoDataFrame(
+        {"code": ["A1"]}, geometry=[shapely.box(24.93, 60.16, 24.95, 60.175)], crs=4326
+    )
+    near.to_file(tmp_path / "near.geojson")
+    r = invoke(
+        "batch",
+        "--osm",
+        helsinki,
+        "--districts",
+        tmp_path / "near.geojson",
+        "--out",
+        tmp_path / "o",
+    )
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "o" / "batch_manifest.json").is_file()
 
 
 def test_foreign_non_empty_folder_is_refused(helsinki, city, tmp_path):

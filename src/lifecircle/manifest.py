@@ -14,7 +14,7 @@ import shapely
 
 from lifecircle.config import Settings
 from lifecircle.errors import InputError
-from lifecircle.fileio import explained, probe_writable
+from lifecircle.fileio import MARKER, explained, probe_writable
 from lifecircle.fileio import write_json as write_json  # the batch writes its JSON with it
 from lifecircle.inputs import Inputs
 
@@ -116,7 +116,10 @@ def open_manifest(out: Path, params: dict[str, Any], *, force: bool) -> dict[str
             manifest["districts"] = {}
         manifest["parameters"] = params
         return manifest
-    if out.is_dir() and any(p for p in out.iterdir() if p.name != "_cache") and not force:
+    # lifecircle's own city cache and marker (a run refused after reading the city leaves
+    # them, and the next one reuses the cache) do not make a folder the user's
+    ours = {"_cache", MARKER}
+    if out.is_dir() and any(p for p in out.iterdir() if p.name not in ours) and not force:
         raise InputError(
             f"--out {out}: the folder is not empty and holds no batch run; choose an empty "
             "folder, or pass --force to write into it (its other files are kept)"
