@@ -56,7 +56,9 @@ def _write(tmp_path, text):
         ),
         ("[profiles]\nstandard = 9", "walking speed between 0.1 and 3"),
         ("[judge_with]\nmarket = 'runner'", "is not a profile"),
-        ("minutes = [5, 'x']", "minutes must be a list of positive whole minutes"),
+        ("minutes = [5, 'x']", "minutes must be a list of whole minutes from 1 to 240"),
+        ("minutes = [100000]", "minutes must be a list of whole minutes from 1 to 240"),
+        ("minutes = [5, 5, 10]", "minutes lists a tier twice"),
         ("this is = not toml =", "not valid TOML"),
     ],
 )
@@ -330,6 +332,17 @@ def test_wrongly_typed_walk_filter_is_refused(tmp_path, body, message):
     with pytest.raises(InputError, match=message):
         load_walk_filter(_write(tmp_path, body))
     assert load_walk_filter().classify({"highway": "footway"}) == "walk"
+
+
+@pytest.mark.parametrize("body", ["require = []\n", "require = ['highway']\n[exclude]\n"])
+def test_a_walk_filter_that_excludes_nothing_is_refused(tmp_path, body):
+    """require = [] alone passed the empty-file check and made foot=no ways walkable."""
+    from lifecircle.config import load_walk_filter
+
+    f = tmp_path / "walk.toml"
+    f.write_text(body, encoding="utf-8")
+    with pytest.raises(InputError, match=r"(?s)walk.toml.*excludes nothing.*shipped"):
+        load_walk_filter(f)
 
 
 @pytest.mark.parametrize("body", ["", "# only a comment\n"])

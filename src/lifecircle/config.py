@@ -273,7 +273,7 @@ def _parse_threshold(key: str, raw: object, p: Problems) -> Threshold | None:
         p.add(f"thresholds.{key} needs exactly one of minutes or metres, got {sorted(raw)}")
         return None
     v = raw[has[0]]
-    limit = 240 if has[0] == "minutes" else 20_000
+    limit = MAX_PRESET_MINUTES if has[0] == "minutes" else 20_000
     if isinstance(v, bool) or not isinstance(v, int | float) or math.isnan(v) or not 0 < v <= limit:
         p.add(f"thresholds.{key}.{has[0]} must be a positive number ≤ {limit}, got {v!r}")
         return None
@@ -348,13 +348,26 @@ def _preset_target(target: object, p: Problems) -> float:
     return float(target)  # type: ignore[arg-type]
 
 
+#: the longest tier or threshold a preset may set (minutes): a walk of four hours
+MAX_PRESET_MINUTES = 240
+
+
 def _preset_minutes(minutes: object, p: Problems) -> list[int]:
     if (
         not isinstance(minutes, list)
         or not minutes
-        or not all(isinstance(m, int) and not isinstance(m, bool) and m > 0 for m in minutes)
+        or not all(
+            isinstance(m, int) and not isinstance(m, bool) and 0 < m <= MAX_PRESET_MINUTES
+            for m in minutes
+        )
     ):
-        p.add(f"minutes must be a list of positive whole minutes, got {minutes!r}")
+        p.add(
+            f"minutes must be a list of whole minutes from 1 to {MAX_PRESET_MINUTES}, got "
+            f"{minutes!r}"
+        )
+        return [5, 10, 15]
+    if len(set(minutes)) < len(minutes):
+        p.add(f"minutes lists a tier twice ({minutes!r}); list each once")
         return [5, 10, 15]
     return minutes
 
@@ -580,11 +593,18 @@ def load_walk_filter(path: str | Path | None = None) -> WalkFilter:
             p.add(f"{where} must be a list of texts, got {value!r}")
             return default
 
+        shipped = Path(__file__).parent / "data" / "walk_filter.toml"
         if not data and path is not None:
             p.add(
                 "the file is empty: it would make every way with a highway tag walkable "
                 "(motorways, foot=no and private ways too); start from the shipped rules "
-                f"({Path(__file__).parent / 'data' / 'walk_filter.toml'}) and edit them"
+                f"({shipped}) and edit them"
+            )
+        elif path is not None and not data.get("exclude"):  # require = [] alone, say
+            p.add(
+                "it excludes nothing (no [exclude] table): every way with a highway tag would "
+                "be walkable (motorways, foot=no and private ways too); start from the shipped "
+                f"rules ({shipped}) and edit them"
             )
         extra = sorted(set(data) - {"require", "exclude", "elevated", "keep", "areas"})
         if extra:
