@@ -662,6 +662,14 @@ def test_population_points_with_swapped_coordinates(tmp_path, helsinki):
     assert_refused(r, out, "--population", "pop.csv", "lines 3", "swapped")
 
 
+def test_a_walk_filter_that_excludes_every_way_is_named_not_the_data(tmp_path, helsinki):
+    wf = tmp_path / "wall.toml"
+    wf.write_text('require = ["highway"]\n[exclude]\nhighway = ".*"\n', encoding="utf-8")
+    out = tmp_path / "o"
+    r = invoke("analyze", "--osm", helsinki, "--walk-filter", wf, "--out", out)
+    assert_refused(r, out, "none of its ways is walkable by the walk filter", "--walk-filter")
+
+
 def test_facilities_with_in_range_swapped_coordinates(tmp_path, helsinki):
     """lon 60.168, lat 24.940 are both in range: without this check the row lay thousands of
     kilometres away and was left out with only a count in summary.json."""

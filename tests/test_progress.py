@@ -330,6 +330,7 @@ def test_console_text_is_the_one_way_names_reach_the_console(monkeypatch):
 
     hostile = "\x1b[2J\x1b[31mCLEARED[bold red]x[/]"
     assert console_text(hostile) == "\ufffd[2J\ufffd[31mCLEARED\\[bold red]x\\[/]"
+    assert console_text("abc\u202edef") == "abc\ufffddef"  # no right-to-left override
     console, buf = _console(terminal=True)
     monkeypatch.setattr(batch_cli, "console", console)
     summary = {

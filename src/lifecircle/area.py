@@ -74,6 +74,12 @@ def _first_area(prepared: Prepared, source: str) -> BaseGeometry:
         # the extent of the walkable network (an extract's stray far-away nodes do not count)
         ll = np.concatenate([w.lonlat for w in prepared.osm.ways])
         return shapely.box(*ll.min(axis=0), *ll.max(axis=0))
+    excluded = int(prepared.osm.counts.get("ways_excluded_by_filter", 0))
+    if excluded:  # there were streets: the rules left none
+        raise InputError(
+            f"{source}: none of its ways is walkable by the walk filter ({excluded} excluded by "
+            "it); check --walk-filter, or start from the shipped rules"
+        )
     raise InputError(f"{source}: the file holds no walkable ways")
 
 

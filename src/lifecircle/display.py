@@ -29,11 +29,19 @@ if TYPE_CHECKING:
 LINE_EVERY_S = 15.0
 
 
+#: bidirectional embeddings, overrides and isolates: they reorder what a terminal shows after
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def printable(text: str) -> str:
-    """``text`` with its control characters (ESC, BEL, …; from a district's id, say) shown as
-    ``�``, so that no name from the data can move the cursor or recolour a terminal."""
+    """``text`` with its control characters (ESC, BEL, …; from a district's id, say) and
+    bidirectional overrides shown as ``�``, so that no name from the data can move the
+    cursor, recolour a terminal or reorder the line it is on."""
     return "".join(
-        "\ufffd" if c not in "\n\t" and unicodedata.category(c) == "Cc" else c for c in text
+        "\ufffd"
+        if (c not in "\n\t" and unicodedata.category(c) == "Cc") or c in BIDI_CONTROLS
+        else c
+        for c in text
     )
 
 

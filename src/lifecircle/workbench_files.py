@@ -88,7 +88,8 @@ def _csv_bytes(rows: Iterable[list[str]]) -> bytes:
 def scenario_command(folder: Path | None, *, added: bool, removed: bool) -> str:
     """The ``lifecircle scenario`` command that reproduces a saved scenario of ``folder``, with
     only the lists that hold something (``scenario`` refuses an empty list)."""
-    base = str(folder) if folder is not None else "OUT"
+    # the folder's whole path: the command is run in the unzipped folder, not where serve ran
+    base = str(folder.resolve()) if folder is not None else "OUT"
     args = ["lifecircle", "scenario", base]
     if added:  # WGS 84, whatever --facilities-crs the analysis had (gcj02 in China, often)
         args += ["--add", ADD_MEMBER, "--add-crs", "EPSG:4326"]

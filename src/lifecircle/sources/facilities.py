@@ -240,8 +240,8 @@ def _csv_rows(
         )
     if not len(df):
         raise InputError(
-            f"{option} {p}: the file has a header but no rows; add your facilities, or drop "
-            "this --facilities file"
+            f"{option} {p}: the file has a header but no rows; add the rows, or drop this "
+            f"{option} file"
         )
     geom = rows_to_points(df, p, option, declared, FACILITY_CSV_COLUMNS)
     gdf = gpd.GeoDataFrame(df, geometry=geom, crs=declared.crs or CRS.from_epsg(4326))
@@ -262,8 +262,8 @@ def _vector_rows(
         gdf["category"] = category
     if not len(gdf):
         raise InputError(
-            f"{option} {p}: the layer holds no feature; add your facilities, or drop this "
-            "--facilities file"
+            f"{option} {p}: the layer holds no feature; add the features, or drop this "
+            f"{option} file"
         )
     if "category" not in gdf.columns:
         raise InputError(f"{option} {p}: needs a 'category' (类别) column")
