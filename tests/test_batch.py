@@ -841,3 +841,23 @@ def test_city_map_speaks_the_language_asked_for(tmp_path, lang):
         assert word in html, word
     for word in en if lang == "zh" else zh:
         assert word not in html, word
+
+
+def test_overlapping_districts_are_warned_of(helsinki, tmp_path):
+    """Residents in the overlap are in both districts and twice in the city's totals: said on
+    the console and in city_summary.json, never only summed."""
+    halves = gpd.GeoDataFrame(
+        {"code": ["W", "E"]},
+        geometry=[
+            shapely.box(24.930, 60.160, 24.945, 60.175),
+            shapely.box(24.940, 60.160, 24.955, 60.175),
+        ],
+        crs=4326,
+    )
+    halves.to_file(tmp_path / "halves.geojson")
+    out = tmp_path / "o"
+    r = invoke("batch", "--osm", helsinki, "--districts", tmp_path / "halves.geojson", "--out", out)
+    assert r.exit_code == 0, r.output
+    assert "districts overlap: W / E" in " ".join(r.output.split())
+    s = json.loads((out / "city_summary.json").read_text("utf-8"))
+    assert [o["districts"] for o in s["district_overlaps"]] == [["W", "E"]]

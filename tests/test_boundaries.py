@@ -206,3 +206,20 @@ def test_cut_boundaries_of_the_level_used_and_finer_are_reported():
     listed = boundaries.cut_boundaries(many, "9")
     assert listed["count"] == boundaries.MAX_CUT_NAMES + 5
     assert len(listed["names"]) == boundaries.MAX_CUT_NAMES
+
+
+def test_overlapping_districts_are_found_and_slivers_are_not():
+    from lifecircle.sources.districts import District
+
+    def d(i: str, box: tuple[float, float, float, float]) -> District:
+        return District(i, i, shapely.box(*box), i)
+
+    west = d("W", (121.40, 31.20, 121.45, 31.25))
+    east = d("E", (121.445, 31.20, 121.50, 31.25))  # about 0.5 km of west: 2.8 km² shared
+    north = d("N", (121.40, 31.25, 121.45, 31.30))  # shares only a border
+    sliver = d("S", (121.45, 31.20 - 1e-6, 121.50, 31.20 + 1e-6))  # a 0.2 m strip of east
+    got = districts.overlapping([west, east, north])
+    assert [o["districts"] for o in got] == [["W", "E"]]
+    assert 2.5e6 < got[0]["overlap_m2"] < 3.0e6 and 0.09 < got[0]["share_of_smaller"] < 0.11
+    assert districts.overlapping([east, sliver]) == []  # under 10,000 m²
+    assert districts.overlapping([west]) == []

@@ -255,6 +255,20 @@ def _report(result: BatchResult, out: Path, *, lang: str, quiet: bool) -> None:
             + f"wrote {console_text(out)}/",
             highlight=False,
         )
+    overlaps = summary.get("district_overlaps") or []
+    if overlaps:  # warned even with -q: the city's totals count these residents twice
+        pairs = "; ".join(
+            f"{console_text(a)} / {console_text(b)} ({o['overlap_m2'] / 1e6:.2f} km²)"
+            for o in overlaps[:5]
+            for a, b in [o["districts"]]
+        )
+        more = f"; … ({len(overlaps)} pairs)" if len(overlaps) > 5 else ""
+        console.print(
+            f"[bold yellow]{t('warning', lang)}:[/] districts overlap: {pairs}{more}. Residents "
+            "and facilities there count in both districts, and twice in the city's totals "
+            "(city_summary.json → district_overlaps); give districts that do not overlap",
+            highlight=False,
+        )
     if failed:
         for k in failed:
             error = console_text(result.districts[k].get("error", ""))

@@ -169,6 +169,43 @@ def _to_districts(table: pd.DataFrame) -> list[District]:
     return out
 
 
+#: an overlap of two districts worth saying: this much of the smaller one, and at least
+#: OVERLAP_MIN_M2 (digitising slivers along a shared border are not)
+OVERLAP_SHARE = 0.01
+OVERLAP_MIN_M2 = 10_000.0
+
+
+def overlapping(districts: list[District]) -> list[dict[str, object]]:
+    """The pairs of districts that overlap (:data:`OVERLAP_SHARE` of the smaller one, at least
+    :data:`OVERLAP_MIN_M2`): their residents and facilities there count in both districts,
+    and twice in the city's totals."""
+    from lifecircle.crs import metric_crs
+
+    geoms = [d.geometry for d in districts]
+    if len(geoms) < 2:
+        return []
+    c = shapely.union_all(geoms).centroid
+    if c.is_empty:
+        return []
+    metric = gpd.GeoSeries(geoms, crs=4326).to_crs(metric_crs(c.x, c.y)).to_numpy()
+    left, right = shapely.STRtree(metric).query(metric, predicate="intersects")
+    out = []
+    for i, j in zip(left, right, strict=True):
+        if i >= j:
+            continue
+        shared = float(shapely.intersection(metric[i], metric[j]).area)
+        smaller = min(float(metric[i].area), float(metric[j].area))
+        if shared >= max(OVERLAP_MIN_M2, OVERLAP_SHARE * smaller):
+            out.append(
+                {
+                    "districts": [districts[i].district_id, districts[j].district_id],
+                    "overlap_m2": round(shared),
+                    "share_of_smaller": round(shared / smaller, 4) if smaller else None,
+                }
+            )
+    return out
+
+
 def assign_communities(
     communities: gpd.GeoDataFrame, districts: list[District]
 ) -> tuple[np.ndarray, str]:
