@@ -55,7 +55,6 @@ from lifecircle.sources.citycache import CityCache, prepare_city
 from lifecircle.sources.districts import (
     District,
     assign_communities,
-    overlapping,
     read_districts,
 )
 from lifecircle.sources.osm import download_osm
@@ -322,8 +321,6 @@ def run_batch(  # noqa: PLR0913  (keyword-only, one per option of `lifecircle ba
     summary["timings"] = timings
     summary["dashboard"] = dashboard
     summary["districts_skipped_unchanged"] = skipped
-    # residents in the overlap of two districts are in both: said, never only summed twice
-    summary["district_overlaps"] = overlapping(dists)
     write_json(out / "city_summary.json", summary)
     mark_written(out, CITY_FILES)
     return BatchResult(out=out, districts=manifest["districts"], summary=summary)

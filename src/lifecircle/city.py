@@ -17,7 +17,7 @@ from lifecircle.render.citymap import make_city_map
 from lifecircle.render.escape import read_people_csv, write_people_csv
 from lifecircle.render.options import Presentation
 from lifecircle.sources.citycache import CityCache
-from lifecircle.sources.districts import District
+from lifecircle.sources.districts import District, overlapping
 
 
 def district_headlines(
@@ -120,6 +120,8 @@ def write_city_outputs(
         "preset": settings.preset.name,
         "text_cells": {"csv_quoted": quoted},  # district names given a leading ' (see README)
         "totals": _city_totals([records[d.district_id] for d in ok], heads, warned),
+        # residents in the overlap of two districts are in both: said, never only summed twice
+        "district_overlaps": overlapping(dists),
         "per_district": {
             d.district_id: _district_entry(
                 records[d.district_id], heads.get(d.district_id), warned.get(d.district_id, [])

@@ -282,15 +282,19 @@ def what_if(
     summary["timings_s"] = {k: round(v, 4) for k, v in clock.items()}
     if additions is not None:  # how the added lists' coordinates were read
         summary["add_crs"] = additions.crs or "EPSG:4326"
+    _log_change(summary, len(added_ids), len(ids))
+    return Scenario(changed, before, after, change, fac, summary)
+
+
+def _log_change(summary: dict[str, Any], added: int, removed: int) -> None:
     log.info(
         "scenario: %d added, %d removed; %d verdicts flip at the rows that judge the categories "
         "(%d at any profile and tier)",
-        len(added_ids),
-        len(ids),
+        added,
+        removed,
         sum(summary["flips_count"].values()),
         summary["verdict_changes_all_rows"],
     )
-    return Scenario(changed, before, after, change, fac, summary)
 
 
 def _changed_study(

@@ -283,19 +283,25 @@ def build_tasks(
     rows["site_rank"] = pd.to_numeric(rows["site_rank"]).astype("Int64")  # 3, not 3.0
     for key in ("site_name", *INPUT_KEYS):
         rows[key] = rows[key].astype(object).where(rows[key].notna(), "") if key in rows else ""
-    if gcj02:
-        lon, lat = (rows[k].to_numpy(dtype=float) for k in ("site_lon", "site_lat"))
-        rows["site_lon_gcj02"], rows["site_lat_gcj02"] = wgs84_to_gcj02(lon, lat)
-    keys = [
-        k
-        for k in TASK_KEYS
-        if (k != "subdistrict" or sub is not None) and (gcj02 or not k.endswith("_gcj02"))
-    ]
+    keys = _columns(rows, subdistrict=sub is not None, gcj02=gcj02)
     samples = result.summary.get("denominator") == AREA_SAMPLES
     out = rows[keys].reset_index(drop=True)
     out.columns = pd.Index([task_label(k, lang, area_samples=samples) for k in keys])
     out.attrs["keys"] = keys
     return out
+
+
+def _columns(rows: pd.DataFrame, *, subdistrict: bool, gcj02: bool) -> list[str]:
+    """The keys of the task list's columns; with ``gcj02``, the sites' GCJ-02 columns added
+    to ``rows``."""
+    if gcj02:
+        lon, lat = (rows[k].to_numpy(dtype=float) for k in ("site_lon", "site_lat"))
+        rows["site_lon_gcj02"], rows["site_lat_gcj02"] = wgs84_to_gcj02(lon, lat)
+    return [
+        k
+        for k in TASK_KEYS
+        if (k != "subdistrict" or subdistrict) and (gcj02 or not k.endswith("_gcj02"))
+    ]
 
 
 def _empty_rows() -> pd.DataFrame:

@@ -97,6 +97,11 @@ def load_analysis(folder: Path) -> Study:
     return Study.load(cache)
 
 
+def _check_time_limit(limit: float) -> None:
+    if not (math.isfinite(limit) and limit > 0):  # nan and inf are no limit a solver can keep
+        raise InputError(f"--time-limit must be a positive number of seconds; got {limit}")
+
+
 def _run(
     analysis: Path,
     out: Path,
@@ -139,11 +144,7 @@ def _run(
             spacing_m=float(settings.pop("spacing_m")),  # type: ignore[arg-type]
         )
     settings.pop("spacing_m", None)
-    limit = float(settings["time_limit_s"])  # type: ignore[arg-type]
-    if not (math.isfinite(limit) and limit > 0):  # nan and inf are no limit a solver can keep
-        raise InputError(
-            f"--time-limit must be a positive number of seconds; got {settings['time_limit_s']}"
-        )
+    _check_time_limit(float(settings["time_limit_s"]))  # type: ignore[arg-type]
     # bars on a terminal, plain lines elsewhere, nothing with -q (as analyze): the solver's
     # bound, incumbent, gap and time left with --method optimal
     with display_for(logs.err, quiet=quiet) as display:
