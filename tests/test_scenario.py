@@ -483,6 +483,9 @@ def test_read_removals_takes_a_csv_column_or_one_id_per_line(tmp_path):
     b = tmp_path / "b.txt"
     b.write_text("osm:node/1\n\n# comment\nfacilities.csv:m1\n", encoding="utf-8")
     assert read_removals(b) == ["osm:node/1", "facilities.csv:m1"]
+    c = tmp_path / "c.csv"
+    c.write_text("facility_id;name\nosm:node/1;菜场\n'-12;诊所\n", "utf-8")  # Excel's semicolons
+    assert read_removals(c) == ["osm:node/1", "-12"]
 
 
 def test_a_folder_that_is_not_an_analysis_is_refused(tmp_path):

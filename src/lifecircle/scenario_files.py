@@ -33,7 +33,7 @@ from lifecircle.outputs import (
 from lifecircle.placement import check_user_lists
 from lifecircle.render.escape import csv_untext, write_people_csv
 from lifecircle.render.options import Presentation
-from lifecircle.sources._files import check_file, detect_encoding, parse_crs
+from lifecircle.sources._files import check_file, csv_separator, detect_encoding, parse_crs
 from lifecircle.sources.facilities import read_facilities_file
 from lifecircle.study import CACHE_NAME, Study, study_key
 
@@ -130,10 +130,11 @@ def read_removals(path: str | Path, *, option: str = "--remove") -> list[str]:
     text = raw.decode(detect_encoding(raw)).lstrip("\ufeff")
     lines = text.splitlines()
     first = next((line for line in lines if line.strip()), "")
-    header = [h.strip().lower() for h in next(csv.reader([first]), [])]
+    sep = csv_separator(first)  # a list saved by Excel with semicolons, too
+    header = [h.strip().lower() for h in next(csv.reader([first], delimiter=sep), [])]
     if "facility_id" in header:
         col = header.index("facility_id")
-        rows = list(csv.reader(io.StringIO(text)))[1:]
+        rows = list(csv.reader(io.StringIO(text), delimiter=sep))[1:]
         ids = [r[col].strip() if len(r) > col else "" for r in rows]
     else:
         ids = [line.strip() for line in lines if not line.strip().startswith("#")]
