@@ -783,3 +783,12 @@ def test_site_speaks_the_analysis_language_unless_told(town, tmp_path):
     )
     assert r.exit_code == 0, r.output
     assert "The best" not in (tmp_path / "s2" / "map.html").read_text("utf-8")
+
+
+def test_bad_candidate_rows_name_the_columns_candidates_need(analysis, tmp_path):
+    p = tmp_path / "c.csv"
+    p.write_text("id,name,lon,lat\nc1,甲,abc,31.23\n", encoding="utf-8")
+    r = invoke("site", analysis, "--category", CAT, "--candidates", p, "--out", tmp_path / "o")
+    text = " ".join(r.output.split())
+    assert r.exit_code == 2 and "--candidates" in text and "line 2: lon/lat not numbers" in text
+    assert "columns: id,name,lon,lat" in text and "category" not in text.split("columns:")[1]

@@ -69,7 +69,8 @@ def _number(v: Any, what: str) -> float:
 
 def _object(body: Any, allowed: set[str], what: str) -> dict[str, Any]:
     if not isinstance(body, dict):
-        raise _bad(f'{what}: the body must be a JSON object, e.g. {{"add": [], "remove": []}}')
+        fields = ", ".join(f'"{k}"' for k in sorted(allowed))
+        raise _bad(f"{what}: must be a JSON object with the fields {fields}; got {body!r:.40}")
     extra = sorted(set(body) - allowed)
     if extra:
         raise _bad(f"{what}: unknown field(s) {extra}; allowed: {sorted(allowed)}")

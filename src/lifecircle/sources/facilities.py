@@ -243,7 +243,9 @@ def _csv_rows(
             f"{option} {p}: the file has a header but no rows; add the rows, or drop this "
             f"{option} file"
         )
-    geom = rows_to_points(df, p, option, declared, FACILITY_CSV_COLUMNS)
+    # a list of one category (--candidates) needs no category column
+    columns = FACILITY_CSV_COLUMNS if category is None else "id,name,lon,lat"
+    geom = rows_to_points(df, p, option, declared, columns)
     gdf = gpd.GeoDataFrame(df, geometry=geom, crs=declared.crs or CRS.from_epsg(4326))
     gdf = to_wgs84_geoms(gdf, declared.china)
     gdf.attrs["lines"] = df.attrs.get("lines")  # for messages: the lines the rows start on
