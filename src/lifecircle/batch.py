@@ -52,11 +52,7 @@ from lifecircle.render.options import Presentation
 from lifecircle.sources import boundaries, population
 from lifecircle.sources._files import check_file, parse_crs
 from lifecircle.sources.citycache import CityCache, prepare_city
-from lifecircle.sources.districts import (
-    District,
-    assign_communities,
-    read_districts,
-)
+from lifecircle.sources.districts import District, assign_communities, read_districts
 from lifecircle.sources.osm import download_osm
 from lifecircle.timing import Display, Progress, Stopwatch
 

@@ -224,7 +224,6 @@ def read_additions(
                 f"(facility ids begin with the file name); rename it, e.g. new_{p.name}"
             )
         names[p.name] = str(p)
-        known[p.resolve()] = str(p)
         try:
             fac = read_facilities_file(
                 p, crs=declared, encoding=encoding or study.inputs.encoding, option="--add"

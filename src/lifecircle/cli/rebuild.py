@@ -28,8 +28,6 @@ def _update(out: Path, build: Callable[[Path], object]) -> None:
 
 def _rebuild(out: Path, lang: str) -> Path:
     """The figures (drawn in ``lang``), then the report that shows them."""
-    import json
-
     from lifecircle.fileio import write_json
     from lifecircle.render.figures import write_figures
     from lifecircle.render.maps import SUMMARY_PARTS, check_summary, load_outputs
@@ -37,7 +35,8 @@ def _rebuild(out: Path, lang: str) -> Path:
 
     run = load_outputs(out)
     check_summary(out, run.summary, SUMMARY_PARTS)  # the report reads every part
-    _, _, area, _ = read_report_inputs(out)  # what the report reads, checked before any drawing
+    tables = read_report_inputs(out)  # what the report reads, checked before any drawing
+    summary, _, area, _ = tables
 
     def build(tmp: Path) -> None:
         drawn = write_figures(
@@ -48,11 +47,11 @@ def _rebuild(out: Path, lang: str) -> Path:
             target=float(run.summary["complete_life_circle"]["target"]),
             lang=lang,
         )
-        render_report(out, lang=lang, dest=tmp / "report.html", figures_lang=drawn["lang"])
+        render_report(
+            out, lang=lang, dest=tmp / "report.html", figures_lang=drawn["lang"], inputs=tables
+        )
         # summary.json says how the figures are drawn now (their language, the font found)
-        summary = json.loads((out / "summary.json").read_text("utf-8"))
-        summary["figures"] = drawn
-        write_json(tmp / "summary.json", summary)
+        write_json(tmp / "summary.json", {**summary, "figures": drawn})
 
     _update(out, build)
     return out / "report.html"

@@ -223,7 +223,12 @@ def _sensitivity(summary: dict[str, Any], lang: str) -> dict[str, Any] | None:
 
 
 def render_report(
-    out: Path, *, lang: str = "zh", dest: Path | None = None, figures_lang: str | None = None
+    out: Path,
+    *,
+    lang: str = "zh",
+    dest: Path | None = None,
+    figures_lang: str | None = None,
+    inputs: tuple[dict[str, Any], pd.DataFrame, pd.DataFrame, pd.DataFrame] | None = None,
 ) -> Path:
     """Write ``report.html`` for the analysis in ``out`` (or to ``dest``).
 
@@ -239,10 +244,12 @@ def render_report(
         The language the figures were drawn in (English when no CJK font was found); by
         default what summary.json records, else what they would be drawn in now. When it is
         not ``lang``, the report says so next to them.
+    inputs
+        What :func:`read_report_inputs` read of ``out``, when it was read already.
     """
     from lifecircle.render.figures import figure_lang
 
-    summary, cov, area_cov, gaps = read_report_inputs(out)
+    summary, cov, area_cov, gaps = inputs if inputs is not None else read_report_inputs(out)
     if figures_lang is None:
         figures_lang = (summary.get("figures") or {}).get("lang") or figure_lang(lang)
     clc = summary["complete_life_circle"]
